@@ -1,0 +1,5 @@
+import sys
+
+from lingxi.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,54 @@
+"""`lingxi ingest PATH...`"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lingxi.cli.output import emit_json
+from lingxi.ingest import FORMATS
+from lingxi.library import Library
+from lingxi.types import FileReport
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("ingest", help="ingest files or folders (recursive) into the store")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--format", choices=list(FORMATS), help="force a format instead of detecting it")
+    p.add_argument("--json", action="store_true", help="print the per-file report as JSON")
+    p.set_defaults(run=run)
+
+
+def run(lib: Library, args: argparse.Namespace) -> int:
+    interactive = sys.stderr.isatty()
+
+    def progress(i: int, n: int, r: FileReport) -> None:
+        if n < 2:
+            return
+        if interactive:
+            sys.stderr.write(f"\r\033[K[{i}/{n}] {r.status:9s} {r.path[-60:]}")
+            if i == n:
+                sys.stderr.write("\n")
+        elif i % 500 == 0 or i == n:
+            sys.stderr.write(f"[{i}/{n}] files processed\n")
+        sys.stderr.flush()
+
+    reports = lib.ingest(args.paths, fmt=args.format, progress=progress)
+    counts = {s: sum(r.status == s for r in reports) for s in ("ingested", "unchanged", "failed", "skipped")}
+    if args.json:
+        emit_json({"files": [r.to_dict() for r in reports], "summary": counts})
+    else:
+        for r in reports:
+            if r.status == "failed":
+                continue
+            if r.status == "ingested":
+                print(f"ingested   {r.path}  [{r.format}] {r.notes} notes, {r.chunks} chunks")
+            elif r.status == "unchanged":
+                print(f"unchanged  {r.path}")
+            else:
+                print(f"skipped    {r.path}  ({r.reason})")
+        print(", ".join(f"{v} {k}" for k, v in counts.items() if v or k != "skipped"))
+    for r in reports:
+        if r.status == "failed":
+            print(f"lingxi: error: {r.reason}", file=sys.stderr)
+    return 1 if counts["failed"] else 0

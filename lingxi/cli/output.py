@@ -1,0 +1,29 @@
+"""Output helpers shared by the command modules."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+
+def emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+
+
+def table(rows: list[list[str]], headers: list[str]) -> str:
+    from lingxi.ingest.webtext import visual_len
+
+    cols = [headers] + rows
+    widths = [max(visual_len(str(r[i])) for r in cols) for i in range(len(headers))]
+    lines = []
+    for r in cols:
+        cells = [str(c) + " " * (widths[i] - visual_len(str(c))) for i, c in enumerate(r)]
+        lines.append("  ".join(cells).rstrip())
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def shorten(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"

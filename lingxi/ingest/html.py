@@ -1,0 +1,48 @@
+"""HTML articles and saved web pages: the main text via trafilatura, boilerplate dropped."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from lingxi.errors import BadInput
+from lingxi.ingest.base import as_tags, make_note, require_content, section_chunks, stem
+from lingxi.types import Note
+
+
+def parse(text: str, name: str) -> list[Note]:
+    import trafilatura  # heavy import, only when an HTML file arrives
+
+    if not re.search(r"<[A-Za-z!]", text):
+        raise BadInput(f"{name}: no HTML markup found")
+    try:
+        doc = trafilatura.bare_extraction(
+            text,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=True,
+            include_images=False,
+            favor_precision=True,
+            deduplicate=False,
+            include_formatting=True,
+        )
+    except Exception as e:  # trafilatura surfaces lxml errors of every kind on broken input
+        raise BadInput(f"{name}: HTML could not be parsed ({type(e).__name__}: {e})") from e
+    if doc is None:
+        raise BadInput(f"{name}: no main text found in the HTML page")
+    get = doc.get if isinstance(doc, dict) else lambda k, d=None: getattr(doc, k, d)
+    body = (get("text") or "").strip()
+    # trafilatura separates paragraphs with single newlines; make them paragraphs for chunking.
+    body = re.sub(r"\n+", "\n\n", body)
+    title = (get("title") or "").strip() or stem(name)
+    meta: dict[str, Any] = {}
+    for key in ("author", "date", "sitename", "url", "description"):
+        val = get(key)
+        if val:
+            meta[key] = str(val)
+    if "date" in meta:
+        meta["created_at"] = meta["date"]
+    tags = as_tags(get("tags")) + as_tags(get("categories"))
+    if tags:
+        meta["tags"] = list(dict.fromkeys(tags))
+    return require_content([make_note("", title, "html", body, section_chunks(body), meta)], name)

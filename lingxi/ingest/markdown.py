@@ -1,0 +1,79 @@
+"""Markdown posts with YAML front matter and static-site template noise."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from lingxi.errors import BadInput
+from lingxi.ingest.base import HEADING, as_tags, jsonable, make_note, require_content, section_chunks, stem
+from lingxi.types import Note
+
+FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
+
+# Order matters: whole blocks first, then inline noise.
+_NOISE = [
+    re.compile(r"\{%-?\s*(comment|raw|highlight|capture)\b.*?%\}.*?\{%-?\s*end\1\s*-?%\}", re.S),
+    re.compile(r"<(script|style|iframe|noscript)\b.*?</\1\s*>", re.S | re.I),
+    re.compile(r"<!--.*?-->", re.S),
+    re.compile(r"\{%-?.*?-?%\}", re.S),
+    re.compile(r"\{\{.*?\}\}", re.S),
+    re.compile(r"!\[[^\]]*\]\([^)]*\)(\{[^}]*\})?"),  # image
+    re.compile(r"!\[[^\]]*\]\[[^\]]*\]"),  # reference-style image
+    re.compile(r"<img\b[^>]*>", re.I),
+    re.compile(r"^\s*\[[^\]]+\]:\s*\S+.*$", re.M),  # link reference definitions
+    re.compile(r"^\s*\{:[^}]*\}\s*$", re.M),  # kramdown attribute lists
+    re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(\s[^<>]*)?/?>"),  # remaining HTML tags, text kept
+]
+_LINK = re.compile(r"\[([^\]]+)\]\((?:[^()]|\([^)]*\))*\)")
+
+
+def split_front_matter(text: str, name: str) -> tuple[dict[str, Any], str]:
+    m = FRONT_MATTER.match(text)
+    if not m:
+        return {}, text
+    try:
+        data = yaml.safe_load(m.group(1))
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        line = f" at line {where.line + 2}" if where is not None else ""
+        raise BadInput(f"{name}: front matter is not valid YAML{line}") from e
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise BadInput(f"{name}: front matter must be a mapping of fields, got {type(data).__name__}")
+    return jsonable(data), text[m.end() :]
+
+
+def clean_markdown(text: str) -> str:
+    for pat in _NOISE:
+        text = pat.sub("", text)
+    text = _LINK.sub(r"\1", text)
+    text = re.sub(r"&nbsp;", " ", text)
+    text = re.sub(r"&amp;", "&", text)
+    # Lines left empty by removed noise collapse into paragraph breaks.
+    lines = [ln.rstrip() for ln in text.split("\n")]
+    text = "\n".join(lines)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip("\n ")
+
+
+def parse(text: str, name: str) -> list[Note]:
+    meta, content = split_front_matter(text, name)
+    body = clean_markdown(content)
+    title = str(meta.get("title") or "").strip()
+    if not title:
+        h = HEADING.search(body)
+        title = h.group(2) if h else stem(name)
+    chunks = section_chunks(body)
+    tags = as_tags(meta.get("tags")) + [
+        t for t in as_tags(meta.get("categories")) if t not in as_tags(meta.get("tags"))
+    ]
+    out_meta: dict[str, Any] = {k: v for k, v in meta.items() if k not in ("title", "tags", "categories")}
+    if tags:
+        out_meta["tags"] = tags
+    if "date" in meta:
+        out_meta["created_at"] = str(meta["date"])
+    return require_content([make_note("", title, "markdown", body, chunks, out_meta)], name)

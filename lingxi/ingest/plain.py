@@ -1,0 +1,14 @@
+"""Plain text: paragraphs packed into chunks; a short first line is the title."""
+
+from __future__ import annotations
+
+from lingxi.ingest.base import make_note, prose_chunks, require_content, stem
+from lingxi.ingest.webtext import visual_len
+from lingxi.types import Note
+
+
+def parse(text: str, name: str) -> list[Note]:
+    body = text.strip()
+    first = body.split("\n", 1)[0].strip()
+    title = first if first and visual_len(first) <= 80 and "\n" in body else stem(name)
+    return require_content([make_note("", title, "text", body, prose_chunks(body), {})], name)

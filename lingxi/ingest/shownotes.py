@@ -1,0 +1,152 @@
+"""Podcast show notes: several episodes on one page, each with a description and a chapter list.
+
+Chapter lists come as ``05:46 开源是为了展示架构创新 08:20 ...`` (often all on one
+line) or one chapter per line, with ``MM:SS`` or ``HH:MM:SS`` times. Each chapter becomes
+a chunk whose locator is its start time (and the next chapter's start as its end).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from lingxi.errors import BadInput
+from lingxi.ingest.base import make_note, require_content, span_chunks, stem
+from lingxi.ingest.text import pack_spans, trim_span
+from lingxi.types import Chunk, Locator, Note
+
+TIMESTAMP = re.compile(r"(?<![\d:.])[(\[（【]?((?:\d{1,2}:)?\d{1,2}:\d{2})[)\]）】]?(?![\d:])")
+EPISODE_HEADER = re.compile(
+    r"^\s*(?:#{1,3}\s+\S|(?:EP|Ep|ep|E|Vol\.?|VOL\.?|No\.?)\s*\.?\s*\d+\b|第\s*[0-9一二三四五六七八九十百零]+\s*[期集话回]|"
+    r"Episode\s+\d+|#\d+\s)",
+)
+CHAPTER_HEADING = re.compile(
+    r"^\s*(时间轴|时间线|章节|本期时间轴|本期章节|Chapters?|Timestamps?|Timeline|Show ?notes?)\s*[:：]?\s*$", re.I
+)
+_DATE = re.compile(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})")
+_LEAD = " \t-–—:：|｜·•*"
+
+
+def clock_to_seconds(stamp: str) -> int:
+    parts = [int(p) for p in stamp.split(":")]
+    if len(parts) == 2:
+        return parts[0] * 60 + parts[1]
+    return parts[0] * 3600 + parts[1] * 60 + parts[2]
+
+
+def chapter_marks(line: str) -> list[re.Match[str]]:
+    """Timestamps that start chapters: at line start, or after whitespace/punctuation, followed by text."""
+    marks = []
+    for m in TIMESTAMP.finditer(line):
+        before = line[: m.start()].rstrip()
+        if before and not (line[m.start() - 1].isspace() or before[-1] in _LEAD + "，,。;；、"):
+            continue
+        if int(m.group(1).split(":")[-2 if m.group(1).count(":") == 1 else 1]) >= 60:
+            continue
+        marks.append(m)
+    return marks
+
+
+def is_chapter_line(line: str) -> bool:
+    marks = chapter_marks(line)
+    return len(marks) >= 2 or (len(marks) == 1 and not line[: marks[0].start()].strip(_LEAD))
+
+
+def looks_like_shownotes(text: str) -> bool:
+    if "-->" in text:
+        return False
+    count = sum(len(chapter_marks(ln)) for ln in text.split("\n") if is_chapter_line(ln))
+    return count >= 3
+
+
+def split_episodes(lines: list[str]) -> list[tuple[int, int]]:
+    """Line ranges [a, b) of episodes."""
+    headers = [i for i, ln in enumerate(lines) if EPISODE_HEADER.match(ln) and not is_chapter_line(ln)]
+    chapter = [is_chapter_line(ln) for ln in lines]
+    if headers:
+        starts = headers
+        if any(chapter[: headers[0]]):
+            starts = [0] + headers
+    else:
+        # No headers: a text line after a chapter block starts the next episode, if more chapters follow.
+        starts = [0]
+        for i in range(1, len(lines)):
+            if lines[i].strip() and not chapter[i] and not CHAPTER_HEADING.match(lines[i]):
+                prev = next((j for j in range(i - 1, -1, -1) if lines[j].strip()), None)
+                if prev is not None and chapter[prev] and any(chapter[i:]):
+                    starts.append(i)
+    return [(a, b) for a, b in zip(starts, starts[1:] + [len(lines)]) if any(ln.strip() for ln in lines[a:b])]
+
+
+def parse_episode(lines: list[str], index: int, name: str) -> Note | None:
+    body = "\n".join(lines).strip("\n")
+    blines = body.split("\n")
+    title = ""
+    first_text = next((ln for ln in blines if ln.strip()), "")
+    if not is_chapter_line(first_text):
+        title = first_text.strip().lstrip("#").strip()
+    # Character offset of each line in body.
+    offsets, pos = [], 0
+    for ln in blines:
+        offsets.append(pos)
+        pos += len(ln) + 1
+    chapters: list[tuple[int, int, int, str]] = []  # (seconds, char_start, char_end, title)
+    # Description lines in groups that chapter lines interrupt; a group packs into chunks on its own.
+    groups: list[list[tuple[int, int]]] = [[]]
+    title_done = False
+    for ln, off in zip(blines, offsets):
+        if not ln.strip():
+            continue
+        if not title_done and title and ln.strip().lstrip("#").strip() == title:
+            title_done = True
+            continue
+        if CHAPTER_HEADING.match(ln):
+            continue
+        if is_chapter_line(ln):
+            marks = chapter_marks(ln)
+            lead = ln[: marks[0].start()].strip(_LEAD)
+            if lead:
+                groups[-1].append(trim_span(body, off, off + marks[0].start()))
+            groups.append([])
+            for k, m in enumerate(marks):
+                end = marks[k + 1].start() if k + 1 < len(marks) else len(ln)
+                seg = ln[m.end() : end]
+                stripped = seg.strip(_LEAD + "，,;；、")
+                if not stripped:
+                    continue
+                cs = off + m.end() + seg.index(stripped)
+                chapters.append((clock_to_seconds(m.group(1)), cs, cs + len(stripped), stripped))
+        else:
+            groups[-1].append(trim_span(body, off, off + len(ln)))
+    if not chapters and not any(groups):
+        return None
+    chunks: list[Chunk] = []
+    for group in groups:
+        if group:
+            chunks.extend(span_chunks(body, pack_spans(body, group), {"part": "description"}))
+    chapters.sort(key=lambda c: c[1])
+    for k, (sec, cs, ce, ctitle) in enumerate(chapters):
+        nxt = chapters[k + 1][0] if k + 1 < len(chapters) and chapters[k + 1][0] > sec else None
+        chunks.append(
+            Chunk(
+                text=ctitle,
+                locator=Locator(
+                    start_s=float(sec), end_s=float(nxt) if nxt is not None else None, char_start=cs, char_end=ce
+                ),
+                meta={"part": "chapter"},
+            )
+        )
+    meta: dict[str, Any] = {"episode": index + 1, "chapters": len(chapters)}
+    d = _DATE.search(body)
+    if d:
+        meta["created_at"] = f"{int(d.group(1)):04d}-{int(d.group(2)):02d}-{int(d.group(3)):02d}"
+    return make_note(f"ep{index + 1}", title or f"{stem(name)} #{index + 1}", "shownotes", body, chunks, meta)
+
+
+def parse(text: str, name: str) -> list[Note]:
+    lines = text.split("\n")
+    episodes = [parse_episode(lines[a:b], i, name) for i, (a, b) in enumerate(split_episodes(lines))]
+    notes = [n for n in episodes if n is not None]
+    if not any(n.meta.get("chapters") for n in notes):
+        raise BadInput(f"{name}: no chapter timestamps found (expected entries like '05:46 chapter title')")
+    return require_content(notes, name)

@@ -1,0 +1,132 @@
+"""SRT and WebVTT subtitles: short cues merged into readable passages with start–end times."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from lingxi.errors import BadInput
+from lingxi.ingest.base import make_note, require_content, stem
+from lingxi.ingest.text import SENTENCE_END, is_cjk
+from lingxi.types import Chunk, Locator, Note
+
+_TIME = r"(?:(\d{1,3}):)?(\d{1,2}):(\d{2})[,.](\d{1,3})"
+TIMING = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}(?:\s+.*)?$")
+_TAG = re.compile(r"<[^>]*>")
+_ASS = re.compile(r"\{\\[^}]*\}")
+
+# A passage closes at PASSAGE_CHARS characters, or at a pause of PAUSE_S seconds or a
+# sentence end once it holds MIN_CHARS; it never grows past MAX_CHARS.
+PASSAGE_CHARS = 200
+MIN_CHARS = 80
+MAX_CHARS = 320
+PAUSE_S = 2.0
+
+
+@dataclass(frozen=True)
+class Cue:
+    start: float
+    end: float
+    text: str
+
+
+def _seconds(h: str | None, m: str, s: str, frac: str) -> float:
+    return int(h or 0) * 3600 + int(m) * 60 + int(s) + int(frac.ljust(3, "0")) / 1000
+
+
+def parse_cues(text: str, name: str, vtt: bool) -> list[Cue]:
+    lines = text.split("\n")
+    if vtt:
+        if not lines or not lines[0].lstrip("\ufeff").startswith("WEBVTT"):
+            raise BadInput(f"{name}: WebVTT file must start with 'WEBVTT'")
+    cues: list[Cue] = []
+    i = 0
+    while i < len(lines):
+        m = TIMING.match(lines[i])
+        if not m:
+            if vtt and lines[i].startswith(("NOTE", "STYLE", "REGION")):
+                while i < len(lines) and lines[i].strip():
+                    i += 1
+            i += 1
+            continue
+        g = m.groups()
+        start, end = _seconds(*g[:4]), _seconds(*g[4:])
+        if end < start:
+            raise BadInput(f"{name}: line {i + 1}: cue ends ({lines[i].strip()}) before it starts")
+        i += 1
+        texts = []
+        while i < len(lines) and lines[i].strip() and not TIMING.match(lines[i]):
+            # an SRT cue number directly before the next timing line is not text
+            if i + 1 < len(lines) and TIMING.match(lines[i + 1]) and lines[i].strip().isdigit():
+                break
+            texts.append(_ASS.sub("", _TAG.sub("", lines[i])).strip())
+            i += 1
+        cue_text = " ".join(t for t in texts if t)
+        cue_text = cue_text.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", " ")
+        if cue_text:
+            cues.append(Cue(start, end, cue_text))
+    return cues
+
+
+def _joiner(prev: str, nxt: str) -> str:
+    if not prev:
+        return ""
+    if prev[-1] in SENTENCE_END + "，,、" and (is_cjk(nxt[0]) or prev[-1] in SENTENCE_END + "，、"):
+        return ""
+    return " "
+
+
+def merge_cues(cues: list[Cue]) -> list[tuple[float, float, str]]:
+    passages: list[tuple[float, float, str]] = []
+    cur: list[Cue] = []
+    cur_text = ""
+    last_line = ""
+
+    def close() -> None:
+        nonlocal cur, cur_text
+        if cur:
+            passages.append((cur[0].start, cur[-1].end, cur_text))
+        cur, cur_text = [], ""
+
+    for cue in cues:
+        # Rolling captions repeat the previous line; keep only what is new.
+        text = cue.text
+        if text == last_line:
+            continue
+        if last_line and text.startswith(last_line + " "):
+            text = text[len(last_line) + 1 :]
+        last_line = cue.text
+        if cur:
+            gap = cue.start - cur[-1].end
+            n = len(cur_text)
+            if (
+                n >= PASSAGE_CHARS
+                or n + len(text) > MAX_CHARS
+                or (n >= MIN_CHARS and (gap >= PAUSE_S or cur_text[-1] in SENTENCE_END + "."))
+            ):
+                close()
+        cur_text += _joiner(cur_text, text) + text
+        cur.append(cue)
+    close()
+    return passages
+
+
+def parse(text: str, name: str, vtt: bool | None = None) -> list[Note]:
+    if vtt is None:
+        vtt = text.lstrip("\ufeff").startswith("WEBVTT")
+    cues = parse_cues(text, name, vtt)
+    if not cues:
+        raise BadInput(f"{name}: no subtitle cues found (expected lines like '00:00:01,000 --> 00:00:02,500')")
+    parts: list[str] = []
+    chunks: list[Chunk] = []
+    pos = 0
+    for start, end, passage in merge_cues(cues):
+        chunks.append(
+            Chunk(text=passage, locator=Locator(start_s=start, end_s=end, char_start=pos, char_end=pos + len(passage)))
+        )
+        parts.append(passage)
+        pos += len(passage) + 2
+    body = "\n\n".join(parts)
+    kind = "vtt" if vtt else "srt"
+    meta = {"cues": len(cues), "duration_s": cues[-1].end}
+    return require_content([make_note("", stem(name), kind, body, chunks, meta)], name)

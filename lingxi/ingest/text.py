@@ -1,0 +1,186 @@
+"""Decoding and passage packing shared by the parsers.
+
+Passages are character spans ``(start, end)`` of a note body, so every chunk keeps
+exact offsets back into the text it came from.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from lingxi.errors import BadInput
+
+SENTENCE_END = "。！？!?…；;"
+CLAUSE_END = "，,、：:"
+CLOSERS = "”’」』）)】》\"'"
+
+# Target passage sizes, in characters. 400 characters is a long paragraph of
+# Chinese or ~70 English words: small enough to cite precisely, big enough to carry a fact.
+TARGET_CHARS = 400
+MIN_CHARS = 160
+MAX_CHARS = 600
+
+
+def decode(data: bytes, name: str) -> str:
+    """Bytes → text. UTF-8 (with or without BOM), UTF-16 with BOM, then GB18030 for legacy Chinese files."""
+    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise BadInput(f"{name}: binary file (contains NUL bytes), not text")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return normalize_newlines(data.decode("utf-16"))
+        except UnicodeDecodeError as e:
+            raise BadInput(f"{name}: unreadable encoding (UTF-16 BOM but invalid data: {e.reason})") from e
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            text = data.decode("gb18030")
+        except UnicodeDecodeError as e:
+            raise BadInput(f"{name}: unreadable encoding (neither UTF-8 nor GB18030)") from e
+        if not looks_like_text(text):
+            raise BadInput(f"{name}: unreadable encoding (not UTF-8; GB18030 decoding gives unprintable text)")
+    if not looks_like_text(text):
+        raise BadInput(f"{name}: not a text file (too many control characters)")
+    return normalize_newlines(text)
+
+
+def normalize_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def looks_like_text(text: str) -> bool:
+    if not text:
+        return True
+    sample = text[:20000]
+    bad = 0
+    for ch in sample:
+        cat = unicodedata.category(ch)
+        if (cat == "Cc" and ch not in "\n\r\t\f\v") or cat in ("Co", "Cn", "Cs"):
+            bad += 1
+    return bad / len(sample) < 0.02
+
+
+def is_cjk(ch: str) -> bool:
+    o = ord(ch)
+    return 0x3400 <= o <= 0x9FFF or 0xF900 <= o <= 0xFAFF or 0x20000 <= o <= 0x2FFFF
+
+
+def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink a span so it neither starts nor ends with whitespace."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def paragraph_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of blank-line separated paragraphs (trimmed, non-empty)."""
+    spans = []
+    for m in re.finditer(r"\S(?:.*?\S)?(?=\n[ \t]*\n|\s*\Z)", text, flags=re.S):
+        spans.append((m.start(), m.end()))
+    return spans
+
+
+def line_spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    pos = 0
+    for line in text.split("\n"):
+        s, e = trim_span(text, pos, pos + len(line))
+        if e > s:
+            spans.append((s, e))
+        pos += len(line) + 1
+    return spans
+
+
+def boundary_scores(text: str, start: int, end: int) -> dict[int, int]:
+    """Candidate cut positions inside text[start:end] and how good a cut each is.
+
+    Works without punctuation: ASR output marks pauses with spaces, and
+    discourse markers (然后, 所以, so, and then) begin new thoughts.
+    """
+    scores: dict[int, int] = {}
+    for i in range(start + 1, end):
+        prev, ch = text[i - 1], text[i]
+        if prev == "\n":
+            scores[i] = 6 if i >= 2 and text[i - 2] == "\n" else 5
+        elif prev in SENTENCE_END or (prev in CLOSERS and i >= 2 and text[i - 2] in SENTENCE_END):
+            scores[i] = 5
+        elif prev == "." and (ch.isspace() or is_cjk(ch)):
+            scores[i] = 5
+        elif prev in CLAUSE_END:
+            scores[i] = 3
+        elif prev.isspace() and not ch.isspace():
+            # a space between two CJK characters is an ASR pause; between words it is only a word gap
+            before = text[i - 2] if i >= 2 else ""
+            scores[i] = 3 if (is_cjk(before) or is_cjk(ch)) else 1
+    for m in _MARKERS.finditer(text, start, end):
+        if m.start() > start:
+            scores[m.start()] = max(scores.get(m.start(), 0), 2)
+    return scores
+
+
+_MARKERS = re.compile(
+    r"(?:然后|所以|但是|不过|那么|接下来|其实|因为|另外|首先|其次|最后|我们|大家|对吧|"
+    r"(?<![A-Za-z])(?:so|and then|but|because|now|okay|anyway)(?![A-Za-z]))",
+    re.I,
+)
+
+
+def pack_spans(
+    text: str,
+    spans: list[tuple[int, int]],
+    target: int = TARGET_CHARS,
+    max_chars: int = MAX_CHARS,
+    min_chars: int = MIN_CHARS,
+) -> list[tuple[int, int]]:
+    """Merge consecutive small spans up to ``target`` characters; split spans longer than ``max_chars``."""
+    pieces: list[tuple[int, int]] = []
+    for s, e in spans:
+        if e - s > max_chars:
+            pieces.extend(split_long(text, s, e, target, max_chars, min_chars))
+        else:
+            pieces.append((s, e))
+    out: list[tuple[int, int]] = []
+    for s, e in pieces:
+        if out and (e - out[-1][0] <= target or (out[-1][1] - out[-1][0] < min_chars and e - out[-1][0] <= max_chars)):
+            out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    return out
+
+
+def split_long(
+    text: str, start: int, end: int, target: int = TARGET_CHARS, max_chars: int = MAX_CHARS, min_chars: int = MIN_CHARS
+) -> list[tuple[int, int]]:
+    """Split one long span at the best boundaries; never cuts inside an ASCII word unless a word is absurdly long."""
+    out = []
+    pos = start
+    scores = boundary_scores(text, start, end)
+    while end - pos > max_chars:
+        lo, hi = pos + min_chars, min(pos + max_chars, end - min_chars // 2)
+        best, best_key = -1, (-1, 0)
+        for i in range(lo, hi + 1):
+            sc = scores.get(i)
+            if sc:
+                key = (sc, -abs(i - (pos + target)))
+                if key > best_key:
+                    best, best_key = i, key
+        if best < 0:
+            best = pos + max_chars
+            back = best
+            while back > pos + min_chars and text[back - 1].isalnum() and text[back].isalnum() and text[back].isascii():
+                back -= 1
+            if back > pos + min_chars:
+                best = back
+        s, e = trim_span(text, pos, best)
+        if e > s:
+            out.append((s, e))
+        pos = best
+    s, e = trim_span(text, pos, end)
+    if e > s:
+        out.append((s, e))
+    return out

@@ -1,0 +1,100 @@
+"""Shared frozen dataclasses. No behaviour beyond formatting and conversion."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def format_clock(seconds: float) -> str:
+    """Seconds → ``HH:MM:SS`` (always with hours, so citations read uniformly)."""
+    total = int(seconds)
+    return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
+
+
+@dataclass(frozen=True)
+class Locator:
+    """Where a chunk sits in its source: a time range, a character span of the note body, or both."""
+
+    start_s: float | None = None
+    end_s: float | None = None
+    char_start: int | None = None
+    char_end: int | None = None
+
+    def label(self) -> str:
+        if self.start_s is not None:
+            if self.end_s is not None:
+                return f"{format_clock(self.start_s)}–{format_clock(self.end_s)}"
+            return format_clock(self.start_s)
+        if self.char_start is not None:
+            return f"chars {self.char_start}–{self.char_end}"
+        return ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {k: v for k, v in asdict(self).items() if v is not None}
+        d["label"] = self.label()
+        return d
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a note with its provenance."""
+
+    text: str
+    locator: Locator
+    meta: dict[str, Any] = field(default_factory=dict)
+    ord: int = 0
+    id: str = ""
+    note_id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "note_id": self.note_id,
+            "ord": self.ord,
+            "text": self.text,
+            "locator": self.locator.to_dict(),
+            "meta": self.meta,
+        }
+
+
+@dataclass(frozen=True)
+class Note:
+    """One note: a post, an article, an episode, a subtitle file, a transcript."""
+
+    id: str
+    title: str
+    kind: str
+    source: str
+    body: str
+    chunks: tuple[Chunk, ...]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self, with_chunks: bool = True) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "id": self.id,
+            "title": self.title,
+            "kind": self.kind,
+            "source": self.source,
+            "meta": self.meta,
+            "chunk_count": len(self.chunks),
+        }
+        if with_chunks:
+            d["body"] = self.body
+            d["chunks"] = [c.to_dict() for c in self.chunks]
+        return d
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """Outcome of ingesting one file: status is ingested | unchanged | failed."""
+
+    path: str
+    status: str
+    format: str = ""
+    notes: int = 0
+    chunks: int = 0
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
