@@ -29,7 +29,7 @@ def run(lib: Library, args: argparse.Namespace) -> int:
             sys.stderr.write(f"\r\033[K[{i}/{n}] {r.status:9s} {r.path[-60:]}")
             if i == n:
                 sys.stderr.write("\n")
-        elif i % 500 == 0 or i == n:
+        elif n >= 500 and (i % 500 == 0 or i == n):
             sys.stderr.write(f"[{i}/{n}] files processed\n")
         sys.stderr.flush()
 

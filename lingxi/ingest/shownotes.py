@@ -105,7 +105,7 @@ def parse_episode(lines: list[str], index: int, name: str) -> Note | None:
         if is_chapter_line(ln):
             marks = chapter_marks(ln)
             lead = ln[: marks[0].start()].strip(_LEAD)
-            if lead:
+            if lead and not CHAPTER_HEADING.match(lead):
                 groups[-1].append(trim_span(body, off, off + marks[0].start()))
             groups.append([])
             for k, m in enumerate(marks):

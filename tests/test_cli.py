@@ -1,0 +1,67 @@
+"""The CLI as a user runs it: a real subprocess for one path, main() for the rest."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import DATA
+from lingxi.cli.main import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_ingest_list_show_stats_json(tmp_path, capsys):
+    home = str(tmp_path / "h")
+    code, out, err = run(capsys, "--home", home, "ingest", str(DATA / "two-episodes.txt"), "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["summary"] == {"ingested": 1, "unchanged": 0, "failed": 0, "skipped": 0}
+    code, out, _ = run(capsys, "--home", home, "notes", "list", "--json")
+    rows = json.loads(out)
+    assert [r["title"] for r in rows] == ["EP58 | 大模型的推理成本还能降多少", "EP59 | 一个人的公司"]
+    assert set(rows[0]) == {"id", "title", "source", "kind", "created_at", "chunk_count"}
+    code, out, _ = run(capsys, "--home", home, "notes", "show", rows[0]["id"], "--json")
+    note = json.loads(out)
+    assert note["chunks"][4]["locator"]["label"] == "00:27:31–00:41:08"
+    code, out, _ = run(capsys, "--home", home, "notes", "show", rows[0]["id"])
+    assert "[4] 00:27:31–00:41:08\n    投机解码是怎么加速的" in out
+    code, out, _ = run(capsys, "--home", home, "stats", "--json")
+    assert json.loads(out)["chunks"] == 14
+
+
+def test_bad_inputs_one_line_errors_others_ingest(tmp_path, capsys):
+    home = str(tmp_path / "h")
+    bad = tmp_path / "broken.txt"
+    bad.write_bytes(bytes(range(128, 256)) * 8)
+    good = tmp_path / "ok.md"
+    good.write_text("# ok\n\nfine", encoding="utf-8")
+    code, out, err = run(capsys, "--home", home, "ingest", str(tmp_path / "nope.md"), str(bad), str(tmp_path / "x.pdf"), str(good))
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 3
+    assert lines[0] == f"lingxi: error: {tmp_path / 'nope.md'}: no such file or directory"
+    assert lines[1].startswith(f"lingxi: error: {bad}: unreadable encoding")
+    assert lines[2].startswith(f"lingxi: error: {tmp_path / 'x.pdf'}: no such file")
+    assert "1 ingested, 0 unchanged, 3 failed" in out
+
+
+def test_show_missing_note_exits_nonzero(tmp_path, capsys):
+    code, out, err = run(capsys, "--home", str(tmp_path), "notes", "show", "zzz")
+    assert code == 1 and err == "lingxi: error: no note with id 'zzz'\n"
+
+
+def test_console_script_and_lingxi_home_env(tmp_path):
+    env = {"LINGXI_HOME": str(tmp_path / "envhome"), "PATH": "/usr/bin:/bin"}
+    r = subprocess.run([sys.executable, "-m", "lingxi", "ingest", str(DATA / "liquid-post.md")],
+                       capture_output=True, text=True, env=env, check=False)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "envhome" / "lingxi.db").exists()
+    r = subprocess.run([sys.executable, "-m", "lingxi", "ingest", "--format", "pdf", "x"],
+                       capture_output=True, text=True, env=env, check=False)
+    assert r.returncode == 2 and "invalid choice: 'pdf'" in r.stderr
