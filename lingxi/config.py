@@ -1,10 +1,18 @@
-"""Settings, built once by the CLI or API and passed down as an argument."""
+"""Settings, built once by the CLI or API and passed down as an argument.
+
+Every setting has an environment variable so a deployment can scale out by
+configuration alone (see README, "Scale-out")."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from lingxi.errors import BadInput
+
+EMBEDDERS = ("e5", "openai", "none")
+BACKENDS = ("embedded", "milvus")
 
 
 def default_threads() -> int:
@@ -13,19 +21,73 @@ def default_threads() -> int:
     return max(1, n - 1) if n > 2 else n
 
 
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as e:
+        raise BadInput(f"environment variable {name}={raw!r} must be an integer") from e
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
     threads: int = 2
+    embedder: str = "e5"
+    embed_url: str = ""
+    embed_model: str = ""
+    embed_dim: int = 0
+    embed_api_key: str = ""
+    backend: str = "embedded"
+    milvus_uri: str = ""
+    milvus_collection: str = "lingxi_chunks"
+    exact_threshold: int = 20000
+    lexical_weight: float = 1.0
+    dense_weight: float = 1.0
 
     @property
     def db_path(self) -> Path:
         return self.home / "lingxi.db"
 
     @classmethod
-    def load(cls, home: str | os.PathLike[str] | None = None, threads: int | None = None) -> Settings:
-        """Resolve the home directory: explicit argument, then LINGXI_HOME, then ~/.lingxi."""
+    def load(
+        cls,
+        home: str | os.PathLike[str] | None = None,
+        threads: int | None = None,
+        **overrides: object,
+    ) -> Settings:
+        """Resolve settings: explicit arguments, then LINGXI_* environment variables, then defaults."""
         raw = home or os.environ.get("LINGXI_HOME") or Path.home() / ".lingxi"
-        env_threads = os.environ.get("LINGXI_THREADS")
-        t = threads if threads is not None else int(env_threads) if env_threads else default_threads()
-        return cls(home=Path(raw).expanduser().resolve(), threads=max(1, t))
+        t = threads if threads is not None else _env_int("LINGXI_THREADS", default_threads())
+        env = os.environ.get
+        weights = env("LINGXI_FUSION_WEIGHTS", "1,1").split(",")
+        try:
+            lw, dw = float(weights[0]), float(weights[1])
+        except (ValueError, IndexError) as e:
+            raise BadInput(f"LINGXI_FUSION_WEIGHTS={env('LINGXI_FUSION_WEIGHTS')!r} must be two numbers like 1,1") from e
+        values: dict[str, object] = {
+            "home": Path(raw).expanduser().resolve(),
+            "threads": max(1, t),
+            "embedder": env("LINGXI_EMBEDDER", "e5"),
+            "embed_url": env("LINGXI_EMBED_URL", ""),
+            "embed_model": env("LINGXI_EMBED_MODEL", ""),
+            "embed_dim": _env_int("LINGXI_EMBED_DIM", 0),
+            "embed_api_key": env("LINGXI_EMBED_API_KEY", ""),
+            "backend": env("LINGXI_BACKEND", "embedded"),
+            "milvus_uri": env("LINGXI_MILVUS_URI", ""),
+            "milvus_collection": env("LINGXI_MILVUS_COLLECTION", "lingxi_chunks"),
+            "exact_threshold": _env_int("LINGXI_EXACT_THRESHOLD", 20000),
+            "lexical_weight": lw,
+            "dense_weight": dw,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        s = cls(**values)  # type: ignore[arg-type]
+        if s.embedder not in EMBEDDERS:
+            raise BadInput(f"embedder {s.embedder!r} is not one of: {', '.join(EMBEDDERS)}")
+        if s.backend not in BACKENDS:
+            raise BadInput(f"backend {s.backend!r} is not one of: {', '.join(BACKENDS)}")
+        if s.embedder == "openai" and not (s.embed_url and s.embed_model and s.embed_dim > 0):
+            raise BadInput("embedder 'openai' needs LINGXI_EMBED_URL, LINGXI_EMBED_MODEL and LINGXI_EMBED_DIM")
+        return s

@@ -1,4 +1,4 @@
-"""The library facade: one object that ingests files into the store and reads them back.
+"""The library facade: one object that ingests files into the store, indexes them and searches them.
 
 The CLI and the API are thin layers over this class.
 """
@@ -7,16 +7,23 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lingxi.config import Settings
 from lingxi.errors import BadInput, LingxiError
-from lingxi.index.store import NoteStore
+from lingxi.index.embedded import EmbeddedIndex, cached_vectors, index_text
+from lingxi.index.filters import Filters
+from lingxi.index.store import NoteStore, note_id_for
 from lingxi.ingest import PARSER_VERSION, parse_bytes
 from lingxi.ingest.formats import EXTENSIONS, TEXT_EXTENSIONS, check_format
-from lingxi.types import FileReport, Note
+from lingxi.llm.embedder import E5Embedder, Embedder, OpenAIEmbedder
+from lingxi.search.hybrid import FusionWeights, Reranker, Searcher
+from lingxi.types import FileReport, Hit, Note
 
 Progress = Callable[[int, int, FileReport], None]
 
@@ -39,12 +46,70 @@ def walk(paths: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[Path, bool]]
             yield p, True
 
 
+def make_embedder(settings: Settings) -> Embedder | None:
+    if settings.embedder == "none":
+        return None
+    if settings.embedder == "openai":
+        return OpenAIEmbedder(settings.embed_url, settings.embed_model, settings.embed_dim,
+                              api_key=settings.embed_api_key or None)
+    return E5Embedder(threads=settings.threads)
+
+
+class _EmbeddedBackend:
+    """Binds the embedded index to the store's connection for the Searcher."""
+
+    def __init__(self, lib: Library) -> None:
+        self.lib = lib
+
+    def lexical_ids(self, tokens: list[str], k: int, filters: Filters) -> list[tuple[str, float]]:
+        return self.lib.index.lexical(self.lib.conn, tokens, k, filters)
+
+    def dense_ids(self, vector: np.ndarray, k: int, filters: Filters) -> list[tuple[str, float]]:
+        return self.lib.index.dense(self.lib.conn, vector, k, filters)
+
+
 class Library:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, reranker: Reranker | None = None) -> None:
         self.settings = settings
         self.store = NoteStore(settings.db_path)
+        self._embedder = embedder
+        self._embedder_made = embedder is not None
+        self.reranker = reranker
+        dim = embedder.dim if embedder is not None else (settings.embed_dim or 384)
+        self.index = EmbeddedIndex(settings.home, dim, settings.exact_threshold, threads=settings.threads)
+        self._schema_ready = False
+        self._milvus: Any = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = self.store.conn
+        if not self._schema_ready:
+            EmbeddedIndex.ensure_schema(conn)
+            self._schema_ready = True
+        return conn
+
+    @property
+    def embedder(self) -> Embedder | None:
+        if not self._embedder_made:
+            self._embedder = make_embedder(self.settings)
+            self._embedder_made = True
+        return self._embedder
+
+    @property
+    def milvus(self) -> Any:
+        if self.settings.backend != "milvus":
+            return None
+        if self._milvus is None:
+            from lingxi.index.milvus import MilvusIndex
+
+            uri = self.settings.milvus_uri or str(self.settings.home / "milvus.db")
+            dim = self.embedder.dim if self.embedder is not None else 0
+            self._milvus = MilvusIndex(uri, self.settings.milvus_collection, dim)
+        return self._milvus
 
     def close(self) -> None:
+        if self._milvus is not None:
+            self._milvus.close()
         self.store.close()
 
     # --- ingest ------------------------------------------------------------
@@ -64,12 +129,8 @@ class Library:
 
     def ingest_file(self, path: Path, fmt: str | None = None, named: bool = True) -> FileReport:
         shown = str(path)
-        if (
-            not named
-            and fmt is None
-            and path.suffix.lower() not in EXTENSIONS
-            and path.suffix.lower() not in TEXT_EXTENSIONS
-        ):
+        suffix = path.suffix.lower()
+        if not named and fmt is None and suffix not in EXTENSIONS and suffix not in TEXT_EXTENSIONS:
             return FileReport(shown, "skipped", reason=f"extension {path.suffix!r} is not a known format")
         try:
             key = str(path.resolve())
@@ -85,6 +146,7 @@ class Library:
             except OSError as e:
                 raise BadInput(f"{shown}: cannot read ({e.strerror})") from e
             sha = hashlib.sha256(data).hexdigest()
+            _ = self.conn
             state = self.store.file_state(key)
             if (
                 state
@@ -95,22 +157,129 @@ class Library:
                 notes = self.store.note_ids_for_file(key)
                 return FileReport(shown, "unchanged", state["format"], len(notes))
             chosen, notes = parse_bytes(data, shown, fmt)
-            with self.store.transaction() as conn:
-                stored = self.write(conn, key, sha, chosen, len(data), notes)
+            stored = self._write(key, sha, chosen, len(data), notes)
             return FileReport(shown, "ingested", chosen, len(stored), sum(len(n.chunks) for n in stored))
         except LingxiError as e:
             return FileReport(shown, "failed", fmt or "", reason=str(e))
 
-    def write(self, conn: Any, key: str, sha: str, fmt: str, size: int, notes: list[Note]) -> list[Note]:
-        """Write one file's notes inside an open transaction (indexes hook in here)."""
-        return self.store.write_file(conn, key, sha, fmt, PARSER_VERSION, size, notes)
+    def _embed_notes(self, path: str, notes: list[Note]) -> tuple[dict[str, np.ndarray] | None, dict[str, np.ndarray]]:
+        emb = self.embedder
+        if emb is None:
+            return None, {}
+        texts = {}
+        for note in notes:
+            nid = note_id_for(path, note.id, note.kind)
+            for c in note.chunks:
+                texts[f"{nid}:{c.ord}"] = index_text(note, c.text)
+        return cached_vectors(self.conn, emb.name, texts, lambda t: emb.embed(t, "passage"), emb.dim)
+
+    def _write(self, key: str, sha: str, fmt: str, size: int, notes: list[Note]) -> list[Note]:
+        vectors, fresh = self._embed_notes(key, notes)
+        old_ids = self.store.note_ids_for_file(key)
+        with self.store.transaction() as conn:
+            stored = self.store.write_file(conn, key, sha, fmt, PARSER_VERSION, size, notes)
+            self.index.add(conn, stored, vectors)
+            self._cache(conn, fresh)
+        if self.milvus is not None:
+            self.milvus.replace(old_ids, stored, vectors or {})
+        return stored
+
+    def _cache(self, conn: sqlite3.Connection, fresh: dict[str, np.ndarray]) -> None:
+        emb = self.embedder
+        if emb is not None and fresh:
+            conn.executemany("INSERT OR IGNORE INTO embed_cache(hash, model, vec) VALUES (?,?,?)",
+                             [(h, emb.name, v.tobytes()) for h, v in fresh.items()])
+
+    def remove(self, paths: Iterable[str | os.PathLike[str]]) -> list[FileReport]:
+        """Delete the notes ingested from these files (or from files under these folders)."""
+        reports = []
+        for raw in paths:
+            key = str(Path(raw).resolve())
+            _ = self.conn
+            rows = self.conn.execute(
+                "SELECT path FROM files WHERE path = ? OR path LIKE ? ORDER BY path", (key, key.rstrip("/") + "/%")
+            ).fetchall()
+            if not rows:
+                reports.append(FileReport(str(raw), "failed", reason=f"{raw}: nothing ingested from this path"))
+                continue
+            for (path,) in rows:
+                with self.store.transaction() as conn:
+                    ids = self.store.delete_file(conn, path)
+                if self.milvus is not None:
+                    self.milvus.replace(ids, [], {})
+                reports.append(FileReport(path, "removed", notes=len(ids)))
+        return reports
+
+    def rebuild_index(self, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+        """Re-tokenize every chunk and re-create the vector index (embeddings come from the cache when present)."""
+        conn = self.conn
+        files = [r[0] for r in conn.execute("SELECT path FROM files ORDER BY path")]
+        with self.store.transaction() as c:
+            self.index.clear(c)
+        if self.milvus is not None:
+            self.milvus.drop()
+        chunks = 0
+        for i, path in enumerate(files, 1):
+            notes = [self.store.get_note(nid) for nid in self.store.note_ids_for_file(path)]
+            vectors, fresh = self._embed_notes(path, notes)
+            with self.store.transaction() as c:
+                self.index.add(c, notes, vectors)
+                self._cache(c, fresh)
+            if self.milvus is not None:
+                self.milvus.replace([], notes, vectors or {})
+            chunks += sum(len(n.chunks) for n in notes)
+            if progress:
+                progress(i, len(files))
+        if self.embedder is not None:
+            self.index.vectors.sync(conn)
+        return {"files": len(files), "chunks": chunks}
+
+    # --- search ------------------------------------------------------------
+    def searcher(self) -> Searcher:
+        backend: Any = self.milvus if self.milvus is not None else _EmbeddedBackend(self)
+        emb = self.embedder
+        return Searcher(
+            backend,
+            self._resolve,
+            emb.embed_query if emb is not None else None,
+            FusionWeights(self.settings.lexical_weight, self.settings.dense_weight),
+            self.reranker,
+        )
+
+    def search(
+        self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters | list[str] | None = None, per_note: int = 1
+    ) -> list[Hit]:
+        f = filters if isinstance(filters, Filters) else Filters.parse(filters)
+        return self.searcher().search(query, k=k, mode=mode, filters=f, per_note=per_note)
+
+    def _resolve(self, chunk_ids: list[str]) -> list[Hit]:
+        chunks = self.store.get_chunks(chunk_ids)
+        if not chunks:
+            return []
+        note_ids = list(dict.fromkeys(c.note_id for c in chunks))
+        meta = {
+            r[0]: r[1:]
+            for r in self.conn.execute(
+                f"SELECT n.id, n.title, n.file_path, n.kind FROM notes n WHERE n.id IN ({','.join('?' * len(note_ids))})",
+                note_ids,
+            )
+        }
+        return [Hit(chunk=c, title=meta[c.note_id][0], source=meta[c.note_id][1], kind=meta[c.note_id][2], score=0.0)
+                for c in chunks if c.note_id in meta]
 
     # --- reads -------------------------------------------------------------
     def list_notes(self, kind: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        _ = self.conn
         return self.store.list_notes(kind=kind, limit=limit)
 
     def get_note(self, note_id: str) -> Note:
+        _ = self.conn
         return self.store.get_note(note_id)
 
     def stats(self) -> dict[str, Any]:
-        return self.store.stats()
+        _ = self.conn
+        s = self.store.stats()
+        s["vectors"] = self.conn.execute("SELECT COUNT(*) FROM chunk_vectors").fetchone()[0]
+        s["backend"] = self.settings.backend
+        s["embedder"] = self.settings.embedder
+        return s

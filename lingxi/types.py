@@ -98,3 +98,30 @@ class FileReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: a chunk, its note's title/source/kind, the fused score and the per-retriever signals."""
+
+    chunk: Chunk
+    title: str
+    source: str
+    kind: str
+    score: float
+    signals: dict[str, Any] = field(default_factory=dict)
+    snippet: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "note_id": self.chunk.note_id,
+            "chunk_id": self.chunk.id,
+            "title": self.title,
+            "source": self.source,
+            "kind": self.kind,
+            "locator": self.chunk.locator.to_dict(),
+            "score": self.score,
+            "signals": self.signals,
+            "snippet": self.snippet,
+            "text": self.chunk.text,
+        }

@@ -27,8 +27,10 @@ def test_sigkill_mid_ingest_leaves_only_whole_notes(tmp_path):
     corpus = tmp_path / "corpus"
     make_corpus(corpus, 1500)
     home = tmp_path / "home"
+    # Embeddings off: this test is about the store's transactions, and 1500 files must ingest in seconds.
+    env = {**os.environ, "LINGXI_EMBEDDER": "none"}
     proc = subprocess.Popen([sys.executable, "-m", "lingxi", "--home", str(home), "ingest", str(corpus)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     db = home / "lingxi.db"
     deadline = time.time() + 60
     seen = 0
@@ -51,7 +53,7 @@ def test_sigkill_mid_ingest_leaves_only_whole_notes(tmp_path):
     notes = conn.execute("SELECT COUNT(*) FROM notes").fetchone()[0]
     assert 100 <= files < 1500 and notes == files
     # every stored note has all of its chunks: the count a fresh parse gives
-    lib = Library(Settings.load(tmp_path / "fresh"))
+    lib = Library(Settings.load(tmp_path / "fresh", embedder="none"))
     for path, n_chunks in conn.execute(
         "SELECT n.file_path, COUNT(c.id) FROM notes n JOIN chunks c ON c.note_id=n.id GROUP BY n.id"
     ):
@@ -61,7 +63,7 @@ def test_sigkill_mid_ingest_leaves_only_whole_notes(tmp_path):
     conn.close()
 
     out = subprocess.run([sys.executable, "-m", "lingxi", "--home", str(home), "ingest", str(corpus), "--json"],
-                         capture_output=True, text=True, check=True).stdout
+                         capture_output=True, text=True, check=True, env=env).stdout
     summary = json.loads(out)["summary"]
     assert summary == {"ingested": 1500 - files, "unchanged": files, "failed": 0, "skipped": 0}
     conn = sqlite3.connect(db)

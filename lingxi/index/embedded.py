@@ -1,0 +1,144 @@
+"""The embedded retrieval index: SQLite FTS5 over jieba tokens (BM25) and chunk vectors, in the store's database.
+
+Both are written inside the same transaction as the notes they index, so the
+lexical index can never disagree with the store.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+from lingxi.index.filters import Filters
+from lingxi.index.tokenize import tokenize
+from lingxi.index.vectors import VectorSearch
+from lingxi.types import Note
+
+SCHEMA = """
+CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5(tokens, tokenize='unicode61 remove_diacritics 2');
+CREATE TABLE IF NOT EXISTS chunk_vectors (
+    label INTEGER PRIMARY KEY AUTOINCREMENT,
+    chunk_id TEXT NOT NULL UNIQUE REFERENCES chunks(id) ON DELETE CASCADE,
+    vec BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS embed_cache (
+    hash TEXT NOT NULL,
+    model TEXT NOT NULL,
+    vec BLOB NOT NULL,
+    PRIMARY KEY (hash, model)
+);
+CREATE TRIGGER IF NOT EXISTS chunks_fts_delete AFTER DELETE ON chunks BEGIN
+    DELETE FROM chunk_fts WHERE rowid = old.rowid;
+END;
+"""
+
+
+def index_text(note: Note, chunk_text: str) -> str:
+    """What a chunk is indexed as: its note's title gives short chunks (chapters, cues) their context."""
+    return f"{note.title}\n{chunk_text}"
+
+
+def fts_query(tokens: Iterable[str]) -> str:
+    uniq = list(dict.fromkeys(t.replace('"', '""') for t in tokens if t.strip()))
+    return " OR ".join(f'"{t}"' for t in uniq)
+
+
+class EmbeddedIndex:
+    name = "embedded"
+
+    def __init__(self, home: Path, dim: int, exact_threshold: int = 20000, threads: int = 1) -> None:
+        self.vectors = VectorSearch(dim, home / "vectors.hnsw", exact_threshold=exact_threshold, threads=threads)
+
+    @staticmethod
+    def ensure_schema(conn: sqlite3.Connection) -> None:
+        conn.executescript(SCHEMA)
+
+    # --- writes (inside the caller's transaction) --------------------------
+    def add(self, conn: sqlite3.Connection, notes: list[Note], vectors: dict[str, np.ndarray] | None) -> None:
+        for note in notes:
+            for c in note.chunks:
+                rowid = conn.execute("SELECT rowid FROM chunks WHERE id=?", (c.id,)).fetchone()[0]
+                conn.execute("INSERT INTO chunk_fts(rowid, tokens) VALUES (?, ?)",
+                             (rowid, " ".join(tokenize(index_text(note, c.text)))))
+                if vectors is not None and c.id in vectors:
+                    conn.execute("INSERT INTO chunk_vectors(chunk_id, vec) VALUES (?, ?)",
+                                 (c.id, vectors[c.id].astype(np.float32).tobytes()))
+
+    def clear(self, conn: sqlite3.Connection) -> None:
+        conn.execute("DELETE FROM chunk_fts")
+        conn.execute("DELETE FROM chunk_vectors")
+        self.vectors.reset()
+
+    # --- reads ---------------------------------------------------------------
+    def lexical(self, conn: sqlite3.Connection, tokens: list[str], k: int, filters: Filters) -> list[tuple[str, float]]:
+        expr = fts_query(tokens)
+        if not expr:
+            return []
+        where, args = filters.sql("n")
+        sql = (
+            "SELECT c.id, bm25(chunk_fts) AS s FROM chunk_fts JOIN chunks c ON c.rowid = chunk_fts.rowid"
+            " JOIN notes n ON n.id = c.note_id WHERE chunk_fts MATCH ?"
+            + (f" AND {where}" if where else "")
+            + " ORDER BY s, c.id LIMIT ?"
+        )
+        return [(cid, -float(s)) for cid, s in conn.execute(sql, [expr, *args, k])]
+
+    def dense(self, conn: sqlite3.Connection, query: np.ndarray, k: int, filters: Filters) -> list[tuple[str, float]]:
+        self.vectors.sync(conn)
+        allowed = None
+        if filters:
+            where, args = filters.sql("n")
+            allowed = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT v.label FROM chunk_vectors v JOIN chunks c ON c.id = v.chunk_id"
+                    f" JOIN notes n ON n.id = c.note_id WHERE {where}",
+                    args,
+                )
+            }
+        hits = self.vectors.search(query, k, allowed)
+        return self._label_ids(conn, hits)
+
+    def dense_exact(self, conn: sqlite3.Connection, query: np.ndarray, k: int) -> list[tuple[str, float]]:
+        self.vectors.sync(conn)
+        return self._label_ids(conn, self.vectors.exact(query, k))
+
+    @staticmethod
+    def _label_ids(conn: sqlite3.Connection, hits: list[tuple[int, float]]) -> list[tuple[str, float]]:
+        if not hits:
+            return []
+        marks = ",".join("?" * len(hits))
+        ids = dict(conn.execute(f"SELECT label, chunk_id FROM chunk_vectors WHERE label IN ({marks})",
+                                [h[0] for h in hits]).fetchall())
+        return [(ids[label], score) for label, score in hits if label in ids]
+
+
+def cached_vectors(
+    conn: sqlite3.Connection, model: str, texts: dict[str, str], embed: Callable[[list[str]], np.ndarray], dim: int
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Vectors for ``texts`` (key → text), reusing the embedding cache by content hash.
+
+    Returns (vectors by key, new cache entries by hash) so the caller writes the cache in its transaction."""
+    from lingxi.index.store import content_hash
+
+    hashes = {key: content_hash(t) for key, t in texts.items()}
+    found: dict[str, np.ndarray] = {}
+    uniq = list(dict.fromkeys(hashes.values()))
+    for i in range(0, len(uniq), 500):
+        part = uniq[i : i + 500]
+        for h, blob in conn.execute(
+            f"SELECT hash, vec FROM embed_cache WHERE model=? AND hash IN ({','.join('?' * len(part))})", [model, *part]
+        ):
+            found[h] = np.frombuffer(blob, dtype=np.float32)
+    missing = [h for h in uniq if h not in found]
+    fresh: dict[str, np.ndarray] = {}
+    if missing:
+        by_hash = {hashes[k]: texts[k] for k in texts}
+        vecs = embed([by_hash[h] for h in missing])
+        for h, v in zip(missing, vecs):
+            fresh[h] = v.astype(np.float32)
+    allv = {**found, **fresh}
+    return {k: allv[h] for k, h in hashes.items() if allv[h].shape == (dim,)}, fresh

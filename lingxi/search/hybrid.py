@@ -1,0 +1,134 @@
+"""Hybrid search over any retrieval backend."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import numpy as np
+
+from lingxi.errors import BadInput
+from lingxi.index.filters import Filters
+from lingxi.index.tokenize import tokenize
+from lingxi.types import Hit
+
+MODES = ("hybrid", "bm25", "dense")
+MAX_QUERY_CHARS = 4000
+_WORDISH = re.compile(r"\w", re.U)
+
+
+class Backend(Protocol):
+    """What a retrieval backend answers: ranked (chunk_id, score) lists."""
+
+    def lexical_ids(self, tokens: list[str], k: int, filters: Filters) -> list[tuple[str, float]]: ...
+
+    def dense_ids(self, vector: np.ndarray, k: int, filters: Filters) -> list[tuple[str, float]]: ...
+
+
+class Reranker(Protocol):
+    """Optional last stage: reorders (and may drop) hits for a query."""
+
+    def rerank(self, query: str, hits: list[Hit]) -> list[Hit]: ...
+
+
+@dataclass(frozen=True)
+class FusionWeights:
+    lexical: float = 1.0
+    dense: float = 1.0
+    k: int = 60
+
+
+def rrf(ranked: dict[str, list[str]], weights: dict[str, float], k: int = 60) -> list[tuple[str, float]]:
+    """Reciprocal-rank fusion: score(id) = Σ_m w_m / (k + rank_m(id)), ranks from 1. Ties broken by id."""
+    scores: dict[str, float] = {}
+    for name, ids in ranked.items():
+        w = weights.get(name, 1.0)
+        for rank, cid in enumerate(ids, start=1):
+            scores[cid] = scores.get(cid, 0.0) + w / (k + rank)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def highlight(text: str, tokens: list[str], width: int = 160) -> str:
+    """A window of ``text`` around the first matched term, matched terms wrapped in 【】."""
+    terms = sorted({t for t in tokens if len(t) > 1 or not t.isascii()}, key=len, reverse=True)
+    flat = " ".join(text.split())
+    if not terms:
+        return flat[:width]
+    pat = re.compile("|".join(re.escape(t) for t in terms), re.I)
+    m = pat.search(flat)
+    start = max(0, (m.start() if m else 0) - width // 3)
+    window = flat[start : start + width]
+    out = pat.sub(lambda mm: f"【{mm.group(0)}】", window)
+    return ("…" if start > 0 else "") + out + ("…" if start + width < len(flat) else "")
+
+
+class Searcher:
+    def __init__(
+        self,
+        backend: Backend,
+        resolve: Callable[[list[str]], list[Hit]],
+        embed_query: Callable[[str], np.ndarray] | None,
+        weights: FusionWeights = FusionWeights(),
+        reranker: Reranker | None = None,
+    ) -> None:
+        self.backend = backend
+        self.resolve = resolve
+        self.embed_query = embed_query
+        self.weights = weights
+        self.reranker = reranker
+
+    def search(
+        self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters | None = None, per_note: int = 1
+    ) -> list[Hit]:
+        if mode not in MODES:
+            raise BadInput(f"search mode {mode!r} is not one of: {', '.join(MODES)}")
+        if not isinstance(query, str) or not query.strip():
+            raise BadInput("query is empty")
+        if len(query) > MAX_QUERY_CHARS:
+            raise BadInput(f"query is {len(query)} characters; the limit is {MAX_QUERY_CHARS}")
+        if not 1 <= k <= 1000:
+            raise BadInput(f"k must be between 1 and 1000, got {k}")
+        filters = filters or Filters()
+        if not _WORDISH.search(query):
+            return []  # only punctuation/symbols: nothing to look for
+        if mode != "bm25" and self.embed_query is None:
+            raise BadInput("dense search needs an embedder; this store was opened with embeddings off (use --mode bm25)")
+        depth = max(50, k * 5 * per_note)
+        tokens = tokenize(query)
+        ranked: dict[str, list[str]] = {}
+        signals: dict[str, dict[str, float | int]] = {}
+        if mode in ("hybrid", "bm25"):
+            lex = self.backend.lexical_ids(tokens, depth, filters)
+            ranked["lexical"] = [cid for cid, _ in lex]
+            for r, (cid, s) in enumerate(lex, 1):
+                signals.setdefault(cid, {}).update({"bm25": round(s, 4), "bm25_rank": r})
+        if mode in ("hybrid", "dense"):
+            assert self.embed_query is not None
+            dense = self.backend.dense_ids(self.embed_query(query), depth, filters)
+            ranked["dense"] = [cid for cid, _ in dense]
+            for r, (cid, s) in enumerate(dense, 1):
+                signals.setdefault(cid, {}).update({"cosine": round(s, 4), "dense_rank": r})
+        if mode == "hybrid":
+            fused = rrf(ranked, {"lexical": self.weights.lexical, "dense": self.weights.dense}, self.weights.k)
+        else:
+            only = next(iter(ranked.values()))
+            score_key = "bm25" if mode == "bm25" else "cosine"
+            fused = [(cid, float(signals[cid][score_key])) for cid in only]
+        hits = self.resolve([cid for cid, _ in fused])
+        score_of = dict(fused)
+        per: dict[str, int] = {}
+        out: list[Hit] = []
+        for h in hits:
+            n = per.get(h.chunk.note_id, 0)
+            if n >= per_note:
+                continue
+            per[h.chunk.note_id] = n + 1
+            out.append(replace(h, score=round(score_of[h.chunk.id], 6), signals=signals.get(h.chunk.id, {}),
+                               snippet=highlight(h.chunk.text, tokens)))
+            if len(out) >= k and self.reranker is None:
+                break
+        if self.reranker is not None:
+            out = self.reranker.rerank(query, out)
+        return out[:k]

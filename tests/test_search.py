@@ -1,0 +1,125 @@
+"""Tokenizer, fusion and hybrid search on small hand-made corpora with exact expected ids."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import DEMO
+from lingxi.errors import BadInput
+from lingxi.index.filters import Filters
+from lingxi.index.tokenize import tokenize
+from lingxi.search.hybrid import highlight, rrf
+
+
+def test_tokenize_chinese_search_mode_stopwords_and_stemming():
+    assert tokenize("知识蒸馏技术") == ["知识", "蒸馏", "技术"]
+    assert tokenize("Running runners RUN") == ["run", "runner", "run"]
+    assert tokenize("的了吗？！") == []
+
+
+def test_rrf_exact():
+    fused = rrf({"a": ["x", "y", "z"], "b": ["y", "w"]}, {"a": 1.0, "b": 1.0}, k=60)
+    assert [cid for cid, _ in fused] == ["y", "x", "w", "z"]
+    assert fused[0][1] == pytest.approx(1 / 62 + 1 / 61)
+    weighted = rrf({"a": ["x", "y"], "b": ["y", "x"]}, {"a": 2.0, "b": 1.0}, k=60)
+    assert weighted[0][0] == "x"
+
+
+def test_highlight_marks_terms():
+    assert highlight("熊猫上午最活跃", ["熊猫", "活跃"]) == "【熊猫】上午最【活跃】"
+
+
+@pytest.fixture
+def four(lib, tmp_path):
+    rows = [
+        '{"id":"d1","title":"熊猫","text":"大熊猫上午最活跃，十点以后大多在睡觉。","tags":["成都"],"author":"阿梨","created_at":"2025-03-18"}',
+        '{"id":"d2","title":"蒸馏","text":"知识蒸馏让小模型模仿大模型的输出。","tags":["AI"],"author":"周言","created_at":"2025-02-10"}',
+        '{"id":"d3","title":"Sourdough","text":"Feed the sourdough starter with rye flour once a day.","tags":["baking"],"created_at":"2024-11-02"}',
+        '{"id":"d4","title":"Git","text":"git revert makes a new commit that undoes an old one.","tags":["dev"],"created_at":"2025-06-01"}',
+    ]
+    f = tmp_path / "four.jsonl"
+    f.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert lib.ingest([f])[0].status == "ingested"
+    return lib
+
+
+@pytest.mark.parametrize(
+    ("query", "mode", "top"),
+    [
+        ("熊猫什么时候活跃", "bm25", "d1"),
+        ("蒸馏 小模型", "bm25", "d2"),
+        ("feeding a starter", "bm25", "d3"),
+        ("undo a commit", "bm25", "d4"),
+        ("panda active in the morning", "dense", "d1"),
+        ("how to make a small model imitate a big one", "dense", "d2"),
+        ("熊猫什么时候活跃", "hybrid", "d1"),
+        ("revert git commit", "hybrid", "d4"),
+    ],
+)
+def test_top_hit(four, query, mode, top):
+    hits = four.search(query, k=4, mode=mode)
+    assert hits[0].chunk.note_id == top
+
+
+def test_filters(four):
+    ids = lambda hits: sorted(h.chunk.note_id for h in hits)  # noqa: E731
+    assert ids(four.search("模型 熊猫 git sourdough", k=10, filters=["tag=AI"])) == ["d2"]
+    assert ids(four.search("模型 熊猫 git sourdough", k=10, filters=["author=阿梨", "author=周言"])) == ["d1", "d2"]
+    assert ids(four.search("模型 熊猫 git sourdough", k=10, filters=["after=2025-03-01"])) == ["d1", "d4"]
+    assert ids(four.search("模型 熊猫 git sourdough", k=10, filters=["before=2024-12"])) == ["d3"]
+    assert ids(four.search("anything", k=10, mode="dense", filters=["kind=srt"])) == []
+    with pytest.raises(BadInput, match="unknown filter field 'color'; valid fields: kind, tag, author, after, before"):
+        Filters.parse(["color=red"])
+    with pytest.raises(BadInput, match="expected a date"):
+        Filters.parse(["after=yesterday"])
+
+
+def test_bad_queries(four):
+    with pytest.raises(BadInput, match="query is empty"):
+        four.search("   ")
+    with pytest.raises(BadInput, match="query is 10000 characters; the limit is 4000"):
+        four.search("熊" * 10000)
+    assert four.search("？！。，…") == []
+    with pytest.raises(BadInput, match="search mode 'fuzzy' is not one of: hybrid, bm25, dense"):
+        four.search("熊猫", mode="fuzzy")
+
+
+def test_reingest_and_remove_update_indexes(four, tmp_path):
+    f = tmp_path / "four.jsonl"
+    f.write_text('{"id":"d9","text":"大熊猫下午也会吃竹子。"}\n', encoding="utf-8")
+    four.ingest([f])
+    assert [h.chunk.note_id for h in four.search("熊猫", mode="bm25")] == ["d9"]
+    assert [h.chunk.note_id for h in four.search("熊猫", mode="dense")] == ["d9"]
+    four.remove([f])
+    assert four.search("熊猫", mode="bm25") == [] and four.search("熊猫", mode="dense") == []
+    assert four.stats()["vectors"] == 0
+
+
+def test_unchanged_chunks_not_reembedded(lib, tmp_path):
+    calls = []
+    emb = lib.embedder
+    real = emb.embed_batch
+
+    def counting(texts, role):
+        calls.append(len(texts))
+        return real(texts, role)
+
+    emb.embed_batch = counting
+    f = tmp_path / "a.md"
+    f.write_text("# T\n\nfirst paragraph about pandas.\n\n" + "x " * 300 + "\n\nlast paragraph.", encoding="utf-8")
+    lib.ingest([f])
+    first = sum(calls)
+    f.write_text("# T\n\nfirst paragraph about pandas.\n\n" + "x " * 300 + "\n\nlast paragraph changed.", encoding="utf-8")
+    calls.clear()
+    lib.ingest([f])
+    assert first == 3 and sum(calls) == 1  # only the changed chunk was embedded
+    lib.rebuild_index()
+    assert sum(calls) == 1  # rebuild takes every vector from the cache
+
+
+def test_demo_search_timestamp_locator(lib):
+    lib.ingest([DEMO])
+    hits = lib.search("熊猫什么时候最活跃", k=3)
+    assert hits[0].chunk.locator.label() == "00:18:05–00:27:31"
+    hits = lib.search("DeepSeek 蒸馏", k=5, filters=["kind=transcript"])
+    assert [h.kind for h in hits] == ["transcript"]
