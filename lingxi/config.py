@@ -40,9 +40,11 @@ class Settings:
     embed_model: str = ""
     embed_dim: int = 0
     embed_api_key: str = ""
+    embed_role_field: str = ""
     backend: str = "embedded"
     milvus_uri: str = ""
     milvus_collection: str = "lingxi_chunks"
+    milvus_token: str = ""
     exact_threshold: int = 20000
     lexical_weight: float = 1.0
     dense_weight: float = 1.0
@@ -75,9 +77,11 @@ class Settings:
             "embed_model": env("LINGXI_EMBED_MODEL", ""),
             "embed_dim": _env_int("LINGXI_EMBED_DIM", 0),
             "embed_api_key": env("LINGXI_EMBED_API_KEY", ""),
+            "embed_role_field": env("LINGXI_EMBED_ROLE_FIELD", ""),
             "backend": env("LINGXI_BACKEND", "embedded"),
             "milvus_uri": env("LINGXI_MILVUS_URI", ""),
             "milvus_collection": env("LINGXI_MILVUS_COLLECTION", "lingxi_chunks"),
+            "milvus_token": env("LINGXI_MILVUS_TOKEN", ""),
             "exact_threshold": _env_int("LINGXI_EXACT_THRESHOLD", 20000),
             "lexical_weight": lw,
             "dense_weight": dw,

@@ -51,7 +51,7 @@ def make_embedder(settings: Settings) -> Embedder | None:
         return None
     if settings.embedder == "openai":
         return OpenAIEmbedder(settings.embed_url, settings.embed_model, settings.embed_dim,
-                              api_key=settings.embed_api_key or None)
+                              api_key=settings.embed_api_key or None, role_field=settings.embed_role_field or None)
     return E5Embedder(threads=settings.threads)
 
 
@@ -104,7 +104,7 @@ class Library:
 
             uri = self.settings.milvus_uri or str(self.settings.home / "milvus.db")
             dim = self.embedder.dim if self.embedder is not None else 0
-            self._milvus = MilvusIndex(uri, self.settings.milvus_collection, dim)
+            self._milvus = MilvusIndex(uri, self.settings.milvus_collection, dim, self.settings.milvus_token)
         return self._milvus
 
     def close(self) -> None:

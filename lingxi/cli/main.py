@@ -6,12 +6,12 @@ import argparse
 import sys
 
 from lingxi import __version__
-from lingxi.cli import ingest, notes, search
+from lingxi.cli import evaluate, ingest, notes, search
 from lingxi.config import Settings
 from lingxi.errors import LingxiError
 from lingxi.library import Library
 
-COMMANDS = [ingest, notes, search]
+COMMANDS = [ingest, notes, search, evaluate]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -44,8 +44,9 @@ def milvus_expr(f: Filters) -> str:
 class MilvusIndex:
     name = "milvus"
 
-    def __init__(self, uri: str, collection: str, dim: int) -> None:
+    def __init__(self, uri: str, collection: str, dim: int, token: str = "") -> None:
         self.uri = uri
+        self.token = token
         self.collection = collection
         self.dim = dim
         self._client: Any = None
@@ -56,7 +57,7 @@ class MilvusIndex:
             try:
                 from pymilvus import MilvusClient
 
-                self._client = MilvusClient(self.uri)
+                self._client = MilvusClient(self.uri, token=self.token) if self.token else MilvusClient(self.uri)
             except ImportError as e:
                 raise BackendUnavailable("backend 'milvus' needs pymilvus: pip install 'lingxi[milvus]'") from e
             except Exception as e:  # pymilvus raises its own MilvusException and grpc errors

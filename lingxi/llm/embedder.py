@@ -83,6 +83,7 @@ class OpenAIEmbedder(Embedder):
         timeout: float = 30.0,
         retries: int = 3,
         prefixes: dict[str, str] | None = None,
+        role_field: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
@@ -91,11 +92,17 @@ class OpenAIEmbedder(Embedder):
         self.api_key = api_key
         self.timeout = timeout
         self.retries = retries
+        # Asymmetric models served over HTTP get their role either as a text prefix (vLLM serving e5:
+        # {"query": "query: ", ...}) or as a request field some servers accept (role_field="input_type").
         self.prefixes = prefixes or {"query": "", "passage": ""}
+        self.role_field = role_field
 
     def embed_batch(self, texts: list[str], role: str) -> np.ndarray:
         prefix = self.prefixes.get(role, "")
-        body = json.dumps({"model": self.model, "input": [prefix + t for t in texts]}).encode()
+        req_body: dict[str, Any] = {"model": self.model, "input": [prefix + t for t in texts]}
+        if self.role_field:
+            req_body[self.role_field] = role
+        body = json.dumps(req_body).encode()
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"

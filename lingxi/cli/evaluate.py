@@ -1,0 +1,49 @@
+"""`lingxi eval ...`: a readable table, or exactly one JSON object with --json."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from lingxi.cli.output import table
+from lingxi.errors import BadInput
+from lingxi.library import Library
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    ev = sub.add_parser("eval", help="benchmarks: retrieval (more arrive with later components)")
+    esub = ev.add_subparsers(dest="eval_cmd", required=True, metavar="{retrieval}")
+    r = esub.add_parser("retrieval", help="nDCG@10, Recall@10/50, MRR for bm25, dense, hybrid and bm25s")
+    r.add_argument("--rgb", type=Path, help="RGB file (e.g. ../shared/data/rgb/zh_refine.json)")
+    r.add_argument("--hotpotqa", type=Path, help="HotpotQA with paragraphs (e.g. ../shared/data/hotpotqa/dev_200.jsonl)")
+    r.add_argument("--limit", type=int, help="only the first N questions")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(run=run_retrieval)
+
+
+def print_result(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    keys = list(result["rows"][0]["metrics"]) if result["rows"] else []
+    print(f"dataset: {result['dataset']}")
+    print(table([[r["system"], *[str(r["metrics"][k]) for k in keys]] for r in result["rows"]], ["system", *keys]))
+    print(f"config: {json.dumps(result['config'], ensure_ascii=False)}")
+
+
+def run_retrieval(lib: Library, args: argparse.Namespace) -> int:
+    from lingxi.evals import retrieval
+
+    sources = [(p, retrieval.load_rgb) for p in [args.rgb] if p] + [(p, retrieval.load_hotpotqa) for p in [args.hotpotqa] if p]
+    if not sources:
+        raise BadInput("give a dataset: --rgb FILE and/or --hotpotqa FILE")
+    for path, loader in sources:
+        if not path.exists():
+            raise BadInput(f"{path}: no such file")
+        data = loader(path, args.limit)
+        result = retrieval.evaluate(data, progress=lambda s: print(f"[{data.name}] {s}", file=sys.stderr))
+        print_result(result, args.json)
+    return 0

@@ -1,0 +1,1 @@
+"""Evaluations behind `lingxi eval ...`: each returns {"dataset", "rows": [{"system", "metrics"}], "config"}."""
