@@ -125,3 +125,63 @@ class Hit:
             "snippet": self.snippet,
             "text": self.chunk.text,
         }
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A verified pointer into the store: ``quote`` is a verbatim substring of the chunk's text."""
+
+    n: int
+    note_id: str
+    chunk_id: str
+    title: str
+    source: str
+    locator: Locator
+    quote: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "note_id": self.note_id,
+            "chunk_id": self.chunk_id,
+            "title": self.title,
+            "source": self.source,
+            "locator": self.locator.label(),
+            "quote": self.quote,
+        }
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the agent: what it did, what came back, how long it took, and any model error."""
+
+    kind: str
+    detail: dict[str, Any]
+    seconds: float = 0.0
+    error: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"kind": self.kind, "seconds": round(self.seconds, 3), **self.detail}
+        if self.error:
+            d["error"] = self.error
+        return d
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answer: str
+    citations: tuple[Citation, ...]
+    steps: tuple[Step, ...]
+    timings: dict[str, float]
+    found: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "found": self.found,
+            "citations": [c.to_dict() for c in self.citations],
+            "steps": [s.to_dict() for s in self.steps],
+            "timings": self.timings,
+        }

@@ -1,0 +1,59 @@
+"""Citation grounding: a quote is kept only as a verbatim span of the chunk it cites.
+
+Small models paraphrase when asked to copy. A quote that is not verbatim is re-grounded
+to the chunk's sentence that overlaps it most (by character bigrams), if that overlap is
+strong; otherwise the citation is dropped."""
+
+from __future__ import annotations
+
+import re
+
+from lingxi.ingest.text import split_long, trim_span
+
+_SENT = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]?|\n")
+MIN_OVERLAP = 0.5
+
+
+def sentence_spans(text: str, max_chars: int = 240) -> list[tuple[int, int]]:
+    spans = []
+    for m in _SENT.finditer(text):
+        s, e = trim_span(text, m.start(), m.end())
+        if e - s == 0:
+            continue
+        # English sentences end with ". " which the pattern above does not split on.
+        for part in re.finditer(r".+?(?:\.(?=\s)|$)", text[s:e], flags=re.S):
+            ps, pe = trim_span(text, s + part.start(), s + part.end())
+            if pe > ps:
+                spans.extend(split_long(text, ps, pe, target=max_chars // 2, max_chars=max_chars, min_chars=20)
+                             if pe - ps > max_chars else [(ps, pe)])
+    return spans
+
+
+def _bigrams(s: str) -> set[str]:
+    s = "".join(s.lower().split())
+    return {s[i : i + 2] for i in range(len(s) - 1)} or ({s} if s else set())
+
+
+def overlap(a: str, b: str) -> float:
+    """Share of a's character bigrams found in b."""
+    ga, gb = _bigrams(a), _bigrams(b)
+    return len(ga & gb) / len(ga) if ga else 0.0
+
+
+def ground_quote(quote: str, chunk_text: str, hint: str = "") -> str | None:
+    """A verbatim substring of ``chunk_text`` standing for ``quote`` (or the claim ``hint``), or None."""
+    q = quote.strip().strip("\"'“”「」")
+    if len(q) >= 4 and q in chunk_text:
+        return q
+    target = q or hint
+    if not target.strip():
+        return None
+    best, best_score = None, 0.0
+    for s, e in sentence_spans(chunk_text):
+        sent = chunk_text[s:e]
+        score = overlap(target, sent) if q else overlap(hint, sent)
+        if hint and q:
+            score = max(score, 0.8 * overlap(hint, sent))
+        if score > best_score:
+            best, best_score = sent, score
+    return best if best is not None and best_score >= MIN_OVERLAP else None

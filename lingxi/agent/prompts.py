@@ -1,0 +1,27 @@
+"""Prompts are data files in ``prompts/``; this module only loads and fills them."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+PROMPTS = Path(__file__).parent / "prompts"
+
+
+@lru_cache(maxsize=None)
+def template(name: str) -> str:
+    return (PROMPTS / f"{name}.txt").read_text(encoding="utf-8").strip()
+
+
+def render(name: str, **values: object) -> str:
+    return template(name).format(**values)
+
+
+def language_rule(question: str) -> str:
+    if any("\u3400" <= c <= "\u9fff" for c in question):
+        return "用中文回答。"
+    return "Answer in English."
+
+
+def is_chinese(question: str) -> bool:
+    return any("\u3400" <= c <= "\u9fff" for c in question)

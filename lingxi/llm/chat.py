@@ -1,0 +1,214 @@
+"""Chat models. A backend implements ``complete`` (and may override ``stream``); JSON parsing and checks live here.
+
+Every structured step passes a JSON schema: the local backend turns it into a llama.cpp
+grammar, so even a 0.5B model can only emit text that parses; OpenAI-compatible
+servers get it as ``response_format``."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from lingxi.errors import BackendUnavailable, BadInput, ModelOutputError
+
+Message = dict[str, str]
+
+
+class ChatModel:
+    name: str = "chat"
+    context: int = 4096
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+
+    def complete(
+        self,
+        messages: list[Message],
+        *,
+        schema: dict[str, Any] | None = None,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+    ) -> str:
+        raise NotImplementedError
+
+    def stream(self, messages: list[Message], *, max_tokens: int = 512, temperature: float = 0.0) -> Iterator[str]:
+        """Token pieces as they are generated. Backends that cannot stream yield the whole reply once."""
+        yield self.complete(messages, max_tokens=max_tokens, temperature=temperature)
+
+    def count_tokens(self, text: str) -> int:
+        """Token count; backends with a tokenizer override this. The estimate errs high for CJK."""
+        cjk = sum(1 for c in text if "\u3400" <= c <= "\u9fff")
+        return cjk + (len(text) - cjk) // 4 + 1
+
+    def complete_json(self, messages: list[Message], schema: dict[str, Any], max_tokens: int = 512) -> dict[str, Any]:
+        """A reply constrained to ``schema``, parsed. Raises ModelOutputError when it does not parse or fit."""
+        raw = self.complete(messages, schema=schema, max_tokens=max_tokens)
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise ModelOutputError(f"{self.name}: reply is not JSON ({e.msg}): {raw[:200]!r}") from e
+        check_schema(value, schema)
+        return value  # type: ignore[no-any-return]
+
+
+def check_schema(value: Any, schema: dict[str, Any], where: str = "$") -> None:
+    """The subset of JSON Schema lingxi's prompts use: object/array/string/integer/number/boolean, required, enum."""
+    t = schema.get("type")
+    types = {"object": dict, "array": list, "string": str, "boolean": bool, "integer": int, "number": (int, float)}
+    if t in types and (not isinstance(value, types[t]) or (t in ("integer", "number") and isinstance(value, bool))):
+        raise ModelOutputError(f"model output {where} should be {t}, got {type(value).__name__}")
+    if "enum" in schema and value not in schema["enum"]:
+        raise ModelOutputError(f"model output {where}={value!r} is not one of {schema['enum']}")
+    if t == "object":
+        for key in schema.get("required", []):
+            if key not in value:
+                raise ModelOutputError(f"model output {where} lacks {key!r}")
+        for key, sub in schema.get("properties", {}).items():
+            if key in value:
+                check_schema(value[key], sub, f"{where}.{key}")
+    if t == "array" and "items" in schema:
+        for i, item in enumerate(value):
+            check_schema(item, schema["items"], f"{where}[{i}]")
+
+
+class LocalChatModel(ChatModel):
+    """A GGUF model run in-process by llama-cpp-python. Loads on first use."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        threads: int = 2,
+        context: int = 4096,
+        speculative: bool = False,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.model_path = Path(model_path)
+        self.name = f"local:{self.model_path.name}"
+        self.threads = threads
+        self.context = context
+        self.speculative = speculative
+        self.seed = seed
+        self._llm: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def llm(self) -> Any:
+        if self._llm is None:
+            try:
+                from llama_cpp import Llama
+                from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+            except ImportError as e:
+                raise BackendUnavailable("the local LLM needs llama-cpp-python (run `make setup`)") from e
+            draft = LlamaPromptLookupDecoding(num_pred_tokens=10) if self.speculative else None
+            self._llm = Llama(
+                model_path=str(self.model_path),
+                n_ctx=self.context,
+                n_threads=self.threads,
+                n_threads_batch=self.threads,
+                seed=self.seed,
+                draft_model=draft,
+                verbose=False,
+            )
+        return self._llm
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False))
+
+    def _kwargs(self, schema: dict[str, Any] | None, max_tokens: int, temperature: float,
+                stop: list[str] | None) -> dict[str, Any]:
+        kw: dict[str, Any] = {"max_tokens": max_tokens, "temperature": temperature, "stop": stop, "seed": self.seed}
+        if temperature == 0.0:
+            kw["top_k"] = 1
+        if schema is not None:
+            kw["response_format"] = {"type": "json_object", "schema": schema}
+        return kw
+
+    def complete(self, messages: list[Message], *, schema: dict[str, Any] | None = None, max_tokens: int = 512,
+                 temperature: float = 0.0, stop: list[str] | None = None) -> str:
+        with self._lock:
+            out = self.llm.create_chat_completion(messages=messages, **self._kwargs(schema, max_tokens, temperature, stop))
+        usage = out.get("usage") or {}
+        self.calls += 1
+        self.prompt_tokens += int(usage.get("prompt_tokens", 0))
+        self.completion_tokens += int(usage.get("completion_tokens", 0))
+        return str(out["choices"][0]["message"]["content"] or "")
+
+    def stream(self, messages: list[Message], *, max_tokens: int = 512, temperature: float = 0.0) -> Iterator[str]:
+        with self._lock:
+            self.calls += 1
+            for part in self.llm.create_chat_completion(
+                messages=messages, stream=True, **self._kwargs(None, max_tokens, temperature, None)
+            ):
+                piece = part["choices"][0]["delta"].get("content")
+                if piece:
+                    self.completion_tokens += 1
+                    yield piece
+
+
+class OpenAIChatModel(ChatModel):
+    """Any OpenAI-compatible chat server: vLLM, Ollama, llama.cpp server, hosted APIs."""
+
+    def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout: float = 120.0,
+                 retries: int = 3, context: int = 8192) -> None:
+        super().__init__()
+        if not base_url.startswith(("http://", "https://")):
+            raise BadInput(f"LLM base URL {base_url!r} must start with http:// or https://")
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.name = f"openai:{model}"
+        self.api_key = api_key
+        self.timeout = timeout
+        self.retries = retries
+        self.context = context
+
+    def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
+        url = f"{self.base_url}/chat/completions"
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        body = json.dumps(payload).encode()
+        last: Exception | None = None
+        for attempt in range(self.retries + 1):
+            try:
+                req = urllib.request.Request(url, data=body, headers=headers, method="POST")
+                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                    return json.loads(resp.read())  # type: ignore[no-any-return]
+            except urllib.error.HTTPError as e:
+                if e.code < 500 and e.code != 429:
+                    raise BadInput(f"{url} rejected the request: HTTP {e.code} {e.read()[:300]!r}") from e
+                last = e
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
+                last = e
+            if attempt < self.retries:
+                time.sleep(min(8.0, 0.5 * 2**attempt))
+        raise BackendUnavailable(f"LLM server {url} unreachable after {self.retries + 1} tries: {last}")
+
+    def complete(self, messages: list[Message], *, schema: dict[str, Any] | None = None, max_tokens: int = 512,
+                 temperature: float = 0.0, stop: list[str] | None = None) -> str:
+        payload: dict[str, Any] = {"model": self.model, "messages": messages, "max_tokens": max_tokens,
+                                   "temperature": temperature, "seed": 0}
+        if stop:
+            payload["stop"] = stop
+        if schema is not None:
+            # llama.cpp's server reads "schema" on json_object; vLLM and OpenAI read json_schema.
+            payload["response_format"] = {"type": "json_object", "schema": schema}
+        out = self._post(payload)
+        try:
+            content = out["choices"][0]["message"]["content"]
+        except (KeyError, IndexError, TypeError) as e:
+            raise ModelOutputError(f"{self.name}: reply is not a chat completion: {str(out)[:200]}") from e
+        usage = out.get("usage") or {}
+        self.calls += 1
+        self.prompt_tokens += int(usage.get("prompt_tokens", 0))
+        self.completion_tokens += int(usage.get("completion_tokens", 0))
+        return str(content or "")

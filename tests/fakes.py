@@ -1,0 +1,42 @@
+"""The only fake in the suite: a real ChatModel subclass replaying scripted replies and recording prompts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from lingxi.llm.chat import ChatModel, Message
+
+Reply = str | dict[str, Any] | Callable[[list[Message]], str | dict[str, Any]]
+
+
+class ScriptedChat(ChatModel):
+    name = "scripted"
+
+    def __init__(self, replies: list[Reply]) -> None:
+        super().__init__()
+        self.replies = list(replies)
+        self.sent: list[list[Message]] = []
+        self.schemas: list[dict[str, Any] | None] = []
+
+    def complete(self, messages, *, schema=None, max_tokens=512, temperature=0.0, stop=None) -> str:
+        self.sent.append(messages)
+        self.schemas.append(schema)
+        self.calls += 1
+        if not self.replies:
+            raise AssertionError(f"no scripted reply left for call {self.calls}: {messages[-1]['content'][:200]}")
+        r = self.replies.pop(0)
+        if callable(r):
+            r = r(messages)
+        return r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)
+
+
+def passage_with(messages: list[Message], needle: str) -> int:
+    """The number of the passage in the prompt whose text contains ``needle`` (what a good reader would cite)."""
+    prompt = messages[-1]["content"]
+    for block in prompt.split("<passage id=")[1:]:
+        n = int(block.split('"')[1])
+        if needle in block:
+            return n
+    raise AssertionError(f"no passage with {needle!r} in prompt")
