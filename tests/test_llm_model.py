@@ -1,0 +1,108 @@
+"""Tests that run the real bundled 0.5B model (marker `model`): JSON grammar, streaming, the agent end to end,
+the reranker, and the OpenAI-compatible backend against llama-cpp-python's own server on loopback."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from conftest import DEMO
+from lingxi import Library, Settings
+from lingxi.errors import BackendUnavailable
+from lingxi.llm.bundled import MODELS, resolve_model
+from lingxi.llm.chat import LocalChatModel, OpenAIChatModel
+
+pytestmark = pytest.mark.model
+pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (make setup builds it)")
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+    "required": ["city", "days"],
+}
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    return resolve_model("qwen2.5-coder-0.5b", tmp_path_factory.mktemp("models-home"))
+
+
+@pytest.fixture(scope="module")
+def small(model_path):
+    return LocalChatModel(model_path, threads=2, context=4096)
+
+
+def test_bundled_model_assembled_and_checked(model_path):
+    m = MODELS["qwen2.5-coder-0.5b"]
+    assert model_path.stat().st_size == m.size
+    assert model_path.with_suffix(".sha256").read_text().strip() == m.sha256
+    with model_path.open("rb") as f:
+        assert f.read(4) == b"GGUF"
+
+
+def test_json_schema_constrained_output(small):
+    msgs = [{"role": "user", "content": "Plan: 3 days in Chengdu. Reply as JSON with city and days."}]
+    value = small.complete_json(msgs, SCHEMA, max_tokens=60)
+    assert set(value) >= {"city", "days"} and isinstance(value["days"], int)
+
+
+def test_streaming_yields_pieces(small):
+    pieces = list(small.stream([{"role": "user", "content": "Say hello in one word."}], max_tokens=8))
+    assert len(pieces) >= 1 and "".join(pieces).strip()
+
+
+def test_ask_end_to_end_citations_verbatim(small, tmp_path):
+    lib = Library(Settings.load(tmp_path / "home", threads=2))
+    lib.ingest([DEMO])
+    ans = lib.ask("熊猫一般什么时候最活跃？", small)
+    assert ans.answer.strip()
+    assert [s.kind for s in ans.steps][0] in ("plan",) and ans.timings["searches"] >= 1
+    for c in ans.citations:
+        chunk = lib.store.get_chunks([c.chunk_id])[0]
+        assert c.quote and c.quote in chunk.text, (c.quote, chunk.text)
+    lib.close()
+
+
+def test_llm_reranker_prefers_relevant_passage(small, tmp_path):
+    from lingxi.search.rerank import LLMReranker
+
+    lib = Library(Settings.load(tmp_path / "home", threads=2), reranker=LLMReranker(small, depth=5))
+    lib.ingest([DEMO / "notes" / "community-notes.jsonl"])
+    hits = lib.search("espresso grind size sour shot", k=5)
+    assert hits[0].chunk.note_id == "note-1004" and "rerank" in hits[0].signals
+    lib.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_openai_backend_against_llama_cpp_server(model_path):
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--host", "127.0.0.1",
+                             "--port", str(port), "--n_ctx", "2048", "--n_threads", "2"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        chat = OpenAIChatModel(f"http://127.0.0.1:{port}/v1", "local", timeout=120)
+        value = chat.complete_json([{"role": "user", "content": "3 days in Chengdu, as JSON with city and days"}],
+                                   SCHEMA, max_tokens=60)
+        assert isinstance(value["days"], int) and chat.calls == 1 and chat.prompt_tokens > 0
+    finally:
+        proc.terminate()
+        proc.wait()
+    dead = OpenAIChatModel(f"http://127.0.0.1:{_free_port()}/v1", "local", timeout=0.5, retries=1)
+    with pytest.raises(BackendUnavailable, match="LLM server .* unreachable after 2 tries"):
+        dead.complete([{"role": "user", "content": "hi"}])
