@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lingxi import Library, Settings  # noqa: E402
-from lingxi.ingest import detect_format  # noqa: E402
+from lingxi import Library, Settings
+from lingxi.ingest import detect_format
 
 SAMPLES = {
     "markdown": ["demo/corpus/posts/chengdu-3-days.md", "demo/corpus/posts/sourdough-starter.md", "tests/data/liquid-post.md"],

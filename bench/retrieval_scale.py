@@ -28,11 +28,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lingxi import Library, Settings  # noqa: E402
-from lingxi.evals.retrieval import load_hotpotqa, load_rgb  # noqa: E402
-from lingxi.index.filters import Filters  # noqa: E402
-from lingxi.llm.embedder import E5Embedder  # noqa: E402
-from lingxi.types import Chunk, Locator, Note  # noqa: E402
+from lingxi import Library, Settings
+from lingxi.evals.retrieval import load_hotpotqa, load_rgb
+from lingxi.index.filters import Filters
+from lingxi.llm.embedder import E5Embedder
+from lingxi.types import Chunk, Locator, Note
 
 
 def rss_mb() -> float:

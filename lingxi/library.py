@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from lingxi.agent import AgentConfig, SearchAgent
 from lingxi.config import Settings
 from lingxi.errors import BadInput, LingxiError
 from lingxi.index.embedded import EmbeddedIndex, cached_vectors, index_text
@@ -21,7 +22,6 @@ from lingxi.index.filters import Filters
 from lingxi.index.store import NoteStore, note_id_for
 from lingxi.ingest import PARSER_VERSION, parse_bytes
 from lingxi.ingest.formats import EXTENSIONS, TEXT_EXTENSIONS, check_format
-from lingxi.agent import AgentConfig, SearchAgent
 from lingxi.llm.bundled import resolve_model
 from lingxi.llm.chat import ChatModel, LocalChatModel, OpenAIChatModel
 from lingxi.llm.embedder import E5Embedder, Embedder, OpenAIEmbedder
@@ -168,8 +168,7 @@ class Library:
                 and state["parser_version"] == PARSER_VERSION
                 and (fmt is None or fmt == state["format"])
             ):
-                notes = self.store.note_ids_for_file(key)
-                return FileReport(shown, "unchanged", state["format"], len(notes))
+                return FileReport(shown, "unchanged", state["format"], len(self.store.note_ids_for_file(key)))
             chosen, notes = parse_bytes(data, shown, fmt)
             stored = self._write(key, sha, chosen, len(data), notes)
             return FileReport(shown, "ingested", chosen, len(stored), sum(len(n.chunks) for n in stored))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import DEMO
-from fakes import ScriptedChat, passage_with
 from lingxi.agent import AgentConfig, SearchAgent, ground_quote
 from lingxi.agent.loop import FAILED, NO_EVIDENCE
+
+from conftest import DEMO
+from fakes import ScriptedChat, passage_with
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,9 @@ import json
 import subprocess
 import sys
 
-from conftest import DATA
 from lingxi.cli.main import main
+
+from conftest import DATA
 
 
 def run(capsys, *argv):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import DATA, DEMO
 from lingxi.errors import BadInput
 from lingxi.ingest import detect_format, parse_bytes
 from lingxi.types import Note
+
+from conftest import DATA, DEMO
 
 
 def parse(path, fmt=None) -> tuple[str, list[Note]]:

@@ -7,8 +7,9 @@ import sqlite3
 
 import pytest
 
-from conftest import DATA, DEMO
 from lingxi.errors import NotFound
+
+from conftest import DATA, DEMO
 
 
 def test_demo_corpus_ingests_then_unchanged(lib, tmp_path):

@@ -11,11 +11,12 @@ import urllib.request
 
 import pytest
 
-from conftest import DEMO
 from lingxi import Library, Settings
 from lingxi.errors import BackendUnavailable
 from lingxi.llm.bundled import MODELS, resolve_model
 from lingxi.llm.chat import LocalChatModel, OpenAIChatModel
+
+from conftest import DEMO
 
 pytestmark = pytest.mark.model
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (make setup builds it)")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import DEMO
 from lingxi.errors import BadInput
 from lingxi.index.filters import Filters
 from lingxi.index.tokenize import tokenize
 from lingxi.search.hybrid import highlight, rrf
+
+from conftest import DEMO
 
 
 def test_tokenize_chinese_search_mode_stopwords_and_stemming():
@@ -62,7 +63,7 @@ def test_top_hit(four, query, mode, top):
 
 
 def test_filters(four):
-    ids = lambda hits: sorted(h.chunk.note_id for h in hits)  # noqa: E731
+    ids = lambda hits: sorted(h.chunk.note_id for h in hits)
     assert ids(four.search("模型 熊猫 git sourdough", k=10, filters=["tag=AI"])) == ["d2"]
     assert ids(four.search("模型 熊猫 git sourdough", k=10, filters=["author=阿梨", "author=周言"])) == ["d1", "d2"]
     assert ids(four.search("模型 熊猫 git sourdough", k=10, filters=["after=2025-03-01"])) == ["d1", "d4"]

@@ -171,7 +171,7 @@ class SearchAgent:
                 query = (rewritten or {}).get("query") or sq["question"]
             seen: set[str] = set()
             found = False
-            for attempt in range(self.config.searches_per_subquestion):
+            for _ in range(self.config.searches_per_subquestion):
                 if self._exhausted(run):
                     break
                 t = time.perf_counter()

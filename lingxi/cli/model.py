@@ -6,8 +6,8 @@ import argparse
 
 from lingxi.cli.ask import model_progress
 from lingxi.cli.output import emit_json, table
-from lingxi.llm.bundled import MODELS, resolve_model
 from lingxi.library import Library
+from lingxi.llm.bundled import MODELS, resolve_model
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -27,7 +27,7 @@ def run_list(lib: Library, args: argparse.Namespace) -> int:
     if args.json:
         emit_json(rows)
     else:
-        print(table([[r["name"], f"{r['bytes'] / 1e6:.0f} MB", r["sha256"][:16] + "…", r["packages"]] for r in rows],
+        print(table([[m.name, f"{m.size / 1e6:.0f} MB", m.sha256[:16] + "…", m.pip_names] for m in MODELS.values()],
                     ["name", "size", "sha256", "packages"]))
     return 0
 

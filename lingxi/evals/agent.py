@@ -73,8 +73,10 @@ class Tally:
     prompt_tokens: list[int] = field(default_factory=list)
 
     def metrics(self) -> dict[str, float]:
-        mean = lambda xs: round(statistics.fmean(xs), 4) if xs else 0.0  # noqa: E731
-        out = {}
+        def mean(xs: list[float] | list[int]) -> float:
+            return round(statistics.fmean(xs), 4) if xs else 0.0
+
+        out: dict[str, float] = {}
         if self.em:
             out |= {"em": mean(self.em), "f1": mean(self.f1)}
         if self.correct:
@@ -202,9 +204,9 @@ def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | 
 
             for system in SYSTEMS:
                 answer = _run_question(system, chat, lib, row["question_text"], tallies[system], config, supports, relevant)
-                em, f = best_em_f1(answer, golds)
+                em, f1_score = best_em_f1(answer, golds)
                 tallies[system].em.append(em)
-                tallies[system].f1.append(f)
+                tallies[system].f1.append(f1_score)
             say(f"[{i}/{len(data)}] " + ", ".join(f"{s}: f1 {statistics.fmean(t.f1):.3f}" for s, t in tallies.items()))
             if shared is None:
                 lib.close()

@@ -44,14 +44,16 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 def load_rgb(path: Path, limit: int | None = None) -> RetrievalSet:
     """RGB (`{"query", "positive": [...], "negative": [...]}` per line): all passages pooled; positives relevant."""
     ids: dict[str, str] = {}
-    queries = []
+    queries: list[tuple[str, str, set[str]]] = []
+
+    def flat(xs: list[Any]) -> list[str]:
+        return [x for p in xs for x in (p if isinstance(p, list) else [p])]
+
     for row in _read_jsonl(path)[:limit]:
         try:
             pos, neg, q = row["positive"], row["negative"], row["query"]
         except KeyError as e:
             raise BadInput(f"{path}: row {row.get('id')!r} lacks field {e}") from e
-        flat = lambda xs: [x for p in xs for x in (p if isinstance(p, list) else [p])]  # noqa: E731
-        rel = set()
         for text in flat(pos) + flat(neg):
             ids.setdefault(text, f"p{len(ids)}")
         rel = {ids[t] for t in flat(pos)}
@@ -81,15 +83,19 @@ def ndcg(ranked: list[str], rel: set[str], k: int) -> float:
     return dcg / ideal if ideal else 0.0
 
 
+def _rr(ranked: list[str], rel: set[str]) -> float:
+    return next((1 / (i + 1) for i, d in enumerate(ranked) if d in rel), 0.0)
+
+
 def score_run(runs: list[tuple[list[str], set[str]]], latencies: list[float]) -> dict[str, float]:
-    def mean(f: Callable[[list[str], set[str]], float]) -> float:
+    def mean(f: Callable[[list[str], set[str]], float]) -> float:  # noqa: D401
         return round(statistics.fmean(f(r, rel) for r, rel in runs), 4)
 
     return {
         "ndcg@10": mean(lambda r, rel: ndcg(r, rel, 10)),
         "recall@10": mean(lambda r, rel: len(set(r[:10]) & rel) / len(rel)),
         "recall@50": mean(lambda r, rel: len(set(r[:50]) & rel) / len(rel)),
-        "mrr": mean(lambda r, rel: next((1 / (i + 1) for i, d in enumerate(r) if d in rel), 0.0)),
+        "mrr": mean(_rr),
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
     }
 

@@ -63,7 +63,7 @@ class ChatModel:
 def check_schema(value: Any, schema: dict[str, Any], where: str = "$") -> None:
     """The subset of JSON Schema lingxi's prompts use: object/array/string/integer/number/boolean, required, enum."""
     t = schema.get("type")
-    types = {"object": dict, "array": list, "string": str, "boolean": bool, "integer": int, "number": (int, float)}
+    types: dict[str, type | tuple[type, ...]] = {"object": dict, "array": list, "string": str, "boolean": bool, "integer": int, "number": (int, float)}
     if t in types and (not isinstance(value, types[t]) or (t in ("integer", "number") and isinstance(value, bool))):
         raise ModelOutputError(f"model output {where} should be {t}, got {type(value).__name__}")
     if "enum" in schema and value not in schema["enum"]:

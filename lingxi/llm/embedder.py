@@ -14,7 +14,6 @@ import numpy as np
 
 from lingxi.errors import BackendUnavailable, BadInput, ModelOutputError
 
-
 ROLES = ("query", "passage")
 
 
@@ -49,10 +48,12 @@ class Embedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         m = np.vstack(out)
         norms = np.linalg.norm(m, axis=1, keepdims=True)
-        return m / np.maximum(norms, 1e-12)
+        out_m: np.ndarray = m / np.maximum(norms, 1e-12)
+        return out_m
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed([text], role="query")[0]
+        vec: np.ndarray = self.embed([text], role="query")[0]
+        return vec
 
 
 class E5Embedder(Embedder):
