@@ -1,0 +1,50 @@
+"""Evaluation plumbing: metric functions exact on hand-made cases, and the `eval retrieval` JSON contract."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lingxi.cli.main import main
+from lingxi.evals.agent import best_em_f1, f1, normalize
+from lingxi.evals.retrieval import load_rgb, ndcg
+
+
+def test_f1_em_normalisation():
+    assert normalize("The Chief of Protocol.") == "chief of protocol"
+    assert f1("Chief of Protocol", "chief of protocol") == 1.0
+    assert f1("the chief", "chief of protocol") == pytest.approx(2 * (1 * 1 / 3) / (1 + 1 / 3))
+    assert best_em_f1("Chief of Protocol [1]", ["Chief of Protocol", "x"]) == (1.0, 1.0)
+
+
+def test_ndcg():
+    assert ndcg(["a", "b"], {"a"}, 10) == 1.0
+    assert ndcg(["b", "a"], {"a"}, 10) == pytest.approx(1 / 1.5849625, rel=1e-6)
+    assert ndcg(["x"], {"a"}, 10) == 0.0
+
+
+def test_eval_retrieval_json_contract(tmp_path, capsys):
+    rows = [
+        {"id": 0, "query": "熊猫什么时候最活跃", "answer": ["上午"], "positive": ["大熊猫上午最活跃，十点以后大多在睡觉。"],
+         "negative": ["成都的火锅以麻辣著称。", "功夫茶的第一泡用来醒茶。"]},
+        {"id": 1, "query": "第一泡茶要喝吗", "answer": ["不喝"], "positive": ["功夫茶的第一泡用来醒茶。"],
+         "negative": ["大熊猫上午最活跃，十点以后大多在睡觉。"]},
+    ]
+    f = tmp_path / "rgb.json"
+    f.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    data = load_rgb(f)
+    assert len(data.passages) == 3 and [sorted(r) for _, _, r in data.queries] == [["p0"], ["p2"]]
+    code = main(["--home", str(tmp_path / "h"), "eval", "retrieval", "--rgb", str(f), "--json"])
+    out = capsys.readouterr().out
+    assert code == 0
+    result = json.loads(out)  # exactly one JSON object on stdout
+    assert [r["system"] for r in result["rows"]] == ["lingxi-bm25", "lingxi-dense", "lingxi-hybrid",
+                                                     "bm25s (same jieba tokens)"]
+    assert result["rows"][0]["metrics"]["ndcg@10"] == 1.0
+    assert set(result["rows"][2]["metrics"]) == {"ndcg@10", "recall@10", "recall@50", "mrr", "p50_ms"}
+
+
+def test_eval_agent_needs_a_dataset(tmp_path, capsys):
+    assert main(["--home", str(tmp_path), "eval", "agent"]) == 1
+    assert "give --hotpotqa FILE" in capsys.readouterr().err
