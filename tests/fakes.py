@@ -39,4 +39,4 @@ def passage_with(messages: list[Message], needle: str) -> int:
         n = int(block.split('"')[1])
         if needle in block:
             return n
-    raise AssertionError(f"no passage with {needle!r} in prompt")
+    raise AssertionError(f"no passage with {needle!r} in prompt: {prompt}")

@@ -57,3 +57,14 @@ def ground_quote(quote: str, chunk_text: str, hint: str = "") -> str | None:
         if score > best_score:
             best, best_score = sent, score
     return best if best is not None and best_score >= MIN_OVERLAP else None
+
+
+def about(claim: str, quote: str, chunk_text: str) -> bool:
+    """Whether a grounded quote can support ``claim``: the claim shares enough of its characters with the
+    quote, or (for short extractive answers such as a name or a date) with the chunk the quote comes from."""
+    c = claim.strip()
+    if not c:
+        return True
+    if len("".join(c.split())) <= 3:
+        return "".join(c.lower().split()) in "".join(chunk_text.lower().split()) or overlap(c, chunk_text) >= 0.5
+    return overlap(c, quote) >= 0.3 or overlap(c, chunk_text) >= 0.5

@@ -11,8 +11,9 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
-from lingxi.agent.grounding import ground_quote
+from lingxi.agent.grounding import about, ground_quote
 from lingxi.agent.prompts import is_chinese, language_rule, render, template
+from lingxi.agent.safety import MARKER, neutralize
 from lingxi.errors import BadInput, ModelOutputError
 from lingxi.llm.chat import ChatModel, Message
 from lingxi.types import Answer, Citation, Hit, Step
@@ -90,7 +91,7 @@ _MARKER = re.compile(r"\[(\d+(?:\s*[,，]\s*\d+)*)\]")
 
 def passage_block(i: int, hit: Hit, limit: int) -> str:
     """A passage as data: the note's own text can neither close the tag nor pose as another passage."""
-    text = hit.chunk.text[:limit]
+    text, _ = neutralize(hit.chunk.text[:limit])
     text = re.sub(r"</?\s*passage", "‹passage", text, flags=re.I)
     where = hit.chunk.locator.label()
     return f'<passage id="{i}" title="{_attr(hit.title)}" where="{where}">\n{text}\n</passage>'
@@ -266,6 +267,9 @@ class SearchAgent:
                 continue
             deps = [int(d) for d in sq.get("depends_on", []) if isinstance(d, int) and 0 < d < i]
             out.append({"id": i, "question": q, "depends_on": deps})
+        if len(out) == 1:
+            # One search: the question itself, so nothing the planner dropped or reworded is lost.
+            out[0]["question"] = question
         return out or [{"id": 1, "question": question, "depends_on": []}]
 
     @staticmethod
@@ -287,15 +291,27 @@ class SearchAgent:
         return "\n".join(f"#{s['id']} ({s['question']}): {answers[s['id']]}" for s in subqs if s["id"] in answers) or "(none)"
 
     def _ground(self, run: _Run, got: dict[str, Any], hits: list[Hit]) -> list[Evidence]:
+        """Verified evidence for a read: each quote grounded verbatim in a passage the model was shown.
+
+        Small models often misnumber passages, so a quote that does not ground in the passage it names is tried
+        against the other shown passages. A grounded quote must also be about the claim: the claim's text has to
+        overlap the quoted sentence or its chunk, so a verbatim but unrelated sentence cannot back an answer."""
+        claim = str(got.get("answer", "")).strip()
         kept = []
         for ev in got.get("evidence", []):
             i = ev.get("passage")
-            if not isinstance(i, int) or not 1 <= i <= len(hits):
-                continue  # cites a passage it was not shown: dropped
-            hit = hits[i - 1]
-            quote = ground_quote(str(ev.get("quote", "")), hit.chunk.text, hint=str(got.get("answer", "")))
-            if quote is None:
+            named = [hits[i - 1]] if isinstance(i, int) and 1 <= i <= len(hits) else []
+            found: tuple[Hit, str] | None = None
+            for hit in named + [h for h in hits if h not in named]:
+                # The claim may stand in for a paraphrased quote only in the passage the model named.
+                shown, _ = neutralize(hit.chunk.text)
+                quote = ground_quote(str(ev.get("quote", "")), shown, hint=claim if hit in named else "")
+                if quote is not None and MARKER not in quote and quote in hit.chunk.text and about(claim, quote, shown):
+                    found = (hit, quote)
+                    break
+            if found is None:
                 continue
+            hit, quote = found
             existing = next((e for e in run.evidence if e.hit.chunk.id == hit.chunk.id and e.quote == quote), None)
             if existing is None:
                 existing = Evidence(len(run.evidence) + 1, hit, quote)
@@ -317,6 +333,9 @@ class SearchAgent:
                     order.append(n)
             return "".join(f"[[{n}]]" for n in valid)
 
+        if not _MARKER.sub("", text).strip(" \t\n.。"):
+            # Only markers, no words: say what the findings say (they carry their evidence markers).
+            text = "; ".join(a for _, a in run.findings if not a.startswith("not found")) or text
         text = _MARKER.sub(repl, text.strip())
         if not order:
             # The model cited nothing usable: attach the evidence the findings rest on.

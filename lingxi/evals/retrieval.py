@@ -88,7 +88,7 @@ def _rr(ranked: list[str], rel: set[str]) -> float:
 
 
 def score_run(runs: list[tuple[list[str], set[str]]], latencies: list[float]) -> dict[str, float]:
-    def mean(f: Callable[[list[str], set[str]], float]) -> float:  # noqa: D401
+    def mean(f: Callable[[list[str], set[str]], float]) -> float:
         return round(statistics.fmean(f(r, rel) for r, rel in runs), 4)
 
     return {
