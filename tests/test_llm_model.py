@@ -3,11 +3,8 @@ the reranker, and the OpenAI-compatible backend against llama-cpp-python's own s
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
@@ -17,7 +14,7 @@ from lingxi.errors import BackendUnavailable
 from lingxi.llm.bundled import MODELS, resolve_model
 from lingxi.llm.chat import LocalChatModel, OpenAIChatModel
 
-from conftest import DEMO
+from conftest import DEMO, free_port, wait_http
 
 pytestmark = pytest.mark.model
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (make setup builds it)")
@@ -80,24 +77,13 @@ def test_llm_reranker_prefers_relevant_passage(small, tmp_path):
     lib.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_openai_backend_against_llama_cpp_server(model_path):
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--host", "127.0.0.1",
                              "--port", str(port), "--n_ctx", "2048", "--n_threads", str(default_threads())],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_http(f"http://127.0.0.1:{port}/v1/models", seconds=120)
         chat = OpenAIChatModel(f"http://127.0.0.1:{port}/v1", "local", timeout=120)
         value = chat.complete_json([{"role": "user", "content": "3 days in Chengdu, as JSON with city and days"}],
                                    SCHEMA, max_tokens=60)
@@ -105,7 +91,7 @@ def test_openai_backend_against_llama_cpp_server(model_path):
     finally:
         proc.terminate()
         proc.wait()
-    dead = OpenAIChatModel(f"http://127.0.0.1:{_free_port()}/v1", "local", timeout=0.5, retries=1)
+    dead = OpenAIChatModel(f"http://127.0.0.1:{free_port()}/v1", "local", timeout=0.5, retries=1)
     with pytest.raises(BackendUnavailable, match="LLM server .* unreachable after 2 tries"):
         dead.complete([{"role": "user", "content": "hi"}])
 

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from lingxi.errors import BackendUnavailable, BadInput, ModelOutputError
+from lingxi.llm.http import post_json
 
 Message = dict[str, str]
 
@@ -199,26 +197,8 @@ class OpenAIChatModel(ChatModel):
         self.context = context
 
     def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
-        url = f"{self.base_url}/chat/completions"
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        body = json.dumps(payload).encode()
-        last: Exception | None = None
-        for attempt in range(self.retries + 1):
-            try:
-                req = urllib.request.Request(url, data=body, headers=headers, method="POST")
-                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                    return json.loads(resp.read())  # type: ignore[no-any-return]
-            except urllib.error.HTTPError as e:
-                if e.code < 500 and e.code != 429:
-                    raise BadInput(f"{url} rejected the request: HTTP {e.code} {e.read()[:300]!r}") from e
-                last = e
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
-                last = e
-            if attempt < self.retries:
-                time.sleep(min(8.0, 0.5 * 2**attempt))
-        raise BackendUnavailable(f"LLM server {url} unreachable after {self.retries + 1} tries: {last}")
+        return post_json(f"{self.base_url}/chat/completions", payload, api_key=self.api_key, timeout=self.timeout,
+                         retries=self.retries, what="LLM server")
 
     def complete(self, messages: list[Message], *, schema: dict[str, Any] | None = None, max_tokens: int = 512,
                  temperature: float = 0.0, stop: list[str] | None = None) -> str:

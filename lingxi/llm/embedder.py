@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from lingxi.errors import BackendUnavailable, BadInput, ModelOutputError
+from lingxi.errors import BadInput, ModelOutputError
+from lingxi.llm.http import post_json
 
 ROLES = ("query", "passage")
 
@@ -108,28 +105,9 @@ class OpenAIEmbedder(Embedder):
         req_body: dict[str, Any] = {"model": self.model, "input": [prefix + t for t in texts]}
         if self.role_field:
             req_body[self.role_field] = role
-        body = json.dumps(req_body).encode()
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
         url = f"{self.base_url}/embeddings"
-        last: Exception | None = None
-        for attempt in range(self.retries + 1):
-            try:
-                req = urllib.request.Request(url, data=body, headers=headers, method="POST")
-                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                    payload = json.loads(resp.read())
-                break
-            except urllib.error.HTTPError as e:
-                if e.code < 500 and e.code != 429:
-                    raise BadInput(f"{url} rejected the request: HTTP {e.code} {e.read()[:200]!r}") from e
-                last = e
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
-                last = e
-            if attempt < self.retries:
-                time.sleep(min(8.0, 0.5 * 2**attempt))
-        else:
-            raise BackendUnavailable(f"embedding server {url} unreachable after {self.retries + 1} tries: {last}")
+        payload = post_json(url, req_body, api_key=self.api_key, timeout=self.timeout, retries=self.retries,
+                            what="embedding server")
         try:
             data = sorted(payload["data"], key=lambda d: d["index"])
             return np.asarray([d["embedding"] for d in data], dtype=np.float32)
