@@ -48,17 +48,20 @@ def prompts(corpus: Path) -> list[list[dict[str, str]]]:
     return out
 
 
-def run(model: LocalChatModel, msgs: list[dict[str, str]], max_tokens: int) -> tuple[float, float, int, int]:
+def prefill_time(model: LocalChatModel, msgs: list[dict[str, str]]) -> tuple[float, int]:
     llm = model.llm
     llm.reset()
     t = time.perf_counter()
     first = llm.create_chat_completion(messages=msgs, max_tokens=1, temperature=0.0, top_k=1)
-    prefill = time.perf_counter() - t
+    return time.perf_counter() - t, int(first["usage"]["prompt_tokens"])
+
+
+def full_time(model: LocalChatModel, msgs: list[dict[str, str]], max_tokens: int) -> tuple[float, int]:
+    llm = model.llm
     llm.reset()
     t = time.perf_counter()
     full = llm.create_chat_completion(messages=msgs, max_tokens=max_tokens, temperature=0.0, top_k=1)
-    total = time.perf_counter() - t
-    return prefill, total, first["usage"]["prompt_tokens"], full["usage"]["completion_tokens"]
+    return time.perf_counter() - t, int(full["usage"]["completion_tokens"])
 
 
 def main() -> None:
@@ -67,18 +70,23 @@ def main() -> None:
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--corpus", type=Path, default=ROOT / "demo" / "corpus")
     ap.add_argument("--max-tokens", type=int, default=128)
+    ap.add_argument("--prompts", type=int, default=len(QUESTIONS), help="how many of the built-in questions")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     path = resolve_model(a.model, Path.home() / ".lingxi")
-    ps = prompts(a.corpus)
+    ps = prompts(a.corpus)[: a.prompts]
     rows = []
     for threads in [int(t) for t in a.threads.split(",")]:
+        prefills: list[tuple[float, int]] = []
         for spec in (False, True):
             m = LocalChatModel(path, threads=threads, context=4096, speculative=spec)
-            run(m, ps[0], 8)  # warm up
+            full_time(m, ps[0][:1] + [{"role": "user", "content": "hi"}], 4)  # warm up
+            if not spec:
+                # Prefill does not depend on the draft model: measured once per thread count.
+                prefills = [prefill_time(m, msgs) for msgs in ps]
             pre, dec, outs = [], [], []
-            for msgs in ps:
-                prefill, total, n_prompt, n_out = run(m, msgs, a.max_tokens)
+            for msgs, (prefill, n_prompt) in zip(ps, prefills):
+                total, n_out = full_time(m, msgs, a.max_tokens)
                 pre.append(n_prompt / prefill)
                 dec.append((n_out - 1) / max(total - prefill, 1e-6))
                 outs.append(n_out)

@@ -54,7 +54,9 @@ def run_retrieval(lib: Library, args: argparse.Namespace) -> int:
         if not path.exists():
             raise BadInput(f"{path}: no such file")
         data = loader(path, args.limit)
-        result = retrieval.evaluate(data, progress=lambda s: print(f"[{data.name}] {s}", file=sys.stderr))
+        store = lib.settings.home / "eval-stores" / f"{path.stem}-{args.limit or 'all'}"
+        result = retrieval.evaluate(data, lib.settings, progress=lambda s: print(f"[{data.name}] {s}", file=sys.stderr),
+                                    store=store)
         print_result(result, args.json)
     return 0
 

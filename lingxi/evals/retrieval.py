@@ -101,17 +101,22 @@ def score_run(runs: list[tuple[list[str], set[str]]], latencies: list[float]) ->
 
 
 def evaluate(data: RetrievalSet, settings: Settings | None = None, progress: Callable[[str], None] | None = None,
-             with_bm25s: bool = True) -> dict[str, Any]:
+             with_bm25s: bool = True, store: Path | None = None) -> dict[str, Any]:
+    """``store``: a folder that keeps the evaluation's store, so a rerun (other fusion weights, say) neither
+    re-parses nor re-embeds the corpus. Without it the store lives in a temporary folder."""
     say = progress or (lambda s: None)
     with tempfile.TemporaryDirectory(prefix="lingxi-eval-") as tmp:
-        s = settings or Settings.load(Path(tmp) / "home")
+        home = store or Path(tmp) / "home"
+        home.mkdir(parents=True, exist_ok=True)
+        base = settings or Settings.load(home)
+        s = Settings(**{**base.__dict__, "home": home.resolve()})
         lib = Library(s)
         lib.embed_progress = lambda d, n: say(f"embedded {d}/{n}") if d == n or d % 500 < 16 else None
-        corpus = Path(tmp) / "corpus.jsonl"
+        corpus = home / "corpus.jsonl"
         with corpus.open("w", encoding="utf-8") as f:
             for pid, (title, text) in data.passages.items():
                 f.write(json.dumps({"id": pid, "title": title or text[:30], "text": text}, ensure_ascii=False) + "\n")
-        say(f"ingesting {len(data.passages)} passages (embedding takes a while on CPU)")
+        say(f"ingesting {len(data.passages)} passages into {home} (embedding takes a while on CPU; reruns reuse it)")
         t0 = time.perf_counter()
         [rep] = lib.ingest([corpus])
         if rep.status not in ("ingested", "unchanged"):
