@@ -169,6 +169,7 @@ def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | 
         note_of: dict[tuple[str, str], str] = {}
 
         def build(items: list[dict[str, Any]], home: Path) -> Library:
+            home.mkdir(parents=True, exist_ok=True)
             lib = Library(Settings.load(home, settings.threads, embedder=settings.embedder))
             corpus = home / "corpus.jsonl"
             with corpus.open("w", encoding="utf-8") as out:
@@ -181,7 +182,6 @@ def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | 
                         para_text[nid] = c["paragraph_text"]
                         out.write(json.dumps({"id": nid, "title": c["title"], "text": c["paragraph_text"]},
                                              ensure_ascii=False) + "\n")
-            home.mkdir(parents=True, exist_ok=True)
             [rep] = lib.ingest([corpus])
             if rep.status == "failed":
                 raise BadInput(rep.reason)

@@ -100,7 +100,10 @@ class MilvusIndex:
         self._create()
         self.client.load_collection(self.collection)
 
-    def replace(self, old_note_ids: list[str], notes: list[Note], vectors: dict[str, np.ndarray]) -> None:
+    def replace(self, old_note_ids: list[str], notes: list[Note], vectors: dict[str, np.ndarray],
+                refresh: bool = True) -> None:
+        """Delete the old notes' chunks and insert the new ones. ``refresh=False`` defers the reload for bulk loads
+        (call ``refresh()`` once at the end)."""
         c = self.client
         if old_note_ids:
             c.delete(self.collection, filter=f"note_id in [{', '.join(_quote(i) for i in old_note_ids)}]")
@@ -121,11 +124,15 @@ class MilvusIndex:
                 })
         if rows:
             c.insert(self.collection, rows)
-        if rows or old_note_ids:
-            # Rows inserted after load are not in the HNSW index until the collection is reloaded.
-            c.flush(self.collection)
-            c.release_collection(self.collection)
-            c.load_collection(self.collection)
+        if refresh and (rows or old_note_ids):
+            self.refresh()
+
+    def refresh(self) -> None:
+        # Rows inserted after load are not in the HNSW index until the collection is reloaded.
+        c = self.client
+        c.flush(self.collection)
+        c.release_collection(self.collection)
+        c.load_collection(self.collection)
 
     def lexical_ids(self, tokens: list[str], k: int, filters: Filters) -> list[tuple[str, float]]:
         if not tokens:

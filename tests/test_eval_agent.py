@@ -1,0 +1,56 @@
+"""`lingxi eval agent` end to end with a scripted model: HotpotQA-format and generic QA files, JSON contract."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import DEMO
+from fakes import ScriptedChat
+from lingxi import Settings
+from lingxi.agent import AgentConfig
+from lingxi.evals.agent import eval_hotpotqa, eval_questions
+
+
+def reply(m):
+    prompt = m[-1]["content"]
+    if "sub_questions" in prompt:
+        return {"sub_questions": [{"id": 1, "question": "q", "depends_on": []}]}
+    if '"found"' in prompt:
+        n = next(i for i, b in enumerate(prompt.split("<passage id=")[1:], 1) if "Chief of Protocol" in b or "上午" in b)
+        quote = "Chief of Protocol" if "Chief of Protocol" in prompt else "熊猫上午最活跃"
+        return {"found": True, "answer": quote, "evidence": [{"passage": n, "quote": quote}], "next_query": ""}
+    return {"answer": "Chief of Protocol [1]" if "Chief" in prompt else "上午 [1]"}
+
+
+class Echo(ScriptedChat):
+    def __init__(self):
+        super().__init__([])
+
+    def complete(self, messages, **kw):
+        self.replies = [reply]
+        return super().complete(messages, **kw)
+
+
+def test_eval_hotpotqa_shared_store(tmp_path):
+    row = {"question_id": "q1", "question_text": "What position did Shirley Temple hold?",
+           "answers_objects": [{"spans": ["Chief of Protocol"]}],
+           "contexts": [{"title": "Shirley Temple", "paragraph_text": "Shirley Temple served as Chief of Protocol of the United States.",
+                         "is_supporting": True},
+                        {"title": "Kiss and Tell", "paragraph_text": "Kiss and Tell is a 1945 comedy film.", "is_supporting": False}]}
+    f = tmp_path / "h.jsonl"
+    f.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    result = eval_hotpotqa(f, Echo(), Settings.load(tmp_path, threads=1), None, "shared", AgentConfig(), lambda s: None)
+    rows = {r["system"]: r["metrics"] for r in result["rows"]}
+    assert list(rows) == ["closed-book", "single-shot RAG", "agent"]
+    assert rows["agent"]["em"] == 1.0 and rows["agent"]["f1"] == 1.0
+    assert rows["agent"]["citation_validity"] == 1.0 and rows["agent"]["support_recall"] == 1.0
+    assert rows["agent"]["searches"] == 1.0
+
+
+def test_eval_generic_questions(tmp_path):
+    q = tmp_path / "q.jsonl"
+    q.write_text('{"id": "1", "q": "熊猫什么时候最活跃？", "gold": ["上午"]}\n', encoding="utf-8")
+    result = eval_questions(q, DEMO / "podcasts", Echo(), Settings.load(tmp_path, threads=1), None, AgentConfig(),
+                            lambda s: None)
+    rows = {r["system"]: r["metrics"] for r in result["rows"]}
+    assert rows["agent"]["accuracy"] == 1.0 and rows["agent"]["citation_validity"] == 1.0
