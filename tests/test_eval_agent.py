@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
-from conftest import DEMO
-from fakes import ScriptedChat
 from lingxi import Settings
 from lingxi.agent import AgentConfig
 from lingxi.evals.agent import eval_hotpotqa, eval_questions
+
+from conftest import DEMO
+from fakes import ScriptedChat
 
 
 def reply(m):
