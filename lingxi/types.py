@@ -175,11 +175,13 @@ class Answer:
     steps: tuple[Step, ...]
     timings: dict[str, float]
     found: bool = True
+    short: str = ""  # the answer in as few words as possible (a name, a date, a number)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "answer": self.answer,
+            "short_answer": self.short,
             "found": self.found,
             "citations": [c.to_dict() for c in self.citations],
             "steps": [s.to_dict() for s in self.steps],

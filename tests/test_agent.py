@@ -43,7 +43,7 @@ def test_two_hop_question(demo_lib):
                            {"id": 2, "question": "#1 是做什么工作的", "depends_on": [1]}]},
         read("嘉宾林舟的建议", "这趟行程是听了播客《慢慢聊》第 12 期里嘉宾林舟的建议才这样安排的", "林舟"),
         read("旅行作家", "本期嘉宾林舟是一位旅行作家，在成都住了五年", "旅行作家"),
-        lambda m: {"answer": "是林舟的建议[1]，她是一位旅行作家[2]。"},
+        lambda m: {"short_answer": "", "answer": "是林舟的建议[1]，她是一位旅行作家[2]。"},
     ])
     ans = a.ask("成都攻略里早上看熊猫的建议来自哪位播客嘉宾？她是做什么的？")
     assert ans.answer == "是林舟的建议[1]，她是一位旅行作家[2]。"
@@ -92,7 +92,7 @@ def test_budget_exhaustion_stops_and_answers_with_what_it_has(demo_lib):
         {"sub_questions": [{"id": 1, "question": "熊猫什么时候最活跃", "depends_on": []},
                            {"id": 2, "question": "DeepSeek 为什么开源", "depends_on": []}]},
         read("十点后基本在睡觉", "熊猫上午最活跃，十点后基本在睡觉", "上午最活跃"),
-        {"answer": "熊猫上午最活跃[1]。"},
+        {"short_answer": "", "answer": "熊猫上午最活跃[1]。"},
     ], max_llm_calls=2)
     ans = a.ask("熊猫什么时候最活跃？DeepSeek 为什么开源？")
     assert [s.kind for s in ans.steps] == ["plan", "search", "read", "budget", "answer"]
@@ -113,7 +113,7 @@ def test_injection_note_is_data(demo_lib, tmp_path):
                     "next_query": ""}
 
         a, chat = agent(demo_lib, [{"sub_questions": [{"id": 1, "question": "熊猫作息", "depends_on": []}]}, reader,
-                                   {"answer": "熊猫上午最活跃 [1] [9]"}])
+                                   {"short_answer": "", "answer": "熊猫上午最活跃 [1] [9]"}])
         return a.ask("熊猫作息是怎样的？"), chat
 
     clean, _ = honest_run()
@@ -149,7 +149,7 @@ def test_answer_of_only_markers_falls_back_to_findings(demo_lib):
     a, _ = agent(demo_lib, [
         {"sub_questions": [{"id": 1, "question": "x", "depends_on": []}]},
         read("十点后基本在睡觉", "熊猫上午最活跃，十点后基本在睡觉", "上午最活跃"),
-        {"answer": "[1]"},
+        {"short_answer": "", "answer": "[1]"},
     ])
     ans = a.ask("熊猫什么时候最活跃？")
     assert ans.answer == "上午最活跃 [1]" and len(ans.citations) == 1

@@ -20,7 +20,7 @@ def reply(m):
         n = next(i for i, b in enumerate(prompt.split("<passage id=")[1:], 1) if "Chief of Protocol" in b or "上午" in b)
         quote = "Chief of Protocol" if "Chief of Protocol" in prompt else "熊猫上午最活跃"
         return {"found": True, "answer": quote, "evidence": [{"passage": n, "quote": quote}], "next_query": ""}
-    return {"answer": "Chief of Protocol [1]" if "Chief" in prompt else "上午 [1]"}
+    return {"short_answer": "Chief of Protocol" if "Chief" in prompt else "上午", "answer": "Chief of Protocol [1]" if "Chief" in prompt else "上午 [1]"}
 
 
 class Echo(ScriptedChat):

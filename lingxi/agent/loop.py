@@ -83,7 +83,11 @@ EXTRACT_SCHEMA: dict[str, Any] = {
     },
     "required": ["found", "answer", "evidence", "next_query"],
 }
-ANSWER_SCHEMA: dict[str, Any] = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
+ANSWER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"short_answer": {"type": "string"}, "answer": {"type": "string"}},
+    "required": ["short_answer", "answer"],
+}
 QUERY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}
 
 _MARKER = re.compile(r"\[(\d+(?:\s*[,，]\s*\d+)*)\]")
@@ -228,8 +232,9 @@ class SearchAgent:
             yield emit(Step("answer", {"answer": text, "citations": 0}))
             return self._answer(run, text, (), steps, found=False)
         text, citations = self._cite(run, final["answer"])
-        yield emit(Step("answer", {"answer": text, "citations": len(citations)}))
-        return self._answer(run, text, citations, steps)
+        short = str(final.get("short_answer", "")).strip() or _MARKER.sub("", text).strip()
+        yield emit(Step("answer", {"answer": text, "short_answer": short, "citations": len(citations)}))
+        return self._answer(run, text, citations, steps, short=short)
 
     # --- helpers ---------------------------------------------------------
     def _structured(self, run: _Run, kind: str, prompt: str, schema: dict[str, Any],
@@ -352,8 +357,9 @@ class SearchAgent:
             cites.append(Citation(renum[old], c.note_id, c.id, e.hit.title, e.hit.source, c.locator, e.quote))
         return text, tuple(cites)
 
-    def _answer(self, run: _Run, text: str, cites: tuple[Citation, ...], steps: list[Step], found: bool = True) -> Answer:
+    def _answer(self, run: _Run, text: str, cites: tuple[Citation, ...], steps: list[Step], found: bool = True,
+                short: str = "") -> Answer:
         total = time.perf_counter() - run.started
-        return Answer(run.question, text, cites, tuple(steps), {
+        return Answer(run.question, text, cites, tuple(steps), short=short, found=found, timings={
             "total_s": round(total, 3), "llm_s": round(run.llm_seconds, 3), "search_s": round(run.search_seconds, 3),
-            "llm_calls": run.llm_calls, "searches": run.searches}, found=found)
+            "llm_calls": run.llm_calls, "searches": run.searches})

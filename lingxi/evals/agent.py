@@ -94,37 +94,41 @@ class Tally:
         return out
 
 
-def _json_answer(chat: ChatModel, prompt: str) -> str:
+def _json_answer(chat: ChatModel, prompt: str) -> tuple[str, str]:
+    """(short answer, full answer) from one structured call, retried once; ("", "") if it never parses."""
     msgs = [{"role": "system", "content": template("system")}, {"role": "user", "content": prompt}]
     for _ in range(2):
         try:
-            return str(chat.complete_json(msgs, ANSWER_SCHEMA, max_tokens=200)["answer"])
+            out = chat.complete_json(msgs, ANSWER_SCHEMA, max_tokens=200)
+            return str(out["short_answer"]), str(out["answer"])
         except ModelOutputError:
             continue
-    return ""
+    return "", ""
 
 
-def closed_book(chat: ChatModel, q: str) -> str:
+def closed_book(chat: ChatModel, q: str) -> tuple[str, str]:
     return _json_answer(chat, render("closed_book", question=q, language_rule=language_rule(q)))
 
 
-def single_rag(chat: ChatModel, lib: Library, q: str) -> tuple[str, list[Hit]]:
+def single_rag(chat: ChatModel, lib: Library, q: str) -> tuple[str, str, list[Hit]]:
     hits = lib.search(q, k=RAG_K, per_note=1)
     passages = "\n\n".join(passage_block(i, h, 700) for i, h in enumerate(hits, 1))
-    return _json_answer(chat, render("rag", question=q, passages=passages, language_rule=language_rule(q))), hits
+    short, answer = _json_answer(chat, render("rag", question=q, passages=passages, language_rule=language_rule(q)))
+    return short, answer, hits
 
 
 def _run_question(
     system: str, chat: ChatModel, lib: Library, q: str, tally: Tally, config: AgentConfig,
     supports: Callable[[str, str], bool], relevant: Callable[[list[str]], float] | None,
-) -> str:
+) -> tuple[str, str]:
+    """Runs one system on one question; returns (short answer, full answer)."""
     tokens0, calls0 = chat.prompt_tokens, chat.calls
     t = time.perf_counter()
     if system == "closed-book":
-        answer = closed_book(chat, q)
+        short, answer = closed_book(chat, q)
         tally.searches.append(0)
     elif system == "single-shot RAG":
-        answer, hits = single_rag(chat, lib, q)
+        short, answer, hits = single_rag(chat, lib, q)
         tally.searches.append(1)
         if relevant:
             tally.support.append(relevant([h.chunk.note_id for h in hits]))
@@ -136,7 +140,7 @@ def _run_question(
                 tally.cites_ok += int(supports(h.chunk.note_id, strip_markers(answer)))
     else:
         ans = lib.ask(q, chat, config)
-        answer = ans.answer
+        short, answer = ans.short, ans.answer
         tally.searches.append(int(ans.timings["searches"]))
         read = [h["chunk_id"].split(":")[0] for s in ans.steps if s.kind == "search" for h in s.detail["hits"]]
         if relevant:
@@ -149,7 +153,7 @@ def _run_question(
     tally.latency.append(time.perf_counter() - t)
     tally.calls.append(chat.calls - calls0)
     tally.prompt_tokens.append(chat.prompt_tokens - tokens0)
-    return answer
+    return short or strip_markers(answer), answer
 
 
 SYSTEMS = ("closed-book", "single-shot RAG", "agent")
@@ -203,8 +207,9 @@ def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | 
                 return len(sup & set(read)) / len(sup) if sup else 0.0
 
             for system in SYSTEMS:
-                answer = _run_question(system, chat, lib, row["question_text"], tallies[system], config, supports, relevant)
-                em, f1_score = best_em_f1(answer, golds)
+                short, _ = _run_question(system, chat, lib, row["question_text"], tallies[system], config, supports,
+                                         relevant)
+                em, f1_score = best_em_f1(short, golds)
                 tallies[system].em.append(em)
                 tallies[system].f1.append(f1_score)
             say(f"[{i}/{len(data)}] " + ", ".join(f"{s}: f1 {statistics.fmean(t.f1):.3f}" for s, t in tallies.items()))
@@ -243,8 +248,9 @@ def eval_questions(qpath: Path, corpus: Path, chat: ChatModel, settings: Setting
                 return any(g.lower() in body for g in golds)
 
             for system in SYSTEMS:
-                answer = _run_question(system, chat, lib, q, tallies[system], config, supports, None)
-                tallies[system].correct.append(float(all(g.lower() in answer.lower() for g in golds)))
+                short, answer = _run_question(system, chat, lib, q, tallies[system], config, supports, None)
+                said = f"{short} {answer}".lower()
+                tallies[system].correct.append(float(all(g.lower() in said for g in golds)))
             say(f"[{i}/{len(rows_in)}] " + ", ".join(f"{s}: acc {statistics.fmean(t.correct):.3f}" for s, t in tallies.items()))
         lib.close()
     return {"dataset": f"{qpath.name} over {corpus}", "rows": [{"system": s, "metrics": t.metrics()} for s, t in tallies.items()],
