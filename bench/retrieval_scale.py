@@ -51,6 +51,7 @@ def perturb(text: str, rng: random.Random) -> str:
 
 def build(lib: Library, base_texts: list[str], base_vecs: np.ndarray, n: int, rng: random.Random, sigma: float) -> float:
     """Write n one-chunk notes through the store + index write path, 1,000 notes per file transaction."""
+    _ = lib.conn  # opens the store and creates the index tables
     t0 = time.perf_counter()
     nrng = np.random.default_rng(0)
     per_file = 1000
