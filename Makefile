@@ -49,7 +49,7 @@ demo: setup
 	@echo "==> ask (one search): How long does git reflog keep a lost commit?"
 	@$(LX) ask "How long does git reflog keep a lost commit?" --show-steps
 	@echo
-	@echo "==> ask (two searches): 成都攻略里早上看熊猫的建议来自哪位播客嘉宾？她是做什么的？"
+	@echo "==> ask (two facts from two notes): 成都攻略里早上看熊猫的建议来自哪位播客嘉宾？她是做什么的？"
 	@$(LX) ask "成都攻略里早上看熊猫的建议来自哪位播客嘉宾？她是做什么的？" --show-steps
 
 test: setup
