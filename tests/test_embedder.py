@@ -55,3 +55,8 @@ def test_openai_backend_unreachable_is_typed():
     with pytest.raises(BackendUnavailable, match=r"embedding server http://127\.0\.0\.1:\d+/v1/embeddings unreachable after 2 tries"):
         dead.embed(["hello"])
     assert time.perf_counter() - t < 5
+
+
+def test_openai_backend_rejects_a_non_http_url():
+    with pytest.raises(BadInput, match="embedding server base URL 'localhost:8000' must start with http"):
+        OpenAIEmbedder("localhost:8000", "m", 8)

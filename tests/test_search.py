@@ -124,3 +124,15 @@ def test_demo_search_timestamp_locator(lib):
     assert hits[0].chunk.locator.label() == "00:18:05–00:27:31"
     hits = lib.search("DeepSeek 蒸馏", k=5, filters=["kind=transcript"])
     assert [h.kind for h in hits] == ["transcript"]
+
+
+def test_dense_index_sees_writes_from_another_connection(four, tmp_path):
+    from lingxi import Library, Settings
+
+    assert [h.chunk.note_id for h in four.search("bamboo afternoon pandas", k=1, mode="dense")] != ["late"]
+    other = Library(Settings.load(four.settings.home, threads=1))  # e.g. a `lingxi ingest` in another process
+    f = tmp_path / "late.jsonl"
+    f.write_text('{"id":"late","text":"Pandas eat bamboo all afternoon."}\n', encoding="utf-8")
+    assert other.ingest([f])[0].status == "ingested"
+    other.close()
+    assert [h.chunk.note_id for h in four.search("bamboo afternoon pandas", k=1, mode="dense")] == ["late"]

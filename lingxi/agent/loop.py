@@ -205,13 +205,12 @@ class SearchAgent:
                     break
                 nxt = str(got.get("next_query") or "").strip()
                 reason = "no passage answers it" if not got["found"] else "its quotes could not be verified"
-                if nxt and nxt != query:
-                    yield emit(Step("decide", {"reason": reason, "next_query": nxt}))
-                    query = nxt
-                else:
-                    yield emit(Step("decide", {"reason": reason, "next_query": query + " " + sq["question"]
-                                               if query != sq["question"] else query}))
-                    query = query + " " + sq["question"] if query != sq["question"] else query
+                if not nxt or nxt == query:
+                    # No new query from the model: widen a rewritten query with the sub-question, else repeat it
+                    # (the next search skips passages already read).
+                    nxt = f"{query} {sq['question']}" if query != sq["question"] else query
+                yield emit(Step("decide", {"reason": reason, "next_query": nxt}))
+                query = nxt
             if not found:
                 run.findings.append((sq["question"], "not found in the notes"))
         # 3. answer

@@ -30,6 +30,7 @@ class VectorSearch:
         self.threads = threads
         self._lock = threading.Lock()
         self._state: tuple[int, int] = (-1, -1)  # (max label, count) the in-memory copy reflects
+        self._stamp: tuple[int, int] = (-1, -1)  # (total_changes, data_version) at the last sync
         self._labels = np.zeros(0, dtype=np.int64)
         self._matrix = np.zeros((0, dim), dtype=np.float32)
         self._hnsw: Any = None
@@ -37,7 +38,14 @@ class VectorSearch:
 
     # --- sync ----------------------------------------------------------------
     def sync(self, conn: sqlite3.Connection) -> None:
+        # O(1) freshness check first: nothing committed by this connection (total_changes) or by any other
+        # (data_version) since the last sync means the in-memory copy is current. Only after a write does
+        # the COUNT(*) below run, so a query does not scan the vector table.
+        stamp = (conn.total_changes, conn.execute("PRAGMA data_version").fetchone()[0])
+        if stamp == self._stamp:
+            return
         row = conn.execute("SELECT COALESCE(MAX(label), 0), COUNT(*) FROM chunk_vectors").fetchone()
+        self._stamp = stamp
         state = (int(row[0]), int(row[1]))
         with self._lock:
             if state == self._state:
@@ -98,6 +106,7 @@ class VectorSearch:
             self._hnsw = None
             self._hnsw_labels = set()
             self._state = (-1, -1)
+            self._stamp = (-1, -1)
             for p in (self.path, self.path.with_suffix(".json")):
                 p.unlink(missing_ok=True)
 

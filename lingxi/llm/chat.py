@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lingxi.errors import BackendUnavailable, BadInput, ModelOutputError
-from lingxi.llm.http import post_json
+from lingxi.errors import BackendUnavailable, ModelOutputError
+from lingxi.llm.http import check_base_url, post_json
 
 Message = dict[str, str]
 
@@ -186,9 +186,7 @@ class OpenAIChatModel(ChatModel):
     def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout: float = 120.0,
                  retries: int = 3, context: int = 8192) -> None:
         super().__init__()
-        if not base_url.startswith(("http://", "https://")):
-            raise BadInput(f"LLM base URL {base_url!r} must start with http:// or https://")
-        self.base_url = base_url.rstrip("/")
+        self.base_url = check_base_url(base_url, "LLM")
         self.model = model
         self.name = f"openai:{model}"
         self.api_key = api_key

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from lingxi.errors import BadInput, ModelOutputError
-from lingxi.llm.http import post_json
+from lingxi.llm.http import check_base_url, post_json
 
 ROLES = ("query", "passage")
 
@@ -88,7 +88,7 @@ class OpenAIEmbedder(Embedder):
         prefixes: dict[str, str] | None = None,
         role_field: str | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = check_base_url(base_url, "embedding server")
         self.model = model
         self.name = f"openai:{model}"
         self.dim = dim

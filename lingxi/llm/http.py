@@ -11,6 +11,13 @@ from typing import Any
 from lingxi.errors import BackendUnavailable, BadInput
 
 
+def check_base_url(url: str, what: str) -> str:
+    """A server base URL without its trailing slash; BadInput when it is not http(s)."""
+    if not url.startswith(("http://", "https://")):
+        raise BadInput(f"{what} base URL {url!r} must start with http:// or https://")
+    return url.rstrip("/")
+
+
 def post_json(url: str, payload: dict[str, Any], *, api_key: str | None, timeout: float, retries: int,
               what: str) -> dict[str, Any]:
     """POST ``payload``; retry connection errors, timeouts, 429 and 5xx with exponential backoff.
