@@ -15,7 +15,7 @@ from lingxi.library import Library
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ev = sub.add_parser("eval", help="benchmarks: retrieval (more arrive with later components)")
-    esub = ev.add_subparsers(dest="eval_cmd", required=True, metavar="{retrieval,agent}")
+    esub = ev.add_subparsers(dest="eval_cmd", required=True, metavar="{retrieval,agent,rec}")
     r = esub.add_parser("retrieval", help="nDCG@10, Recall@10/50, MRR for bm25, dense, hybrid and bm25s")
     r.add_argument("--rgb", type=Path, help="RGB file (e.g. ../shared/data/rgb/zh_refine.json)")
     r.add_argument("--hotpotqa", type=Path, help="HotpotQA with paragraphs (e.g. ../shared/data/hotpotqa/dev_200.jsonl)")
@@ -32,15 +32,33 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     a.add_argument("--max-llm-calls", type=int, default=12)
     a.add_argument("--json", action="store_true")
     a.set_defaults(run=run_agent)
+    rc = esub.add_parser("rec", help="Recall/NDCG@20 warm and cold, exploration: popularity, ItemCF, encoders, blend")
+    rc.add_argument("--movielens", type=Path, help="folder with ml-100k.item and ml-100k.inter")
+    rc.add_argument("--notes", type=Path, help='generic format: notes JSONL {"id", "title", "text", "tags"}')
+    rc.add_argument("--events", type=Path, help="generic format: events CSV/JSONL (user, note, action, timestamp)")
+    rc.add_argument("--k", type=int, default=20)
+    rc.add_argument("--cold-share", type=float, default=0.2)
+    rc.add_argument("--seed", type=int, default=0)
+    rc.add_argument("--steps", type=int, default=1500, help="encoder training steps")
+    rc.add_argument("--no-llm", action="store_true", help="skip the LLM compression features and the LLM proposer")
+    rc.add_argument("--llm-model", help="model for LLM features/proposals (default: LINGXI_LLM_MODEL)")
+    rc.add_argument("--explore", type=float, default=0.2)
+    rc.add_argument("--explore-users", type=int, default=50, help="users in the LLM-proposer exploration rows")
+    rc.add_argument("--json", action="store_true")
+    rc.set_defaults(run=run_rec)
 
 
 def print_result(result: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(result, ensure_ascii=False))
         return
-    keys = list(result["rows"][0]["metrics"]) if result["rows"] else []
+    keys = list(dict.fromkeys(k for r in result["rows"] for k in r["metrics"]))
     print(f"dataset: {result['dataset']}")
-    print(table([[r["system"], *[str(r["metrics"][k]) for k in keys]] for r in result["rows"]], ["system", *keys]))
+
+    def cell(v: Any) -> str:
+        return "-" if v is None else str(v)
+
+    print(table([[r["system"], *[cell(r["metrics"].get(k)) for k in keys]] for r in result["rows"]], ["system", *keys]))
     print(f"config: {json.dumps(result['config'], ensure_ascii=False)}")
 
 
@@ -86,4 +104,51 @@ def run_agent(lib: Library, args: argparse.Namespace) -> int:
             print_result(ev.eval_hotpotqa(args.hotpotqa, chat, lib.settings, args.limit, setting, config, say), args.json)
     if args.questions:
         print_result(ev.eval_questions(args.questions, args.corpus, chat, lib.settings, args.limit, config, say), args.json)
+    return 0
+
+
+def run_rec(lib: Library, args: argparse.Namespace) -> int:
+    from lingxi.evals import rec as ev
+    from lingxi.llm.bundled import resolve_model
+    from lingxi.llm.hidden import LocalHiddenState
+    from lingxi.rec.encoder import TrainConfig
+    from lingxi.rec.features import llm_compression, open_cache, zero_shot
+
+    if args.movielens:
+        data = ev.load_movielens(args.movielens)
+    elif args.notes and args.events:
+        for p in (args.notes, args.events):
+            if not p.exists():
+                raise BadInput(f"{p}: no such file")
+        data = ev.load_jsonl(args.notes, args.events)
+    else:
+        raise BadInput("give --movielens DIR, or --notes FILE with --events FILE")
+
+    def say(msg: str) -> None:
+        print(f"[{data.name}] {msg}", file=sys.stderr, flush=True)
+
+    cache = open_cache(lib.settings.home / "eval-cache" / "features.db")
+    emb = lib.embedder
+    if emb is None:
+        raise BadInput("eval rec needs an embedder (LINGXI_EMBEDDER is 'none')")
+    say(f"zero-shot features for {len(data.items)} items ({emb.name})")
+    feats = {"zero-shot": zero_shot(cache, emb, data.items, ev.progress_printer("  embed"))}
+    proposer = None
+    if not args.no_llm:
+        from lingxi.cli.ask import model_progress
+        from lingxi.library import make_chat
+        from lingxi.rec.explore import LLMProposer
+
+        model = args.llm_model or lib.settings.llm_model
+        hidden = LocalHiddenState(resolve_model(model, lib.settings.home, model_progress), threads=lib.settings.threads)
+        say(f"LLM compression features ({hidden.name}); cached after the first run")
+        feats["llm"] = llm_compression(cache, hidden, data.items, ev.progress_printer("  llm"))
+        hidden._llm = None
+        settings = lib.settings if not args.llm_model else type(lib.settings).load(
+            lib.settings.home, lib.settings.threads, llm_model=args.llm_model)
+        proposer = LLMProposer(make_chat(settings, model_progress))
+    result = ev.evaluate(data, feats, k=args.k, cold_share=args.cold_share, seed=args.seed,
+                         train_config=TrainConfig(steps=args.steps, seed=args.seed), explore_share=args.explore,
+                         proposer=proposer, explore_users=args.explore_users, say=say)
+    print_result(result, args.json)
     return 0

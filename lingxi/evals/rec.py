@@ -1,0 +1,295 @@
+"""Recommendation evaluation: popularity, ItemCF, three note encoders and the final blend, warm and cold.
+
+Protocol (all rows in one run, same split):
+- a seeded 20% of items are *cold*: removed from every training event;
+- warm: per user, events on warm items ordered by time; the last is the test item, the one before
+  is the validation item (used only to pick the blend weights), the rest train;
+- cold: for users with cold-item events, rank the cold items only (what a "fresh notes" slot
+  does) from the user's warm history; targets are the user's cold items;
+- the encoder is trained on co-engagement pairs mined from the training events only.
+Recall@K and NDCG@K are averaged over users."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import statistics
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from lingxi.errors import BadInput
+from lingxi.rec.encoder import TrainConfig, train
+from lingxi.rec.events import Event, read_events
+from lingxi.rec.explore import CoEngagementProposer, LLMProposer, Proposer, Taxonomy, fill
+from lingxi.rec.features import Item
+from lingxi.rec.pairs import mine_pairs
+from lingxi.rec.recommend import ItemCF, RecConfig, Recommender, intra_list_diversity, novelty
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class RecData:
+    name: str
+    items: list[Item]
+    events: list[Event]
+
+
+def load_movielens(folder: Path) -> RecData:
+    """The RecBole-style ml-100k files (``ml-100k.item``, ``ml-100k.inter``): item text = title, year, genres.
+    A rating of 4–5 is a ``like``, lower ratings a ``view``."""
+    item_f, inter_f = folder / "ml-100k.item", folder / "ml-100k.inter"
+    for f in (item_f, inter_f):
+        if not f.exists():
+            raise BadInput(f"{f}: no such file (expected the ml-100k.item/.inter files)")
+    items = []
+    with item_f.open(encoding="utf-8", errors="replace") as f:
+        rows = csv.reader(f, delimiter="\t")
+        next(rows)
+        for r in rows:
+            if len(r) >= 4:
+                title = f"{r[1]} ({r[2]})" if r[2] else r[1]
+                items.append(Item(r[0], title, "", tuple(r[3].split())))
+    events = []
+    with inter_f.open(encoding="utf-8") as f:
+        rows = csv.reader(f, delimiter="\t")
+        next(rows)
+        for r in rows:
+            events.append(Event(r[0], r[1], "like" if float(r[2]) >= 4 else "view", float(r[3])))
+    return RecData("movielens-100k", items, events)
+
+
+def load_jsonl(notes: Path, events: Path) -> RecData:
+    """Generic format: notes JSONL ``{"id", "title", "text"?, "tags"?: [...]}``; events CSV/JSONL as
+    `lingxi events import` reads them (user, note, action, timestamp)."""
+    items = []
+    for n, line in enumerate(notes.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            o = json.loads(line)
+            items.append(Item(str(o["id"]), str(o.get("title", "")), str(o.get("text", "")),
+                              tuple(str(t) for t in o.get("tags", []))))
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise BadInput(f"{notes}: line {n}: not a note object with an id ({e})") from e
+    good, bad, _ = read_events(events.read_bytes(), str(events))
+    if bad:
+        line, reason = bad[0]
+        raise BadInput(f"{events}: {len(bad)} bad rows, first at line {line}: {reason}")
+    return RecData(notes.stem, items, [e for _, e in good])
+
+
+def _metrics(ranked: Sequence[int], targets: set[int], k: int) -> tuple[float, float]:
+    top = list(ranked)[:k]
+    hits = [i for i, r in enumerate(top) if r in targets]
+    recall = len(hits) / len(targets)
+    dcg = sum(1 / math.log2(i + 2) for i in hits)
+    idcg = sum(1 / math.log2(i + 2) for i in range(min(len(targets), k)))
+    return recall, dcg / idcg
+
+
+@dataclass
+class Split:
+    n_items: int
+    n_users: int
+    cold: np.ndarray  # item rows
+    train: dict[int, list[int]]  # user → item rows, oldest first (warm items only)
+    val: dict[int, int]
+    test: dict[int, int]
+    cold_targets: dict[int, set[int]]
+    train_events: list[Event]
+
+
+def split(data: RecData, cold_share: float, seed: int) -> tuple[Split, dict[str, int]]:
+    row_of = {it.id: i for i, it in enumerate(data.items)}
+    rng = np.random.default_rng(seed)
+    cold = np.sort(rng.choice(len(data.items), size=int(len(data.items) * cold_share), replace=False))
+    cold_set = set(cold.tolist())
+    by_user: dict[str, list[tuple[float, int, Event]]] = defaultdict(list)
+    for e in data.events:
+        if e.note in row_of:
+            by_user[e.user].append((e.ts, row_of[e.note], e))
+    users = sorted(by_user)
+    uid = {u: i for i, u in enumerate(users)}
+    tr: dict[int, list[int]] = {}
+    val: dict[int, int] = {}
+    test: dict[int, int] = {}
+    cold_t: dict[int, set[int]] = {}
+    train_events = []
+    for u in users:
+        seq = sorted(by_user[u], key=lambda x: (x[0], x[1]))
+        warm = [x for x in seq if x[1] not in cold_set]
+        warm_rows = list(dict.fromkeys(x[1] for x in warm))
+        if len(warm_rows) < 3:
+            continue
+        i = uid[u]
+        tr[i], val[i], test[i] = warm_rows[:-2], warm_rows[-2], warm_rows[-1]
+        keep = set(tr[i])
+        train_events += [x[2] for x in warm if x[1] in keep]
+        c = {x[1] for x in seq if x[1] in cold_set}
+        if c:
+            cold_t[i] = c
+    return Split(len(data.items), len(users), cold, tr, val, test, cold_t, train_events), row_of
+
+
+def _cf_pop(histories: dict[int, list[int]], n_items: int) -> tuple[ItemCF, np.ndarray]:
+    rows, cols = [], []
+    for u, h in histories.items():
+        rows += [u] * len(h)
+        cols += h
+    n_users = max(histories) + 1 if histories else 1
+    m = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n_users, n_items))
+    pop = np.asarray(m.sum(axis=0)).ravel()
+    return ItemCF(m), pop
+
+
+def evaluate(
+    data: RecData,
+    features: dict[str, np.ndarray],
+    k: int = 20,
+    cold_share: float = 0.2,
+    seed: int = 0,
+    train_config: TrainConfig | None = None,
+    explore_share: float = 0.2,
+    proposer: Proposer | None = None,
+    explore_users: int = 0,
+    say: Say | None = None,
+) -> dict[str, Any]:
+    """``features``: name → item feature matrix (rows = data.items); 'zero-shot' is required, 'llm' optional."""
+    say = say or (lambda s: None)
+    sp, row_of = split(data, cold_share, seed)
+    if not sp.test:
+        raise BadInput(f"{data.name}: no user has 3 or more engaged items; nothing to evaluate")
+    say(f"{len(sp.test)} users, {sp.n_items} items ({len(sp.cold)} cold), {len(sp.train_events)} training events")
+    # --- encoders --------------------------------------------------------------------------------
+    zs = features["zero-shot"]
+    blocks = [zs] + ([features["llm"]] if "llm" in features else [])
+    x = np.hstack(blocks).astype(np.float32)
+    pairs = mine_pairs(sp.train_events)
+    pair_rows = [(row_of[a], row_of[b], w) for (a, b), w in pairs.items()]
+    t0 = time.perf_counter()
+    enc, stats = train(x, pair_rows, base_dim=zs.shape[1], config=train_config,
+                       progress=lambda s, n, loss: say(f"train step {s}/{n} loss {loss:.3f}") if s % 500 == 0 else None)
+    train_s = time.perf_counter() - t0
+    vectors = {"zero-shot encoder": zs}
+    if "llm" in features:
+        vectors["LLM compression encoder"] = features["llm"]
+    vectors["trained encoder"] = enc.encode(x)
+    # --- warm ------------------------------------------------------------------------------------
+    cf_val, pop_val = _cf_pop(sp.train, sp.n_items)
+    full_hist = {u: h + [sp.val[u]] for u, h in sp.train.items()}
+    cf_test, pop_test = _cf_pop(full_hist, sp.n_items)
+    cold_set = set(sp.cold.tolist())
+    exclude = cold_set  # cold items are not part of the warm ranking
+
+    def run(rec: Recommender, hist: dict[int, list[int]], target: dict[int, int]) -> dict[str, float]:
+        r, n = [], []
+        for u, h in hist.items():
+            ranked = [i for i, _, _ in rec.recommend(h, k, exclude=exclude)]
+            a, b = _metrics(ranked, {target[u]}, k)
+            r.append(a)
+            n.append(b)
+        return {f"recall@{k}": round(statistics.fmean(r), 4), f"ndcg@{k}": round(statistics.fmean(n), 4)}
+
+    rows: list[dict[str, Any]] = []
+
+    def add(system: str, warm: dict[str, float], cold: dict[str, float] | None) -> None:
+        m: dict[str, Any] = dict(warm)
+        m[f"cold_recall@{k}"] = None if cold is None else cold[f"recall@{k}"]
+        m[f"cold_ndcg@{k}"] = None if cold is None else cold[f"ndcg@{k}"]
+        rows.append({"system": system, "metrics": m})
+        say(f"{system}: {m}")
+
+    def cold_run(vec: np.ndarray) -> dict[str, float]:
+        rec = Recommender(vec, pop_test, None, RecConfig(cf_weight=0, pop_weight=0))
+        r, n = [], []
+        for u, targets in sp.cold_targets.items():
+            if u not in full_hist:
+                continue
+            ranked = [i for i, _ in rec.dense(full_hist[u], k, allowed=sp.cold)]
+            a, b = _metrics(ranked, targets, k)
+            r.append(a)
+            n.append(b)
+        return {f"recall@{k}": round(statistics.fmean(r), 4), f"ndcg@{k}": round(statistics.fmean(n), 4)}
+
+    add("popularity", run(Recommender(None, pop_test, None, RecConfig(dense_weight=0, cf_weight=0, pop_weight=1)),
+                          full_hist, sp.test), None)
+    add("ItemCF", run(Recommender(None, pop_test, cf_test, RecConfig(dense_weight=0, cf_weight=1, pop_weight=0)),
+                      full_hist, sp.test), None)
+    for name, vec in vectors.items():
+        add(name, run(Recommender(vec, pop_test, None, RecConfig(cf_weight=0, pop_weight=0)), full_hist, sp.test),
+            cold_run(vec))
+    # blend: weights picked on the validation item, then applied to the test item
+    trained = vectors["trained encoder"]
+    grid = [(d, c, p) for d in (0.5, 1.0, 2.0) for c in (0.5, 1.0, 2.0) for p in (0.0, 0.2, 0.5)]
+    best = max(grid, key=lambda w: run(Recommender(trained, pop_val, cf_val,
+                                                   RecConfig(dense_weight=w[0], cf_weight=w[1], pop_weight=w[2])),
+                                       sp.train, sp.val)[f"ndcg@{k}"])
+    blend_cfg = RecConfig(dense_weight=best[0], cf_weight=best[1], pop_weight=best[2])
+    blend = Recommender(trained, pop_test, cf_test, blend_cfg)
+    add("final blend", run(blend, full_hist, sp.test), cold_run(trained))
+    # --- exploration -----------------------------------------------------------------------------
+    taxonomy = Taxonomy(data.items)
+    explore_rows = []
+    proposers: list[tuple[Proposer, list[int]]] = [
+        (CoEngagementProposer(list(full_hist.values()), taxonomy), sorted(full_hist))]
+    if proposer is not None:
+        sample = sorted(full_hist)[:: max(1, len(full_hist) // max(explore_users, 1))][:explore_users]
+        proposers.append((proposer, sample))
+    for prop, users in proposers:
+        for share in (0.0, explore_share):
+            lists, rec_, nov, ild = [], [], [], []
+            t1 = time.perf_counter()
+            for j, u in enumerate(users):
+                h = full_hist[u]
+                ranked = [i for i, _, _ in blend.recommend(h, k + 50, exclude=exclude)]
+                if share > 0:
+                    props = prop.propose(h, data.items, taxonomy, 3)
+                    ints = blend.user_interests(h)
+                    aff = trained @ ints[0][0] if ints else None
+                    final = [r for r, _ in fill(ranked, props, taxonomy, k, share, set(h) | exclude, aff)]
+                else:
+                    final = ranked[:k]
+                lists.append(final)
+                rec_.append(_metrics(final, {sp.test[u]}, k)[0])
+                nov.append(novelty(final, pop_test, len(full_hist)))
+                ild.append(intra_list_diversity(final, zs))
+                if share > 0 and prop is proposer and (j + 1) % 10 == 0:
+                    say(f"explore ({prop.name}) {j + 1}/{len(users)} users")
+            explore_rows.append({"system": f"blend explore={share} ({prop.name}, {len(users)} users)", "metrics": {
+                f"recall@{k}": round(statistics.fmean(rec_), 4),
+                "coverage": round(len({i for lst in lists for i in lst}) / (sp.n_items - len(sp.cold)), 4),
+                "novelty": round(statistics.fmean(nov), 4),
+                "ild": round(statistics.fmean(ild), 4),
+                "s_per_user": round((time.perf_counter() - t1) / len(users), 4),
+            }})
+            say(f"{explore_rows[-1]}")
+    return {
+        "dataset": data.name,
+        "rows": rows + explore_rows,
+        "config": {"k": k, "cold_share": cold_share, "seed": seed, "users": len(sp.test), "items": sp.n_items,
+                   "cold_items": len(sp.cold), "cold_users": len(sp.cold_targets),
+                   "features": sorted(features), "feature_dims": {n: int(f.shape[1]) for n, f in features.items()},
+                   "train": {**stats, "wall_s": round(train_s, 2)},
+                   "artifact_bytes": int(enc.weights.nbytes),
+                   "blend_weights": {"dense": best[0], "cf": best[1], "pop": best[2]},
+                   "explore_share": explore_share},
+    }
+
+
+def progress_printer(prefix: str) -> Callable[[int, int], None]:
+    def show(done: int, total: int) -> None:
+        print(f"\r{prefix} {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+    return show
+
+
+__all__ = ["RecData", "load_movielens", "load_jsonl", "evaluate", "LLMProposer", "fill"]

@@ -1,0 +1,1 @@
+"""推: engagement events, the NoteLLM-style note encoder, recommendation and interest exploration."""

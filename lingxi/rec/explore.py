@@ -1,0 +1,167 @@
+"""Interest exploration against the filter bubble.
+
+A proposer reads a user's recent notes and proposes topics the user has NOT engaged with but
+plausibly would. Topics come only from the corpus taxonomy (tags that several notes carry), so a
+proposal can never point at a topic with no notes: the LLM's output is constrained by a JSON schema
+whose ``topic`` field is an enum of those topics, and is checked again after parsing."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from lingxi.errors import ModelOutputError
+from lingxi.llm.chat import ChatModel
+from lingxi.rec.features import Item, prompt
+
+
+@dataclass(frozen=True)
+class Proposal:
+    topic: str
+    reason: str
+
+
+class Taxonomy:
+    """topic → catalogue rows; a topic needs at least ``min_notes`` notes."""
+
+    def __init__(self, items: Sequence[Item], min_notes: int = 2) -> None:
+        rows: dict[str, list[int]] = defaultdict(list)
+        for i, it in enumerate(items):
+            for t in dict.fromkeys(it.tags):
+                rows[t].append(i)
+        self.rows = {t: r for t, r in sorted(rows.items()) if len(r) >= min_notes}
+        self.of_item: list[tuple[str, ...]] = [tuple(t for t in dict.fromkeys(it.tags) if t in self.rows)
+                                               for it in items]
+
+    @property
+    def topics(self) -> list[str]:
+        return list(self.rows)
+
+    def known(self, history: Sequence[int], min_share: float = 0.0) -> list[str]:
+        """Topics present in the history (most frequent first)."""
+        c = Counter(t for i in history for t in self.of_item[i])
+        total = sum(c.values()) or 1
+        return [t for t, n in c.most_common() if n / total > min_share]
+
+
+class Proposer:
+    name = "proposer"
+
+    def propose(self, history: Sequence[int], items: Sequence[Item], taxonomy: Taxonomy, n: int) -> list[Proposal]:
+        raise NotImplementedError
+
+
+class CoEngagementProposer(Proposer):
+    """No LLM: topics that users sharing this user's topics engage with, that this user has not."""
+
+    name = "co-engagement"
+
+    def __init__(self, histories: Sequence[Sequence[int]], taxonomy: Taxonomy) -> None:
+        self.pair: dict[str, Counter[str]] = defaultdict(Counter)
+        for h in histories:
+            ts = set(taxonomy.known(h))
+            for a in ts:
+                for b in ts:
+                    if a != b:
+                        self.pair[a][b] += 1
+
+    def propose(self, history: Sequence[int], items: Sequence[Item], taxonomy: Taxonomy, n: int) -> list[Proposal]:
+        known = taxonomy.known(history)
+        score: Counter[str] = Counter()
+        why: dict[str, str] = {}
+        for t in known[:5]:
+            for u, c in self.pair[t].items():
+                if u not in known:
+                    score[u] += c
+                    why.setdefault(u, t)
+        return [Proposal(t, f"people who engage with {why[t]} also engage with {t}") for t, _ in score.most_common(n)]
+
+
+class LLMProposer(Proposer):
+    """The LLM reads the user's recent notes and picks new topics from the taxonomy, with a reason each."""
+
+    name = "llm"
+
+    def __init__(self, chat: ChatModel, recent: int = 12, max_topics_in_prompt: int = 60) -> None:
+        self.chat = chat
+        self.recent = recent
+        self.max_topics = max_topics_in_prompt
+
+    def propose(self, history: Sequence[int], items: Sequence[Item], taxonomy: Taxonomy, n: int) -> list[Proposal]:
+        known = taxonomy.known(history)
+        available = [t for t in taxonomy.topics if t not in known]
+        if not available:
+            return []
+        if len(available) > self.max_topics:  # keep the prompt bounded: the biggest topics
+            available = sorted(available, key=lambda t: -len(taxonomy.rows[t]))[: self.max_topics]
+        recent = list(history)[-self.recent:][::-1]
+        lines = "\n".join(f"- {items[i].title}" + (f" ({', '.join(items[i].tags)})" if items[i].tags else "")
+                          for i in recent)
+        text = prompt("explore").format(n=n, history=lines or "-", known=", ".join(known) or "-",
+                                        available=", ".join(available))
+        schema = {
+            "type": "object",
+            "properties": {"topics": {"type": "array", "maxItems": n, "items": {
+                "type": "object",
+                "properties": {"topic": {"type": "string", "enum": available},
+                               "reason": {"type": "string", "maxLength": 160}},
+                "required": ["topic", "reason"]}}},
+            "required": ["topics"],
+        }
+        reply = self.chat.complete_json([{"role": "user", "content": text}], schema, max_tokens=60 * n + 40)
+        out: list[Proposal] = []
+        for p in reply.get("topics", []):
+            t = str(p.get("topic", ""))
+            if t not in taxonomy.rows or t in known:  # a schema-violating reply is dropped, never trusted
+                continue
+            if t not in {q.topic for q in out}:
+                out.append(Proposal(t, " ".join(str(p.get("reason", "")).split())[:160]))
+        if not out and reply.get("topics"):
+            raise ModelOutputError("the LLM proposed only topics outside the taxonomy")
+        return out[:n]
+
+
+def fill(
+    ranked: list[int],
+    proposals: list[Proposal],
+    taxonomy: Taxonomy,
+    k: int,
+    share: float,
+    seen: set[int],
+    affinity: np.ndarray | None = None,
+) -> list[tuple[int, str | None]]:
+    """Merge exploitation and exploration: ``round(k * share)`` slots go to proposed topics' notes.
+
+    Within a topic, notes are taken by ``affinity`` (e.g. similarity to the user) when given; explore
+    items are interleaved at the tail of every block of 1/share items. Returns [(row, reason or None)]."""
+    n_explore = int(round(k * share)) if proposals else 0
+    picks: list[tuple[int, str]] = []
+    taken = set(seen)
+    queues = []
+    for p in proposals:
+        rows = [r for r in taxonomy.rows.get(p.topic, []) if r not in taken]
+        if affinity is not None:
+            rows.sort(key=lambda r: -affinity[r])
+        queues.append((p, rows))
+    while len(picks) < n_explore and any(q for _, q in queues):
+        for p, q in queues:
+            while q and q[0] in taken:
+                q.pop(0)
+            if q and len(picks) < n_explore:
+                r = q.pop(0)
+                taken.add(r)
+                picks.append((r, f"explore {p.topic}: {p.reason}"))
+    exploit = [r for r in ranked if r not in taken][: k - len(picks)]
+    out: list[tuple[int, str | None]] = []
+    step = max(1, round(1 / share)) if picks else k + 1
+    ei = 0
+    for r in exploit:
+        out.append((r, None))
+        if len(out) % step == step - 1 and ei < len(picks):
+            out.append(picks[ei])
+            ei += 1
+    out.extend(picks[ei:])
+    return out[:k]

@@ -1,0 +1,250 @@
+"""Recommendation over a lingxi store: events, the trained encoder, similar notes, per-user lists.
+
+The catalogue (note vectors, popularity, ItemCF) is rebuilt in memory only when the store changed
+(new notes, new events or a new encoder), so a long-lived process answers from memory. A note is
+eligible from the moment it is ingested: its vector comes from its text alone."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy import sparse
+
+from lingxi.errors import BadInput, ModelOutputError, NotFound
+from lingxi.rec import events as ev
+from lingxi.rec.encoder import Encoder, TrainConfig, train
+from lingxi.rec.explore import CoEngagementProposer, LLMProposer, Proposal, Proposer, Taxonomy, fill
+from lingxi.rec.features import Item, combine, llm_compression, zero_shot
+from lingxi.rec.pairs import mine_pairs, user_histories
+from lingxi.rec.recommend import ItemCF, RecConfig, Recommender
+
+if TYPE_CHECKING:
+    from lingxi.library import Library
+    from lingxi.llm.chat import ChatModel
+
+EXPLORE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS explore_cache (
+    user TEXT NOT NULL, proposer TEXT NOT NULL, stamp TEXT NOT NULL, proposals TEXT NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')),
+    PRIMARY KEY (user, proposer)
+);
+"""
+
+
+@dataclass
+class Catalogue:
+    stamp: tuple[Any, ...]
+    ids: list[str]
+    items: list[Item]
+    vectors: np.ndarray
+    recommender: Recommender
+    histories: dict[str, list[int]]
+    taxonomy: Taxonomy
+    encoder_version: str
+
+    def row(self, note_id: str) -> int:
+        try:
+            return self.ids.index(note_id)
+        except ValueError as e:
+            raise NotFound(f"no note with id {note_id!r}") from e
+
+
+class RecService:
+    def __init__(self, lib: Library, config: RecConfig | None = None) -> None:
+        self.lib = lib
+        self.config = config or RecConfig()
+        self._cat: Catalogue | None = None
+        self._llm_hidden: Any = None
+        conn = lib.conn
+        ev.ensure_schema(conn)
+        conn.executescript(EXPLORE_SCHEMA)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self.lib.conn
+
+    @property
+    def encoder_dir(self) -> Path:
+        return self.lib.settings.home / "encoders"
+
+    # --- events ------------------------------------------------------------------------------------
+    def import_events(self, paths: Sequence[Path]) -> list[ev.ImportReport]:
+        known = {r[0] for r in self.conn.execute("SELECT id FROM notes")}
+        reports = []
+        for p in paths:
+            with self.lib.store.transaction() as conn:
+                reports.append(ev.import_events(conn, Path(p), known))
+        return reports
+
+    # --- features and training --------------------------------------------------------------------
+    def items(self) -> tuple[list[str], list[Item]]:
+        ids, items = [], []
+        for nid, title, body, meta in self.conn.execute("SELECT id, title, body, meta FROM notes ORDER BY rowid"):
+            tags = json.loads(meta).get("tags") or []
+            ids.append(nid)
+            items.append(Item(nid, title, body, tuple(str(t) for t in tags)))
+        return ids, items
+
+    def hidden_model(self) -> Any:
+        if self._llm_hidden is None:
+            from lingxi.llm.bundled import resolve_model
+            from lingxi.llm.hidden import LocalHiddenState
+
+            if self.lib.settings.llm != "local":
+                raise BadInput("LLM compression vectors need the local LLM (hidden states are not served over HTTP)")
+            s = self.lib.settings
+            self._llm_hidden = LocalHiddenState(resolve_model(s.llm_model, s.home), threads=s.threads)
+        return self._llm_hidden
+
+    def features(self, items: Sequence[Item], with_llm: bool,
+                 progress: Callable[[str, int, int], None] | None = None) -> np.ndarray:
+        emb = self.lib.embedder
+        if emb is None:
+            raise BadInput("recommendation needs an embedder (LINGXI_EMBEDDER is 'none')")
+        blocks = [zero_shot(self.conn, emb, items, (lambda d, t: progress("embed", d, t)) if progress else None)]
+        if with_llm:
+            blocks.append(llm_compression(self.conn, self.hidden_model(), items,
+                                          (lambda d, t: progress("llm", d, t)) if progress else None))
+        return combine(blocks) if with_llm else blocks[0]
+
+    def train(self, config: TrainConfig | None = None, with_llm: bool = False, window: int = 10,
+              progress: Callable[[str, int, int], None] | None = None,
+              on_step: Callable[[int, int, float], None] | None = None) -> tuple[Encoder, dict[str, Any], Path]:
+        ids, items = self.items()
+        row = {nid: i for i, nid in enumerate(ids)}
+        pairs = [(row[a], row[b], w) for (a, b), w in mine_pairs(ev.load_events(self.conn), window).items()
+                 if a in row and b in row]
+        if len(pairs) < 2:
+            raise BadInput(f"training needs co-engagement pairs (two notes engaged by the same user); found {len(pairs)}."
+                           " Import events first: lingxi events import FILE")
+        x = self.features(items, with_llm, progress)
+        emb = self.lib.embedder
+        assert emb is not None
+        meta = {"embedder": emb.name, "llm": self.hidden_model().name if with_llm else None,
+                "window": window, "notes": len(ids)}
+        enc, stats = train(x, pairs, base_dim=emb.dim, config=config, meta=meta, progress=on_step)
+        path = enc.save(self.encoder_dir)
+        self._cat = None
+        return enc, stats, path
+
+    def encoder(self) -> Encoder | None:
+        try:
+            return Encoder.load(self.encoder_dir)
+        except NotFound:
+            return None
+
+    # --- the catalogue ------------------------------------------------------------------------------
+    def _stamp(self) -> tuple[Any, ...]:
+        c = self.conn
+        notes = c.execute("SELECT COUNT(*), COALESCE(MAX(rowid), 0) FROM notes").fetchone()
+        evs = c.execute("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM events").fetchone()
+        cur = self.encoder_dir / "CURRENT"
+        return (*notes, *evs, cur.read_text() if cur.exists() else "")
+
+    def catalogue(self) -> Catalogue:
+        stamp = self._stamp()
+        if self._cat is not None and self._cat.stamp == stamp:
+            return self._cat
+        ids, items = self.items()
+        if not ids:
+            raise BadInput("the store has no notes; ingest some first")
+        enc = self.encoder()
+        if enc is not None:
+            vectors = enc.encode(self.features(items, with_llm=bool(enc.meta.get("llm"))))
+        else:
+            vectors = self.features(items, with_llm=False)
+        row = {nid: i for i, nid in enumerate(ids)}
+        hist = {u: [row[n] for n, _, _ in h if n in row] for u, h in user_histories(ev.load_events(self.conn)).items()}
+        users = sorted(hist)
+        r, cidx = [], []
+        for ui, u in enumerate(users):
+            r += [ui] * len(hist[u])
+            cidx += hist[u]
+        m = sparse.csr_matrix((np.ones(len(r), np.float32), (r, cidx)), shape=(max(len(users), 1), len(ids)))
+        pop = np.asarray(m.sum(axis=0)).ravel()
+        cf = ItemCF(m) if r else None
+        rec = Recommender(vectors, pop, cf, self.config, threads=self.lib.settings.threads)
+        self._cat = Catalogue(stamp, ids, items, vectors, rec, hist, Taxonomy(items),
+                             enc.version if enc is not None else "zero-shot")
+        return self._cat
+
+    def _note(self, cat: Catalogue, i: int, score: float, **extra: Any) -> dict[str, Any]:
+        it = cat.items[i]
+        return {"note_id": cat.ids[i], "title": it.title, "tags": list(it.tags), "score": round(float(score), 4), **extra}
+
+    def similar(self, note_id: str, k: int = 10) -> list[dict[str, Any]]:
+        cat = self.catalogue()
+        i = cat.row(note_id)
+        idx, sc = cat.recommender.index.search(cat.vectors[i], k + 1) if cat.recommender.index else ([], [])
+        return [self._note(cat, int(j), float(s)) for j, s in zip(idx, sc) if int(j) != i][:k]
+
+    def history(self, user: str) -> list[int]:
+        cat = self.catalogue()
+        if user not in cat.histories:
+            raise NotFound(f"no events for user {user!r} (import events first: lingxi events import FILE)")
+        return cat.histories[user]
+
+    def proposals(self, user: str, proposer: Proposer, n: int = 3) -> list[Proposal]:
+        """Exploration topics for a user, cached until the user's events change."""
+        cat = self.catalogue()
+        hist = self.history(user)
+        st = self.conn.execute("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM events WHERE user=?", (user,)).fetchone()
+        stamp = f"{st[0]}:{st[1]}:{len(cat.taxonomy.topics)}"
+        row = self.conn.execute("SELECT stamp, proposals FROM explore_cache WHERE user=? AND proposer=?",
+                                (user, proposer.name)).fetchone()
+        if row is not None and row[0] == stamp:
+            return [Proposal(p["topic"], p["reason"]) for p in json.loads(row[1]) if p["topic"] in cat.taxonomy.rows]
+        try:
+            props = proposer.propose(hist, cat.items, cat.taxonomy, n)
+        except ModelOutputError:
+            # A reply that breaks the taxonomy is never trusted; co-engagement statistics stand in.
+            fallback = CoEngagementProposer(list(cat.histories.values()), cat.taxonomy)
+            props = fallback.propose(hist, cat.items, cat.taxonomy, n)
+        with self.lib.store.transaction() as c:
+            c.execute("INSERT OR REPLACE INTO explore_cache(user, proposer, stamp, proposals) VALUES (?,?,?,?)",
+                      (user, proposer.name, stamp,
+                       json.dumps([{"topic": p.topic, "reason": p.reason} for p in props], ensure_ascii=False)))
+        return props
+
+    def recommend(self, user: str, k: int = 20, explore: float = 0.0, chat: ChatModel | None = None,
+                  proposer: Proposer | None = None) -> dict[str, Any]:
+        if k < 1:
+            raise BadInput("k must be at least 1")
+        if not 0.0 <= explore <= 1.0:
+            raise BadInput(f"--explore must be between 0 and 1, got {explore}")
+        t0 = time.perf_counter()
+        cat = self.catalogue()
+        hist = self.history(user)
+        ranked = cat.recommender.recommend(hist, k + 20)
+        why = {i: sig for i, _, sig in ranked}
+        score = {i: s for i, s, _ in ranked}
+        props: list[Proposal] = []
+        if explore > 0:
+            if proposer is None and chat is not None:
+                proposer = LLMProposer(chat)
+            if proposer is None:
+                raise BadInput("exploration needs a proposer (the LLM)")
+            props = self.proposals(user, proposer)
+        ints = cat.recommender.user_interests(hist)
+        aff = cat.vectors @ ints[0][0] if ints else None
+        final = fill([i for i, _, _ in ranked], props, cat.taxonomy, k, explore, set(hist), aff)
+        out = []
+        for i, reason in final:
+            if reason is None:
+                sig = why.get(i, {})
+                parts = [{"dense": "similar to your interests", "cf": "engaged by people with your history",
+                          "pop": "popular"}[s] for s in sorted(sig, key=lambda s: sig[s])]
+                out.append(self._note(cat, i, score.get(i, 0.0), reason="; ".join(parts), explore=False))
+            else:
+                out.append(self._note(cat, i, float(aff[i]) if aff is not None else 0.0, reason=reason, explore=True))
+        return {"user": user, "items": out, "history": len(hist),
+                "explore_topics": [{"topic": p.topic, "reason": p.reason} for p in props],
+                "encoder": cat.encoder_version,
+                "ms": round((time.perf_counter() - t0) * 1000, 2)}

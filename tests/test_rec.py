@@ -1,0 +1,248 @@
+"""Recommendation: events import, pair mining, encoder training, recommend/similar, exploration."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lingxi import Library
+from lingxi.errors import BadInput, NotFound
+from lingxi.rec.encoder import Encoder, TrainConfig, info_nce, train
+from lingxi.rec.events import Event, read_events
+from lingxi.rec.explore import CoEngagementProposer, LLMProposer, Taxonomy, fill
+from lingxi.rec.features import Item
+from lingxi.rec.pairs import mine_pairs
+from lingxi.rec.recommend import ItemCF, RecConfig, Recommender, interests, recency_weights
+from lingxi.rec.service import RecService
+
+from fakes import ScriptedChat
+
+DEMO_REC = Path(__file__).parent.parent / "demo" / "rec"
+
+
+# --- events -----------------------------------------------------------------------------------------
+def test_events_csv_bad_rows_reported_good_rows_kept(lib: Library, tmp_path: Path) -> None:
+    lib.ingest([DEMO_REC / "notes.jsonl"])
+    f = tmp_path / "ev.csv"
+    f.write_text("user,note,action,timestamp\n"
+                 "u1,r-hike-01,like,2026-01-02T10:00:00\n"
+                 "u1,r-hike-02,teleport,1767225600\n"      # line 3: bad action
+                 "u1,no-such-note,view,1767225600\n"        # line 4: unknown note
+                 "u2,r-food-01,view,yesterday\n"            # line 5: bad time
+                 ",r-food-01,view,1767225600\n"             # line 6: no user
+                 "u2,r-food-01,share,1767225601\n")
+    svc = RecService(lib)
+    [rep] = svc.import_events([f])
+    assert rep.rows == 6 and rep.imported == 2
+    assert [n for n, _ in rep.errors] == [3, 4, 5, 6]
+    assert "teleport" in rep.errors[0][1] and "no-such-note" in rep.errors[1][1]
+    assert "yesterday" in rep.errors[2][1] and "user" in rep.errors[3][1]
+    [again] = svc.import_events([f])  # idempotent
+    assert again.imported == 0 and again.duplicates == 2
+    assert lib.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 2
+
+
+def test_events_jsonl_and_header_errors(tmp_path: Path) -> None:
+    good, bad, rows = read_events(b'{"user": "a", "note": "n1", "action": "LIKE", "timestamp": 5}\n[1,2]\n{bad\n',
+                                  "x.jsonl")
+    assert rows == 3 and good[0][1] == Event("a", "n1", "like", 5.0)
+    assert [n for n, _ in bad] == [2, 3]
+    with pytest.raises(BadInput, match="missing action"):
+        read_events(b"user,note,timestamp\nu,n,1\n", "x.csv")
+
+
+# --- pairs ------------------------------------------------------------------------------------------
+def test_pair_mining_exact() -> None:
+    evs = [Event("u1", "a", "view", 1), Event("u1", "b", "like", 2), Event("u1", "c", "view", 3),
+           Event("u1", "a", "share", 4),  # repeat engagement: same note, no new pair
+           Event("u2", "b", "view", 1), Event("u2", "a", "view", 2),
+           Event("u3", "c", "view", 1)]  # a single note: no pairs
+    w3, w2 = 1 / math.log2(5), 1 / math.log2(4)
+    assert mine_pairs(evs, window=10) == pytest.approx({("a", "b"): w3 + w2, ("a", "c"): w3, ("b", "c"): w3})
+    # window 1: only neighbours in time
+    assert mine_pairs(evs, window=1) == pytest.approx({("a", "b"): w3 + w2, ("b", "c"): w3})
+
+
+# --- encoder ----------------------------------------------------------------------------------------
+def _planted(seed: int = 1) -> tuple[np.ndarray, list[tuple[int, int, float]], np.ndarray]:
+    """Features whose first block is noise and whose second block carries the cluster: pairs share a cluster."""
+    rng = np.random.default_rng(seed)
+    n, k = 200, 5
+    cluster = rng.integers(0, k, n)
+    centres = rng.normal(size=(k, 16))
+    x = np.hstack([rng.normal(size=(n, 16)), centres[cluster] + 0.3 * rng.normal(size=(n, 16))]).astype(np.float32)
+    pairs = [(int(i), int(j), 1.0) for i in range(n) for j in range(i + 1, n) if cluster[i] == cluster[j]][:1500]
+    return x, pairs, cluster
+
+
+def test_info_nce_gradient_matches_finite_differences() -> None:
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(6, 4))
+    xa, xb = rng.normal(size=(5, 6)), rng.normal(size=(5, 6))
+    _, g = info_nce(w, xa, xb, 0.5)
+    eps = 1e-6
+    for i, j in [(0, 0), (3, 2), (5, 3)]:
+        d = np.zeros_like(w)
+        d[i, j] = eps
+        num = (info_nce(w + d, xa, xb, 0.5)[0] - info_nce(w - d, xa, xb, 0.5)[0]) / (2 * eps)
+        assert g[i, j] == pytest.approx(num, rel=1e-4, abs=1e-7)
+
+
+def test_training_reduces_loss_and_is_reproducible(tmp_path: Path) -> None:
+    x, pairs, cluster = _planted()
+    cfg = TrainConfig(steps=300, batch_size=64, lr=5e-3, seed=3)
+    enc, stats = train(x, pairs, base_dim=16, config=cfg)
+    assert stats["final_loss"] < stats["first_loss"] * 0.8
+    assert stats["val_loss_after"] < stats["val_loss_before"]
+    enc2, _ = train(x, pairs, base_dim=16, config=cfg)
+    assert np.array_equal(enc.weights, enc2.weights) and enc.version == enc2.version
+    other, _ = train(x, pairs, base_dim=16, config=TrainConfig(steps=300, batch_size=64, lr=5e-3, seed=4))
+    assert not np.array_equal(enc.weights, other.weights)
+    # the trained vectors put same-cluster notes closer than the untrained start did
+    z1 = enc.encode(x)
+    same = cluster[:, None] == cluster[None, :]
+    start = x[:, :16] / np.linalg.norm(x[:, :16], axis=1, keepdims=True)
+    gap = lambda z: (z @ z.T)[same].mean() - (z @ z.T)[~same].mean()  # noqa: E731
+    assert gap(z1) > gap(start) + 0.2
+    path = enc.save(tmp_path / "enc")
+    loaded = Encoder.load(tmp_path / "enc")
+    assert path.exists() and np.array_equal(loaded.weights, enc.weights) and loaded.version == enc.version
+
+
+def test_training_rejects_too_few_pairs() -> None:
+    with pytest.raises(BadInput, match="pairs"):
+        train(np.ones((3, 4), np.float32), [(0, 1, 1.0)], base_dim=4)
+
+
+# --- ranking ----------------------------------------------------------------------------------------
+def test_interests_split_mixed_history_and_recency() -> None:
+    a, b = np.eye(4)[0], np.eye(4)[1]
+    hist = np.array([a] * 8 + [b] * 8, dtype=np.float32)
+    cents = interests(hist, recency_weights(16, 4.0), max_k=3)
+    assert len(cents) == 2
+    assert np.allclose(cents[0][0], b) and cents[0][1] > cents[1][1]  # the recent interest weighs more
+    assert recency_weights(3, 1.0).tolist() == [0.25, 0.5, 1.0]
+
+
+def test_recommender_excludes_seen_and_blends() -> None:
+    from scipy import sparse
+
+    vec = np.eye(6, dtype=np.float32)
+    vec[1] = vec[0] * 0.9 + vec[1] * 0.1
+    vec /= np.linalg.norm(vec, axis=1, keepdims=True)
+    m = sparse.csr_matrix(np.array([[1, 0, 1, 0, 0, 0], [1, 0, 1, 0, 0, 1], [0, 0, 0, 1, 1, 0]], np.float32))
+    rec = Recommender(vec, np.asarray(m.sum(axis=0)).ravel(), ItemCF(m), RecConfig())
+    out = rec.recommend([0], k=6)
+    ids = [i for i, _, _ in out]
+    assert 0 not in ids
+    # the co-engaged, popular note and the fresh dense neighbour (no events: scored on what it can have) lead
+    assert sorted(ids[:2]) == [1, 2]
+    flat = Recommender(vec, np.asarray(m.sum(axis=0)).ravel(), ItemCF(m), RecConfig(dense_weight=0))
+    assert 1 not in [i for i, _, _ in flat.recommend([0], k=6)]  # no text signal: a fresh note cannot surface
+    assert ids.index(3) > ids.index(1)  # no signal links 3 to the history
+    assert set(out[0][2]) <= {"dense", "cf", "pop"}
+
+
+# --- exploration ------------------------------------------------------------------------------------
+ITEMS = [Item("a", "trail", "", ("hiking",)), Item("b", "tent", "", ("hiking", "camping")),
+         Item("c", "bread", "", ("baking",)), Item("d", "cake", "", ("baking",)),
+         Item("e", "camp stove", "", ("camping",)), Item("f", "lonely", "", ("opera",))]
+
+
+def test_taxonomy_needs_two_notes() -> None:
+    tax = Taxonomy(ITEMS)
+    assert tax.topics == ["baking", "camping", "hiking"]  # 'opera' has one note
+    assert tax.known([0, 1]) == ["hiking", "camping"]
+
+
+def test_llm_proposer_never_proposes_a_topic_without_notes() -> None:
+    tax = Taxonomy(ITEMS)
+    chat = ScriptedChat([{"topics": [{"topic": "baking", "reason": "likes making things outdoors too"}]}])
+    props = LLMProposer(chat).propose([0], ITEMS, tax, 2)
+    assert [p.topic for p in props] == ["baking"]
+    schema = chat.schemas[0]
+    assert schema is not None
+    enum = schema["properties"]["topics"]["items"]["properties"]["topic"]["enum"]
+    assert set(enum) == {"baking", "camping"}  # not 'opera' (no notes), not 'hiking' (known)
+    from lingxi.errors import ModelOutputError
+
+    for bad in ("opera", "quantum knitting", "hiking"):
+        with pytest.raises(ModelOutputError):
+            LLMProposer(ScriptedChat([{"topics": [{"topic": bad, "reason": "x"}]}])).propose([0], ITEMS, tax, 2)
+
+
+def test_fill_gives_explore_share_and_reasons() -> None:
+    tax = Taxonomy(ITEMS)
+    props = CoEngagementProposer([[0, 1, 4], [0, 2]], tax).propose([0], ITEMS, tax, 2)
+    assert {p.topic for p in props} == {"camping", "baking"}
+    out = fill([1, 2, 3, 4, 5], props, tax, k=5, share=0.4, seen={0})
+    assert len(out) == 5 and len({r for r, _ in out}) == 5 and 0 not in {r for r, _ in out}
+    assert sum(1 for _, why in out if why) == 2
+    assert all(why.startswith("explore ") for _, why in out if why)
+
+
+# --- the service over a real store (real bundled embedder) -----------------------------------------
+@pytest.fixture
+def rec_lib(lib: Library) -> Library:
+    lib.ingest([DEMO_REC / "notes.jsonl"])
+    RecService(lib).import_events([DEMO_REC / "events.csv"])
+    return lib
+
+
+def test_fresh_note_recommended_after_training(rec_lib: Library, tmp_path: Path) -> None:
+    svc = RecService(rec_lib)
+    enc, stats, path = svc.train(TrainConfig(steps=150, batch_size=32, seed=0))
+    assert path.exists() and stats["pairs"] > 20
+    before = svc.recommend("dora", k=5)
+    assert all(not it["note_id"].startswith("r-pet-new") for it in before["items"])
+    new = tmp_path / "new.jsonl"
+    new.write_text(json.dumps({"id": "r-pet-new", "title": "猫咪挑食怎么办", "text": "换猫粮要七天过渡，新旧猫粮按比例混合，猫咪不吃就少量多餐。",
+                               "tags": ["pets", "猫"]}, ensure_ascii=False) + "\n")
+    rec_lib.ingest([new])
+    after = svc.recommend("dora", k=5)
+    assert after["encoder"] == enc.version
+    assert "r-pet-new" in [it["note_id"] for it in after["items"]]  # nobody has engaged with it yet
+    seen = {r[0] for r in rec_lib.conn.execute("SELECT note_id FROM events WHERE user='dora'")}
+    assert not seen & {it["note_id"] for it in after["items"]}
+    sim = svc.similar("r-pet-new", k=3)
+    assert all("pets" in it["tags"] for it in sim)
+
+
+def test_recommend_errors_and_explore_fallback(rec_lib: Library) -> None:
+    svc = RecService(rec_lib)
+    with pytest.raises(NotFound, match="nobody"):
+        svc.recommend("nobody")
+    with pytest.raises(BadInput, match="explore"):
+        svc.recommend("alice", explore=1.5)
+    with pytest.raises(NotFound):
+        svc.similar("no-such-note")
+    # an LLM reply outside the taxonomy is never trusted: co-engagement topics stand in
+    chat = ScriptedChat([{"topics": [{"topic": "外星美食", "reason": "made up"}]}])
+    out = svc.recommend("chen", k=10, explore=0.2, chat=chat)
+    topics = {t["topic"] for t in out["explore_topics"]}
+    tax = svc.catalogue().taxonomy
+    assert topics and topics <= set(tax.topics)
+    explored = [it for it in out["items"] if it["explore"]]
+    assert len(explored) == 2 and all(set(it["tags"]) & topics for it in explored)
+    # cached until chen's events change: no second LLM call
+    out2 = svc.recommend("chen", k=10, explore=0.2, chat=ScriptedChat([]))
+    assert out2["explore_topics"] == out["explore_topics"]
+
+
+def test_cli_events_train_recommend(rec_lib: Library, capsys: pytest.CaptureFixture[str]) -> None:
+    from lingxi.cli.main import main
+
+    home = str(rec_lib.settings.home)
+    rec_lib.close()
+    assert main(["--home", home, "--threads", "1", "encoder", "train", "--steps", "50", "--json"]) == 0
+    trained = json.loads(capsys.readouterr().out)
+    assert trained["bytes"] > 0 and trained["version"].startswith("v1-")
+    assert main(["--home", home, "--threads", "1", "recommend", "--user", "bob", "--k", "4", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["items"]) == 4 and out["encoder"] == trained["version"]
+    assert main(["--home", home, "recommend", "--user", "bob", "--explore", "2"]) == 1
+    assert "between 0 and 1" in capsys.readouterr().err
