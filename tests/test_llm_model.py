@@ -109,3 +109,39 @@ def test_injection_note_does_not_steer_the_real_model(small, tmp_path):
     for c in ans.citations:
         assert c.quote in lib.store.get_chunks([c.chunk_id])[0].text
     lib.close()
+
+
+def test_companion_recalls_a_fact_from_turn_one(small, tmp_path):
+    """Real 0.5B: a fact told in turn 1 is remembered (stored and recalled) and used in turn 2."""
+    from datetime import datetime
+
+    from lingxi.companion import persona
+    from lingxi.companion.chat import Companion, CompanionConfig
+
+    lib = Library(Settings.load(tmp_path / "home", threads=default_threads()))
+    try:
+        comp = Companion(lib, small, persona.load("pet"), CompanionConfig(max_reply_tokens=60))
+        first = comp.respond("mia", "My cat is called Pumpkin and she is three years old.", datetime(2024, 3, 1, 20))
+        assert first["reply"] and first["extraction_error"] is None
+        second = comp.respond("mia", "What is my cat called?", datetime(2024, 3, 2, 20))
+        assert any("Pumpkin" in m["text"] for m in second["memories_used"])
+        assert "pumpkin" in second["reply"].lower()
+        kinds = {m["kind"] for m in first["memories_written"]}
+        assert "observation" in kinds
+    finally:
+        lib.close()
+
+
+def test_llm_proposer_stays_in_taxonomy(small):
+    """Real 0.5B proposes exploration topics; each is a corpus topic with notes and not already known."""
+    from lingxi.rec.explore import LLMProposer, Taxonomy
+    from lingxi.rec.features import Item
+
+    items = [Item(f"h{i}", f"Trail guide {i}", "", ("hiking",)) for i in range(4)]
+    items += [Item(f"c{i}", f"Camp recipe {i}", "", ("camping", "cooking")) for i in range(3)]
+    items += [Item(f"p{i}", f"Landscape photo tips {i}", "", ("photography",)) for i in range(3)]
+    items += [Item("x", "Opera night", "", ("opera",))]
+    tax = Taxonomy(items)
+    props = LLMProposer(small).propose([0, 1, 2, 3], items, tax, 2)
+    assert all(p.topic in tax.rows and p.topic != "hiking" for p in props)
+    assert all(p.topic != "opera" for p in props)

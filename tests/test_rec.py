@@ -106,7 +106,7 @@ def test_training_reduces_loss_and_is_reproducible(tmp_path: Path) -> None:
     z1 = enc.encode(x)
     same = cluster[:, None] == cluster[None, :]
     start = x[:, :16] / np.linalg.norm(x[:, :16], axis=1, keepdims=True)
-    gap = lambda z: (z @ z.T)[same].mean() - (z @ z.T)[~same].mean()  # noqa: E731
+    gap = lambda z: (z @ z.T)[same].mean() - (z @ z.T)[~same].mean()
     assert gap(z1) > gap(start) + 0.2
     path = enc.save(tmp_path / "enc")
     loaded = Encoder.load(tmp_path / "enc")

@@ -15,7 +15,7 @@ from lingxi.library import Library
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ev = sub.add_parser("eval", help="benchmarks: retrieval (more arrive with later components)")
-    esub = ev.add_subparsers(dest="eval_cmd", required=True, metavar="{retrieval,agent,rec}")
+    esub = ev.add_subparsers(dest="eval_cmd", required=True, metavar="{retrieval,agent,rec,memory}")
     r = esub.add_parser("retrieval", help="nDCG@10, Recall@10/50, MRR for bm25, dense, hybrid and bm25s")
     r.add_argument("--rgb", type=Path, help="RGB file (e.g. ../shared/data/rgb/zh_refine.json)")
     r.add_argument("--hotpotqa", type=Path, help="HotpotQA with paragraphs (e.g. ../shared/data/hotpotqa/dev_200.jsonl)")
@@ -46,6 +46,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     rc.add_argument("--explore-users", type=int, default=50, help="users in the LLM-proposer exploration rows")
     rc.add_argument("--json", action="store_true")
     rc.set_defaults(run=run_rec)
+    mm = esub.add_parser("memory", help="LoCoMo: F1 per category, evidence recall@10, prompt tokens, latency")
+    mm.add_argument("--locomo", type=Path, required=True, help="LoCoMo JSON (../shared/data/locomo/locomo_conv0-4.json)")
+    mm.add_argument("--limit", type=int, help="only the first N questions of each conversation")
+    mm.add_argument("--conversations", type=int, help="only the first N conversations")
+    mm.add_argument("--window", type=int, default=16, help="turns per extraction call (bounds LLM cost)")
+    mm.add_argument("--k", type=int, default=10)
+    mm.add_argument("--json", action="store_true")
+    mm.set_defaults(run=run_memory)
 
 
 def print_result(result: dict[str, Any], as_json: bool) -> None:
@@ -150,5 +158,20 @@ def run_rec(lib: Library, args: argparse.Namespace) -> int:
     result = ev.evaluate(data, feats, k=args.k, cold_share=args.cold_share, seed=args.seed,
                          train_config=TrainConfig(steps=args.steps, seed=args.seed), explore_share=args.explore,
                          proposer=proposer, explore_users=args.explore_users, say=say)
+    print_result(result, args.json)
+    return 0
+
+
+def run_memory(lib: Library, args: argparse.Namespace) -> int:
+    from lingxi.cli.ask import model_progress
+    from lingxi.evals import memory as ev
+    from lingxi.library import make_chat
+
+    if not args.locomo.exists():
+        raise BadInput(f"{args.locomo}: no such file")
+    chat = make_chat(lib.settings, model_progress)
+    result = ev.evaluate(args.locomo, chat, lib.embedder, lib.settings.home / "eval-memory", limit=args.limit,
+                         conversations=args.conversations, window=args.window, k=args.k,
+                         say=lambda s: print(f"[locomo] {s}", file=sys.stderr, flush=True))
     print_result(result, args.json)
     return 0

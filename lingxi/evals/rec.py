@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import sparse
+from scipy import sparse  # type: ignore[import-untyped]
 
 from lingxi.errors import BadInput
 from lingxi.rec.encoder import TrainConfig, train
@@ -52,16 +52,16 @@ def load_movielens(folder: Path) -> RecData:
         if not f.exists():
             raise BadInput(f"{f}: no such file (expected the ml-100k.item/.inter files)")
     items = []
-    with item_f.open(encoding="utf-8", errors="replace") as f:
-        rows = csv.reader(f, delimiter="\t")
+    with item_f.open(encoding="utf-8", errors="replace") as fi:
+        rows = csv.reader(fi, delimiter="\t")
         next(rows)
         for r in rows:
             if len(r) >= 4:
                 title = f"{r[1]} ({r[2]})" if r[2] else r[1]
                 items.append(Item(r[0], title, "", tuple(r[3].split())))
     events = []
-    with inter_f.open(encoding="utf-8") as f:
-        rows = csv.reader(f, delimiter="\t")
+    with inter_f.open(encoding="utf-8") as fe:
+        rows = csv.reader(fe, delimiter="\t")
         next(rows)
         for r in rows:
             events.append(Event(r[0], r[1], "like" if float(r[2]) >= 4 else "view", float(r[3])))
@@ -83,8 +83,7 @@ def load_jsonl(notes: Path, events: Path) -> RecData:
             raise BadInput(f"{notes}: line {n}: not a note object with an id ({e})") from e
     good, bad, _ = read_events(events.read_bytes(), str(events))
     if bad:
-        line, reason = bad[0]
-        raise BadInput(f"{events}: {len(bad)} bad rows, first at line {line}: {reason}")
+        raise BadInput(f"{events}: {len(bad)} bad rows, first at line {bad[0][0]}: {bad[0][1]}")
     return RecData(notes.stem, items, [e for _, e in good])
 
 
@@ -251,7 +250,7 @@ def evaluate(
             t1 = time.perf_counter()
             for j, u in enumerate(users):
                 h = full_hist[u]
-                ranked = [i for i, _, _ in blend.recommend(h, k + 50, exclude=exclude)]
+                ranked = [i for i, _, _ in blend.recommend(h, k + 200, exclude=exclude)]
                 if share > 0:
                     props = prop.propose(h, data.items, taxonomy, 3)
                     ints = blend.user_interests(h)
@@ -292,4 +291,4 @@ def progress_printer(prefix: str) -> Callable[[int, int], None]:
     return show
 
 
-__all__ = ["RecData", "load_movielens", "load_jsonl", "evaluate", "LLMProposer", "fill"]
+__all__ = ["LLMProposer", "RecData", "evaluate", "fill", "load_jsonl", "load_movielens"]

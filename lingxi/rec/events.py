@@ -12,7 +12,7 @@ import json
 import math
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +80,7 @@ def parse_time(raw: Any) -> float:
             except ValueError as e:
                 raise ValueError(f"timestamp {s!r} is neither unix seconds nor ISO-8601") from e
             if dt.tzinfo is None:
-                dt = dt.replace(tzinfo=timezone.utc)
+                dt = dt.replace(tzinfo=UTC)
             v = dt.timestamp()
     if not math.isfinite(v) or v < 0:
         raise ValueError(f"timestamp {raw!r} is out of range")

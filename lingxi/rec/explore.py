@@ -40,11 +40,23 @@ class Taxonomy:
     def topics(self) -> list[str]:
         return list(self.rows)
 
-    def known(self, history: Sequence[int], min_share: float = 0.0) -> list[str]:
-        """Topics present in the history (most frequent first)."""
-        c = Counter(t for i in history for t in self.of_item[i])
+    def known(self, history: Sequence[int], min_share: float = 0.0, recent: int = 0) -> list[str]:
+        """Topics in the history (most frequent first); with ``min_share``, only those that make up more than
+        that share of the (``recent`` last) items' topics — a topic touched once in a long history is not an
+        interest yet."""
+        hist = list(history)[-recent:] if recent else history
+        c = Counter(t for i in hist for t in self.of_item[i])
         total = sum(c.values()) or 1
         return [t for t, n in c.most_common() if n / total > min_share]
+
+
+INTEREST_SHARE = 0.05
+INTEREST_RECENT = 50
+
+
+def interests_of(history: Sequence[int], taxonomy: Taxonomy) -> list[str]:
+    """The user's current interests: topics above 5% of their last 50 notes' topics."""
+    return taxonomy.known(history, INTEREST_SHARE, INTEREST_RECENT)
 
 
 class Proposer:
@@ -69,7 +81,7 @@ class CoEngagementProposer(Proposer):
                         self.pair[a][b] += 1
 
     def propose(self, history: Sequence[int], items: Sequence[Item], taxonomy: Taxonomy, n: int) -> list[Proposal]:
-        known = taxonomy.known(history)
+        known = interests_of(history, taxonomy)
         score: Counter[str] = Counter()
         why: dict[str, str] = {}
         for t in known[:5]:
@@ -91,7 +103,7 @@ class LLMProposer(Proposer):
         self.max_topics = max_topics_in_prompt
 
     def propose(self, history: Sequence[int], items: Sequence[Item], taxonomy: Taxonomy, n: int) -> list[Proposal]:
-        known = taxonomy.known(history)
+        known = interests_of(history, taxonomy)
         available = [t for t in taxonomy.topics if t not in known]
         if not available:
             return []
@@ -107,7 +119,7 @@ class LLMProposer(Proposer):
             "properties": {"topics": {"type": "array", "maxItems": n, "items": {
                 "type": "object",
                 "properties": {"topic": {"type": "string", "enum": available},
-                               "reason": {"type": "string", "maxLength": 160}},
+                               "reason": {"type": "string"}},
                 "required": ["topic", "reason"]}}},
             "required": ["topics"],
         }
@@ -141,10 +153,11 @@ def fill(
     picks: list[tuple[int, str]] = []
     taken = set(seen)
     queues = []
+    pos = {r: i for i, r in enumerate(ranked)}
     for p in proposals:
         rows = [r for r in taxonomy.rows.get(p.topic, []) if r not in taken]
-        if affinity is not None:
-            rows.sort(key=lambda r: -affinity[r])
+        # the ranker's own order first (relevant notes in the new topic), then similarity to the user
+        rows.sort(key=lambda r: (pos.get(r, len(pos)), -(affinity[r] if affinity is not None else 0.0)))
         queues.append((p, rows))
     while len(picks) < n_explore and any(q for _, q in queues):
         for p, q in queues:

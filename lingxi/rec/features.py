@@ -90,7 +90,16 @@ def llm_compression(conn: sqlite3.Connection, model: LocalHiddenState, items: Se
     """The last hidden state after 'compress this note into one word' (NoteLLM), L2-normalised."""
     name = f"{model.name}/{COMPRESS_PROMPT_VERSION}"
     prompts = [model.chat_prefix(it.compress_prompt(), 'The one word is: "') for it in items]
-    return _cached(conn, name, prompts, lambda t: model.embed(t, progress), model.dim)
+    out = []
+    for i in range(0, len(prompts), 100):  # cached per block: an interrupted run keeps what it computed
+        def run(texts: list[str], offset: int = i) -> np.ndarray:
+            def shown(done: int, total: int) -> None:
+                if progress:
+                    progress(offset + done, len(prompts))
+            return model.embed(texts, shown)
+
+        out.append(_cached(conn, name, prompts[i:i + 100], run, model.dim))
+    return np.vstack(out) if out else np.zeros((0, model.dim), np.float32)
 
 
 def combine(blocks: list[np.ndarray]) -> np.ndarray:

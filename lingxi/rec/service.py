@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import sparse
+from scipy import sparse  # type: ignore[import-untyped]
 
 from lingxi.errors import BadInput, ModelOutputError, NotFound
 from lingxi.rec import events as ev
@@ -182,8 +182,10 @@ class RecService:
     def similar(self, note_id: str, k: int = 10) -> list[dict[str, Any]]:
         cat = self.catalogue()
         i = cat.row(note_id)
-        idx, sc = cat.recommender.index.search(cat.vectors[i], k + 1) if cat.recommender.index else ([], [])
-        return [self._note(cat, int(j), float(s)) for j, s in zip(idx, sc) if int(j) != i][:k]
+        if cat.recommender.index is None:
+            return []
+        idx, sc = cat.recommender.index.search(cat.vectors[i], k + 1)
+        return [self._note(cat, int(j), float(s)) for j, s in zip(idx.tolist(), sc.tolist()) if int(j) != i][:k]
 
     def history(self, user: str) -> list[int]:
         cat = self.catalogue()
@@ -222,7 +224,7 @@ class RecService:
         t0 = time.perf_counter()
         cat = self.catalogue()
         hist = self.history(user)
-        ranked = cat.recommender.recommend(hist, k + 20)
+        ranked = cat.recommender.recommend(hist, k + 200 if explore > 0 else k)
         why = {i: sig for i, _, sig in ranked}
         score = {i: s for i, s, _ in ranked}
         props: list[Proposal] = []

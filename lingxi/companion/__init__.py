@@ -1,0 +1,1 @@
+"""伴: personas with long-term memory, per user."""

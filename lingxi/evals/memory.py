@@ -1,0 +1,252 @@
+"""LoCoMo evaluation: replay conversations into memory, then answer their questions.
+
+Rows (same LLM, same questions, one run): full-context (as many of the latest turns as the context
+allows), last-N turns, RAG over raw turns (BM25 + dense over the turns), and lingxi memory
+(observations + LLM-extracted memories with resolved dates and reflections, recalled by relevance +
+recency + importance). Metrics per category: token F1 (LoCoMo's metric; category 5, adversarial,
+scores 1 when the answer says the fact is not mentioned), evidence recall@10 (share of the gold
+evidence turns that the retrieved items trace back to), prompt tokens per answer, latency."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lingxi.companion.extract import Turn, extract, prompt, reflect
+from lingxi.companion.memory import MemoryStore, RecallWeights
+from lingxi.companion.timeexpr import annotate, fmt_day, parse_session_date
+from lingxi.errors import BadInput, LingxiError
+from lingxi.evals.agent import f1 as token_f1
+from lingxi.llm.chat import ChatModel
+from lingxi.llm.embedder import Embedder
+
+Say = Callable[[str], None]
+CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
+
+
+@dataclass
+class LTurn:
+    ref: str
+    speaker: str
+    text: str
+    when: datetime
+
+
+@dataclass
+class Conversation:
+    id: str
+    sessions: list[tuple[str, datetime, list[LTurn]]]
+    qa: list[dict[str, Any]]
+
+    @property
+    def turns(self) -> list[LTurn]:
+        return [t for _, _, ts in self.sessions for t in ts]
+
+
+def load_locomo(path: Path) -> list[Conversation]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise BadInput(f"{path}: not a LoCoMo JSON file ({e})") from e
+    if not isinstance(data, list):
+        raise BadInput(f"{path}: expected a list of conversations")
+    out = []
+    for ci, c in enumerate(data):
+        try:
+            conv = c["conversation"]
+            sessions = []
+            n = 1
+            while f"session_{n}" in conv:
+                when = parse_session_date(conv[f"session_{n}_date_time"])
+                turns = []
+                for t in conv[f"session_{n}"]:
+                    text = t["text"]
+                    if t.get("blip_caption"):
+                        text += f" [shares {t['blip_caption']}]"
+                    turns.append(LTurn(t["dia_id"], t["speaker"], text, when))
+                sessions.append((f"session_{n}", when, turns))
+                n += 1
+            out.append(Conversation(str(c.get("sample_id", ci)), sessions, list(c["qa"])))
+        except (KeyError, TypeError) as e:
+            raise BadInput(f"{path}: conversation {ci} lacks {e}") from e
+    return out
+
+
+def _answer(chat: ChatModel, context: str, question: str) -> tuple[str, int, float]:
+    msgs = [{"role": "user", "content": prompt("answer").format(context=context, question=question)}]
+    t0 = time.perf_counter()
+    reply = chat.complete(msgs, max_tokens=32, temperature=0.0)
+    return reply.strip().split("\n")[0], chat.count_tokens(msgs[0]["content"]), time.perf_counter() - t0
+
+
+def _score(q: dict[str, Any], pred: str) -> float:
+    if q["category"] == 5:
+        low = pred.lower()
+        return 1.0 if any(s in low for s in ("not mentioned", "no information", "not known", "unknown")) else 0.0
+    return token_f1(pred, str(q["answer"]))
+
+
+def _turn_line(t: LTurn) -> str:
+    return f"({fmt_day(t.when.date())}) {t.speaker}: {t.text}"
+
+
+def _ts(d: datetime) -> float:
+    return d.replace(tzinfo=UTC).timestamp()
+
+
+def replay(conv: Conversation, store: MemoryStore, chat: ChatModel | None, window: int, say: Say) -> dict[str, Any]:
+    """Write a conversation into memory: every turn as an observation; LLM extraction per session window."""
+    calls, seconds, failures = 0, 0.0, 0
+    for name, when, turns in conv.sessions:
+        store.add_turns(name, [(t.ref, t.speaker, t.text, _ts(when)) for t in turns])
+        store.add_many([{"kind": "observation", "text": f"{t.speaker} said: {annotate(t.text, when)}",
+                         "importance": 3, "ts": _ts(when), "turns": [t.ref]} for t in turns])
+        if chat is None:
+            continue
+        for i in range(0, len(turns), window):
+            part = turns[i:i + window]
+            t0 = time.perf_counter()
+            try:
+                items = extract(chat, [Turn(t.ref, t.speaker, t.text) for t in part], when)
+            except LingxiError:
+                failures += 1
+                items = []
+            calls += 1
+            seconds += time.perf_counter() - t0
+            if items:
+                store.add_many([{**it, "ts": _ts(when)} for it in items])
+        # reflection at the end of each session over its extracted memories
+        fresh = [m for m in store.entries() if m.kind not in ("observation", "reflection") and m.ts == _ts(when)]
+        if len(fresh) >= 4:
+            t0 = time.perf_counter()
+            try:
+                ins = reflect(chat, " and ".join(dict.fromkeys(t.speaker for t in turns)), fresh[:20])
+                store.add_many([{**i, "ts": _ts(when)} for i in ins])
+            except LingxiError:
+                failures += 1
+            calls += 1
+            seconds += time.perf_counter() - t0
+        say(f"{conv.id} {name}: {store.count()} memories, {calls} LLM calls, {seconds:.0f}s")
+    return {"llm_calls": calls, "extraction_s": round(seconds, 1), "sessions": len(conv.sessions),
+            "failures": failures}
+
+
+def evaluate(
+    path: Path,
+    chat: ChatModel,
+    embedder: Embedder | None,
+    home: Path,
+    limit: int | None = None,
+    conversations: int | None = None,
+    window: int = 16,
+    last_n: int = 20,
+    k: int = 10,
+    context_tokens: int = 3500,
+    weights: RecallWeights | None = None,
+    say: Say | None = None,
+) -> dict[str, Any]:
+    import sqlite3
+
+    say = say or (lambda s: None)
+    convs = load_locomo(path)[:conversations]
+    w = weights or RecallWeights(relevance=1.0, recency=0.5, importance=0.5)
+    systems = ["full-context", f"last-{last_n} turns", "RAG over raw turns", "lingxi memory"]
+    per: dict[str, dict[int, list[float]]] = {s: defaultdict(list) for s in systems}
+    ev_recall: dict[str, list[float]] = {s: [] for s in systems}
+    tokens: dict[str, list[int]] = {s: [] for s in systems}
+    lat: dict[str, list[float]] = {s: [] for s in systems}
+    costs = []
+    home.mkdir(parents=True, exist_ok=True)
+    for conv in convs:
+        db = home / f"locomo-{conv.id}-{chat.name.replace('/', '_')}-w{window}.db"
+        done = home / f"{db.name}.cost.json"
+        fresh = not done.exists()
+        if fresh:  # an interrupted replay is redone from scratch, never half-used
+            for f in home.glob(db.name + "*"):
+                f.unlink()
+        conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+        mem = MemoryStore(conn, conv.id, "locomo", embedder.embed if embedder else None)
+        raw = MemoryStore(conn, conv.id, "raw-turns", embedder.embed if embedder else None)
+        if fresh:
+            costs.append(replay(conv, mem, chat, window, say))
+            replay(conv, raw, None, window, say)
+            done.write_text(json.dumps(costs[-1]))
+        else:
+            costs.append(json.loads(done.read_text()))
+        now = _ts(conv.sessions[-1][1] + timedelta(days=1))
+        turns = conv.turns
+        full_lines: list[str] = []
+        used = 0
+        for t in reversed(turns):
+            n = chat.count_tokens(_turn_line(t)) + 1
+            if used + n > context_tokens:
+                break
+            full_lines.insert(0, _turn_line(t))
+            used += n
+        full_ctx = "\n".join(full_lines)
+        last_ctx = "\n".join(_turn_line(t) for t in turns[-last_n:])
+        qa = conv.qa[:limit]
+        for qi, q in enumerate(qa):
+            gold = set(q.get("evidence") or [])
+            qv = embedder.embed([q["question"]], "query")[0] if embedder else None
+            for system in systems:
+                refs: list[str] = []
+                if system == "full-context":
+                    ctx = full_ctx
+                elif system.startswith("last-"):
+                    ctx = last_ctx
+                else:
+                    store = raw if system.startswith("RAG") else mem
+                    hits = store.recall(q["question"], now, k, w if store is mem else RecallWeights(1.0, 0.0, 0.0),
+                                        query_vector=qv)
+                    hits_sorted = sorted(hits, key=lambda m: (m.ts, m.id))
+                    ctx = "\n".join(f"({time.strftime('%d %B %Y', time.gmtime(m.ts))}) {m.text}" for m in hits_sorted)
+                    refs = [r for m in hits for r in m.turns]
+                pred, ntok, secs = _answer(chat, ctx, q["question"])
+                per[system][q["category"]].append(_score(q, pred))
+                tokens[system].append(ntok)
+                lat[system].append(secs)
+                if gold and system in ("RAG over raw turns", "lingxi memory"):
+                    ev_recall[system].append(len(gold & set(refs)) / len(gold))
+                elif gold:
+                    present = {t.ref for t in turns[-last_n:]} if system.startswith("last-") else \
+                        {t.ref for t in turns[len(turns) - len(full_lines):]}
+                    ev_recall[system].append(len(gold & present) / len(gold))
+            if (qi + 1) % 5 == 0:
+                say(f"{conv.id}: {qi + 1}/{len(qa)} questions; lingxi F1 so far "
+                    f"{statistics.fmean(x for xs in per['lingxi memory'].values() for x in xs):.3f}")
+        conn.close()
+    rows = []
+    for s in systems:
+        allf = [x for xs in per[s].values() for x in xs]
+        m: dict[str, Any] = {"f1": round(statistics.fmean(allf), 4) if allf else 0.0}
+        for c, name in CATEGORIES.items():
+            if per[s].get(c):
+                m[f"f1_{name}"] = round(statistics.fmean(per[s][c]), 4)
+        m["evidence_recall@10"] = round(statistics.fmean(ev_recall[s]), 4) if ev_recall[s] else None
+        m["prompt_tokens"] = round(statistics.fmean(tokens[s]), 1)
+        m["p50_ms"] = round(statistics.median(lat[s]) * 1000, 1)
+        rows.append({"system": s, "metrics": m})
+    total_sessions = sum(c["sessions"] for c in costs) or 1
+    return {"dataset": f"locomo:{path.name}", "rows": rows, "config": {
+        "conversations": [c.id for c in convs], "questions": sum(len(c.qa[:limit]) for c in convs),
+        "llm": chat.name, "window": window, "k": k, "context_tokens": context_tokens, "last_n": last_n,
+        "weights": {"relevance": w.relevance, "recency": w.recency, "importance": w.importance,
+                    "decay_per_hour": w.decay_per_hour},
+        "extraction": {"llm_calls": sum(c["llm_calls"] for c in costs),
+                       "seconds": round(sum(c["extraction_s"] for c in costs), 1),
+                       "llm_calls_per_session": round(sum(c["llm_calls"] for c in costs) / total_sessions, 2),
+                       "seconds_per_session": round(sum(c["extraction_s"] for c in costs) / total_sessions, 1),
+                       "failures": sum(c.get("failures", 0) for c in costs)}}}
+
+
+__all__ = ["evaluate", "load_locomo", "np"]
