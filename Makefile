@@ -51,6 +51,19 @@ demo: setup
 	@echo
 	@echo "==> ask (two facts from two notes): 成都攻略里早上看熊猫的建议来自哪位播客嘉宾？她是做什么的？"
 	@$(LX) ask "成都攻略里早上看熊猫的建议来自哪位播客嘉宾？她是做什么的？" --show-steps
+	@echo
+	@echo "==> recommendation: community notes + a demo event log, encoder training, lists for two users"
+	@$(LX) ingest demo/rec/notes.jsonl
+	@$(LX) events import demo/rec/events.csv
+	@$(LX) encoder train --steps 300
+	@$(LX) recommend --user alice --k 6
+	@$(LX) recommend --user chen --k 6 --explore 0.34
+	@echo
+	@echo "==> companion: the virtual pet remembers what you told it"
+	@$(LX) memory forget --everything --user demo-user --persona pet
+	@$(LX) chat --user demo-user --persona pet --date 2026-11-20T20:00 --message "我养的猫叫南瓜，我下周要去成都出差，有点紧张。"
+	@$(LX) chat --user demo-user --persona pet --date 2026-11-21T20:00 --message "你还记得我的猫叫什么吗？"
+	@$(LX) memory list --user demo-user --persona pet
 
 test: setup
 	$(BIN)/python -m pytest -q
