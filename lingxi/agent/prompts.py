@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
+
+from lingxi.prompting import load_prompt
 
 PROMPTS = Path(__file__).parent / "prompts"
 
 
-@cache
 def template(name: str) -> str:
-    return (PROMPTS / f"{name}.txt").read_text(encoding="utf-8").strip()
+    return load_prompt(PROMPTS, name)
 
 
 def render(name: str, **values: object) -> str:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from datetime import datetime
 
-from lingxi.cli.output import emit_json, shorten, table
+from lingxi.cli.output import emit_fields, emit_json, shorten, table
 from lingxi.errors import BadInput
 from lingxi.library import Library
 
@@ -121,11 +121,7 @@ def run_list(lib: Library, args: argparse.Namespace) -> int:
 def run_show(lib: Library, args: argparse.Namespace) -> int:
     m = _store(lib, args).get(args.memory_id)
     d = m.to_dict()
-    if args.json:
-        emit_json(d)
-    else:
-        for k, v in d.items():
-            print(f"{k:>16}: {v}")
+    emit_fields(d, args.json)
     return 0
 
 

@@ -27,3 +27,12 @@ def table(rows: list[list[str]], headers: list[str]) -> str:
 def shorten(text: str, width: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def emit_fields(obj: dict[str, Any], as_json: bool) -> None:
+    """One JSON object with --json, else one aligned `key: value` line per field."""
+    if as_json:
+        emit_json(obj)
+        return
+    for k, v in obj.items():
+        print(f"{k:>16}: {v}")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from lingxi.cli.output import emit_json, table
+from lingxi.cli.output import emit_fields, emit_json, table
 from lingxi.library import Library
 
 
@@ -80,11 +80,7 @@ def run_train(lib: Library, args: argparse.Namespace) -> int:
     cfg = TrainConfig(steps=args.steps, seed=args.seed, batch_size=args.batch_size, temperature=args.temperature)
     enc, stats, path = _service(lib).train(cfg, with_llm=args.llm, window=args.window, progress=prog, on_step=step)
     out = {"version": enc.version, "path": str(path), "bytes": path.stat().st_size, **stats}
-    if args.json:
-        emit_json(out)
-    else:
-        for k, v in out.items():
-            print(f"{k:>16}: {v}")
+    emit_fields(out, args.json)
     return 0
 
 
@@ -93,11 +89,7 @@ def run_info(lib: Library, args: argparse.Namespace) -> int:
 
     enc = Encoder.load(lib.settings.home / "encoders")
     out = {k: v for k, v in enc.meta.items()}
-    if args.json:
-        emit_json(out)
-    else:
-        for k, v in out.items():
-            print(f"{k:>16}: {v}")
+    emit_fields(out, args.json)
     return 0
 
 

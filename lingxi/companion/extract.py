@@ -5,21 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from lingxi.companion.memory import Memory
 from lingxi.companion.timeexpr import annotate, fmt_day
 from lingxi.llm.chat import ChatModel
+from lingxi.prompting import load_prompt
 
 PROMPTS = Path(__file__).parent / "prompts"
 EXTRACT_KINDS = ["fact", "preference", "plan", "event", "relationship", "emotion"]
 
 
-@cache
 def prompt(name: str) -> str:
-    return (PROMPTS / f"{name}.txt").read_text(encoding="utf-8").strip()
+    return load_prompt(PROMPTS, name)
 
 
 @dataclass(frozen=True)

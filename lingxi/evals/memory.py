@@ -195,10 +195,12 @@ def evaluate(
         full_ctx = "\n".join(full_lines)
         last_ctx = "\n".join(_turn_line(t) for t in turns[-last_n:])
         qa = conv.qa[:limit]
-        for qi, q in enumerate(qa):
-            gold = set(q.get("evidence") or [])
-            qv = embedder.embed([q["question"]], "query")[0] if embedder else None
-            for system in systems:
+        qvecs = embedder.embed([q["question"] for q in qa], "query") if embedder and qa else None
+        # system-major order: consecutive prompts of one system share their long prefix (instructions and, for
+        # the full-context and last-N rows, the whole conversation), which llama.cpp reuses from its KV cache
+        for system in systems:
+            for qi, q in enumerate(qa):
+                gold = set(q.get("evidence") or [])
                 refs: list[str] = []
                 if system == "full-context":
                     ctx = full_ctx
@@ -207,7 +209,7 @@ def evaluate(
                 else:
                     store = raw if system.startswith("RAG") else mem
                     hits = store.recall(q["question"], now, k, w if store is mem else RecallWeights(1.0, 0.0, 0.0),
-                                        query_vector=qv)
+                                        query_vector=None if qvecs is None else qvecs[qi])
                     hits_sorted = sorted(hits, key=lambda m: (m.ts, m.id))
                     ctx = "\n".join(f"({time.strftime('%d %B %Y', time.gmtime(m.ts))}) {m.text}" for m in hits_sorted)
                     refs = [r for m in hits for r in m.turns]
@@ -221,9 +223,7 @@ def evaluate(
                     present = {t.ref for t in turns[-last_n:]} if system.startswith("last-") else \
                         {t.ref for t in turns[len(turns) - len(full_lines):]}
                     ev_recall[system].append(len(gold & present) / len(gold))
-            if (qi + 1) % 5 == 0:
-                say(f"{conv.id}: {qi + 1}/{len(qa)} questions; lingxi F1 so far "
-                    f"{statistics.fmean(x for xs in per['lingxi memory'].values() for x in xs):.3f}")
+            say(f"{conv.id}: {system}: F1 {statistics.fmean(x for xs in per[system].values() for x in xs):.3f}")
         conn.close()
     rows = []
     for s in systems:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ import numpy as np
 from lingxi.index.embedded import cached_vectors
 from lingxi.llm.embedder import Embedder
 from lingxi.llm.hidden import LocalHiddenState
+from lingxi.prompting import load_prompt
 
 PROMPTS = Path(__file__).parent / "prompts"
 COMPRESS_PROMPT_VERSION = "c1"
@@ -24,9 +24,8 @@ MAX_CONTENT_CHARS = 600
 Progress = Callable[[int, int], None]
 
 
-@cache
 def prompt(name: str) -> str:
-    return (PROMPTS / f"{name}.txt").read_text(encoding="utf-8").strip()
+    return load_prompt(PROMPTS, name)
 
 
 @dataclass(frozen=True)
