@@ -246,3 +246,28 @@ def test_cli_events_train_recommend(rec_lib: Library, capsys: pytest.CaptureFixt
     assert len(out["items"]) == 4 and out["encoder"] == trained["version"]
     assert main(["--home", home, "recommend", "--user", "bob", "--explore", "2"]) == 1
     assert "between 0 and 1" in capsys.readouterr().err
+
+
+def test_fill_orders_and_long_tail() -> None:
+    items = [Item(str(i), f"n{i}", "", ("a",) if i < 3 else ("b",)) for i in range(8)]
+    tax = Taxonomy(items)
+    from lingxi.rec.explore import Proposal
+
+    props = [Proposal("b", "why not")]
+    pop = np.array([9, 9, 9, 50, 40, 3, 2, 1], dtype=float)
+    aff = np.array([0, 0, 0, 0.9, 0.8, 0.1, 0.2, 0.3])
+    ranked = [1, 2, 4, 3, 5, 6, 7]
+    by_aff = fill(ranked, props, tax, 4, 0.25, {0}, aff, order="affinity")
+    assert [r for r, why in by_aff if why] == [3]
+    by_rank = fill(ranked, props, tax, 4, 0.25, {0}, aff, order="ranked")
+    assert [r for r, why in by_rank if why] == [4]
+    tail = fill(ranked, props, tax, 4, 0.25, {0}, aff, pop, tail=0.5, order="affinity")
+    assert [r for r, why in tail if why] == [7]  # the most similar note among the less-seen half
+
+
+def test_sample_power_flattens_pair_sampling() -> None:
+    x, pairs, _ = _planted()
+    skewed = [(a, b, 100.0 if i < 10 else 1.0) for i, (a, b, _) in enumerate(pairs)]
+    e1, _ = train(x, skewed, 16, TrainConfig(steps=20, batch_size=32, seed=0))
+    e2, _ = train(x, skewed, 16, TrainConfig(steps=20, batch_size=32, seed=0, sample_power=0.0))
+    assert not np.array_equal(e1.weights, e2.weights)

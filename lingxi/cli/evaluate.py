@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     rc.add_argument("--k", type=int, default=20)
     rc.add_argument("--cold-share", type=float, default=0.2)
     rc.add_argument("--seed", type=int, default=0)
-    rc.add_argument("--steps", type=int, default=1500, help="encoder training steps")
+    rc.add_argument("--steps", type=int, default=3000, help="encoder training steps")
     rc.add_argument("--no-llm", action="store_true", help="skip the LLM compression features and the LLM proposer")
     rc.add_argument("--llm-model", help="model for LLM features/proposals (default: LINGXI_LLM_MODEL)")
     rc.add_argument("--explore", type=float, default=0.2)
@@ -52,6 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     mm.add_argument("--conversations", type=int, help="only the first N conversations")
     mm.add_argument("--window", type=int, default=16, help="turns per extraction call (bounds LLM cost)")
     mm.add_argument("--k", type=int, default=10)
+    mm.add_argument("--full-context-tokens", type=int, default=0,
+                    help="budget of the full-context row (default: the LLM context, LINGXI_LLM_CONTEXT, minus 700)")
+    mm.add_argument("--last-n", type=int, default=20)
     mm.add_argument("--json", action="store_true")
     mm.set_defaults(run=run_memory)
 
@@ -172,6 +175,7 @@ def run_memory(lib: Library, args: argparse.Namespace) -> int:
     chat = make_chat(lib.settings, model_progress)
     result = ev.evaluate(args.locomo, chat, lib.embedder, lib.settings.home / "eval-memory", limit=args.limit,
                          conversations=args.conversations, window=args.window, k=args.k,
+                         context_tokens=args.full_context_tokens, last_n=args.last_n,
                          say=lambda s: print(f"[locomo] {s}", file=sys.stderr, flush=True))
     print_result(result, args.json)
     return 0

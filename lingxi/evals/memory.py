@@ -150,7 +150,7 @@ def evaluate(
     window: int = 16,
     last_n: int = 20,
     k: int = 10,
-    context_tokens: int = 3500,
+    context_tokens: int = 0,
     weights: RecallWeights | None = None,
     say: Say | None = None,
 ) -> dict[str, Any]:
@@ -158,7 +158,12 @@ def evaluate(
 
     say = say or (lambda s: None)
     convs = load_locomo(path)[:conversations]
-    w = weights or RecallWeights(relevance=1.0, recency=0.5, importance=0.5)
+    # Over months of conversation an hourly decay of 0.99 leaves only the last session with any recency, and
+    # min-max scaling then hands that session a flat bonus; the evaluation decays per day instead (0.999/hour,
+    # half-life ≈ 29 days) and lets relevance lead.
+    w = weights or RecallWeights(relevance=1.0, recency=0.25, importance=0.25, decay_per_hour=0.999)
+    if context_tokens <= 0:  # as much as the model's context allows, less room for the instructions and answer
+        context_tokens = max(1000, int(getattr(chat, "context", 4096)) - 700)
     systems = ["full-context", f"last-{last_n} turns", "RAG over raw turns", "lingxi memory"]
     per: dict[str, dict[int, list[float]]] = {s: defaultdict(list) for s in systems}
     ev_recall: dict[str, list[float]] = {s: [] for s in systems}

@@ -25,13 +25,14 @@ ARTIFACT_VERSION = 1
 @dataclass
 class TrainConfig:
     dim: int = 0  # 0: the embedder block's width
-    temperature: float = 0.05
+    temperature: float = 0.1
     batch_size: int = 256
-    steps: int = 1500
-    lr: float = 1e-3
+    steps: int = 3000
+    lr: float = 5e-4
     weight_decay: float = 1e-4
     seed: int = 0
     val_share: float = 0.05
+    sample_power: float = 1.0  # pairs are drawn ∝ weight**power; < 1 flattens towards rare pairs
 
 
 @dataclass
@@ -137,7 +138,7 @@ def train(
     tr = [pairs[i] for i in order[n_val:]]
     a = np.array([p[0] for p in tr])
     b = np.array([p[1] for p in tr])
-    p = np.array([p[2] for p in tr], dtype=np.float64)
+    p = np.array([p[2] for p in tr], dtype=np.float64) ** cfg.sample_power
     p /= p.sum()
     dim = cfg.dim or base_dim
     w = initial_weights(x.shape[1], base_dim, dim, rng)

@@ -144,20 +144,41 @@ def fill(
     share: float,
     seen: set[int],
     affinity: np.ndarray | None = None,
+    popularity: np.ndarray | None = None,
+    tail: float | None = None,
+    order: str = "affinity",
 ) -> list[tuple[int, str | None]]:
     """Merge exploitation and exploration: ``round(k * share)`` slots go to proposed topics' notes.
 
-    Within a topic, notes are taken by ``affinity`` (e.g. similarity to the user) when given; explore
-    items are interleaved at the tail of every block of 1/share items. Returns [(row, reason or None)]."""
+    Within a topic, notes come in the ranker's own order (``order="ranked"``: relevant notes of the new topic
+    first, then by ``affinity``) or by ``affinity`` alone (``order="affinity"``). With ``popularity`` and
+    ``tail``, explore slots only take notes at or below that quantile of the popularity of engaged notes
+    (new interests shown through less-seen notes; topics with no such note fall back to all of theirs).
+    Explore items are interleaved at the tail of every block of 1/share items. Returns [(row, reason or None)]."""
     n_explore = int(round(k * share)) if proposals else 0
     picks: list[tuple[int, str]] = []
     taken = set(seen)
     queues = []
     pos = {r: i for i, r in enumerate(ranked)}
+    limit = None
+    if popularity is not None and tail is not None:
+        engaged = popularity[popularity > 0]
+        limit = float(np.quantile(engaged, tail)) if len(engaged) else None
     for p in proposals:
         rows = [r for r in taxonomy.rows.get(p.topic, []) if r not in taken]
-        # the ranker's own order first (relevant notes in the new topic), then similarity to the user
-        rows.sort(key=lambda r: (pos.get(r, len(pos)), -(affinity[r] if affinity is not None else 0.0)))
+        if limit is not None and popularity is not None:
+            rows = [r for r in rows if popularity[r] <= limit] or rows
+        def aff(r: int) -> float:
+            return -(float(affinity[r]) if affinity is not None else 0.0)
+
+        if order == "affinity":
+            rows.sort(key=aff)
+        elif order == "mixed":  # average of the two ranks within the topic
+            by_aff = {r: i for i, r in enumerate(sorted(rows, key=aff))}
+            by_pos = {r: i for i, r in enumerate(sorted(rows, key=lambda r: (pos.get(r, len(pos)), aff(r))))}
+            rows.sort(key=lambda r: (by_aff[r] + by_pos[r], by_aff[r]))
+        else:
+            rows.sort(key=lambda r: (pos.get(r, len(pos)), aff(r)))
         queues.append((p, rows))
     while len(picks) < n_explore and any(q for _, q in queues):
         for p, q in queues:
