@@ -239,3 +239,17 @@ def test_memory_cli(lib: Library, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--home", home, "persona", "list", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)["personas"]) == 3
     _ = np  # numpy imported for parity with other suites
+
+
+def test_extraction_drops_invented_names() -> None:
+    from lingxi.companion.extract import Turn, extract, grounded
+
+    assert grounded("Caroline went to a support group on 7 May 2023", "[D1:3] Caroline: I went yesterday (7 May 2023)")
+    assert not grounded("the user remembers the cat's name is 'Milo'", "[T4] the user: 你还记得我的猫叫什么吗？")
+    reply = {"memories": [
+        {"kind": "fact", "text": "The user has a cat named Milo", "importance": 5, "slot": "", "turns": ["T1"]},
+        {"kind": "plan", "text": "The user will travel to Chengdu next week", "importance": 6, "slot": "", "turns": ["T1"]},
+    ]}
+    out = extract(ScriptedChat([reply]), [Turn("T1", "the user", "I'm going to Chengdu next week for work")],
+                  datetime(2026, 11, 20))
+    assert [m["text"] for m in out] == ["The user will travel to Chengdu next week (the week of 23 November 2026)"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +15,24 @@ from lingxi.llm.chat import ChatModel
 from lingxi.prompting import load_prompt
 
 PROMPTS = Path(__file__).parent / "prompts"
+# Capitalised words a memory may use without them occurring in the turns it comes from.
+COMMON = {"the", "user", "he", "she", "they", "his", "her", "their", "a", "an", "on", "in", "at", "it", "this",
+          "that", "and", "but", "when", "after", "before", "during", "since", "for", "with", "i", "we", "week",
+          "weekend", "january", "february", "march", "april", "may", "june", "july", "august", "september",
+          "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+          "sunday"}
+
+
+def grounded(memory: str, source: str) -> bool:
+    """False when the memory names something (a capitalised word or a number) that its turns never mention —
+    how a small model invents a pet's name or a date. Chinese text passes (no reliable cheap check)."""
+    low = source.lower()
+    for w in re.findall(r"\b[A-Z][A-Za-z'-]+\b|\b\d+\b", memory):
+        if w.lower() in COMMON:
+            continue
+        if w.lower().rstrip("'s") not in low and w.lower() not in low:
+            return False
+    return True
 EXTRACT_KINDS = ["fact", "preference", "plan", "event", "relationship", "emotion"]
 
 
@@ -58,9 +77,10 @@ def extract(chat: ChatModel, turns: Sequence[Turn], when: datetime, max_items: i
     reply = chat.complete_json([{"role": "user", "content": text}], schema, max_tokens=70 * max_items + 40)
     out = []
     valid = {t.ref for t in turns}
+    source = f"{dialogue}\n{fmt_day(when.date())}\n{' '.join(speakers)}"
     for m in reply.get("memories", []):
         body = " ".join(str(m.get("text", "")).split())[:300]
-        if not body:
+        if not body or not grounded(body, source):
             continue
         out.append({"kind": m["kind"], "text": annotate(body, when) if "(" not in body else body,
                     "importance": int(m["importance"]), "slot": str(m.get("slot", "")).strip() or None,
