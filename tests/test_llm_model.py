@@ -145,3 +145,20 @@ def test_llm_proposer_stays_in_taxonomy(small):
     props = LLMProposer(small).propose([0, 1, 2, 3], items, tax, 2)
     assert all(p.topic in tax.rows and p.topic != "hiking" for p in props)
     assert all(p.topic != "opera" for p in props)
+
+
+def test_llm_compression_vectors(model_path):
+    """Real 0.5B in llama.cpp embedding mode: one unit vector per note, same note → same vector."""
+    import numpy as np
+
+    from lingxi.llm.hidden import LocalHiddenState
+    from lingxi.rec.features import Item
+
+    model = LocalHiddenState(model_path, threads=default_threads())
+    notes = [Item("a", "Sourdough starter in seven days", "Feed flour and water daily.", ("baking",)),
+             Item("b", "Camping with a dog", "Bring a tie-out line and a bowl.", ("pets",))]
+    prompts = [model.chat_prefix(n.compress_prompt(), 'The one word is: "') for n in notes]
+    v = model.embed(prompts + prompts[:1])
+    assert v.shape == (3, model.dim) and model.dim == 896
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
+    assert np.allclose(v[0], v[2], atol=1e-5) and not np.allclose(v[0], v[1], atol=1e-2)

@@ -116,21 +116,14 @@ class Companion:
                 "extraction_error": error, "seconds": round(time.perf_counter() - t0, 2)}
 
     def _maybe_extract(self, mem: MemoryStore, now: datetime) -> list[Any]:
-        c = self.lib.conn
-        last = c.execute("SELECT COALESCE(MAX(CAST(substr(value, 2) AS INTEGER)), 0) FROM memories, json_each(memories.turns)"
-                         " WHERE user=? AND persona=? AND kind NOT IN ('observation', 'emotion', 'reflection')",
-                         (mem.user, mem.persona)).fetchone()[0]
-        rows = c.execute("SELECT id, speaker, text FROM mem_turns WHERE user=? AND persona=? AND id>? ORDER BY id",
-                         (mem.user, mem.persona, last)).fetchall()
+        rows = mem.unextracted_turns()
         if len(rows) < 2 * self.config.extract_every:
             return []
         turns = [Turn(f"T{r[0]}", "the user" if r[1] == "user" else r[1], r[2]) for r in rows[-24:]]
         items = extract(self.chat, [t for t in turns if t.speaker == "the user"] or turns, now)
         ts = now.replace(tzinfo=UTC).timestamp()
-        if not items:  # mark the window as read so it is not extracted again
-            items = [{"kind": "fact", "text": f"Talked with the user on {fmt_day(now.date())}", "importance": 1,
-                      "turns": [turns[-1].ref]}]
-        written = [m for m, s in mem.add_many([{**it, "ts": ts} for it in items]) if s != "duplicate"]
+        written = [m for m, s in mem.add_many([{**it, "ts": ts} for it in items], extracted_through=rows[-1][0])
+                   if s != "duplicate"]
         written += self._maybe_reflect(mem, ts)
         return written
 

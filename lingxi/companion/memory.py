@@ -39,12 +39,16 @@ CREATE TABLE IF NOT EXISTS memories (
     user TEXT NOT NULL, persona TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,
     importance INTEGER NOT NULL, ts REAL NOT NULL, event_date TEXT, slot TEXT,
     turns TEXT NOT NULL DEFAULT '[]', sources TEXT NOT NULL DEFAULT '[]',
-    hash TEXT NOT NULL, mentions INTEGER NOT NULL DEFAULT 1, last_access REAL,
+    hash TEXT NOT NULL, mentions INTEGER NOT NULL DEFAULT 1,
     superseded_by INTEGER, superseded_at REAL, supersede_reason TEXT
 );
 CREATE INDEX IF NOT EXISTS memories_user ON memories(user, persona, superseded_by);
 CREATE INDEX IF NOT EXISTS memories_hash ON memories(user, persona, hash);
 CREATE VIRTUAL TABLE IF NOT EXISTS memory_fts USING fts5(tokens);
+CREATE TABLE IF NOT EXISTS mem_state (
+    user TEXT NOT NULL, persona TEXT NOT NULL, extracted_through INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (user, persona)
+);
 CREATE TABLE IF NOT EXISTS memory_vectors (memory_id INTEGER PRIMARY KEY, vec BLOB NOT NULL);
 """
 
@@ -145,6 +149,14 @@ class MemoryStore:
                 ids.append(int(cur.lastrowid or 0))
         return ids
 
+    def unextracted_turns(self) -> list[tuple[int, str, str]]:
+        """(id, speaker, text) of the turns after the extraction watermark, oldest first."""
+        row = self.conn.execute("SELECT extracted_through FROM mem_state WHERE user=? AND persona=?",
+                                (self.user, self.persona)).fetchone()
+        rows = self.conn.execute("SELECT id, speaker, text FROM mem_turns WHERE user=? AND persona=? AND id>?"
+                                 " ORDER BY id", (self.user, self.persona, row[0] if row else 0)).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
+
     def recent_turns(self, n: int) -> list[tuple[str, str, float]]:
         rows = self.conn.execute("SELECT speaker, text, ts FROM mem_turns WHERE user=? AND persona=?"
                                  " ORDER BY id DESC LIMIT ?", (self.user, self.persona, n)).fetchall()
@@ -159,8 +171,10 @@ class MemoryStore:
                                    event_date=event_date, turns=list(turns), sources=list(sources))],
                              None if vector is None else vector.reshape(1, -1))[0]
 
-    def add_many(self, items: list[dict[str, Any]], vectors: np.ndarray | None = None) -> list[tuple[Memory, str]]:
-        """Add memories in one transaction (vectors computed first, outside it)."""
+    def add_many(self, items: list[dict[str, Any]], vectors: np.ndarray | None = None,
+                 extracted_through: int | None = None) -> list[tuple[Memory, str]]:
+        """Add memories in one transaction (vectors computed first, outside it). ``extracted_through`` moves the
+        extraction watermark to that turn id in the same transaction, so a window is read exactly once."""
         clean = []
         for it in items:
             kind, text = str(it.get("kind", "")), " ".join(str(it.get("text", "")).split())
@@ -176,6 +190,10 @@ class MemoryStore:
         with self._transaction() as c:
             for i, it in enumerate(clean):
                 out.append(self._add_one(c, it, None if vectors is None else vectors[i]))
+            if extracted_through is not None:
+                c.execute("INSERT INTO mem_state(user, persona, extracted_through) VALUES (?,?,?)"
+                          " ON CONFLICT(user, persona) DO UPDATE SET extracted_through=excluded.extracted_through",
+                          (self.user, self.persona, extracted_through))
         return out
 
     def _add_one(self, c: sqlite3.Connection, it: dict[str, Any], vec: np.ndarray | None) -> tuple[Memory, str]:
@@ -234,6 +252,7 @@ class MemoryStore:
                 c.execute("DELETE FROM memory_vectors WHERE memory_id=?", (i,))
             c.execute("DELETE FROM memories WHERE user=? AND persona=?", (self.user, self.persona))
             c.execute("DELETE FROM mem_turns WHERE user=? AND persona=?", (self.user, self.persona))
+            c.execute("DELETE FROM mem_state WHERE user=? AND persona=?", (self.user, self.persona))
         return len(ids)
 
     # --- reads ---------------------------------------------------------------------------------------
@@ -307,9 +326,6 @@ class MemoryStore:
             m.score = float(score[i])
             m.parts = {"relevance": float(relevance[i]), "recency": float(recency[i]), "importance": m.importance / 10}
             out.append(m)
-        if out:
-            with self._transaction() as c:
-                c.executemany("UPDATE memories SET last_access=? WHERE id=?", [(now, m.id) for m in out])
         return out
 
 

@@ -19,8 +19,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from lingxi.companion.extract import Turn, extract, prompt, reflect
 from lingxi.companion.memory import MemoryStore, RecallWeights
 from lingxi.companion.timeexpr import annotate, fmt_day, parse_session_date
@@ -253,5 +251,3 @@ def evaluate(
                        "seconds_per_session": round(sum(c["extraction_s"] for c in costs) / total_sessions, 1),
                        "failures": sum(c.get("failures", 0) for c in costs)}}}
 
-
-__all__ = ["evaluate", "load_locomo", "np"]

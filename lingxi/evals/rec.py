@@ -29,7 +29,7 @@ from scipy import sparse  # type: ignore[import-untyped]
 from lingxi.errors import BadInput
 from lingxi.rec.encoder import TrainConfig, train
 from lingxi.rec.events import Event, read_events
-from lingxi.rec.explore import CoEngagementProposer, LLMProposer, Proposer, Taxonomy, fill
+from lingxi.rec.explore import CoEngagementProposer, Proposer, Taxonomy, fill
 from lingxi.rec.features import Item
 from lingxi.rec.pairs import mine_pairs
 from lingxi.rec.recommend import ItemCF, RecConfig, Recommender, intra_list_diversity, novelty
@@ -290,5 +290,3 @@ def progress_printer(prefix: str) -> Callable[[int, int], None]:
         print(f"\r{prefix} {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
     return show
 
-
-__all__ = ["LLMProposer", "RecData", "evaluate", "fill", "load_jsonl", "load_movielens"]

@@ -78,6 +78,16 @@ def check_schema(value: Any, schema: dict[str, Any], where: str = "$") -> None:
             check_schema(item, schema["items"], f"{where}[{i}]")
 
 
+def load_llama(model_path: Path, threads: int, context: int, **extra: Any) -> Any:
+    """A llama-cpp-python ``Llama`` for a GGUF file, with lingxi's thread settings (shared by every local model)."""
+    try:
+        from llama_cpp import Llama
+    except ImportError as e:
+        raise BackendUnavailable("the local LLM needs llama-cpp-python (run `make setup`)") from e
+    return Llama(model_path=str(model_path), n_ctx=context, n_threads=threads, n_threads_batch=threads,
+                 verbose=False, **extra)
+
+
 class LocalChatModel(ChatModel):
     """A GGUF model run in-process by llama-cpp-python. Loads on first use."""
 
@@ -102,21 +112,12 @@ class LocalChatModel(ChatModel):
     @property
     def llm(self) -> Any:
         if self._llm is None:
-            try:
-                from llama_cpp import Llama
+            draft = None
+            if self.speculative:
                 from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
-            except ImportError as e:
-                raise BackendUnavailable("the local LLM needs llama-cpp-python (run `make setup`)") from e
-            draft = LlamaPromptLookupDecoding(num_pred_tokens=10) if self.speculative else None
-            self._llm = Llama(
-                model_path=str(self.model_path),
-                n_ctx=self.context,
-                n_threads=self.threads,
-                n_threads_batch=self.threads,
-                seed=self.seed,
-                draft_model=draft,
-                verbose=False,
-            )
+
+                draft = LlamaPromptLookupDecoding(num_pred_tokens=10)
+            self._llm = load_llama(self.model_path, self.threads, self.context, seed=self.seed, draft_model=draft)
         return self._llm
 
     def count_tokens(self, text: str) -> int:

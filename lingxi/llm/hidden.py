@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from lingxi.errors import BackendUnavailable
+from lingxi.llm.chat import load_llama
+
+LAST_TOKEN_POOLING = 3  # llama.cpp's LLAMA_POOLING_TYPE_LAST
 
 
 class LocalHiddenState:
@@ -29,15 +31,9 @@ class LocalHiddenState:
     @property
     def llm(self) -> Any:
         if self._llm is None:
-            try:
-                import llama_cpp
-            except ImportError as e:
-                raise BackendUnavailable("LLM compression vectors need llama-cpp-python (run `make setup`)") from e
-            self._llm = llama_cpp.Llama(
-                model_path=str(self.model_path), n_ctx=self.context, n_batch=self.context, n_ubatch=self.context,
-                n_threads=self.threads, n_threads_batch=self.threads, embedding=True,
-                pooling_type=llama_cpp.LLAMA_POOLING_TYPE_LAST, verbose=False,
-            )
+            self._llm = load_llama(self.model_path, self.threads, self.context, n_batch=self.context,
+                                   n_ubatch=self.context, embedding=True,
+                                   pooling_type=LAST_TOKEN_POOLING)
         return self._llm
 
     @property

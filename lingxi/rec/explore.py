@@ -150,8 +150,8 @@ def fill(
 ) -> list[tuple[int, str | None]]:
     """Merge exploitation and exploration: ``round(k * share)`` slots go to proposed topics' notes.
 
-    Within a topic, notes come in the ranker's own order (``order="ranked"``: relevant notes of the new topic
-    first, then by ``affinity``) or by ``affinity`` alone (``order="affinity"``). With ``popularity`` and
+    Within a topic, notes come by ``affinity`` (similarity to the user, ``order="affinity"``, the default) or in
+    the ranker's own order (``order="ranked"``: relevant notes of the new topic first, then by ``affinity``). With ``popularity`` and
     ``tail``, explore slots only take notes at or below that quantile of the popularity of engaged notes
     (new interests shown through less-seen notes; topics with no such note fall back to all of theirs).
     Explore items are interleaved at the tail of every block of 1/share items. Returns [(row, reason or None)]."""
@@ -173,10 +173,6 @@ def fill(
 
         if order == "affinity":
             rows.sort(key=aff)
-        elif order == "mixed":  # average of the two ranks within the topic
-            by_aff = {r: i for i, r in enumerate(sorted(rows, key=aff))}
-            by_pos = {r: i for i, r in enumerate(sorted(rows, key=lambda r: (pos.get(r, len(pos)), aff(r))))}
-            rows.sort(key=lambda r: (by_aff[r] + by_pos[r], by_aff[r]))
         else:
             rows.sort(key=lambda r: (pos.get(r, len(pos)), aff(r)))
         queues.append((p, rows))

@@ -10,7 +10,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,12 +48,15 @@ class Catalogue:
     histories: dict[str, list[int]]
     taxonomy: Taxonomy
     encoder_version: str
+    rows: dict[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rows = {nid: i for i, nid in enumerate(self.ids)}
 
     def row(self, note_id: str) -> int:
-        try:
-            return self.ids.index(note_id)
-        except ValueError as e:
-            raise NotFound(f"no note with id {note_id!r}") from e
+        if note_id not in self.rows:
+            raise NotFound(f"no note with id {note_id!r}")
+        return self.rows[note_id]
 
 
 class RecService:
