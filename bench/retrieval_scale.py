@@ -123,6 +123,8 @@ def main() -> None:
     ap.add_argument("--sigma", type=float, default=0.03, help="noise added to each vector component")
     ap.add_argument("--milvus", action="store_true", help="also measure the Milvus (Lite) backend")
     ap.add_argument("--threads", type=int, default=1, help="query threads (the issue measures 1)")
+    ap.add_argument("--keep", type=Path, help="keep each built store under this folder and reuse it on the next run"
+                    " (embedded backend; write_s is then the original build's)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     rng = random.Random(0)
@@ -148,17 +150,27 @@ def main() -> None:
             if backend == "milvus" and n > 100_000:
                 continue
             with tempfile.TemporaryDirectory(prefix="lingxi-scale-") as tmp:
+                home = Path(tmp)
+                if args.keep and backend == "embedded":
+                    home = args.keep / f"{backend}-{n}-{len(texts)}-{args.sigma}"
                 gc.collect()
                 rss0 = rss_mb()
-                lib = Library(Settings.load(Path(tmp), threads=args.threads, backend=backend), embedder=emb)
-                print(f"[{backend} {n}] building", file=sys.stderr)
-                write_s = build(lib, texts, base_vecs, n, random.Random(1), args.sigma)
+                done = home / "build.json"
+                lib = Library(Settings.load(home, threads=args.threads, backend=backend), embedder=emb)
+                if done.exists():
+                    write_s = json.loads(done.read_text())["write_s"]
+                    print(f"[{backend} {n}] reusing {home}", file=sys.stderr)
+                else:
+                    print(f"[{backend} {n}] building", file=sys.stderr)
+                    write_s = build(lib, texts, base_vecs, n, random.Random(1), args.sigma)
+                    if args.keep and backend == "embedded":
+                        done.write_text(json.dumps({"write_s": write_s}))
                 t = time.perf_counter()
                 lib.index.vectors.sync(lib.conn)  # loads vectors, builds/updates the HNSW graph
                 ann_s = time.perf_counter() - t
                 lib.search(queries[0], k=10)  # warm caches (jieba, model)
                 m = measure(lib, queries, qvecs, exact=backend == "embedded")
-                disk = sum(p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file()) / 1e6
+                disk = sum(p.stat().st_size for p in home.rglob("*") if p.is_file()) / 1e6
                 rows.append({"system": f"{backend} {n:,}", "metrics": {
                     "chunks": n, "write_s": round(write_s, 1), "ann_build_s": round(ann_s, 1), **m,
                     "rss_mb": round(rss_mb(), 0), "rss_growth_mb": round(rss_mb() - rss0, 0), "disk_mb": round(disk, 0)}})

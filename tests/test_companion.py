@@ -6,6 +6,7 @@ import json
 from datetime import date, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lingxi import Library
@@ -266,3 +267,41 @@ def test_empty_extraction_advances_the_watermark_without_filler(lib: Library) ->
     assert {m.kind for m in s.entries()} == {"observation"}  # no placeholder memories
     # each window went to the LLM once: two replies + two extractions, nothing re-read
     assert chat.calls == 4 and "apricot" not in chat.sent[3][-1]["content"]
+
+
+def test_recall_skips_memories_whose_turns_are_already_covered(lib: Library) -> None:
+    s = MemoryStore(lib.conn, "gus", "pet")  # BM25 only
+    fact, _ = s.add("fact", "The user's dog Biscuit loves the beach", 6, T0, turns=["D1:3"])
+    obs, _ = s.add("observation", "gus said: Biscuit the dog loves running on the beach", 3, T0, turns=["D1:3"])
+    other, _ = s.add("observation", "gus said: we walked along the beach all afternoon", 3, T0, turns=["D2:1"])
+    w = RecallWeights(relevance=1, recency=0, importance=0)
+    plain = s.recall("Biscuit beach", T0, k=2, weights=w, distinct=False)
+    assert len(plain) == 2 and other.id not in {m.id for m in plain}
+    distinct = s.recall("Biscuit beach", T0, k=2, weights=w)
+    # the second memory of turn D1:3 gives its slot to the turn not yet represented
+    assert len({tuple(m.turns) for m in distinct}) == 2 and other.id in {m.id for m in distinct}
+    assert {fact.id, obs.id} & {m.id for m in distinct}
+
+
+def test_trace_follows_a_reflection_to_its_sources_turns(lib: Library) -> None:
+    s = MemoryStore(lib.conn, "hal", "pet")
+    a, _ = s.add("event", "The user ran 10 km", 6, T0, turns=["D1:1"])
+    b, _ = s.add("event", "The user ran 21 km", 6, T0, turns=["D3:2", "D3:3"])
+    r, _ = s.add("reflection", "The user is training for a race", 8, T0, sources=[a.id, b.id])
+    assert s.trace(r) == ["D1:1", "D3:2", "D3:3"]
+    s.forget(a.id)
+    assert s.trace(s.get(r.id)) == ["D3:2", "D3:3"]
+
+
+def test_observation_context_is_embedded_not_stored(lib: Library) -> None:
+    seen: list[str] = []
+
+    def embed(texts: list[str], role: str = "passage") -> np.ndarray:
+        seen.extend(texts)
+        return np.ones((len(texts), 4), dtype=np.float32) / 2
+
+    s = MemoryStore(lib.conn, "ivy", "pet", embed)
+    (m, _), = s.add_many([{"kind": "observation", "text": "Yes, three of them!", "importance": 3, "ts": T0,
+                           "context": "Do you have any cats?"}])
+    assert seen == ["Do you have any cats?\nYes, three of them!"]
+    assert s.get(m.id).text == "Yes, three of them!"

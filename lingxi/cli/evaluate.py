@@ -11,6 +11,7 @@ from typing import Any
 from lingxi.cli.output import table
 from lingxi.errors import BadInput
 from lingxi.library import Library
+from lingxi.rec.explore import EXPLORE_TAIL
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -43,6 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     rc.add_argument("--no-llm", action="store_true", help="skip the LLM compression features and the LLM proposer")
     rc.add_argument("--llm-model", help="model for LLM features/proposals (default: LINGXI_LLM_MODEL)")
     rc.add_argument("--explore", type=float, default=0.2)
+    rc.add_argument("--explore-tail", type=float, default=EXPLORE_TAIL,
+                    help="explore slots take notes at or below this popularity quantile (1 = any note)")
     rc.add_argument("--explore-users", type=int, default=50, help="users in the LLM-proposer exploration rows")
     rc.add_argument("--json", action="store_true")
     rc.set_defaults(run=run_rec)
@@ -55,6 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     mm.add_argument("--full-context-tokens", type=int, default=0,
                     help="budget of the full-context row (default: the LLM context, LINGXI_LLM_CONTEXT, minus 700)")
     mm.add_argument("--last-n", type=int, default=20)
+    mm.add_argument("--no-answers", action="store_true",
+                    help="retrieval only: evidence recall and prompt tokens, no answers (replays still extract)")
     mm.add_argument("--json", action="store_true")
     mm.set_defaults(run=run_memory)
 
@@ -160,7 +165,8 @@ def run_rec(lib: Library, args: argparse.Namespace) -> int:
         proposer = LLMProposer(make_chat(settings, model_progress))
     result = ev.evaluate(data, feats, k=args.k, cold_share=args.cold_share, seed=args.seed,
                          train_config=TrainConfig(steps=args.steps, seed=args.seed), explore_share=args.explore,
-                         proposer=proposer, explore_users=args.explore_users, say=say)
+                         proposer=proposer, explore_users=args.explore_users,
+                         explore_tail=args.explore_tail, say=say)
     print_result(result, args.json)
     return 0
 
@@ -175,7 +181,7 @@ def run_memory(lib: Library, args: argparse.Namespace) -> int:
     chat = make_chat(lib.settings, model_progress)
     result = ev.evaluate(args.locomo, chat, lib.embedder, lib.settings.home / "eval-memory", limit=args.limit,
                          conversations=args.conversations, window=args.window, k=args.k,
-                         context_tokens=args.full_context_tokens, last_n=args.last_n,
+                         context_tokens=args.full_context_tokens, last_n=args.last_n, answers=not args.no_answers,
                          say=lambda s: print(f"[locomo] {s}", file=sys.stderr, flush=True))
     print_result(result, args.json)
     return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from lingxi.cli.output import emit_fields, emit_json, table
 from lingxi.library import Library
+from lingxi.rec.explore import EXPLORE_TAIL
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -43,6 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     r.add_argument("--user", required=True)
     r.add_argument("--k", type=int, default=20)
     r.add_argument("--explore", type=float, default=0.0, help="share of the list for LLM-proposed new interests (e.g. 0.2)")
+    r.add_argument("--explore-tail", type=float, default=EXPLORE_TAIL,
+                   help="explore slots take notes at or below this popularity quantile of engaged notes (1 = any)")
     r.add_argument("--proposer", choices=["llm", "co-engagement"], default="llm")
     r.add_argument("--json", action="store_true")
     r.set_defaults(run=run_recommend)
@@ -122,7 +125,7 @@ def run_recommend(lib: Library, args: argparse.Namespace) -> int:
 
             cat = svc.catalogue()
             proposer = CoEngagementProposer(list(cat.histories.values()), cat.taxonomy)
-    out = svc.recommend(args.user, args.k, args.explore, chat=chat, proposer=proposer)
+    out = svc.recommend(args.user, args.k, args.explore, chat=chat, proposer=proposer, tail=args.explore_tail)
     if args.json:
         emit_json(out)
         return 0

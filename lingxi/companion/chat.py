@@ -96,9 +96,11 @@ class Companion:
         else:
             reply = self.chat.complete(messages, max_tokens=self.config.max_reply_tokens, temperature=0.7).strip()
         session = now.strftime("%Y-%m-%d")
+        before = mem.recent_turns(1)  # what the message answers, embedded with it
         t_ids = mem.add_turns(session, [(None, "user", message, ts), (None, _speaker(self.persona), reply, ts + 1)])
         ref = f"T{t_ids[0]}"
         written = [m for m, status in mem.add_many([{"kind": "observation", "text": annotate(message, now),
+                                                     "context": before[-1][1] if before else "",
                                                      "importance": 3 if feeling is None else 5, "ts": ts,
                                                      "turns": [ref]}]) if status != "duplicate"]
         if feeling is not None:

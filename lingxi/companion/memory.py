@@ -185,7 +185,10 @@ class MemoryStore:
             imp = int(it.get("importance", 5))
             clean.append({**it, "kind": kind, "text": text, "importance": max(1, min(10, imp))})
         if vectors is None and self.embed is not None and clean:
-            vectors = self.embed([c["text"] for c in clean], "passage")
+            # an item's "context" (e.g. the turn it answers) is embedded with it but not stored as its text:
+            # "yes, three of them" is only findable together with "do you have pets?"
+            vectors = self.embed([f"{c['context']}\n{c['text']}" if c.get("context") else c["text"] for c in clean],
+                                 "passage")
         out: list[tuple[Memory, str]] = []
         with self._transaction() as c:
             for i, it in enumerate(clean):
@@ -263,6 +266,18 @@ class MemoryStore:
             raise NotFound(f"no memory #{memory_id} for user {self.user!r}")
         return _row(r)
 
+    def trace(self, m: Memory) -> list[str]:
+        """The turns a memory comes from: its own links, or for a reflection those of the memories it sums up."""
+        if m.turns or not m.sources:
+            return list(m.turns)
+        out: list[str] = []
+        for sid in m.sources:
+            try:
+                out += self.trace(self.get(sid)) if sid != m.id else []
+            except NotFound:  # a source forgotten since
+                continue
+        return list(dict.fromkeys(out))
+
     def entries(self, include_superseded: bool = False, kind: str | None = None, limit: int = -1) -> list[Memory]:
         sql = f"SELECT {COLUMNS} FROM memories WHERE user=? AND persona=?"
         args: list[Any] = [self.user, self.persona]
@@ -278,8 +293,11 @@ class MemoryStore:
                                      (self.user, self.persona)).fetchone()[0])
 
     def recall(self, query: str, now: float, k: int = 10, weights: RecallWeights | None = None,
-               kinds: Sequence[str] | None = None, query_vector: np.ndarray | None = None) -> list[Memory]:
-        """Active memories ranked by relevance (dense + BM25) + recency + importance."""
+               kinds: Sequence[str] | None = None, query_vector: np.ndarray | None = None,
+               distinct: bool = True) -> list[Memory]:
+        """Active memories ranked by relevance (dense + BM25) + recency + importance.
+
+        With ``distinct``, a memory whose source turns are all covered by higher-ranked ones is left out."""
         w = weights or RecallWeights()
         mems = self.entries()
         if kinds:
@@ -319,13 +337,20 @@ class MemoryStore:
         recency = np.power(w.decay_per_hour, hours)
         importance = np.array([m.importance / 10.0 for m in mems])
         score = w.relevance * relevance + w.recency * _scale(recency) + w.importance * _scale(importance)
-        order = np.argsort(-score, kind="stable")[:k]
-        out = []
-        for i in order:
+        out: list[Memory] = []
+        covered: set[str] = set()
+        # A memory that only restates turns already represented in the list (the observation of a turn after
+        # the fact extracted from it, or the other way round) is skipped, so the k slots reach more of the past.
+        for i in np.argsort(-score, kind="stable"):
             m = mems[int(i)]
+            if distinct and m.turns and covered.issuperset(m.turns):
+                continue
+            covered.update(m.turns)
             m.score = float(score[i])
             m.parts = {"relevance": float(relevance[i]), "recency": float(recency[i]), "importance": m.importance / 10}
             out.append(m)
+            if len(out) >= k:
+                break
         return out
 
 

@@ -107,7 +107,8 @@ def replay(conv: Conversation, store: MemoryStore, chat: ChatModel | None, windo
     for name, when, turns in conv.sessions:
         store.add_turns(name, [(t.ref, t.speaker, t.text, _ts(when)) for t in turns])
         store.add_many([{"kind": "observation", "text": f"{t.speaker} said: {annotate(t.text, when)}",
-                         "importance": 3, "ts": _ts(when), "turns": [t.ref]} for t in turns])
+                         "context": f"{turns[j - 1].speaker} said: {turns[j - 1].text}" if j else "",
+                         "importance": 3, "ts": _ts(when), "turns": [t.ref]} for j, t in enumerate(turns)])
         if chat is None:
             continue
         for i in range(0, len(turns), window):
@@ -151,6 +152,7 @@ def evaluate(
     context_tokens: int = 0,
     weights: RecallWeights | None = None,
     say: Say | None = None,
+    answers: bool = True,
 ) -> dict[str, Any]:
     import sqlite3
 
@@ -215,29 +217,33 @@ def evaluate(
                                         query_vector=None if qvecs is None else qvecs[qi])
                     hits_sorted = sorted(hits, key=lambda m: (m.ts, m.id))
                     ctx = "\n".join(f"({time.strftime('%d %B %Y', time.gmtime(m.ts))}) {m.text}" for m in hits_sorted)
-                    refs = [r for m in hits for r in m.turns]
-                pred, ntok, secs = _answer(chat, ctx, q["question"])
-                per[system][q["category"]].append(_score(q, pred))
+                    refs = [r for m in hits for r in store.trace(m)]
+                if answers:
+                    pred, ntok, secs = _answer(chat, ctx, q["question"])
+                    per[system][q["category"]].append(_score(q, pred))
+                    lat[system].append(secs)
+                else:  # retrieval only: evidence recall and the prompt the answer would have cost
+                    ntok = chat.count_tokens(prompt("answer").format(context=ctx, question=q["question"]))
                 tokens[system].append(ntok)
-                lat[system].append(secs)
                 if gold and system in ("RAG over raw turns", "lingxi memory"):
                     ev_recall[system].append(len(gold & set(refs)) / len(gold))
                 elif gold:
                     present = {t.ref for t in turns[-last_n:]} if system.startswith("last-") else \
                         {t.ref for t in turns[len(turns) - len(full_lines):]}
                     ev_recall[system].append(len(gold & present) / len(gold))
-            say(f"{conv.id}: {system}: F1 {statistics.fmean(x for xs in per[system].values() for x in xs):.3f}")
+            if answers:
+                say(f"{conv.id}: {system}: F1 {statistics.fmean(x for xs in per[system].values() for x in xs):.3f}")
         conn.close()
     rows = []
     for s in systems:
         allf = [x for xs in per[s].values() for x in xs]
-        m: dict[str, Any] = {"f1": round(statistics.fmean(allf), 4) if allf else 0.0}
+        m: dict[str, Any] = {"f1": round(statistics.fmean(allf), 4) if allf else None}
         for c, name in CATEGORIES.items():
             if per[s].get(c):
                 m[f"f1_{name}"] = round(statistics.fmean(per[s][c]), 4)
         m["evidence_recall@10"] = round(statistics.fmean(ev_recall[s]), 4) if ev_recall[s] else None
         m["prompt_tokens"] = round(statistics.fmean(tokens[s]), 1)
-        m["p50_ms"] = round(statistics.median(lat[s]) * 1000, 1)
+        m["p50_ms"] = round(statistics.median(lat[s]) * 1000, 1) if lat[s] else None
         rows.append({"system": s, "metrics": m})
     total_sessions = sum(c["sessions"] for c in costs) or 1
     return {"dataset": f"locomo:{path.name}", "rows": rows, "config": {

@@ -29,7 +29,7 @@ from scipy import sparse  # type: ignore[import-untyped]
 from lingxi.errors import BadInput
 from lingxi.rec.encoder import TrainConfig, train
 from lingxi.rec.events import Event, read_events
-from lingxi.rec.explore import CoEngagementProposer, Proposer, Taxonomy, fill
+from lingxi.rec.explore import EXPLORE_TAIL, CoEngagementProposer, Proposer, Taxonomy, fill
 from lingxi.rec.features import Item
 from lingxi.rec.pairs import mine_pairs
 from lingxi.rec.recommend import ItemCF, RecConfig, Recommender, intra_list_diversity, novelty
@@ -161,6 +161,7 @@ def evaluate(
     explore_share: float = 0.2,
     proposer: Proposer | None = None,
     explore_users: int = 0,
+    explore_tail: float | None = EXPLORE_TAIL,
     say: Say | None = None,
 ) -> dict[str, Any]:
     """``features``: name → item feature matrix (rows = data.items); 'zero-shot' is required, 'llm' optional."""
@@ -255,7 +256,8 @@ def evaluate(
                     props = prop.propose(h, data.items, taxonomy, 3)
                     ints = blend.user_interests(h)
                     aff = trained @ ints[0][0] if ints else None
-                    final = [r for r, _ in fill(ranked, props, taxonomy, k, share, set(h) | exclude, aff)]
+                    final = [r for r, _ in fill(ranked, props, taxonomy, k, share, set(h) | exclude, aff,
+                                                popularity=pop_test, tail=explore_tail)]
                 else:
                     final = ranked[:k]
                 lists.append(final)
@@ -281,7 +283,7 @@ def evaluate(
                    "train": {**stats, "wall_s": round(train_s, 2)},
                    "artifact_bytes": int(enc.weights.nbytes),
                    "blend_weights": {"dense": best[0], "cf": best[1], "pop": best[2]},
-                   "explore_share": explore_share},
+                   "explore_share": explore_share, "explore_tail": explore_tail},
     }
 
 

@@ -52,6 +52,9 @@ class Taxonomy:
 
 INTEREST_SHARE = 0.05
 INTEREST_RECENT = 50
+# Explore slots show a new interest through its less-seen notes: at or below this quantile of the popularity of
+# engaged notes (the most popular notes of a topic are the ones a user meets anyway).
+EXPLORE_TAIL = 0.5
 
 
 def interests_of(history: Sequence[int], taxonomy: Taxonomy) -> list[str]:
@@ -145,7 +148,7 @@ def fill(
     seen: set[int],
     affinity: np.ndarray | None = None,
     popularity: np.ndarray | None = None,
-    tail: float | None = None,
+    tail: float | None = EXPLORE_TAIL,
     order: str = "affinity",
 ) -> list[tuple[int, str | None]]:
     """Merge exploitation and exploration: ``round(k * share)`` slots go to proposed topics' notes.

@@ -20,7 +20,15 @@ from scipy import sparse  # type: ignore[import-untyped]
 from lingxi.errors import BadInput, ModelOutputError, NotFound
 from lingxi.rec import events as ev
 from lingxi.rec.encoder import Encoder, TrainConfig, train
-from lingxi.rec.explore import CoEngagementProposer, LLMProposer, Proposal, Proposer, Taxonomy, fill
+from lingxi.rec.explore import (
+    EXPLORE_TAIL,
+    CoEngagementProposer,
+    LLMProposer,
+    Proposal,
+    Proposer,
+    Taxonomy,
+    fill,
+)
 from lingxi.rec.features import Item, combine, llm_compression, zero_shot
 from lingxi.rec.pairs import mine_pairs, user_histories
 from lingxi.rec.recommend import ItemCF, RecConfig, Recommender
@@ -219,11 +227,13 @@ class RecService:
         return props
 
     def recommend(self, user: str, k: int = 20, explore: float = 0.0, chat: ChatModel | None = None,
-                  proposer: Proposer | None = None) -> dict[str, Any]:
+                  proposer: Proposer | None = None, tail: float | None = EXPLORE_TAIL) -> dict[str, Any]:
         if k < 1:
             raise BadInput("k must be at least 1")
         if not 0.0 <= explore <= 1.0:
             raise BadInput(f"--explore must be between 0 and 1, got {explore}")
+        if tail is not None and not 0.0 < tail <= 1.0:
+            raise BadInput(f"--explore-tail must be in (0, 1], got {tail}")
         t0 = time.perf_counter()
         cat = self.catalogue()
         hist = self.history(user)
@@ -239,7 +249,8 @@ class RecService:
             props = self.proposals(user, proposer)
         ints = cat.recommender.user_interests(hist)
         aff = cat.vectors @ ints[0][0] if ints else None
-        final = fill([i for i, _, _ in ranked], props, cat.taxonomy, k, explore, set(hist), aff)
+        final = fill([i for i, _, _ in ranked], props, cat.taxonomy, k, explore, set(hist), aff,
+                     popularity=cat.recommender.popularity, tail=tail)
         out = []
         for i, reason in final:
             if reason is None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -97,6 +99,9 @@ class Searcher:
             raise BadInput("dense search needs an embedder; this store was opened with embeddings off (use --mode bm25)")
         depth = max(50, k * 5 * per_note)
         tokens = tokenize(query)
+        # The query embedding (tens of ms on a CPU) runs on a worker thread while BM25 runs here; both release
+        # the GIL (numpy, SQLite), so on two cores a hybrid query costs about the slower of the two, not the sum.
+        qvec = _embed_async(self.embed_query, query) if mode != "bm25" and self.embed_query is not None else None
         ranked: dict[str, list[str]] = {}
         signals: dict[str, dict[str, float | int]] = {}
         if mode in ("hybrid", "bm25"):
@@ -104,9 +109,8 @@ class Searcher:
             ranked["lexical"] = [cid for cid, _ in lex]
             for r, (cid, s) in enumerate(lex, 1):
                 signals.setdefault(cid, {}).update({"bm25": round(s, 4), "bm25_rank": r})
-        if mode in ("hybrid", "dense"):
-            assert self.embed_query is not None
-            dense = self.backend.dense_ids(self.embed_query(query), depth, filters)
+        if qvec is not None:
+            dense = self.backend.dense_ids(qvec.result(), depth, filters)
             ranked["dense"] = [cid for cid, _ in dense]
             for r, (cid, s) in enumerate(dense, 1):
                 signals.setdefault(cid, {}).update({"cosine": round(s, 4), "dense_rank": r})
@@ -116,19 +120,36 @@ class Searcher:
             only = next(iter(ranked.values()))
             score_key = "bm25" if mode == "bm25" else "cosine"
             fused = [(cid, float(signals[cid][score_key])) for cid in only]
-        hits = self.resolve([cid for cid, _ in fused])
         score_of = dict(fused)
+        order = [cid for cid, _ in fused]
         per: dict[str, int] = {}
         out: list[Hit] = []
-        for h in hits:
-            n = per.get(h.chunk.note_id, 0)
-            if n >= per_note:
-                continue
-            per[h.chunk.note_id] = n + 1
-            out.append(replace(h, score=round(score_of[h.chunk.id], 6), signals=signals.get(h.chunk.id, {}),
-                               snippet=highlight(h.chunk.text, tokens)))
-            if len(out) >= k and self.reranker is None:
-                break
+        # Resolve (read chunk rows, highlight) only as many candidates as the list needs, a window at a time;
+        # a reranker sees every candidate.
+        window = len(order) if self.reranker is not None else max(2 * k * per_note, 20)
+        for start in range(0, len(order), window):
+            for h in self.resolve(order[start : start + window]):
+                n = per.get(h.chunk.note_id, 0)
+                if n >= per_note:
+                    continue
+                per[h.chunk.note_id] = n + 1
+                out.append(replace(h, score=round(score_of[h.chunk.id], 6), signals=signals.get(h.chunk.id, {}),
+                                   snippet=highlight(h.chunk.text, tokens)))
+                if len(out) >= k and self.reranker is None:
+                    return out
         if self.reranker is not None:
             out = self.reranker.rerank(query, out)
         return out[:k]
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _embed_async(embed: Callable[[str], np.ndarray], query: str) -> Future[np.ndarray]:
+    """Embed on the one query-embedding thread (so embeddings of concurrent searches never overlap)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lingxi-query-embed")
+    return _pool.submit(embed, query)
