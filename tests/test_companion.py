@@ -305,3 +305,13 @@ def test_observation_context_is_embedded_not_stored(lib: Library) -> None:
                            "context": "Do you have any cats?"}])
     assert seen == ["Do you have any cats?\nYes, three of them!"]
     assert s.get(m.id).text == "Yes, three of them!"
+
+
+def test_exchanges_pair_each_turn_with_its_reply() -> None:
+    from lingxi.companion.memory import exchanges
+
+    out = exchanges([("D1:1", "Ben", "How was the race?"), ("D1:2", "Ana", "I finished in 4 hours!"),
+                     ("D1:3", "Ben", "Amazing")], T0)
+    assert [o["turns"] for o in out] == [["D1:1", "D1:2"], ["D1:2", "D1:3"], ["D1:3"]]
+    assert out[0]["text"] == "Ben said: How was the race?\nAna replied: I finished in 4 hours!"
+    assert all(o["kind"] == "observation" and o["ts"] == T0 for o in out)

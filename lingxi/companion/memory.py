@@ -366,6 +366,23 @@ class _Tx:
         self.conn.execute("ROLLBACK" if et else "COMMIT")
 
 
+def exchanges(turns: Sequence[tuple[str, str, str]], ts: float, importance: int = 3) -> list[dict[str, Any]]:
+    """Observation memories for a transcript of (ref, speaker, text) turns: one per turn, holding the turn and the
+    reply that follows it, linked to both.
+
+    A question ("how did the race go?") and its answer ("I finished in 4 hours!") are one memory, so recalling
+    either side brings back the other; every turn appears in two exchanges (as the reply, then as the opener)."""
+    out = []
+    for j, (ref, speaker, text) in enumerate(turns):
+        body, refs = f"{speaker} said: {text}", [ref]
+        if j + 1 < len(turns):
+            nref, nspeaker, ntext = turns[j + 1]
+            body += f"\n{nspeaker} replied: {ntext}"
+            refs.append(nref)
+        out.append({"kind": "observation", "text": body, "importance": importance, "ts": ts, "turns": refs})
+    return out
+
+
 def ensure_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(SCHEMA)
 

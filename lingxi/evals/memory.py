@@ -2,8 +2,8 @@
 
 Rows (same LLM, same questions, one run): full-context (as many of the latest turns as the context
 allows), last-N turns, RAG over raw turns (BM25 + dense over the turns), and lingxi memory
-(observations + LLM-extracted memories with resolved dates and reflections, recalled by relevance +
-recency + importance). Metrics per category: token F1 (LoCoMo's metric; category 5, adversarial,
+(exchanges — each turn with the reply to it — plus LLM-extracted memories with resolved dates and
+reflections, recalled by relevance + recency + importance). Metrics per category: token F1 (LoCoMo's metric; category 5, adversarial,
 scores 1 when the answer says the fact is not mentioned), evidence recall@10 (share of the gold
 evidence turns that the retrieved items trace back to), prompt tokens per answer, latency."""
 
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lingxi.companion.extract import Turn, extract, prompt, reflect
-from lingxi.companion.memory import MemoryStore, RecallWeights
+from lingxi.companion.memory import MemoryStore, RecallWeights, exchanges
 from lingxi.companion.timeexpr import annotate, fmt_day, parse_session_date
 from lingxi.errors import BadInput, LingxiError
 from lingxi.evals.agent import f1 as token_f1
@@ -101,16 +101,27 @@ def _ts(d: datetime) -> float:
     return d.replace(tzinfo=UTC).timestamp()
 
 
-def replay(conv: Conversation, store: MemoryStore, chat: ChatModel | None, window: int, say: Say) -> dict[str, Any]:
-    """Write a conversation into memory: every turn as an observation; LLM extraction per session window."""
+# How observations are written; a cached replay with another scheme gets its observations rewritten (its
+# LLM extraction, the expensive part, is kept).
+OBSERVATIONS = "exchanges-v1"
+
+
+def add_observations(conv: Conversation, store: MemoryStore, exchange: bool) -> None:
+    """Every turn as an observation: for lingxi memory, exchanges (a turn with the reply to it); for the RAG
+    baseline, each turn on its own."""
+    for _, when, turns in conv.sessions:
+        if exchange:
+            store.add_many(exchanges([(t.ref, t.speaker, annotate(t.text, when)) for t in turns], _ts(when)))
+        else:
+            store.add_many([{"kind": "observation", "text": f"{t.speaker} said: {annotate(t.text, when)}",
+                             "importance": 3, "ts": _ts(when), "turns": [t.ref]} for t in turns])
+
+
+def replay(conv: Conversation, store: MemoryStore, chat: ChatModel, window: int, say: Say) -> dict[str, Any]:
+    """LLM extraction per session window, then a reflection per session over what it extracted."""
     calls, seconds, failures = 0, 0.0, 0
     for name, when, turns in conv.sessions:
         store.add_turns(name, [(t.ref, t.speaker, t.text, _ts(when)) for t in turns])
-        store.add_many([{"kind": "observation", "text": f"{t.speaker} said: {annotate(t.text, when)}",
-                         "context": f"{turns[j - 1].speaker} said: {turns[j - 1].text}" if j else "",
-                         "importance": 3, "ts": _ts(when), "turns": [t.ref]} for j, t in enumerate(turns)])
-        if chat is None:
-            continue
         for i in range(0, len(turns), window):
             part = turns[i:i + window]
             t0 = time.perf_counter()
@@ -182,11 +193,21 @@ def evaluate(
         mem = MemoryStore(conn, conv.id, "locomo", embedder.embed if embedder else None)
         raw = MemoryStore(conn, conv.id, "raw-turns", embedder.embed if embedder else None)
         if fresh:
-            costs.append(replay(conv, mem, chat, window, say))
-            replay(conv, raw, None, window, say)
+            costs.append({**replay(conv, mem, chat, window, say), "observations": OBSERVATIONS})
+            add_observations(conv, mem, exchange=True)
+            add_observations(conv, raw, exchange=False)
             done.write_text(json.dumps(costs[-1]))
         else:
             costs.append(json.loads(done.read_text()))
+            if costs[-1].get("observations") != OBSERVATIONS:
+                say(f"{conv.id}: rewriting observations ({OBSERVATIONS}); extracted memories kept")
+                for store in (mem, raw):
+                    for old in store.entries(kind="observation"):
+                        store.forget(old.id)
+                add_observations(conv, mem, exchange=True)
+                add_observations(conv, raw, exchange=False)
+                costs[-1]["observations"] = OBSERVATIONS
+                done.write_text(json.dumps(costs[-1]))
         now = _ts(conv.sessions[-1][1] + timedelta(days=1))
         turns = conv.turns
         full_lines: list[str] = []

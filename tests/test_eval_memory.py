@@ -1,0 +1,78 @@
+"""The LoCoMo evaluation on a hand-made conversation in LoCoMo's format, with a scripted LLM."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from lingxi import Library
+from lingxi.evals import memory as ev
+
+from fakes import ScriptedChat
+
+CONV = [{
+    "sample_id": "tiny",
+    "conversation": {
+        "speaker_a": "Ana", "speaker_b": "Ben",
+        "session_1_date_time": "1:56 pm on 8 May, 2023",
+        "session_1": [
+            {"speaker": "Ben", "dia_id": "D1:1", "text": "Hey Ana, what did you do over the weekend?"},
+            {"speaker": "Ana", "dia_id": "D1:2", "text": "I adopted a puppy from the shelter, her name is Mochi!"},
+            {"speaker": "Ben", "dia_id": "D1:3", "text": "So cute. I started learning the violin last month."},
+        ],
+        "session_2_date_time": "10:00 am on 20 May, 2023",
+        "session_2": [
+            {"speaker": "Ana", "dia_id": "D2:1", "text": "How are the lessons going?"},
+            {"speaker": "Ben", "dia_id": "D2:2", "text": "Slowly, my teacher says my bowing is too stiff."},
+        ],
+    },
+    "qa": [
+        {"question": "What did Ana do over the weekend?", "answer": "adopted a puppy", "evidence": ["D1:2"],
+         "category": 4},
+        {"question": "What instrument is Ben learning?", "answer": "violin", "evidence": ["D1:3"], "category": 4},
+    ],
+}]
+
+
+def _reply(messages: list[dict[str, Any]]) -> str | dict[str, Any]:
+    text = messages[-1]["content"]
+    if "Reply as JSON" in text or '"memories"' in text:
+        return {"memories": []}
+    return "violin" if "instrument" in text else "adopted a puppy"
+
+
+def test_locomo_rows_evidence_recall_and_observation_rewrite(lib: Library, tmp_path: Path) -> None:
+    path = tmp_path / "locomo.json"
+    path.write_text(json.dumps(CONV))
+    chat = ScriptedChat([_reply] * 40)
+    home = tmp_path / "eval-memory"
+    out = ev.evaluate(path, chat, lib.embedder, home, window=16, last_n=2, context_tokens=2000, k=1)
+    rows = {r["system"]: r["metrics"] for r in out["rows"]}
+    assert set(rows) == {"full-context", "last-2 turns", "RAG over raw turns", "lingxi memory"}
+    # one recalled item each: whichever exchange matches holds the evidence turn (a question and its answer
+    # travel together)
+    assert rows["lingxi memory"]["evidence_recall@10"] == 1.0
+    assert 0.0 <= rows["RAG over raw turns"]["evidence_recall@10"] <= rows["lingxi memory"]["evidence_recall@10"]
+    assert rows["full-context"]["evidence_recall@10"] == 1.0 and rows["last-2 turns"]["evidence_recall@10"] == 0.0
+    assert rows["lingxi memory"]["f1"] == 1.0
+    assert out["config"]["extraction"]["llm_calls"] == 2  # one window per session, no reflection (nothing extracted)
+    # a cached replay from an older observation scheme is rewritten without calling the LLM to extract again
+    marker = next(home.glob("*.cost.json"))
+    marker.write_text(json.dumps({**json.loads(marker.read_text()), "observations": "turns-v0"}))
+    chat2 = ScriptedChat([lambda m: "adopted a puppy"] * 8)
+    again = ev.evaluate(path, chat2, lib.embedder, home, window=16, last_n=2, context_tokens=2000, k=1)
+    assert chat2.calls == 8  # 4 systems x 2 questions, no extraction
+    assert json.loads(marker.read_text())["observations"] == ev.OBSERVATIONS
+    assert {r["system"]: r["metrics"]["evidence_recall@10"] for r in again["rows"]} == \
+        {r["system"]: r["metrics"]["evidence_recall@10"] for r in out["rows"]}
+
+
+def test_no_answers_measures_retrieval_only(lib: Library, tmp_path: Path) -> None:
+    path = tmp_path / "locomo.json"
+    path.write_text(json.dumps(CONV))
+    chat = ScriptedChat([_reply] * 2)  # the two extraction calls, nothing else
+    out = ev.evaluate(path, chat, lib.embedder, tmp_path / "m", last_n=2, context_tokens=2000, answers=False)
+    for r in out["rows"]:
+        assert r["metrics"]["f1"] is None and r["metrics"]["prompt_tokens"] > 0
+    assert chat.calls == 2
