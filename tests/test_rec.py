@@ -271,3 +271,24 @@ def test_sample_power_flattens_pair_sampling() -> None:
     e1, _ = train(x, skewed, 16, TrainConfig(steps=20, batch_size=32, seed=0))
     e2, _ = train(x, skewed, 16, TrainConfig(steps=20, batch_size=32, seed=0, sample_power=0.0))
     assert not np.array_equal(e1.weights, e2.weights)
+
+
+def test_eval_rec_on_the_generic_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from lingxi.cli.main import main
+
+    home = str(tmp_path / "home")
+    argv = ["--home", home, "--threads", "1", "eval", "rec", "--notes", str(DEMO_REC / "notes.jsonl"),
+            "--events", str(DEMO_REC / "events.csv"), "--no-llm", "--steps", "30", "--k", "5",
+            "--explore", "0.4", "--explore-tail", "0.5,1", "--json"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    systems = [r["system"] for r in out["rows"]]
+    assert systems[:6] == ["popularity", "ItemCF", "zero-shot encoder", "trained encoder", "final blend",
+                           "blend explore=0.0 (co-engagement, 9 users)"]
+    assert systems[6:] == ["blend explore=0.4 tail=0.5 (co-engagement, 9 users)",
+                           "blend explore=0.4 tail=1.0 (co-engagement, 9 users)"]
+    for r in out["rows"]:
+        assert all(0 <= v for v in r["metrics"].values() if isinstance(v, float)), r
+    assert out["config"]["explore_tails"] == [0.5, 1.0]
+    assert main([*argv[:-3], "--explore-tail", "0", "--json"]) == 1
+    assert "--explore-tail" in capsys.readouterr().err

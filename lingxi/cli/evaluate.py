@@ -42,10 +42,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     rc.add_argument("--seed", type=int, default=0)
     rc.add_argument("--steps", type=int, default=3000, help="encoder training steps")
     rc.add_argument("--no-llm", action="store_true", help="skip the LLM compression features and the LLM proposer")
+    rc.add_argument("--no-llm-features", action="store_true",
+                    help="skip the LLM compression features (the slow part) but keep the LLM proposer rows")
     rc.add_argument("--llm-model", help="model for LLM features/proposals (default: LINGXI_LLM_MODEL)")
     rc.add_argument("--explore", type=float, default=0.2)
-    rc.add_argument("--explore-tail", type=float, default=EXPLORE_TAIL,
-                    help="explore slots take notes at or below this popularity quantile (1 = any note)")
+    rc.add_argument("--explore-tail", default=str(EXPLORE_TAIL),
+                    help="explore slots take notes at or below this popularity quantile (1 = any note);"
+                    " a comma-separated list gives one exploration row per value")
     rc.add_argument("--explore-users", type=int, default=50, help="users in the LLM-proposer exploration rows")
     rc.add_argument("--json", action="store_true")
     rc.set_defaults(run=run_rec)
@@ -156,19 +159,31 @@ def run_rec(lib: Library, args: argparse.Namespace) -> int:
         from lingxi.rec.explore import LLMProposer
 
         model = args.llm_model or lib.settings.llm_model
-        hidden = LocalHiddenState(resolve_model(model, lib.settings.home, model_progress), threads=lib.settings.threads)
-        say(f"LLM compression features ({hidden.name}); cached after the first run")
-        feats["llm"] = llm_compression(cache, hidden, data.items, ev.progress_printer("  llm"))
-        hidden._llm = None
+        if not args.no_llm_features:
+            hidden = LocalHiddenState(resolve_model(model, lib.settings.home, model_progress),
+                                      threads=lib.settings.threads)
+            say(f"LLM compression features ({hidden.name}); cached after the first run")
+            feats["llm"] = llm_compression(cache, hidden, data.items, ev.progress_printer("  llm"))
+            hidden._llm = None
         settings = lib.settings if not args.llm_model else type(lib.settings).load(
             lib.settings.home, lib.settings.threads, llm_model=args.llm_model)
         proposer = LLMProposer(make_chat(settings, model_progress))
     result = ev.evaluate(data, feats, k=args.k, cold_share=args.cold_share, seed=args.seed,
                          train_config=TrainConfig(steps=args.steps, seed=args.seed), explore_share=args.explore,
                          proposer=proposer, explore_users=args.explore_users,
-                         explore_tail=args.explore_tail, say=say)
+                         explore_tails=_tails(args.explore_tail), say=say)
     print_result(result, args.json)
     return 0
+
+
+def _tails(text: str) -> list[float]:
+    try:
+        tails = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise BadInput(f"--explore-tail must be numbers between 0 and 1, got {text!r}") from None
+    if not tails or not all(0 < t <= 1 for t in tails):
+        raise BadInput(f"--explore-tail must be numbers in (0, 1], got {text!r}")
+    return tails
 
 
 def run_memory(lib: Library, args: argparse.Namespace) -> int:

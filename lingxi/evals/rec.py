@@ -161,7 +161,7 @@ def evaluate(
     explore_share: float = 0.2,
     proposer: Proposer | None = None,
     explore_users: int = 0,
-    explore_tail: float | None = EXPLORE_TAIL,
+    explore_tails: Sequence[float] = (EXPLORE_TAIL,),
     say: Say | None = None,
 ) -> dict[str, Any]:
     """``features``: name → item feature matrix (rows = data.items); 'zero-shot' is required, 'llm' optional."""
@@ -246,7 +246,7 @@ def evaluate(
         sample = sorted(full_hist)[:: max(1, len(full_hist) // max(explore_users, 1))][:explore_users]
         proposers.append((proposer, sample))
     for prop, users in proposers:
-        for share in (0.0, explore_share):
+        for share, tail in [(0.0, None)] + [(explore_share, t) for t in explore_tails]:
             lists, rec_, nov, ild = [], [], [], []
             t1 = time.perf_counter()
             for j, u in enumerate(users):
@@ -257,7 +257,7 @@ def evaluate(
                     ints = blend.user_interests(h)
                     aff = trained @ ints[0][0] if ints else None
                     final = [r for r, _ in fill(ranked, props, taxonomy, k, share, set(h) | exclude, aff,
-                                                popularity=pop_test, tail=explore_tail)]
+                                                popularity=pop_test, tail=tail)]
                 else:
                     final = ranked[:k]
                 lists.append(final)
@@ -266,7 +266,8 @@ def evaluate(
                 ild.append(intra_list_diversity(final, zs))
                 if share > 0 and prop is proposer and (j + 1) % 10 == 0:
                     say(f"explore ({prop.name}) {j + 1}/{len(users)} users")
-            explore_rows.append({"system": f"blend explore={share} ({prop.name}, {len(users)} users)", "metrics": {
+            name = f"blend explore={share}" + (f" tail={tail}" if share > 0 else "")
+            explore_rows.append({"system": f"{name} ({prop.name}, {len(users)} users)", "metrics": {
                 f"recall@{k}": round(statistics.fmean(rec_), 4),
                 "coverage": round(len({i for lst in lists for i in lst}) / (sp.n_items - len(sp.cold)), 4),
                 "novelty": round(statistics.fmean(nov), 4),
@@ -283,7 +284,7 @@ def evaluate(
                    "train": {**stats, "wall_s": round(train_s, 2)},
                    "artifact_bytes": int(enc.weights.nbytes),
                    "blend_weights": {"dense": best[0], "cf": best[1], "pop": best[2]},
-                   "explore_share": explore_share, "explore_tail": explore_tail},
+                   "explore_share": explore_share, "explore_tails": list(explore_tails)},
     }
 
 
