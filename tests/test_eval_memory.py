@@ -76,3 +76,19 @@ def test_no_answers_measures_retrieval_only(lib: Library, tmp_path: Path) -> Non
     for r in out["rows"]:
         assert r["metrics"]["f1"] is None and r["metrics"]["prompt_tokens"] > 0
     assert chat.calls == 2
+
+
+def test_systems_subset_and_unknown_name(lib: Library, tmp_path: Path) -> None:
+    import pytest
+
+    from lingxi.errors import BadInput
+
+    path = tmp_path / "locomo.json"
+    path.write_text(json.dumps(CONV))
+    chat = ScriptedChat([_reply] * 6)  # 2 extraction calls + 2 systems x 2 questions
+    out = ev.evaluate(path, chat, lib.embedder, tmp_path / "m", last_n=2, context_tokens=2000,
+                      only=["rag", "lingxi"])
+    assert [r["system"] for r in out["rows"]] == ["RAG over raw turns", "lingxi memory"]
+    assert chat.calls == 6
+    with pytest.raises(BadInput, match="full-contxt"):
+        ev.evaluate(path, chat, lib.embedder, tmp_path / "m", only=["full-contxt"])

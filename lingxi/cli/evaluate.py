@@ -49,6 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     rc.add_argument("--explore-tail", default=str(EXPLORE_TAIL),
                     help="explore slots take notes at or below this popularity quantile (1 = any note);"
                     " a comma-separated list gives one exploration row per value")
+    rc.add_argument("--explore-order", choices=("affinity", "ranked"), default="affinity",
+                    help="explore notes within a topic by similarity to the user, or in the blend's own order")
     rc.add_argument("--explore-users", type=int, default=50, help="users in the LLM-proposer exploration rows")
     rc.add_argument("--json", action="store_true")
     rc.set_defaults(run=run_rec)
@@ -61,6 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     mm.add_argument("--full-context-tokens", type=int, default=0,
                     help="budget of the full-context row (default: the LLM context, LINGXI_LLM_CONTEXT, minus 700)")
     mm.add_argument("--last-n", type=int, default=20)
+    mm.add_argument("--systems", help="comma-separated rows to run: full-context,last-n,rag,lingxi (default: all)")
     mm.add_argument("--no-answers", action="store_true",
                     help="retrieval only: evidence recall and prompt tokens, no answers (replays still extract)")
     mm.add_argument("--json", action="store_true")
@@ -171,7 +174,7 @@ def run_rec(lib: Library, args: argparse.Namespace) -> int:
     result = ev.evaluate(data, feats, k=args.k, cold_share=args.cold_share, seed=args.seed,
                          train_config=TrainConfig(steps=args.steps, seed=args.seed), explore_share=args.explore,
                          proposer=proposer, explore_users=args.explore_users,
-                         explore_tails=_tails(args.explore_tail), say=say)
+                         explore_tails=_tails(args.explore_tail), explore_order=args.explore_order, say=say)
     print_result(result, args.json)
     return 0
 
@@ -197,6 +200,7 @@ def run_memory(lib: Library, args: argparse.Namespace) -> int:
     result = ev.evaluate(args.locomo, chat, lib.embedder, lib.settings.home / "eval-memory", limit=args.limit,
                          conversations=args.conversations, window=args.window, k=args.k,
                          context_tokens=args.full_context_tokens, last_n=args.last_n, answers=not args.no_answers,
+                         only=[s.strip() for s in args.systems.split(",") if s.strip()] if args.systems else None,
                          say=lambda s: print(f"[locomo] {s}", file=sys.stderr, flush=True))
     print_result(result, args.json)
     return 0

@@ -13,7 +13,7 @@ import json
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +28,7 @@ from lingxi.llm.chat import ChatModel
 from lingxi.llm.embedder import Embedder
 
 Say = Callable[[str], None]
+SYSTEM_KEYS = ("full-context", "last-n", "rag", "lingxi")  # --systems names of the four rows, in row order
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
 
 
@@ -164,6 +165,7 @@ def evaluate(
     weights: RecallWeights | None = None,
     say: Say | None = None,
     answers: bool = True,
+    only: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     import sqlite3
 
@@ -176,6 +178,11 @@ def evaluate(
     if context_tokens <= 0:  # as much as the model's context allows, less room for the instructions and answer
         context_tokens = max(1000, int(getattr(chat, "context", 4096)) - 700)
     systems = ["full-context", f"last-{last_n} turns", "RAG over raw turns", "lingxi memory"]
+    if only:
+        unknown = set(only) - set(SYSTEM_KEYS)
+        if unknown:
+            raise BadInput(f"unknown system(s) {', '.join(sorted(unknown))}; choose from {', '.join(SYSTEM_KEYS)}")
+        systems = [s for s, key in zip(systems, SYSTEM_KEYS) if key in only]
     per: dict[str, dict[int, list[float]]] = {s: defaultdict(list) for s in systems}
     ev_recall: dict[str, list[float]] = {s: [] for s in systems}
     tokens: dict[str, list[int]] = {s: [] for s in systems}

@@ -162,6 +162,7 @@ def evaluate(
     proposer: Proposer | None = None,
     explore_users: int = 0,
     explore_tails: Sequence[float] = (EXPLORE_TAIL,),
+    explore_order: str = "affinity",
     say: Say | None = None,
 ) -> dict[str, Any]:
     """``features``: name → item feature matrix (rows = data.items); 'zero-shot' is required, 'llm' optional."""
@@ -257,7 +258,7 @@ def evaluate(
                     ints = blend.user_interests(h)
                     aff = trained @ ints[0][0] if ints else None
                     final = [r for r, _ in fill(ranked, props, taxonomy, k, share, set(h) | exclude, aff,
-                                                popularity=pop_test, tail=tail)]
+                                                popularity=pop_test, tail=tail, order=explore_order)]
                 else:
                     final = ranked[:k]
                 lists.append(final)
@@ -284,7 +285,8 @@ def evaluate(
                    "train": {**stats, "wall_s": round(train_s, 2)},
                    "artifact_bytes": int(enc.weights.nbytes),
                    "blend_weights": {"dense": best[0], "cf": best[1], "pop": best[2]},
-                   "explore_share": explore_share, "explore_tails": list(explore_tails)},
+                   "explore_share": explore_share, "explore_tails": list(explore_tails),
+                   "explore_order": explore_order},
     }
 
 
