@@ -6,12 +6,15 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lingxi.cli.output import table
 from lingxi.errors import BadInput
 from lingxi.library import Library
 from lingxi.rec.explore import EXPLORE_TAIL
+
+if TYPE_CHECKING:
+    from lingxi.companion.memory import RecallWeights
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -63,6 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     mm.add_argument("--full-context-tokens", type=int, default=0,
                     help="budget of the full-context row (default: the LLM context, LINGXI_LLM_CONTEXT, minus 700)")
     mm.add_argument("--last-n", type=int, default=20)
+    mm.add_argument("--weights", help="recall weights relevance,recency,importance[,decay per hour] for lingxi"
+                    " memory (default 1,0.1,0.1,0.999)")
     mm.add_argument("--systems", help="comma-separated rows to run: full-context,last-n,rag,lingxi (default: all)")
     mm.add_argument("--no-answers", action="store_true",
                     help="retrieval only: evidence recall and prompt tokens, no answers (replays still extract)")
@@ -189,6 +194,18 @@ def _tails(text: str) -> list[float]:
     return tails
 
 
+def _weights(text: str) -> RecallWeights:
+    from lingxi.companion.memory import RecallWeights
+
+    try:
+        parts = [float(x) for x in text.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) not in (3, 4) or any(p < 0 for p in parts) or (len(parts) == 4 and not 0 < parts[3] <= 1):
+        raise BadInput(f"--weights must be relevance,recency,importance[,decay per hour in (0, 1]], got {text!r}")
+    return RecallWeights(*parts)
+
+
 def run_memory(lib: Library, args: argparse.Namespace) -> int:
     from lingxi.cli.ask import model_progress
     from lingxi.evals import memory as ev
@@ -201,6 +218,7 @@ def run_memory(lib: Library, args: argparse.Namespace) -> int:
                          conversations=args.conversations, window=args.window, k=args.k,
                          context_tokens=args.full_context_tokens, last_n=args.last_n, answers=not args.no_answers,
                          only=[s.strip() for s in args.systems.split(",") if s.strip()] if args.systems else None,
+                         weights=_weights(args.weights) if args.weights else None,
                          say=lambda s: print(f"[locomo] {s}", file=sys.stderr, flush=True))
     print_result(result, args.json)
     return 0

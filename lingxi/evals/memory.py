@@ -173,8 +173,10 @@ def evaluate(
     convs = load_locomo(path)[:conversations]
     # Over months of conversation an hourly decay of 0.99 leaves only the last session with any recency, and
     # min-max scaling then hands that session a flat bonus; the evaluation decays per day instead (0.999/hour,
-    # half-life ≈ 29 days) and lets relevance lead.
-    w = weights or RecallWeights(relevance=1.0, recency=0.25, importance=0.25, decay_per_hour=0.999)
+    # half-life ≈ 29 days) and lets relevance lead: questions about months ago are answered from old turns, and
+    # on conversation 0 recency/importance weights of 0.25 cost 3 points of evidence recall against 0.1
+    # (docs/BENCHMARKS.md).
+    w = weights or RecallWeights(relevance=1.0, recency=0.1, importance=0.1, decay_per_hour=0.999)
     if context_tokens <= 0:  # as much as the model's context allows, less room for the instructions and answer
         context_tokens = max(1000, int(getattr(chat, "context", 4096)) - 700)
     systems = ["full-context", f"last-{last_n} turns", "RAG over raw turns", "lingxi memory"]
