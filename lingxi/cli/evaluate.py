@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from lingxi.cli.output import table
 from lingxi.errors import BadInput
 from lingxi.library import Library
-from lingxi.rec.explore import EXPLORE_TAIL
+from lingxi.rec.explore import EXPLORE_ORDER, EXPLORE_TAIL
 
 if TYPE_CHECKING:
     from lingxi.companion.memory import RecallWeights
@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     rc.add_argument("--explore-tail", default=str(EXPLORE_TAIL),
                     help="explore slots take notes at or below this popularity quantile (1 = any note);"
                     " a comma-separated list gives one exploration row per value")
-    rc.add_argument("--explore-order", choices=("affinity", "ranked"), default="affinity",
+    rc.add_argument("--explore-order", choices=("affinity", "ranked"), default=EXPLORE_ORDER,
                     help="explore notes within a topic by similarity to the user, or in the blend's own order")
     rc.add_argument("--explore-users", type=int, default=50, help="users in the LLM-proposer exploration rows")
     rc.add_argument("--json", action="store_true")

@@ -29,7 +29,7 @@ from scipy import sparse  # type: ignore[import-untyped]
 from lingxi.errors import BadInput
 from lingxi.rec.encoder import TrainConfig, train
 from lingxi.rec.events import Event, read_events
-from lingxi.rec.explore import EXPLORE_TAIL, CoEngagementProposer, Proposer, Taxonomy, fill
+from lingxi.rec.explore import EXPLORE_ORDER, EXPLORE_TAIL, CoEngagementProposer, Proposer, Taxonomy, fill
 from lingxi.rec.features import Item
 from lingxi.rec.pairs import mine_pairs
 from lingxi.rec.recommend import ItemCF, RecConfig, Recommender, intra_list_diversity, novelty
@@ -162,7 +162,7 @@ def evaluate(
     proposer: Proposer | None = None,
     explore_users: int = 0,
     explore_tails: Sequence[float] = (EXPLORE_TAIL,),
-    explore_order: str = "affinity",
+    explore_order: str = EXPLORE_ORDER,
     say: Say | None = None,
 ) -> dict[str, Any]:
     """``features``: name → item feature matrix (rows = data.items); 'zero-shot' is required, 'llm' optional."""
