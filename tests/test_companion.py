@@ -180,11 +180,12 @@ def test_chat_remembers_and_answers_feelings_first(lib: Library) -> None:
     out1 = comp.respond("dan", "My cat is called Momo", datetime(2023, 5, 8, 9))
     assert out1["emotion"] is None
     written = [m["text"] for m in out1["memories_written"]]
-    assert "The user has a cat named Momo" in written and "My cat is called Momo" in written
+    assert "The user has a cat named Momo" in written
+    assert "user said: My cat is called Momo 团子 replied: 咕噜～Momo 好可爱！" in written  # the exchange
     fact = next(m for m in out1["memories_written"] if m["kind"] == "fact")
     assert fact["turns"] == []  # the scripted extraction named no turns
     obs = next(m for m in out1["memories_written"] if m["kind"] == "observation")
-    assert obs["turns"] == ["T1"]  # the observation links to the user's turn
+    assert obs["turns"] == ["T1", "T2"]  # the observation links to the user's turn and the reply
     assert store(lib, "dan").unextracted_turns() == []  # both turns read by the extraction
     out2 = comp.respond("dan", "I'm worried, Momo hasn't eaten since yesterday", datetime(2023, 5, 9, 9))
     assert out2["emotion"] == "anxious"

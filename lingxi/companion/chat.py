@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from lingxi.companion import emotion
 from lingxi.companion.extract import Turn, extract, prompt, reflect
-from lingxi.companion.memory import MemoryStore, RecallWeights
+from lingxi.companion.memory import MemoryStore, RecallWeights, exchanges
 from lingxi.companion.persona import Persona
 from lingxi.companion.timeexpr import annotate, fmt_day
 from lingxi.errors import BadInput, LingxiError
@@ -99,10 +99,12 @@ class Companion:
         before = mem.recent_turns(1)  # what the message answers, embedded with it
         t_ids = mem.add_turns(session, [(None, "user", message, ts), (None, _speaker(self.persona), reply, ts + 1)])
         ref = f"T{t_ids[0]}"
-        written = [m for m, status in mem.add_many([{"kind": "observation", "text": annotate(message, now),
-                                                     "context": before[-1][1] if before else "",
-                                                     "importance": 3 if feeling is None else 5, "ts": ts,
-                                                     "turns": [ref]}]) if status != "duplicate"]
+        # the exchange (the message with the reply to it) is the observation, as in a replayed transcript;
+        # the reply before the message, which it may answer, is embedded with it
+        exchange = exchanges([(ref, "user", annotate(message, now)), (f"T{t_ids[1]}", _speaker(self.persona), reply)],
+                             ts, 3 if feeling is None else 5)[0]
+        written = [m for m, status in mem.add_many([{**exchange, "context": before[-1][1] if before else ""}])
+                   if status != "duplicate"]
         if feeling is not None:
             written += [m for m, s in mem.add_many([{"kind": "emotion", "text": f"The user felt {feeling} on {fmt_day(now.date())}",
                                                      "importance": 5, "ts": ts, "turns": [ref]}]) if s != "duplicate"]
