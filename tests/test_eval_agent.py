@@ -14,13 +14,15 @@ from fakes import ScriptedChat
 
 def reply(m):
     prompt = m[-1]["content"]
+    gold = "Chief of Protocol" if "Chief" in prompt else "上午"
     if "sub_questions" in prompt:
         return {"sub_questions": [{"id": 1, "question": "q", "depends_on": []}]}
+    n = next((i for i, b in enumerate(prompt.split("<passage id=")[1:], 1) if gold in b), 1)
+    if '"found"' in prompt and '"short_answer"' in prompt:  # the agent's answer step
+        return {"found": True, "short_answer": gold, "answer": f"{gold} [{n}]", "next_query": ""}
     if '"found"' in prompt:
-        n = next(i for i, b in enumerate(prompt.split("<passage id=")[1:], 1) if "Chief of Protocol" in b or "上午" in b)
-        quote = "Chief of Protocol" if "Chief of Protocol" in prompt else "熊猫上午最活跃"
-        return {"found": True, "answer": quote, "evidence": [{"passage": n, "quote": quote}], "next_query": ""}
-    return {"short_answer": "Chief of Protocol" if "Chief" in prompt else "上午", "answer": "Chief of Protocol [1]" if "Chief" in prompt else "上午 [1]"}
+        return {"found": True, "answer": gold, "passage": n, "next_query": ""}
+    return {"short_answer": gold, "answer": f"{gold} [1]"}
 
 
 class Echo(ScriptedChat):

@@ -68,3 +68,33 @@ def about(claim: str, quote: str, chunk_text: str) -> bool:
     if len("".join(c.split())) <= 3:
         return "".join(c.lower().split()) in "".join(chunk_text.lower().split()) or overlap(c, chunk_text) >= 0.5
     return overlap(c, quote) >= 0.3 or overlap(c, chunk_text) >= 0.5
+
+
+_YES_NO = {"yes", "no", "是", "否", "不是", "对", "不对", "有", "没有"}
+
+
+def _squash(s: str) -> str:
+    return "".join(s.lower().split())
+
+
+def supporting_sentence(chunk_text: str, claim: str, short: str = "", shown: str | None = None,
+                        exclude: str = "") -> str | None:
+    """The verbatim sentence of ``chunk_text`` that best backs ``claim`` (whose bare answer is ``short``), or None
+    when the chunk does not back it: the chunk must contain the short answer, or share enough of the claim's
+    characters (see ``about``). ``shown`` is the text the model saw (instruction-like sentences replaced); a
+    sentence containing ``exclude`` (that replacement marker) is never quoted."""
+    shown = chunk_text if shown is None else shown
+    s = _squash(short)
+    # the bare answer counts only for a claim that states it
+    has_short = len(s) >= 2 and s not in _YES_NO and s in _squash(chunk_text) and s in _squash(claim or short)
+    best, best_score = None, -1.0
+    for a, b in sentence_spans(shown):
+        sent = shown[a:b]
+        if sent not in chunk_text or (exclude and exclude in sent):
+            continue
+        score = overlap(claim, sent) + (1.0 if has_short and s in _squash(sent) else 0.0)
+        if score > best_score:
+            best, best_score = sent, score
+    if best is None:
+        return None
+    return best if has_short or about(claim, best, chunk_text) else None

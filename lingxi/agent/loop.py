@@ -11,7 +11,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
-from lingxi.agent.grounding import about, ground_quote
+from lingxi.agent.grounding import supporting_sentence
 from lingxi.agent.prompts import is_chinese, language_rule, render, template
 from lingxi.agent.safety import MARKER, neutralize
 from lingxi.errors import BadInput, ModelOutputError
@@ -34,12 +34,14 @@ FAILED = {
 class AgentConfig:
     max_subquestions: int = 3
     k: int = 6  # hits per search
-    read_k: int = 4  # passages the model reads per search
+    read_k: int = 4  # passages a sub-question's read step shows the model
+    answer_k: int = 6  # passages the answer step reads, pooled round-robin over every search
     passage_chars: int = 700
     max_llm_calls: int = 12
     max_seconds: float = 300.0
     retries: int = 1  # extra tries for a structured step whose reply does not parse
     searches_per_subquestion: int = 2
+    answer_rounds: int = 2  # when the passages do not answer: one more search, then answer again
 
 
 def plan_schema(n: int) -> dict[str, Any]:
@@ -67,26 +69,20 @@ def plan_schema(n: int) -> dict[str, Any]:
 
 EXTRACT_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "properties": {
-        "found": {"type": "boolean"},
-        "answer": {"type": "string"},
-        "evidence": {
-            "type": "array",
-            "maxItems": 3,
-            "items": {
-                "type": "object",
-                "properties": {"passage": {"type": "integer"}, "quote": {"type": "string"}},
-                "required": ["passage", "quote"],
-            },
-        },
-        "next_query": {"type": "string"},
-    },
-    "required": ["found", "answer", "evidence", "next_query"],
+    "properties": {"found": {"type": "boolean"}, "answer": {"type": "string"}, "passage": {"type": "integer"},
+                   "next_query": {"type": "string"}},
+    "required": ["found", "answer", "passage", "next_query"],
 }
-ANSWER_SCHEMA: dict[str, Any] = {
+ANSWER_SCHEMA: dict[str, Any] = {  # a direct answer (the evaluation's closed-book and single-shot baselines)
     "type": "object",
     "properties": {"short_answer": {"type": "string"}, "answer": {"type": "string"}},
     "required": ["short_answer", "answer"],
+}
+FINAL_SCHEMA: dict[str, Any] = {  # the agent's answer step, which may ask for one more search
+    "type": "object",
+    "properties": {"found": {"type": "boolean"}, "short_answer": {"type": "string"}, "answer": {"type": "string"},
+                   "next_query": {"type": "string"}},
+    "required": ["found", "short_answer", "answer", "next_query"],
 }
 QUERY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}
 
@@ -120,11 +116,22 @@ class _Run:
     llm_seconds: float = 0.0
     search_seconds: float = 0.0
     searches: int = 0
-    evidence: list[Evidence] = field(default_factory=list)
+    results: list[list[Hit]] = field(default_factory=list)  # every search's hits, in order
+    queries: set[str] = field(default_factory=set)
+    found_in: list[Hit] = field(default_factory=list)  # passages where a sub-question's answer was verified
     findings: list[tuple[str, str]] = field(default_factory=list)
 
 
 class SearchAgent:
+    """Plan → search → read → decide → (search again) → answer.
+
+    The question is split into sub-questions (a small dependency graph). Every sub-question is searched; one whose
+    answer a later sub-question needs is *read* first (the model names the answer and its passage, which must
+    verify), and its answer is put into the later query. The answer step reads the best passages of all searches,
+    pooled round-robin so each search contributes, and cites passages by number; each cited claim is checked
+    against its passage, re-grounded to another passage that backs it, or dropped. When the model says the passages
+    do not answer, it names what is missing, the agent searches for that and answers again."""
+
     def __init__(self, chat: ChatModel, search: SearchFn, config: AgentConfig | None = None) -> None:
         self.chat = chat
         self.search = search
@@ -148,6 +155,7 @@ class SearchAgent:
             raise BadInput(f"question is {len(question)} characters; the limit is 2000")
         run = _Run(question=question.strip(), started=time.perf_counter())
         steps: list[Step] = []
+        cfg = self.config
 
         def emit(step: Step) -> Step:
             steps.append(step)
@@ -156,12 +164,14 @@ class SearchAgent:
         lang = "zh" if is_chinese(question) else "en"
         # 1. plan
         plan, plan_steps = self._structured(run, "plan", render("plan", question=run.question,
-                                            max_subq=self.config.max_subquestions), plan_schema(self.config.max_subquestions))
+                                            max_subq=cfg.max_subquestions), plan_schema(cfg.max_subquestions))
         for s in plan_steps:
             yield emit(s)
         subqs = self._subquestions(plan, run.question)
         yield emit(Step("plan", {"sub_questions": subqs}))
-        # 2. search → read → decide, per sub-question in dependency order
+        # 2. search every sub-question in dependency order; read the ones a later sub-question needs
+        if len(subqs) > 1:
+            yield emit(self._search(run, run.question, cfg.k))  # the question itself, so the plan loses nothing
         answers: dict[int, str] = {}
         for sq in subqs:
             if self._exhausted(run):
@@ -174,68 +184,108 @@ class SearchAgent:
                 for s in rs:
                     yield emit(s)
                 query = (rewritten or {}).get("query") or sq["question"]
+            if not any(sq["id"] in other["depends_on"] for other in subqs):
+                if query not in run.queries:
+                    yield emit(self._search(run, query, cfg.k))
+                continue
             seen: set[str] = set()
-            found = False
-            for _ in range(self.config.searches_per_subquestion):
-                if self._exhausted(run):
+            for attempt in range(cfg.searches_per_subquestion):
+                if attempt and self._exhausted(run):
                     break
-                t = time.perf_counter()
-                hits = [h for h in self.search(query, self.config.k) if h.chunk.id not in seen][: self.config.read_k]
-                run.search_seconds += time.perf_counter() - t
-                run.searches += 1
+                step = self._search(run, query, cfg.k)
+                yield emit(step)
+                hits = [h for h in run.results[-1] if h.chunk.id not in seen][: cfg.read_k]
                 seen.update(h.chunk.id for h in hits)
-                yield emit(Step("search", {"query": query, "hits": [
-                    {"title": h.title, "locator": h.chunk.locator.label(), "chunk_id": h.chunk.id} for h in hits]},
-                    time.perf_counter() - t))
                 if not hits:
                     break
-                passages = "\n\n".join(passage_block(i, h, self.config.passage_chars) for i, h in enumerate(hits, 1))
+                passages = "\n\n".join(passage_block(i, h, cfg.passage_chars) for i, h in enumerate(hits, 1))
                 got, es = self._structured(run, "read", render("extract", question=query, passages=passages), EXTRACT_SCHEMA)
                 for s in es:
                     yield emit(s)
                 if got is None:
                     continue
-                kept = self._ground(run, got, hits)
-                yield emit(Step("read", {"question": query, "found": bool(got["found"]), "answer": got["answer"],
-                                         "evidence": [{"n": e.n, "chunk_id": e.hit.chunk.id, "quote": e.quote} for e in kept]}))
-                if got["found"] and kept and got["answer"].strip():
-                    answers[int(sq["id"])] = got["answer"].strip()
-                    run.findings.append((sq["question"], got["answer"].strip() + " " + "".join(f"[{e.n}]" for e in kept)))
-                    found = True
+                answer = str(got["answer"]).strip()
+                where = self._verify(hits, got.get("passage"), answer, answer) if got["found"] and answer else None
+                yield emit(Step("read", {"question": query, "found": bool(got["found"]), "answer": answer,
+                                         "verified": where is not None, "chunk_ids": [h.chunk.id for h in hits]}))
+                if where is not None:
+                    answers[int(sq["id"])] = answer
+                    run.found_in.append(where[0])
+                    run.findings.append((sq["question"], answer))
                     break
                 nxt = str(got.get("next_query") or "").strip()
-                reason = "no passage answers it" if not got["found"] else "its quotes could not be verified"
-                if not nxt or nxt == query:
-                    # No new query from the model: widen a rewritten query with the sub-question, else repeat it
-                    # (the next search skips passages already read).
+                reason = "no passage answers it" if not got["found"] else "the passage it named does not say so"
+                if not nxt or nxt in run.queries:
                     nxt = f"{query} {sq['question']}" if query != sq["question"] else query
-                yield emit(Step("decide", {"reason": reason, "next_query": nxt}))
+                if attempt + 1 < cfg.searches_per_subquestion:
+                    yield emit(Step("decide", {"reason": reason, "next_query": nxt}))
                 query = nxt
-            if not found:
-                run.findings.append((sq["question"], "not found in the notes"))
-        # 3. answer
-        if not run.evidence:
-            text = NO_EVIDENCE[lang]
+        # 3. answer from the pooled passages; search once more for what the model says is missing
+        text, short, found, replied = "", "", False, False
+        citations: tuple[Citation, ...] = ()
+        for rnd in range(cfg.answer_rounds):
+            pool = self._pool(run)
+            if not pool:
+                break
+            yield emit(Step("gather", {"passages": [{"n": i, "title": h.title, "locator": h.chunk.locator.label()}
+                                                    for i, h in enumerate(pool, 1)],
+                                       "chunk_ids": [h.chunk.id for h in pool]}))
+            findings = "".join(f"- {q}: {a}\n" for q, a in run.findings)
+            prompt = render("answer", question=run.question, language_rule=language_rule(run.question),
+                            findings=f"\nWhat earlier searches found:\n{findings}" if findings else "",
+                            passages="\n\n".join(passage_block(i, h, cfg.passage_chars) for i, h in enumerate(pool, 1)))
+            final, fs = self._structured(run, "answer", prompt, FINAL_SCHEMA, force=rnd == 0)
+            for s in fs:
+                yield emit(s)
+            if final is None:
+                break
+            replied = True
+            t_text, t_cites = self._cite(run, str(final["answer"]), str(final["short_answer"]).strip(), pool)
+            if t_cites:
+                text, citations, found = t_text, t_cites, True
+                short = str(final["short_answer"]).strip() or _MARKER.sub("", text).strip()
+            nxt = str(final.get("next_query") or "").strip()
+            if (final["found"] and t_cites) or rnd + 1 >= cfg.answer_rounds or not nxt or nxt in run.queries \
+                    or self._exhausted(run):
+                break
+            yield emit(Step("decide", {"reason": "the passages do not answer the question" if not final["found"]
+                                       else "no claim of the answer could be verified", "next_query": nxt}))
+            yield emit(self._search(run, nxt, cfg.k, first=True))
+        if not found:
+            text = FAILED[lang] if any(s.kind == "answer" and s.error for s in steps) and not replied else NO_EVIDENCE[lang]
             yield emit(Step("answer", {"answer": text, "citations": 0}))
             return self._answer(run, text, (), steps, found=False)
-        ev_text = "\n".join(f"[{e.n}] ({e.hit.title}, {e.hit.chunk.locator.label()}) {e.quote}" for e in run.evidence)
-        findings = "\n".join(f"- {q}: {a}" for q, a in run.findings)
-        final, fs = self._structured(run, "answer", render(
-            "answer", question=run.question, findings=findings, evidence=ev_text,
-            evidence_ids=", ".join(f"[{e.n}]" for e in run.evidence), language_rule=language_rule(run.question),
-        ), ANSWER_SCHEMA, force=True)
-        for s in fs:
-            yield emit(s)
-        if final is None:
-            text = FAILED[lang]
-            yield emit(Step("answer", {"answer": text, "citations": 0}))
-            return self._answer(run, text, (), steps, found=False)
-        text, citations = self._cite(run, final["answer"])
-        short = str(final.get("short_answer", "")).strip() or _MARKER.sub("", text).strip()
         yield emit(Step("answer", {"answer": text, "short_answer": short, "citations": len(citations)}))
         return self._answer(run, text, citations, steps, short=short)
 
     # --- helpers ---------------------------------------------------------
+    def _search(self, run: _Run, query: str, k: int, first: bool = False) -> Step:
+        t = time.perf_counter()
+        hits = self.search(query, k)
+        dt = time.perf_counter() - t
+        run.search_seconds += dt
+        run.searches += 1
+        run.queries.add(query)
+        if first:
+            run.results.insert(0, hits)  # a search for what was missing leads the next pool
+        else:
+            run.results.append(hits)
+        return Step("search", {"query": query, "hits": [
+            {"title": h.title, "locator": h.chunk.locator.label(), "chunk_id": h.chunk.id} for h in hits]}, dt)
+
+    def _pool(self, run: _Run) -> list[Hit]:
+        """Passages for the answer: those a sub-question's answer was found in, then round-robin over the searches
+        (each search's best, then each one's second best, ...), at most ``answer_k``."""
+        out: list[Hit] = []
+        seen: set[str] = set()
+        ranked = [run.found_in] + run.results
+        for rank in range(max((len(r) for r in ranked), default=0)):
+            for r in ranked:
+                if rank < len(r) and r[rank].chunk.id not in seen and len(out) < self.config.answer_k:
+                    seen.add(r[rank].chunk.id)
+                    out.append(r[rank])
+        return out
+
     def _structured(self, run: _Run, kind: str, prompt: str, schema: dict[str, Any],
                     force: bool = False) -> tuple[dict[str, Any] | None, list[Step]]:
         """One structured LLM step with retries; model errors become steps, never exceptions."""
@@ -265,10 +315,11 @@ class SearchAgent:
     def _subquestions(self, plan: dict[str, Any] | None, question: str) -> list[dict[str, Any]]:
         raw = (plan or {}).get("sub_questions") or []
         out: list[dict[str, Any]] = []
-        for i, sq in enumerate(raw[: self.config.max_subquestions], 1):
+        for sq in raw[: self.config.max_subquestions]:
             q = str(sq.get("question", "")).strip()
-            if not q:
+            if not q or any(q == o["question"] for o in out):
                 continue
+            i = len(out) + 1
             deps = [int(d) for d in sq.get("depends_on", []) if isinstance(d, int) and 0 < d < i]
             out.append({"id": i, "question": q, "depends_on": deps})
         if len(out) == 1:
@@ -278,83 +329,104 @@ class SearchAgent:
 
     @staticmethod
     def _resolve_refs(sq: dict[str, Any], answers: dict[int, str]) -> str | None:
-        q = sq["question"]
+        q = str(sq["question"])
         if not sq["depends_on"]:
-            return str(q)
+            return q
         for d in sq["depends_on"]:
             if d in answers:
                 q = q.replace(f"#{d}", answers[d])
-        if re.search(r"#\d", q):
-            return q.replace("#", "") if not any(d in answers for d in sq["depends_on"]) else None
-        if q == sq["question"] and any(d in answers for d in sq["depends_on"]):
-            return None  # depends on an answer but has no placeholder: let the model rewrite it
-        return str(q)
+        if not any(d in answers for d in sq["depends_on"]):
+            # What it depends on was not found: search the sub-question without its placeholders.
+            return re.sub(r"\s+", " ", re.sub(r"#\d+", " ", q)).strip() or str(sq["question"])
+        if re.search(r"#\d", q) or q == sq["question"]:
+            return None  # an answer is known but has no (resolvable) placeholder: let the model rewrite it
+        return q
 
     @staticmethod
     def _known(answers: dict[int, str], subqs: list[dict[str, Any]]) -> str:
         return "\n".join(f"#{s['id']} ({s['question']}): {answers[s['id']]}" for s in subqs if s["id"] in answers) or "(none)"
 
-    def _ground(self, run: _Run, got: dict[str, Any], hits: list[Hit]) -> list[Evidence]:
-        """Verified evidence for a read: each quote grounded verbatim in a passage the model was shown.
+    @staticmethod
+    def _backing(hit: Hit, claim: str, short: str) -> str | None:
+        """A verbatim sentence of the hit's chunk that backs the claim, never one the model was shown as removed."""
+        shown, _ = neutralize(hit.chunk.text)
+        return supporting_sentence(hit.chunk.text, claim, short, shown=shown, exclude=MARKER)
 
-        Small models often misnumber passages, so a quote that does not ground in the passage it names is tried
-        against the other shown passages. A grounded quote must also be about the claim: the claim's text has to
-        overlap the quoted sentence or its chunk, so a verbatim but unrelated sentence cannot back an answer."""
-        claim = str(got.get("answer", "")).strip()
-        kept = []
-        for ev in got.get("evidence", []):
-            i = ev.get("passage")
-            named = [hits[i - 1]] if isinstance(i, int) and 1 <= i <= len(hits) else []
-            found: tuple[Hit, str] | None = None
-            for hit in named + [h for h in hits if h not in named]:
-                # The claim may stand in for a paraphrased quote only in the passage the model named.
-                shown, _ = neutralize(hit.chunk.text)
-                quote = ground_quote(str(ev.get("quote", "")), shown, hint=claim if hit in named else "")
-                if quote is not None and MARKER not in quote and quote in hit.chunk.text and about(claim, quote, shown):
-                    found = (hit, quote)
-                    break
-            if found is None:
-                continue
-            hit, quote = found
-            existing = next((e for e in run.evidence if e.hit.chunk.id == hit.chunk.id and e.quote == quote), None)
-            if existing is None:
-                existing = Evidence(len(run.evidence) + 1, hit, quote)
-                run.evidence.append(existing)
-            if existing not in kept:
-                kept.append(existing)
-        return kept
+    def _verify(self, hits: list[Hit], named: Any, claim: str, short: str) -> tuple[Hit, str] | None:
+        """The passage (and sentence) backing a read step's answer: the one the model named, else (small models
+        misnumber passages) another shown passage that contains the answer."""
+        order = [hits[named - 1]] if isinstance(named, int) and 1 <= named <= len(hits) else []
+        for hit in order + [h for h in hits if h not in order]:
+            quote = self._backing(hit, claim, short)
+            if quote is not None:
+                return hit, quote
+        return None
 
-    def _cite(self, run: _Run, text: str) -> tuple[str, tuple[Citation, ...]]:
-        """Keep markers that name verified evidence, renumber them 1..m in order of appearance, drop the rest."""
-        by_n = {e.n: e for e in run.evidence}
-        order: list[int] = []
+    def _cite(self, run: _Run, text: str, short: str, pool: list[Hit]) -> tuple[str, tuple[Citation, ...]]:
+        """Check every cited claim against its passage; re-ground a claim whose passage does not back it to one
+        that does, drop it when none does; number the citations 1..m in order of appearance."""
+        evidence: list[Evidence] = []
 
-        def repl(m: re.Match[str]) -> str:
-            nums = [int(x) for x in re.split(r"\s*[,，]\s*", m.group(1))]
-            valid = [n for n in nums if n in by_n]
-            for n in valid:
-                if n not in order:
-                    order.append(n)
-            return "".join(f"[[{n}]]" for n in valid)
+        def cite(hit: Hit, quote: str) -> int:
+            for e in evidence:
+                if e.hit.chunk.id == hit.chunk.id:
+                    return e.n
+            evidence.append(Evidence(len(evidence) + 1, hit, quote))
+            return len(evidence)
 
+        def ground(claim: str, nums: list[int]) -> list[int]:
+            got = []
+            for n in nums:
+                if 1 <= n <= len(pool) and (q := self._backing(pool[n - 1], claim, short)) is not None:
+                    got.append(cite(pool[n - 1], q))
+            if not got:  # re-ground: the best-ranked passage that backs the claim
+                for hit in pool:
+                    if (q := self._backing(hit, claim, short)) is not None:
+                        got.append(cite(hit, q))
+                        break
+            return list(dict.fromkeys(got))
+
+        text = text.strip()
         if not _MARKER.sub("", text).strip(" \t\n.。"):
-            # Only markers, no words: say what the findings say (they carry their evidence markers).
-            text = "; ".join(a for _, a in run.findings if not a.startswith("not found")) or text
-        text = _MARKER.sub(repl, text.strip())
-        if not order:
-            # The model cited nothing usable: attach the evidence the findings rest on.
-            order = [e.n for e in run.evidence]
-            text = text.rstrip() + " " + "".join(f"[[{n}]]" for n in order)
-        renum = {old: new for new, old in enumerate(order, 1)}
-        text = re.sub(r"\[\[(\d+)\]\]", lambda m: f"[{renum[int(m.group(1))]}]", text)
-        text = re.sub(r"[ \t]+", " ", text).strip()
+            text = short or text  # only markers, no words: the short answer is the claim
+        out: list[str] = []
+        cited = False
+        prev_claim = short
+        for a, b in _segments(text):
+            seg = text[a:b]
+            run_m = _RUN.search(seg)
+            if run_m is None:
+                out.append(seg)
+                continue
+            nums = [int(x) for m in _MARKER.finditer(run_m.group(0)) for x in re.split(r"\s*[,，]\s*", m.group(1))]
+            claim = (seg[: run_m.start()] + seg[run_m.end():]).strip(" \t\n，,") or prev_claim
+            prev_claim = claim
+            got = ground(claim, nums)
+            if not got:
+                continue  # an unverifiable claim is removed
+            cited = True
+            lead = " " if run_m.group(0)[:1].isspace() else ""
+            out.append(seg[: run_m.start()] + lead + "".join(f"[{n}]" for n in got) + seg[run_m.end():])
+        result = re.sub(r"[ \t]+", " ", "".join(out)).strip()
+        if not cited:
+            # Nothing cited verified: back the whole answer by the best-ranked passage that supports it, if any.
+            claim = _MARKER.sub("", text).strip()
+            got = ground(claim or short, [])
+            if not got:
+                return claim, ()
+            result = claim.rstrip() + " " + "".join(f"[{n}]" for n in got)
         cites = []
-        for old in order:
-            e = by_n[old]
-            assert e.quote in e.hit.chunk.text  # grounded at read time; never emit an unverifiable quote
-            c = e.hit.chunk
-            cites.append(Citation(renum[old], c.note_id, c.id, e.hit.title, e.hit.source, c.locator, e.quote))
-        return text, tuple(cites)
+        for ev in evidence:
+            assert ev.quote in ev.hit.chunk.text  # never emit an unverifiable quote
+            c = ev.hit.chunk
+            cites.append(Citation(ev.n, c.note_id, c.id, ev.hit.title, ev.hit.source, c.locator, ev.quote))
+        # renumber in order of first appearance in the final text
+        order = list(dict.fromkeys(int(m) for m in re.findall(r"\[(\d+)\]", result)))
+        renum = {old: new for new, old in enumerate(order, 1)}
+        result = re.sub(r"\[(\d+)\]", lambda m: f"[{renum[int(m.group(1))]}]", result)
+        kept = sorted((Citation(renum[c.n], c.note_id, c.chunk_id, c.title, c.source, c.locator, c.quote)
+                       for c in cites if c.n in renum), key=lambda c: c.n)
+        return result, tuple(kept)
 
     def _answer(self, run: _Run, text: str, cites: tuple[Citation, ...], steps: list[Step], found: bool = True,
                 short: str = "") -> Answer:
@@ -362,3 +434,19 @@ class SearchAgent:
         return Answer(run.question, text, cites, tuple(steps), short=short, found=found, timings={
             "total_s": round(total, 3), "llm_s": round(run.llm_seconds, 3), "search_s": round(run.search_seconds, 3),
             "llm_calls": run.llm_calls, "searches": run.searches})
+
+
+_RUN = re.compile(r"(?:\s*\[\d+(?:\s*[,，]\s*\d+)*\])+")
+_END = re.compile(rf"{_RUN.pattern}[，,。.；;！!？?]?|(?:[。！？!?；;]|\.(?=\s|$))(?:{_RUN.pattern})?|\n")
+
+
+def _segments(text: str) -> list[tuple[int, int]]:
+    """Claim-sized pieces of an answer: sentences, each with the markers that follow its end."""
+    spans, start = [], 0
+    for m in _END.finditer(text):
+        if m.end() > start:
+            spans.append((start, m.end()))
+            start = m.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    return spans

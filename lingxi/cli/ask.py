@@ -38,7 +38,10 @@ def show_step(step: Step) -> None:
     elif step.kind == "search":
         line = f"search: {d['query']} → " + "; ".join(f"{h['title'][:30]} {h['locator']}" for h in d["hits"][:4])
     elif step.kind == "read":
-        line = f"read: {'found' if d['found'] else 'not found'} {d['answer'][:80]!r} ({len(d['evidence'])} verified quotes)"
+        verdict = "found (verified)" if d["verified"] else "found, not verified" if d["found"] else "not found"
+        line = f"read {len(d['chunk_ids'])} passages for {d['question'][:40]!r}: {verdict} {d['answer'][:80]!r}"
+    elif step.kind == "gather":
+        line = f"answer from {len(d['passages'])} passages: " + "; ".join(f"[{p['n']}] {p['title'][:24]}" for p in d["passages"])
     elif step.kind == "decide":
         line = f"decide: {d['reason']}; search again: {d['next_query']}"
     else:

@@ -142,7 +142,7 @@ def _run_question(
         ans = lib.ask(q, chat, config)
         short, answer = ans.short, ans.answer
         tally.searches.append(int(ans.timings["searches"]))
-        read = [h["chunk_id"].split(":")[0] for s in ans.steps if s.kind == "search" for h in s.detail["hits"]]
+        read = [c.split(":")[0] for s in ans.steps if s.kind in ("read", "gather") for c in s.detail["chunk_ids"]]
         if relevant:
             tally.support.append(relevant(read))
         for c in ans.citations:
@@ -163,7 +163,8 @@ def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | 
                   config: AgentConfig, say: Callable[[str], None]) -> dict[str, Any]:
     rows = []
     with path.open(encoding="utf-8") as f:
-        data = [json.loads(line) for line in f if line.strip()][:limit]
+        everything = [json.loads(line) for line in f if line.strip()]
+    data = everything[:limit]
     if not data:
         raise BadInput(f"{path}: no questions")
     tallies = {s: Tally() for s in SYSTEMS}
@@ -192,8 +193,10 @@ def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | 
             return lib
 
         if setting == "shared":
-            say(f"building one shared store from {len(data)} questions' paragraphs")
-            shared = build(data, Path(tmp) / "shared")
+            # every question's paragraphs, also when only the first few questions are asked
+            say(f"building one shared store from {len(everything)} questions' paragraphs")
+            # kept under the home, so later runs over the same file do not embed the paragraphs again
+            shared = build(everything, settings.home / "eval-stores" / f"{path.stem}-shared-{len(everything)}")
         for i, row in enumerate(data, 1):
             golds = [s for a in row["answers_objects"] for s in a.get("spans", []) if s] or [""]
             lib = shared or build([row], Path(tmp) / f"q{i}")
