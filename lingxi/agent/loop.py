@@ -50,7 +50,6 @@ def plan_schema(n: int) -> dict[str, Any]:
         "properties": {
             "sub_questions": {
                 "type": "array",
-                "minItems": 1,
                 "maxItems": n,
                 "items": {
                     "type": "object",
@@ -163,8 +162,9 @@ class SearchAgent:
 
         lang = "zh" if is_chinese(question) else "en"
         # 1. plan
-        plan, plan_steps = self._structured(run, "plan", render("plan", question=run.question,
-                                            max_subq=cfg.max_subquestions), plan_schema(cfg.max_subquestions))
+        plan, plan_steps = self._structured(run, "plan", render(
+            "plan", question=run.question, max_subq=cfg.max_subquestions,
+            examples=template(f"plan_examples_{lang}").strip()), plan_schema(cfg.max_subquestions))
         for s in plan_steps:
             yield emit(s)
         subqs = self._subquestions(plan, run.question)
@@ -194,12 +194,15 @@ class SearchAgent:
                     break
                 step = self._search(run, query, cfg.k)
                 yield emit(step)
-                hits = [h for h in run.results[-1] if h.chunk.id not in seen][: cfg.read_k]
+                # this search's best, interleaved with the whole question's (they carry what a terse sub-question
+                # leaves out)
+                hits = [h for h in _interleave([run.results[-1]] + ([run.results[0]] if len(run.results) > 1 else []))
+                        if h.chunk.id not in seen][: cfg.read_k]
                 seen.update(h.chunk.id for h in hits)
                 if not hits:
                     break
                 passages = "\n\n".join(passage_block(i, h, cfg.passage_chars) for i, h in enumerate(hits, 1))
-                got, es = self._structured(run, "read", render("extract", question=query, passages=passages), EXTRACT_SCHEMA)
+                got, es = self._structured(run, "read", render("extract", main=run.question, question=query, passages=passages), EXTRACT_SCHEMA)
                 for s in es:
                     yield emit(s)
                 if got is None:
@@ -276,15 +279,7 @@ class SearchAgent:
     def _pool(self, run: _Run) -> list[Hit]:
         """Passages for the answer: those a sub-question's answer was found in, then round-robin over the searches
         (each search's best, then each one's second best, ...), at most ``answer_k``."""
-        out: list[Hit] = []
-        seen: set[str] = set()
-        ranked = [run.found_in] + run.results
-        for rank in range(max((len(r) for r in ranked), default=0)):
-            for r in ranked:
-                if rank < len(r) and r[rank].chunk.id not in seen and len(out) < self.config.answer_k:
-                    seen.add(r[rank].chunk.id)
-                    out.append(r[rank])
-        return out
+        return _interleave([run.found_in] + run.results)[: self.config.answer_k]
 
     def _structured(self, run: _Run, kind: str, prompt: str, schema: dict[str, Any],
                     force: bool = False) -> tuple[dict[str, Any] | None, list[Step]]:
@@ -438,6 +433,18 @@ class SearchAgent:
 
 _RUN = re.compile(r"(?:\s*\[\d+(?:\s*[,，]\s*\d+)*\])+")
 _END = re.compile(rf"{_RUN.pattern}[，,。.；;！!？?]?|(?:[。！？!?；;]|\.(?=\s|$))(?:{_RUN.pattern})?|\n")
+
+
+def _interleave(ranked: list[list[Hit]]) -> list[Hit]:
+    """Round-robin over ranked lists (every list's first, then every list's second, ...), each chunk once."""
+    out: list[Hit] = []
+    seen: set[str] = set()
+    for rank in range(max((len(r) for r in ranked), default=0)):
+        for r in ranked:
+            if rank < len(r) and r[rank].chunk.id not in seen:
+                seen.add(r[rank].chunk.id)
+                out.append(r[rank])
+    return out
 
 
 def _segments(text: str) -> list[tuple[int, int]]:
