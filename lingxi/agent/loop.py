@@ -83,7 +83,6 @@ FINAL_SCHEMA: dict[str, Any] = {  # the agent's answer step, which may ask for o
                    "next_query": {"type": "string"}},
     "required": ["found", "short_answer", "answer", "next_query"],
 }
-QUERY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}
 
 _MARKER = re.compile(r"\[(\d+(?:\s*[,，]\s*\d+)*)\]")
 
@@ -178,12 +177,6 @@ class SearchAgent:
                 yield emit(Step("budget", {"reason": "step or time budget exhausted", "skipped": sq["question"]}))
                 break
             query = self._resolve_refs(sq, answers)
-            if query is None:
-                rewritten, rs = self._structured(run, "rewrite", render("rewrite", query=sq["question"], known=self._known(
-                    answers, subqs)), QUERY_SCHEMA)
-                for s in rs:
-                    yield emit(s)
-                query = (rewritten or {}).get("query") or sq["question"]
             if not any(sq["id"] in other["depends_on"] for other in subqs):
                 if query not in run.queries:
                     yield emit(self._search(run, query, cfg.k))
@@ -315,7 +308,9 @@ class SearchAgent:
             if not q or any(q == o["question"] for o in out):
                 continue
             i = len(out) + 1
-            deps = [int(d) for d in sq.get("depends_on", []) if isinstance(d, int) and 0 < d < i]
+            # what it depends on: the declared ids and the #k it writes (small models forget to declare them)
+            named = [d for d in sq.get("depends_on", []) if isinstance(d, int)] + [int(k) for k in re.findall(r"#(\d+)", q)]
+            deps = sorted({d for d in named if 0 < d < i})
             out.append({"id": i, "question": q, "depends_on": deps})
         if len(out) == 1:
             # One search: the question itself, so nothing the planner dropped or reworded is lost.
@@ -323,23 +318,19 @@ class SearchAgent:
         return out or [{"id": 1, "question": question, "depends_on": []}]
 
     @staticmethod
-    def _resolve_refs(sq: dict[str, Any], answers: dict[int, str]) -> str | None:
-        q = str(sq["question"])
-        if not sq["depends_on"]:
-            return q
-        for d in sq["depends_on"]:
-            if d in answers:
-                q = q.replace(f"#{d}", answers[d])
-        if not any(d in answers for d in sq["depends_on"]):
-            # What it depends on was not found: search the sub-question without its placeholders.
-            return re.sub(r"\s+", " ", re.sub(r"#\d+", " ", q)).strip() or str(sq["question"])
-        if re.search(r"#\d", q) or q == sq["question"]:
-            return None  # an answer is known but has no (resolvable) placeholder: let the model rewrite it
-        return q
+    def _resolve_refs(sq: dict[str, Any], answers: dict[int, str]) -> str:
+        """The sub-question as a search query, with the answers it depends on put in.
 
-    @staticmethod
-    def _known(answers: dict[int, str], subqs: list[dict[str, Any]]) -> str:
-        return "\n".join(f"#{s['id']} ({s['question']}): {answers[s['id']]}" for s in subqs if s["id"] in answers) or "(none)"
+        ``#k`` becomes the answer of sub-question k; a placeholder whose answer is unknown becomes the latest known
+        answer it depends on, or goes; a sub-question that depends on an answer without naming it gets the answer
+        in front (small models often write "the university" for "#1")."""
+        q = str(sq["question"])
+        known = [answers[d] for d in sq["depends_on"] if d in answers]
+        q = re.sub(r"#(\d+)", lambda m: answers.get(int(m.group(1))) or (known[-1] if known else " "), q)
+        q = re.sub(r"\s+", " ", q).strip()
+        if known and not any(a in q for a in known):
+            q = f"{known[-1]} {q}"
+        return q or str(sq["question"])
 
     @staticmethod
     def _backing(hit: Hit, claim: str, short: str) -> str | None:
