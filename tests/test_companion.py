@@ -113,6 +113,21 @@ def test_recall_ordering_recency_and_importance_exact(lib: Library) -> None:
     assert relevant[0].id == m2.id
 
 
+def test_recall_lexical_share_of_relevance(lib: Library) -> None:
+    """Relevance mixes dense similarity and BM25 by ``lexical``: 0 is dense only, 1 is BM25 only."""
+    s = MemoryStore(lib.conn, "erin", "pet", lambda texts, role: np.array([[1.0, 0.0]] * len(texts), dtype=np.float32))
+    a, b = np.array([1.0, 0.0], dtype=np.float32), np.array([0.0, 1.0], dtype=np.float32)
+    near = s.add_many([{"kind": "fact", "text": "likes tea", "importance": 5, "ts": T0}], vectors=np.array([a]))[0][0]
+    words = s.add_many([{"kind": "fact", "text": "visited Kyoto in spring", "importance": 5, "ts": T0}],
+                       vectors=np.array([b]))[0][0]
+    w = {"recency": 0.0, "importance": 0.0}
+    dense_only = s.recall("Kyoto trip", T0, k=2, weights=RecallWeights(lexical=0.0, **w), query_vector=a)
+    bm25_only = s.recall("Kyoto trip", T0, k=2, weights=RecallWeights(lexical=1.0, **w), query_vector=a)
+    assert [m.id for m in dense_only] == [near.id, words.id]
+    assert [m.id for m in bm25_only] == [words.id, near.id]
+    assert bm25_only[0].parts["relevance"] == pytest.approx(1.0) and bm25_only[1].parts["relevance"] == 0.0
+
+
 def test_bad_memory_input(lib: Library) -> None:
     s = store(lib)
     with pytest.raises(BadInput, match="kind"):

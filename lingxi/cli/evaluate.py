@@ -66,8 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     mm.add_argument("--full-context-tokens", type=int, default=0,
                     help="budget of the full-context row (default: the LLM context, LINGXI_LLM_CONTEXT, minus 700)")
     mm.add_argument("--last-n", type=int, default=20)
-    mm.add_argument("--weights", help="recall weights relevance,recency,importance[,decay per hour] for lingxi"
-                    " memory (default 1,0.1,0.1,0.999)")
+    mm.add_argument("--weights", help="recall weights relevance,recency,importance[,decay per hour[,BM25 share of"
+                    " relevance]] for lingxi memory (default 1,0.1,0.1,0.999,0.5)")
     mm.add_argument("--systems", help="comma-separated rows to run: full-context,last-n,rag,lingxi (default: all)")
     mm.add_argument("--no-answers", action="store_true",
                     help="retrieval only: evidence recall and prompt tokens, no answers (replays still extract)")
@@ -201,8 +201,10 @@ def _weights(text: str) -> RecallWeights:
         parts = [float(x) for x in text.split(",")]
     except ValueError:
         parts = []
-    if len(parts) not in (3, 4) or any(p < 0 for p in parts) or (len(parts) == 4 and not 0 < parts[3] <= 1):
-        raise BadInput(f"--weights must be relevance,recency,importance[,decay per hour in (0, 1]], got {text!r}")
+    if len(parts) not in (3, 4, 5) or any(p < 0 for p in parts) or (len(parts) >= 4 and not 0 < parts[3] <= 1) \
+            or (len(parts) == 5 and parts[4] > 1):
+        raise BadInput("--weights must be relevance,recency,importance[,decay per hour in (0, 1][,lexical share in"
+                       f" [0, 1]]], got {text!r}")
     return RecallWeights(*parts)
 
 

@@ -92,6 +92,7 @@ class RecallWeights:
     recency: float = 1.0
     importance: float = 1.0
     decay_per_hour: float = 0.99
+    lexical: float = 0.5  # BM25's share of relevance (the rest is dense similarity), each min-max scaled
 
 
 COLUMNS = ("id, user, persona, kind, text, importance, ts, event_date, slot, turns, sources, mentions,"
@@ -332,7 +333,10 @@ class MemoryStore:
             for mid, v in vecs.items():
                 if v.shape == qv.shape:
                     dense[pos[mid]] = float(v @ qv)
-        relevance = (_scale(dense) + _scale(lex)) / (2 if qv is not None and toks else 1)
+        if qv is not None and toks:
+            relevance = (1.0 - w.lexical) * _scale(dense) + w.lexical * _scale(lex)
+        else:
+            relevance = _scale(dense) + _scale(lex)
         hours = np.array([max(0.0, (now - m.ts) / 3600.0) for m in mems])
         recency = np.power(w.decay_per_hour, hours)
         importance = np.array([m.importance / 10.0 for m in mems])

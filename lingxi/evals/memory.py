@@ -280,7 +280,7 @@ def evaluate(
         "conversations": [c.id for c in convs], "questions": sum(len(c.qa[:limit]) for c in convs),
         "llm": chat.name, "window": window, "k": k, "context_tokens": context_tokens, "last_n": last_n,
         "weights": {"relevance": w.relevance, "recency": w.recency, "importance": w.importance,
-                    "decay_per_hour": w.decay_per_hour},
+                    "decay_per_hour": w.decay_per_hour, "lexical": w.lexical},
         "extraction": {"llm_calls": sum(c["llm_calls"] for c in costs),
                        "seconds": round(sum(c["extraction_s"] for c in costs), 1),
                        "llm_calls_per_session": round(sum(c["llm_calls"] for c in costs) / total_sessions, 2),
