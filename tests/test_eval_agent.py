@@ -53,7 +53,13 @@ def test_eval_hotpotqa_shared_store(tmp_path):
 def test_eval_generic_questions(tmp_path):
     q = tmp_path / "q.jsonl"
     q.write_text('{"id": "1", "q": "熊猫什么时候最活跃？", "gold": ["上午"]}\n', encoding="utf-8")
+    records = []
     result = eval_questions(q, DEMO / "podcasts", Echo(), Settings.load(tmp_path, threads=1), None, AgentConfig(),
-                            lambda s: None)
+                            lambda s: None, records.append)
     rows = {r["system"]: r["metrics"] for r in result["rows"]}
     assert rows["agent"]["accuracy"] == 1.0 and rows["agent"]["citation_validity"] == 1.0
+    # one trace record per system: the agent's has its steps and citations, RAG's the passages it read
+    assert [r["system"] for r in records] == ["closed-book", "single-shot RAG", "agent"]
+    agent_rec = records[-1]
+    assert agent_rec["correct"] == 1.0 and agent_rec["citations"][0]["quote"] and agent_rec["steps"][0]["kind"] == "plan"
+    assert records[1]["passages"] and records[0]["gold"] == ["上午"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -34,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     a.add_argument("--corpus", type=Path, help="folder (or file) ingested as the store for --questions")
     a.add_argument("--limit", type=int, help="only the first N questions")
     a.add_argument("--max-llm-calls", type=int, default=12)
+    a.add_argument("--trace", type=Path, help="write one JSON line per question and system: answer, gold, passages"
+                   " read, the agent's steps and citations")
     a.add_argument("--json", action="store_true")
     a.set_defaults(run=run_agent)
     rc = esub.add_parser("rec", help="Recall/NDCG@20 warm and cold, exploration: popularity, ItemCF, encoders, blend")
@@ -125,12 +128,23 @@ def run_agent(lib: Library, args: argparse.Namespace) -> int:
     def say(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    if args.hotpotqa:
-        settings = ["shared", "per-question"] if args.setting == "both" else [args.setting]
-        for setting in settings:
-            print_result(ev.eval_hotpotqa(args.hotpotqa, chat, lib.settings, args.limit, setting, config, say), args.json)
-    if args.questions:
-        print_result(ev.eval_questions(args.questions, args.corpus, chat, lib.settings, args.limit, config, say), args.json)
+    with contextlib.ExitStack() as stack:
+        log = None
+        if args.trace:
+            out = stack.enter_context(args.trace.open("w", encoding="utf-8"))
+
+            def log(rec: dict[str, Any]) -> None:
+                out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                out.flush()
+
+        if args.hotpotqa:
+            settings = ["shared", "per-question"] if args.setting == "both" else [args.setting]
+            for setting in settings:
+                print_result(ev.eval_hotpotqa(args.hotpotqa, chat, lib.settings, args.limit, setting, config, say, log),
+                             args.json)
+        if args.questions:
+            print_result(ev.eval_questions(args.questions, args.corpus, chat, lib.settings, args.limit, config, say, log),
+                         args.json)
     return 0
 
 

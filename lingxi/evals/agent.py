@@ -120,8 +120,9 @@ def single_rag(chat: ChatModel, lib: Library, q: str) -> tuple[str, str, list[Hi
 def _run_question(
     system: str, chat: ChatModel, lib: Library, q: str, tally: Tally, config: AgentConfig,
     supports: Callable[[str, str], bool], relevant: Callable[[list[str]], float] | None,
+    trace: dict[str, Any] | None = None,
 ) -> tuple[str, str]:
-    """Runs one system on one question; returns (short answer, full answer)."""
+    """Runs one system on one question; returns (short answer, full answer). ``trace`` gets what it read."""
     tokens0, calls0 = chat.prompt_tokens, chat.calls
     t = time.perf_counter()
     if system == "closed-book":
@@ -130,6 +131,8 @@ def _run_question(
     elif system == "single-shot RAG":
         short, answer, hits = single_rag(chat, lib, q)
         tally.searches.append(1)
+        if trace is not None:
+            trace["passages"] = [h.chunk.id for h in hits]
         if relevant:
             tally.support.append(relevant([h.chunk.note_id for h in hits]))
         for n in {int(m) for m in re.findall(r"\[(\d+)\]", answer)}:
@@ -141,6 +144,8 @@ def _run_question(
     else:
         ans = lib.ask(q, chat, config)
         short, answer = ans.short, ans.answer
+        if trace is not None:
+            trace.update(citations=[c.to_dict() for c in ans.citations], steps=[s.to_dict() for s in ans.steps])
         tally.searches.append(int(ans.timings["searches"]))
         read = [c.split(":")[0] for s in ans.steps if s.kind in ("read", "gather") for c in s.detail["chunk_ids"]]
         if relevant:
@@ -160,7 +165,10 @@ SYSTEMS = ("closed-book", "single-shot RAG", "agent")
 
 
 def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | None, setting: str,
-                  config: AgentConfig, say: Callable[[str], None]) -> dict[str, Any]:
+                  config: AgentConfig, say: Callable[[str], None],
+                  log: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Closed-book, single-shot RAG and the agent on HotpotQA-format rows; ``log`` gets one record per system and
+    question (answer, gold, what it read, the agent's steps)."""
     rows = []
     with path.open(encoding="utf-8") as f:
         everything = [json.loads(line) for line in f if line.strip()]
@@ -210,11 +218,15 @@ def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | 
                 return len(sup & set(read)) / len(sup) if sup else 0.0
 
             for system in SYSTEMS:
-                short, _ = _run_question(system, chat, lib, row["question_text"], tallies[system], config, supports,
-                                         relevant)
+                rec: dict[str, Any] = {"id": row.get("question_id", i), "question": row["question_text"],
+                                       "system": system, "gold": golds, "supporting": sorted(sup)}
+                short, answer = _run_question(system, chat, lib, row["question_text"], tallies[system], config,
+                                              supports, relevant, rec)
                 em, f1_score = best_em_f1(short, golds)
                 tallies[system].em.append(em)
                 tallies[system].f1.append(f1_score)
+                if log:
+                    log({**rec, "short_answer": short, "answer": answer, "em": em, "f1": f1_score})
             say(f"[{i}/{len(data)}] " + ", ".join(f"{s}: f1 {statistics.fmean(t.f1):.3f}" for s, t in tallies.items()))
             if shared is None:
                 lib.close()
@@ -227,7 +239,8 @@ def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | 
 
 
 def eval_questions(qpath: Path, corpus: Path, chat: ChatModel, settings: Settings, limit: int | None,
-                   config: AgentConfig, say: Callable[[str], None]) -> dict[str, Any]:
+                   config: AgentConfig, say: Callable[[str], None],
+                   log: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     rows_in = []
     with qpath.open(encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -245,15 +258,18 @@ def eval_questions(qpath: Path, corpus: Path, chat: ChatModel, settings: Setting
         bad = [r for r in lib.ingest([corpus]) if r.status == "failed"]
         if bad:
             raise BadInput(f"corpus: {bad[0].reason}")
-        for i, (_, q, golds) in enumerate(rows_in, 1):
+        for i, (qid, q, golds) in enumerate(rows_in, 1):
             def supports(nid: str, answer: str, golds: list[str] = golds) -> bool:
                 body = lib.get_note(nid).body.lower()
                 return any(g.lower() in body for g in golds)
 
             for system in SYSTEMS:
-                short, answer = _run_question(system, chat, lib, q, tallies[system], config, supports, None)
+                rec = {"id": qid, "question": q, "system": system, "gold": golds}
+                short, answer = _run_question(system, chat, lib, q, tallies[system], config, supports, None, rec)
                 said = f"{short} {answer}".lower()
                 tallies[system].correct.append(float(all(g.lower() in said for g in golds)))
+                if log:
+                    log({**rec, "short_answer": short, "answer": answer, "correct": tallies[system].correct[-1]})
             say(f"[{i}/{len(rows_in)}] " + ", ".join(f"{s}: acc {statistics.fmean(t.correct):.3f}" for s, t in tallies.items()))
         lib.close()
     return {"dataset": f"{qpath.name} over {corpus}", "rows": [{"system": s, "metrics": t.metrics()} for s, t in tallies.items()],
