@@ -63,3 +63,15 @@ def test_eval_generic_questions(tmp_path):
     agent_rec = records[-1]
     assert agent_rec["correct"] == 1.0 and agent_rec["citations"][0]["quote"] and agent_rec["steps"][0]["kind"] == "plan"
     assert records[1]["passages"] and records[0]["gold"] == ["上午"]
+
+
+def test_pick_systems():
+    import pytest
+
+    from lingxi.errors import BadInput
+    from lingxi.evals.agent import pick_systems
+
+    assert pick_systems(None) == ("closed-book", "single-shot RAG", "agent")
+    assert pick_systems("agent,rag") == ("single-shot RAG", "agent")
+    with pytest.raises(BadInput, match="closed-book, rag, agent"):
+        pick_systems("agent,oracle")

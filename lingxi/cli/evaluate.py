@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     a.add_argument("--corpus", type=Path, help="folder (or file) ingested as the store for --questions")
     a.add_argument("--limit", type=int, help="only the first N questions")
     a.add_argument("--max-llm-calls", type=int, default=12)
+    a.add_argument("--systems", help="comma-separated rows to run: closed-book,rag,agent (default: all)")
     a.add_argument("--trace", type=Path, help="write one JSON line per question and system: answer, gold, passages"
                    " read, the agent's steps and citations")
     a.add_argument("--json", action="store_true")
@@ -122,6 +123,7 @@ def run_agent(lib: Library, args: argparse.Namespace) -> int:
     for p in (args.hotpotqa, args.questions, args.corpus):
         if p and not p.exists():
             raise BadInput(f"{p}: no such file or directory")
+    systems = ev.pick_systems(args.systems)
     chat = make_chat(lib.settings, model_progress)
     config = AgentConfig(max_llm_calls=args.max_llm_calls)
 
@@ -140,11 +142,13 @@ def run_agent(lib: Library, args: argparse.Namespace) -> int:
         if args.hotpotqa:
             settings = ["shared", "per-question"] if args.setting == "both" else [args.setting]
             for setting in settings:
-                print_result(ev.eval_hotpotqa(args.hotpotqa, chat, lib.settings, args.limit, setting, config, say, log),
-                             args.json)
+                result = ev.eval_hotpotqa(args.hotpotqa, chat, lib.settings, args.limit, setting, config, say, log,
+                                          systems)
+                print_result(result, args.json)
         if args.questions:
-            print_result(ev.eval_questions(args.questions, args.corpus, chat, lib.settings, args.limit, config, say, log),
-                         args.json)
+            result = ev.eval_questions(args.questions, args.corpus, chat, lib.settings, args.limit, config, say, log,
+                                       systems)
+            print_result(result, args.json)
     return 0
 
 

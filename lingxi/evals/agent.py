@@ -162,11 +162,23 @@ def _run_question(
 
 
 SYSTEMS = ("closed-book", "single-shot RAG", "agent")
+SYSTEM_KEYS = {"closed-book": "closed-book", "rag": "single-shot RAG", "agent": "agent"}
+
+
+def pick_systems(spec: str | None) -> tuple[str, ...]:
+    """Rows to run from a comma-separated list of closed-book, rag, agent (None: all)."""
+    if not spec:
+        return SYSTEMS
+    keys = [k.strip() for k in spec.split(",") if k.strip()]
+    bad = [k for k in keys if k not in SYSTEM_KEYS]
+    if bad or not keys:
+        raise BadInput(f"--systems takes a comma-separated list of {', '.join(SYSTEM_KEYS)}; got {spec!r}")
+    return tuple(s for s in SYSTEMS if s in {SYSTEM_KEYS[k] for k in keys})
 
 
 def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | None, setting: str,
                   config: AgentConfig, say: Callable[[str], None],
-                  log: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+                  log: Callable[[dict[str, Any]], None] | None = None, systems: tuple[str, ...] = SYSTEMS) -> dict[str, Any]:
     """Closed-book, single-shot RAG and the agent on HotpotQA-format rows; ``log`` gets one record per system and
     question (answer, gold, what it read, the agent's steps)."""
     rows = []
@@ -175,7 +187,7 @@ def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | 
     data = everything[:limit]
     if not data:
         raise BadInput(f"{path}: no questions")
-    tallies = {s: Tally() for s in SYSTEMS}
+    tallies = {s: Tally() for s in systems}
     with tempfile.TemporaryDirectory(prefix="lingxi-hotpot-") as tmp:
         shared: Library | None = None
         para_text: dict[str, str] = {}
@@ -217,7 +229,7 @@ def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | 
             def relevant(read: list[str], sup: set[str] = sup) -> float:
                 return len(sup & set(read)) / len(sup) if sup else 0.0
 
-            for system in SYSTEMS:
+            for system in systems:
                 rec: dict[str, Any] = {"id": row.get("question_id", i), "question": row["question_text"],
                                        "system": system, "gold": golds, "supporting": sorted(sup)}
                 short, answer = _run_question(system, chat, lib, row["question_text"], tallies[system], config,
@@ -240,7 +252,8 @@ def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | 
 
 def eval_questions(qpath: Path, corpus: Path, chat: ChatModel, settings: Settings, limit: int | None,
                    config: AgentConfig, say: Callable[[str], None],
-                   log: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+                   log: Callable[[dict[str, Any]], None] | None = None, systems: tuple[str, ...] = SYSTEMS
+                   ) -> dict[str, Any]:
     rows_in = []
     with qpath.open(encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -251,7 +264,7 @@ def eval_questions(qpath: Path, corpus: Path, chat: ChatModel, settings: Setting
                 except (json.JSONDecodeError, KeyError, TypeError) as e:
                     raise BadInput(f"{qpath}: line {n}: expected {{\"id\", \"q\", \"gold\": [...]}} ({e})") from e
     rows_in = rows_in[:limit]
-    tallies = {s: Tally() for s in SYSTEMS}
+    tallies = {s: Tally() for s in systems}
     with tempfile.TemporaryDirectory(prefix="lingxi-qa-") as tmp:
         lib = Library(Settings.load(Path(tmp), settings.threads, embedder=settings.embedder))
         say(f"ingesting {corpus}")
@@ -263,7 +276,7 @@ def eval_questions(qpath: Path, corpus: Path, chat: ChatModel, settings: Setting
                 body = lib.get_note(nid).body.lower()
                 return any(g.lower() in body for g in golds)
 
-            for system in SYSTEMS:
+            for system in systems:
                 rec = {"id": qid, "question": q, "system": system, "gold": golds}
                 short, answer = _run_question(system, chat, lib, q, tallies[system], config, supports, None, rec)
                 said = f"{short} {answer}".lower()
