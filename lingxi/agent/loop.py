@@ -74,14 +74,15 @@ EXTRACT_SCHEMA: dict[str, Any] = {
 }
 ANSWER_SCHEMA: dict[str, Any] = {  # a direct answer (the evaluation's closed-book and single-shot baselines)
     "type": "object",
-    "properties": {"short_answer": {"type": "string"}, "answer": {"type": "string"}},
-    "required": ["short_answer", "answer"],
+    # the sentence first, then the bare answer taken from it (a small model extracts better than it guesses)
+    "properties": {"answer": {"type": "string"}, "short_answer": {"type": "string"}},
+    "required": ["answer", "short_answer"],
 }
 FINAL_SCHEMA: dict[str, Any] = {  # the agent's answer step, which may ask for one more search
     "type": "object",
-    "properties": {"found": {"type": "boolean"}, "short_answer": {"type": "string"}, "answer": {"type": "string"},
+    "properties": {"answer": {"type": "string"}, "short_answer": {"type": "string"}, "found": {"type": "boolean"},
                    "next_query": {"type": "string"}},
-    "required": ["found", "short_answer", "answer", "next_query"],
+    "required": ["answer", "short_answer", "found", "next_query"],
 }
 
 _MARKER = re.compile(r"\[(\d+(?:\s*[,，]\s*\d+)*)\]")
@@ -228,7 +229,7 @@ class SearchAgent:
                                        "chunk_ids": [h.chunk.id for h in pool]}))
             findings = "".join(f"- {q}: {a}\n" for q, a in run.findings)
             prompt = render("answer", question=run.question, language_rule=language_rule(run.question),
-                            findings=f"\nWhat earlier searches found:\n{findings}" if findings else "",
+                            findings=f"\nAlready found (verified in the notes):\n{findings}" if findings else "",
                             passages="\n\n".join(passage_block(i, h, cfg.passage_chars) for i, h in enumerate(pool, 1)))
             final, fs = self._structured(run, "answer", prompt, FINAL_SCHEMA, force=rnd == 0)
             for s in fs:
