@@ -53,6 +53,9 @@ def test_locomo_rows_evidence_recall_and_observation_rewrite(lib: Library, tmp_p
     # one recalled item each: whichever exchange matches holds the evidence turn (a question and its answer
     # travel together)
     assert rows["lingxi memory"]["evidence_recall@10"] == 1.0
+    # per category too, for the categories the questions have
+    assert [k for k in rows["lingxi memory"] if k.startswith("evidence_recall@10_")] == \
+        ["evidence_recall@10_" + ev.CATEGORIES[4]]
     assert 0.0 <= rows["RAG over raw turns"]["evidence_recall@10"] <= rows["lingxi memory"]["evidence_recall@10"]
     assert rows["full-context"]["evidence_recall@10"] == 1.0 and rows["last-2 turns"]["evidence_recall@10"] == 0.0
     assert rows["lingxi memory"]["f1"] == 1.0

@@ -71,7 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     help="budget of the full-context row (default: the LLM context, LINGXI_LLM_CONTEXT, minus 700)")
     mm.add_argument("--last-n", type=int, default=20)
     mm.add_argument("--weights", help="recall weights relevance,recency,importance[,decay per hour[,BM25 share of"
-                    " relevance]] for lingxi memory (default 1,0.1,0.1,0.999,0.5)")
+                    " relevance]] for lingxi memory (default 1,0,0,0.999,0.5: relevance only)")
     mm.add_argument("--systems", help="comma-separated rows to run: full-context,last-n,rag,lingxi (default: all)")
     mm.add_argument("--no-answers", action="store_true",
                     help="retrieval only: evidence recall and prompt tokens, no answers (replays still extract)")
