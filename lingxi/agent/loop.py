@@ -74,12 +74,15 @@ EXTRACT_SCHEMA: dict[str, Any] = {
 }
 ANSWER_SCHEMA: dict[str, Any] = {  # a direct answer (the evaluation's closed-book and single-shot baselines)
     "type": "object",
-    # the sentence first, then the bare answer taken from it (a small model extracts better than it guesses)
-    "properties": {"answer": {"type": "string"}, "short_answer": {"type": "string"}},
-    "required": ["answer", "short_answer"],
+    # Bare answer first: on the first 9 HotpotQA dev questions the single-shot row scored F1 4.57 (summed) this way
+    # and 2.32 with the sentence first (the 1.5B then often copies the sentence into short_answer).
+    "properties": {"short_answer": {"type": "string"}, "answer": {"type": "string"}},
+    "required": ["short_answer", "answer"],
 }
 FINAL_SCHEMA: dict[str, Any] = {  # the agent's answer step, which may ask for one more search
     "type": "object",
+    # The sentence first, then the bare answer taken from it: the agent row summed F1 4.07 on those 9 questions,
+    # 2.73 with the bare answer first (the findings header changed in the same commit).
     "properties": {"answer": {"type": "string"}, "short_answer": {"type": "string"}, "found": {"type": "boolean"},
                    "next_query": {"type": "string"}},
     "required": ["answer", "short_answer", "found", "next_query"],
