@@ -9,6 +9,7 @@ import re
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from lingxi.agent.grounding import supporting_sentence
@@ -339,7 +340,7 @@ class SearchAgent:
     @staticmethod
     def _backing(hit: Hit, claim: str, short: str) -> str | None:
         """A verbatim sentence of the hit's chunk that backs the claim, never one the model was shown as removed."""
-        shown, _ = neutralize(hit.chunk.text)
+        shown = _shown(hit.chunk.text)
         return supporting_sentence(hit.chunk.text, claim, short, shown=shown, exclude=MARKER)
 
     def _verify(self, hits: list[Hit], named: Any, claim: str, short: str) -> tuple[Hit, str] | None:
@@ -369,11 +370,8 @@ class SearchAgent:
             for n in nums:
                 if 1 <= n <= len(pool) and (q := self._backing(pool[n - 1], claim, short)) is not None:
                     got.append(cite(pool[n - 1], q))
-            if not got:  # re-ground: the best-ranked passage that backs the claim
-                for hit in pool:
-                    if (q := self._backing(hit, claim, short)) is not None:
-                        got.append(cite(hit, q))
-                        break
+            if not got and (where := self._verify(pool, None, claim, short)) is not None:
+                got.append(cite(*where))  # re-ground: the best-ranked passage that backs the claim
             return list(dict.fromkeys(got))
 
         text = text.strip()
@@ -428,6 +426,13 @@ class SearchAgent:
 
 _RUN = re.compile(r"(?:\s*\[\d+(?:\s*[,，]\s*\d+)*\])+")
 _END = re.compile(rf"{_RUN.pattern}[，,。.；;！!？?]?|(?:[。！？!?；;]|\.(?=\s|$))(?:{_RUN.pattern})?|\n")
+
+
+@lru_cache(maxsize=256)
+def _shown(text: str) -> str:
+    """A chunk's text as the model saw it (instruction-like sentences replaced); claims are checked against every
+    pooled passage, so each chunk is neutralized once."""
+    return neutralize(text)[0]
 
 
 def _interleave(ranked: list[list[Hit]]) -> list[Hit]:
