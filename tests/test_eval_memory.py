@@ -95,3 +95,21 @@ def test_systems_subset_and_unknown_name(lib: Library, tmp_path: Path) -> None:
     assert chat.calls == 6
     with pytest.raises(BadInput, match="full-contxt"):
         ev.evaluate(path, chat, lib.embedder, tmp_path / "m", only=["full-contxt"])
+
+
+def test_stride_samples_every_nth_question(lib: Library, tmp_path: Path) -> None:
+    import pytest
+
+    from lingxi.errors import BadInput
+
+    path = tmp_path / "locomo.json"
+    path.write_text(json.dumps(CONV))
+    chat = ScriptedChat([_reply] * 3)  # 2 extraction calls + 1 system x the 1st of every 2 questions
+    out = ev.evaluate(path, chat, lib.embedder, tmp_path / "m", last_n=2, context_tokens=2000, only=["lingxi"],
+                      stride=2)
+    assert out["config"]["questions"] == 1 and out["config"]["stride"] == 2
+    assert chat.calls == 3
+    # the first question (about the weekend) is the one asked: its scripted answer scores F1 1
+    assert out["rows"][0]["metrics"]["f1"] == 1.0 and "f1_single-hop" in out["rows"][0]["metrics"]
+    with pytest.raises(BadInput, match="stride"):
+        ev.evaluate(path, chat, lib.embedder, tmp_path / "m", stride=0)

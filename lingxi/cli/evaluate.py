@@ -63,7 +63,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     rc.set_defaults(run=run_rec)
     mm = esub.add_parser("memory", help="LoCoMo: F1 per category, evidence recall@10, prompt tokens, latency")
     mm.add_argument("--locomo", type=Path, required=True, help="LoCoMo JSON (../shared/data/locomo/locomo_conv0-4.json)")
-    mm.add_argument("--limit", type=int, help="only the first N questions of each conversation")
+    mm.add_argument("--limit", type=int, help="only the first N questions of each conversation (after --stride)")
+    mm.add_argument("--stride", type=int, default=1,
+                    help="only every Nth question of each conversation: a sample spread over all categories")
     mm.add_argument("--conversations", type=int, help="only the first N conversations")
     mm.add_argument("--window", type=int, default=16, help="turns per extraction call (bounds LLM cost)")
     mm.add_argument("--k", type=int, default=10)
@@ -235,7 +237,7 @@ def run_memory(lib: Library, args: argparse.Namespace) -> int:
         raise BadInput(f"{args.locomo}: no such file")
     chat = make_chat(lib.settings, model_progress)
     result = ev.evaluate(args.locomo, chat, lib.embedder, lib.settings.home / "eval-memory", limit=args.limit,
-                         conversations=args.conversations, window=args.window, k=args.k,
+                         conversations=args.conversations, stride=args.stride, window=args.window, k=args.k,
                          context_tokens=args.full_context_tokens, last_n=args.last_n, answers=not args.no_answers,
                          only=[s.strip() for s in args.systems.split(",") if s.strip()] if args.systems else None,
                          weights=_weights(args.weights) if args.weights else None,

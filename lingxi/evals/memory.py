@@ -166,10 +166,13 @@ def evaluate(
     say: Say | None = None,
     answers: bool = True,
     only: Sequence[str] | None = None,
+    stride: int = 1,
 ) -> dict[str, Any]:
     import sqlite3
 
     say = say or (lambda s: None)
+    if stride < 1:
+        raise BadInput(f"stride must be at least 1, got {stride}")
     convs = load_locomo(path)[:conversations]
     # LoCoMo asks about any moment of months of conversation, so the evaluation ranks by relevance alone: over all
     # 999 questions of conversations 0-4, relevance only gave evidence recall@10 0.804, recency and importance at
@@ -229,7 +232,7 @@ def evaluate(
             used += n
         full_ctx = "\n".join(full_lines)
         last_ctx = "\n".join(_turn_line(t) for t in turns[-last_n:])
-        qa = conv.qa[:limit]
+        qa = conv.qa[::stride][:limit]  # a stride spreads a sample over the whole conversation and its categories
         qvecs = embedder.embed([q["question"] for q in qa], "query") if embedder and qa else None
         # system-major order: consecutive prompts of one system share their long prefix (instructions and, for
         # the full-context and last-N rows, the whole conversation), which llama.cpp reuses from its KV cache
@@ -282,7 +285,8 @@ def evaluate(
         rows.append({"system": s, "metrics": m})
     total_sessions = sum(c["sessions"] for c in costs) or 1
     return {"dataset": f"locomo:{path.name}", "rows": rows, "config": {
-        "conversations": [c.id for c in convs], "questions": sum(len(c.qa[:limit]) for c in convs),
+        "conversations": [c.id for c in convs], "questions": sum(len(c.qa[::stride][:limit]) for c in convs),
+        "stride": stride,
         "llm": chat.name, "window": window, "k": k, "context_tokens": context_tokens, "last_n": last_n,
         "weights": {"relevance": w.relevance, "recency": w.recency, "importance": w.importance,
                     "decay_per_hour": w.decay_per_hour, "lexical": w.lexical},
