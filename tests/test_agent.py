@@ -51,6 +51,7 @@ def test_two_hop_question(demo_lib):
         {"sub_questions": [{"id": 1, "question": "成都攻略里早上看熊猫的建议来自哪位播客嘉宾", "depends_on": []},
                            {"id": 2, "question": "#1 是做什么工作的", "depends_on": [1]}]},
         read("嘉宾林舟的建议", "林舟"),
+        read("林舟是一位旅行作家", "旅行作家"),  # the chain's last hop is read too
         final(("是林舟的建议", "嘉宾林舟的建议", "，"), ("她是一位旅行作家", "林舟是一位旅行作家", "。"), short="林舟，旅行作家"),
     ])
     ans = a.ask("成都攻略里早上看熊猫的建议来自哪位播客嘉宾？她是做什么的？")
@@ -63,11 +64,11 @@ def test_two_hop_question(demo_lib):
     # the question itself, sub-question 1, then sub-question 2 with the answer of 1 put in
     assert searches == ["成都攻略里早上看熊猫的建议来自哪位播客嘉宾？她是做什么的？", "成都攻略里早上看熊猫的建议来自哪位播客嘉宾",
                         "林舟 是做什么工作的"]
-    assert [s.kind for s in ans.steps] == ["plan", "search", "search", "read", "search", "gather", "answer"]
-    assert ans.timings["searches"] == 3 and ans.timings["llm_calls"] == 3
+    assert [s.kind for s in ans.steps] == ["plan", "search", "search", "read", "search", "read", "gather", "answer"]
+    assert ans.timings["searches"] == 3 and ans.timings["llm_calls"] == 4
     check_citations(demo_lib, ans)
-    # the answer step was told what the first sub-question found
-    assert "- 成都攻略里早上看熊猫的建议来自哪位播客嘉宾: 林舟" in chat.sent[-1][-1]["content"]
+    # the answer step was told what each hop found, the second as the query it was asked with
+    assert "- 成都攻略里早上看熊猫的建议来自哪位播客嘉宾: 林舟\n- 林舟 是做什么工作的: 旅行作家" in chat.sent[-1][-1]["content"]
 
 
 def test_read_that_does_not_verify_searches_again(demo_lib):
@@ -236,3 +237,20 @@ def test_sub_question_queries_get_the_answers_they_depend_on():
                                                {"id": 2, "question": "#1 哪里人", "depends_on": []},
                                                {"id": 3, "question": "#2 做什么", "depends_on": [1]}]}, "q")
     assert [s["depends_on"] for s in subqs] == [[], [1], [1, 2]]
+
+
+def test_a_claim_needs_its_numbers_stated_by_the_passage():
+    from lingxi.agent.grounding import numbers, supporting_sentence
+
+    chunk = ("The Androscoggin Bank Colisée is a 4,000 capacity (3,677 seated) multi-purpose arena in Lewiston, "
+             "Maine. It opened in 1958.")
+    other = "The Lewiston Maineiacs played their home games at the Androscoggin Bank Colisée."
+    assert numbers("seats 3,677 people in 1958; 2.5 km") == {"3677", "1958", "2.5"}
+    claim = "The Androscoggin Bank Colisée seats 3,677 people"
+    assert supporting_sentence(chunk, claim, "3,677") == chunk.split(" It opened")[0]
+    # the other passage shares most of the claim's words but not its number: it does not back the claim
+    assert supporting_sentence(other, claim, "3,677") is None
+    # a number the question itself gave needs no backing
+    assert supporting_sentence(other, "The Maineiacs of 2007 played at the Androscoggin Bank Colisée", "",
+                               given="Where did the 2007 Maineiacs play?") == other
+    assert supporting_sentence(other, "The Maineiacs of 2007 played at the Androscoggin Bank Colisée", "") is None

@@ -77,13 +77,31 @@ def _squash(s: str) -> str:
     return "".join(s.lower().split())
 
 
+_NUMBER = re.compile(r"\d+(?:[,，.]\d+)*")
+
+
+def numbers(text: str) -> set[str]:
+    """The numbers a text states, thousands separators dropped ("3,677" and "3677" are one number)."""
+    return {re.sub(r"[,，]", "", m) for m in _NUMBER.findall(text)}
+
+
+def states_numbers(chunk_text: str, claim: str, given: str = "") -> bool:
+    """Whether the chunk states every number of the claim that ``given`` (the question) did not already state:
+    character overlap cannot tell "seats 4,000" from "seats 3,677", so a number needs the number itself."""
+    need = numbers(claim) - numbers(given)
+    return not need or need <= numbers(chunk_text)
+
+
 def supporting_sentence(chunk_text: str, claim: str, short: str = "", shown: str | None = None,
-                        exclude: str = "") -> str | None:
+                        exclude: str = "", given: str = "") -> str | None:
     """The verbatim sentence of ``chunk_text`` that best backs ``claim`` (whose bare answer is ``short``), or None
-    when the chunk does not back it: the chunk must contain the short answer, or share enough of the claim's
-    characters (see ``about``). ``shown`` is the text the model saw (instruction-like sentences replaced); a
-    sentence containing ``exclude`` (that replacement marker) is never quoted."""
+    when the chunk does not back it: the chunk must state every number of the claim not already in ``given`` (the
+    question), and contain the short answer or share enough of the claim's characters (see ``about``). ``shown``
+    is the text the model saw (instruction-like sentences replaced); a sentence containing ``exclude`` (that
+    replacement marker) is never quoted."""
     shown = chunk_text if shown is None else shown
+    if not states_numbers(chunk_text, claim, given):
+        return None
     s = _squash(short)
     # the bare answer counts only for a claim that states it
     has_short = len(s) >= 2 and s not in _YES_NO and s in _squash(chunk_text) and s in _squash(claim or short)

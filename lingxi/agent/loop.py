@@ -181,8 +181,13 @@ class SearchAgent:
             if self._exhausted(run):
                 yield emit(Step("budget", {"reason": "step or time budget exhausted", "skipped": sq["question"]}))
                 break
-            query = self._resolve_refs(sq, answers)
-            if not any(sq["id"] in other["depends_on"] for other in subqs):
+            query = asked = self._resolve_refs(sq, answers)
+            # Read the sub-questions of a dependency chain: one a later one needs (its answer goes into that query)
+            # and one whose earlier answers are all known (a chain's last hop carries the answer to the question).
+            # The others are only searched; the answer step reads their best passages.
+            needed = any(sq["id"] in other["depends_on"] for other in subqs)
+            last_hop = bool(sq["depends_on"]) and all(d in answers for d in sq["depends_on"])
+            if not needed and not last_hop:
                 if query not in run.queries:
                     yield emit(self._search(run, query, cfg.k))
                 continue
@@ -206,13 +211,14 @@ class SearchAgent:
                 if got is None:
                     continue
                 answer = str(got["answer"]).strip()
-                where = self._verify(hits, got.get("passage"), answer, answer) if got["found"] and answer else None
+                where = (self._verify(hits, got.get("passage"), answer, answer, query) if got["found"] and answer
+                         else None)
                 yield emit(Step("read", {"question": query, "found": bool(got["found"]), "answer": answer,
                                          "verified": where is not None, "chunk_ids": [h.chunk.id for h in hits]}))
                 if where is not None:
                     answers[int(sq["id"])] = answer
                     run.found_in.append(where[0])
-                    run.findings.append((sq["question"], answer))
+                    run.findings.append((asked, answer))
                     break
                 nxt = str(got.get("next_query") or "").strip()
                 reason = "no passage answers it" if not got["found"] else "the passage it named does not say so"
@@ -338,17 +344,17 @@ class SearchAgent:
         return q or str(sq["question"])
 
     @staticmethod
-    def _backing(hit: Hit, claim: str, short: str) -> str | None:
+    def _backing(hit: Hit, claim: str, short: str, question: str) -> str | None:
         """A verbatim sentence of the hit's chunk that backs the claim, never one the model was shown as removed."""
         shown = _shown(hit.chunk.text)
-        return supporting_sentence(hit.chunk.text, claim, short, shown=shown, exclude=MARKER)
+        return supporting_sentence(hit.chunk.text, claim, short, shown=shown, exclude=MARKER, given=question)
 
-    def _verify(self, hits: list[Hit], named: Any, claim: str, short: str) -> tuple[Hit, str] | None:
+    def _verify(self, hits: list[Hit], named: Any, claim: str, short: str, question: str) -> tuple[Hit, str] | None:
         """The passage (and sentence) backing a read step's answer: the one the model named, else (small models
         misnumber passages) another shown passage that contains the answer."""
         order = [hits[named - 1]] if isinstance(named, int) and 1 <= named <= len(hits) else []
         for hit in order + [h for h in hits if h not in order]:
-            quote = self._backing(hit, claim, short)
+            quote = self._backing(hit, claim, short, question)
             if quote is not None:
                 return hit, quote
         return None
@@ -368,9 +374,9 @@ class SearchAgent:
         def ground(claim: str, nums: list[int]) -> list[int]:
             got = []
             for n in nums:
-                if 1 <= n <= len(pool) and (q := self._backing(pool[n - 1], claim, short)) is not None:
+                if 1 <= n <= len(pool) and (q := self._backing(pool[n - 1], claim, short, run.question)) is not None:
                     got.append(cite(pool[n - 1], q))
-            if not got and (where := self._verify(pool, None, claim, short)) is not None:
+            if not got and (where := self._verify(pool, None, claim, short, run.question)) is not None:
                 got.append(cite(*where))  # re-ground: the best-ranked passage that backs the claim
             return list(dict.fromkeys(got))
 
