@@ -12,6 +12,7 @@ from pathlib import Path
 from lingxi.errors import BadInput
 
 EMBEDDERS = ("e5", "openai", "none")
+FUSIONS = ("rrf", "convex")  # how hybrid search fuses lexical and dense results (lingxi.search.hybrid)
 LLMS = ("local", "openai")
 BACKENDS = ("embedded", "milvus")
 
@@ -50,6 +51,7 @@ class Settings:
     exact_threshold: int = 20000
     lexical_weight: float = 1.0
     dense_weight: float = 1.0
+    fusion: str = "rrf"
     llm: str = "local"
     llm_model: str = "qwen2.5-coder-1.5b"
     llm_url: str = ""
@@ -93,6 +95,7 @@ class Settings:
             "exact_threshold": _env_int("LINGXI_EXACT_THRESHOLD", 20000),
             "lexical_weight": lw,
             "dense_weight": dw,
+            "fusion": env("LINGXI_FUSION", "rrf"),
             "llm": env("LINGXI_LLM", "local"),
             "llm_model": env("LINGXI_LLM_MODEL", "qwen2.5-coder-1.5b"),
             "llm_url": env("LINGXI_LLM_URL", ""),
@@ -106,6 +109,8 @@ class Settings:
             raise BadInput(f"embedder {s.embedder!r} is not one of: {', '.join(EMBEDDERS)}")
         if s.backend not in BACKENDS:
             raise BadInput(f"backend {s.backend!r} is not one of: {', '.join(BACKENDS)}")
+        if s.fusion not in FUSIONS:
+            raise BadInput(f"fusion {s.fusion!r} (LINGXI_FUSION) is not one of: {', '.join(FUSIONS)}")
         if s.llm not in LLMS:
             raise BadInput(f"llm {s.llm!r} is not one of: {', '.join(LLMS)}")
         if s.llm == "openai" and not (s.llm_url and s.llm_model):

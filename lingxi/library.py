@@ -255,7 +255,7 @@ class Library:
             backend,
             self._resolve,
             emb.embed_query if emb is not None else None,
-            FusionWeights(self.settings.lexical_weight, self.settings.dense_weight),
+            FusionWeights(self.settings.lexical_weight, self.settings.dense_weight, method=self.settings.fusion),
             self.reranker,
         )
 

@@ -45,6 +45,21 @@ class TestBackendContract:
     def test_exact_match_top1(self, backend_lib, mode, query, expected):
         assert ids(backend_lib.search(query, k=3, mode=mode))[0] == expected
 
+    @pytest.mark.parametrize(
+        ("query", "expected"),
+        [("sourdough starter rye", "c3"), ("git revert commit", "c4"), ("知识蒸馏", "c2"), ("espresso grind", "c5")],
+    )
+    def test_convex_fusion_top1_and_filters(self, backend_lib, query, expected):
+        from dataclasses import replace
+
+        from lingxi.index.filters import Filters
+
+        searcher = backend_lib.searcher()
+        searcher.weights = replace(searcher.weights, method="convex")
+        assert ids(searcher.search(query, k=3, mode="hybrid"))[0] == expected
+        assert sorted(ids(searcher.search("熊猫 蒸馏 git", k=10, mode="hybrid", filters=Filters.parse(["tag=熊猫"])))) \
+            == ["c1", "x1"]
+
     def test_bm25_returns_only_matching_notes(self, backend_lib):
         assert sorted(ids(backend_lib.search("熊猫", k=10, mode="bm25"))) == ["c1", "x1"]
 

@@ -7,7 +7,7 @@ import pytest
 from lingxi.errors import BadInput
 from lingxi.index.filters import Filters
 from lingxi.index.tokenize import tokenize
-from lingxi.search.hybrid import highlight, rrf
+from lingxi.search.hybrid import FusionWeights, convex, highlight, rrf
 
 from conftest import DEMO
 
@@ -24,6 +24,29 @@ def test_rrf_exact():
     assert fused[0][1] == pytest.approx(1 / 62 + 1 / 61)
     weighted = rrf({"a": ["x", "y"], "b": ["y", "x"]}, {"a": 2.0, "b": 1.0}, k=60)
     assert weighted[0][0] == "x"
+
+
+def test_convex_fusion_exact():
+    # lexical scores 10, 4, 1 normalise to 1, 1/3, 0; dense 0.9, 0.5 to 1, 0
+    fused = convex({"lexical": [("x", 10.0), ("y", 4.0), ("z", 1.0)], "dense": [("y", 0.9), ("w", 0.5)]},
+                   {"lexical": 1.0, "dense": 3.0})
+    assert [cid for cid, _ in fused] == ["y", "x", "w", "z"]
+    assert fused[0][1] == pytest.approx(0.25 * (1 / 3) + 0.75 * 1.0)
+    assert fused[1][1] == pytest.approx(0.25) and fused[2][1] == fused[3][1] == 0.0  # ties broken by id
+    # a list whose scores are all equal counts fully for each of its ids; an empty list is ignored
+    assert convex({"lexical": [("a", 2.0), ("b", 2.0)], "dense": []}, {}) == [("a", 1.0), ("b", 1.0)]
+    with pytest.raises(BadInput, match="fusion 'max'"):
+        FusionWeights(method="max")
+
+
+def test_fusion_setting_is_checked(tmp_path, monkeypatch):
+    from lingxi import Settings
+
+    monkeypatch.setenv("LINGXI_FUSION", "convex")
+    assert Settings.load(tmp_path).fusion == "convex"
+    monkeypatch.setenv("LINGXI_FUSION", "sum")
+    with pytest.raises(BadInput, match="LINGXI_FUSION"):
+        Settings.load(tmp_path)
 
 
 def test_highlight_marks_terms():

@@ -12,11 +12,11 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lingxi.config import Settings
+from lingxi.config import FUSIONS, Settings
 from lingxi.errors import BadInput
 from lingxi.index.tokenize import tokenize
 from lingxi.library import Library
@@ -123,15 +123,20 @@ def evaluate(data: RetrievalSet, settings: Settings | None = None, progress: Cal
             raise BadInput(f"corpus failed to ingest: {rep.reason}")
         build_s = time.perf_counter() - t0
         rows = []
-        for mode in ("bm25", "dense", "hybrid"):
-            say(f"querying {mode}")
+        # hybrid once per fusion, the configured one first: same store, same queries, one run
+        fusions = [s.fusion] + [f for f in FUSIONS if f != s.fusion]
+        for mode, fusion in [("bm25", s.fusion), ("dense", s.fusion)] + [("hybrid", f) for f in fusions]:
+            say(f"querying {mode}" + (f" ({fusion} fusion)" if mode == "hybrid" else ""))
+            searcher = lib.searcher()
+            searcher.weights = replace(searcher.weights, method=fusion)
             runs, lat = [], []
             for _, q, rel in data.queries:
                 t = time.perf_counter()
-                hits = lib.search(q[:4000], k=50, mode=mode)
+                hits = searcher.search(q[:4000], k=50, mode=mode)
                 lat.append(time.perf_counter() - t)
                 runs.append(([h.chunk.note_id for h in hits], rel))
-            rows.append({"system": f"lingxi-{mode}", "metrics": score_run(runs, lat)})
+            name = f"lingxi-{mode}" if mode != "hybrid" or fusion == s.fusion else f"lingxi-hybrid-{fusion}"
+            rows.append({"system": name, "metrics": score_run(runs, lat)})
         lib.close()
     if with_bm25s:
         rows.append({"system": "bm25s (same jieba tokens)", "metrics": _bm25s_row(data)})
@@ -139,7 +144,7 @@ def evaluate(data: RetrievalSet, settings: Settings | None = None, progress: Cal
         "dataset": data.name,
         "rows": rows,
         "config": {"passages": len(data.passages), "queries": len(data.queries), "embedder": s.embedder,
-                   "fusion": {"lexical": s.lexical_weight, "dense": s.dense_weight, "k": 60},
+                   "fusion": {"method": s.fusion, "lexical": s.lexical_weight, "dense": s.dense_weight, "k": 60},
                    "ingest_seconds": round(build_s, 1)},
     }
 

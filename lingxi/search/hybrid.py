@@ -11,6 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
+from lingxi.config import FUSIONS
 from lingxi.errors import BadInput
 from lingxi.index.filters import Filters
 from lingxi.index.tokenize import tokenize
@@ -37,9 +38,17 @@ class Reranker(Protocol):
 
 @dataclass(frozen=True)
 class FusionWeights:
+    """How lexical and dense results are fused: ``rrf`` (reciprocal ranks, constant ``k``) or ``convex`` (a
+    weighted sum of each list's min-max normalised scores), with the weight of each list."""
+
     lexical: float = 1.0
     dense: float = 1.0
     k: int = 60
+    method: str = "rrf"
+
+    def __post_init__(self) -> None:
+        if self.method not in FUSIONS:
+            raise BadInput(f"fusion {self.method!r} is not one of: {', '.join(FUSIONS)}")
 
 
 def rrf(ranked: dict[str, list[str]], weights: dict[str, float], k: int = 60) -> list[tuple[str, float]]:
@@ -49,6 +58,24 @@ def rrf(ranked: dict[str, list[str]], weights: dict[str, float], k: int = 60) ->
         w = weights.get(name, 1.0)
         for rank, cid in enumerate(ids, start=1):
             scores[cid] = scores.get(cid, 0.0) + w / (k + rank)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def convex(scored: dict[str, list[tuple[str, float]]], weights: dict[str, float]) -> list[tuple[str, float]]:
+    """Convex combination of scores: score(id) = Σ_m w_m · (s_m(id) − min_m) / (max_m − min_m) / Σ_m w_m, each list
+    normalised to [0, 1] over its own candidates; an id a list did not return gets 0 from it. Unlike RRF it keeps
+    how far apart the scores are, so a strong retriever's confident top hit is not levelled with the weaker one's
+    (Bruch et al., 2023, "An Analysis of Fusion Functions for Hybrid Retrieval"). Ties broken by id."""
+    total = sum(weights.get(name, 1.0) for name, lst in scored.items() if lst) or 1.0
+    scores: dict[str, float] = {}
+    for name, lst in scored.items():
+        if not lst:
+            continue
+        w = weights.get(name, 1.0) / total
+        lo, hi = min(s for _, s in lst), max(s for _, s in lst)
+        span = hi - lo
+        for cid, s in lst:
+            scores[cid] = scores.get(cid, 0.0) + w * ((s - lo) / span if span > 0 else 1.0)
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
@@ -102,24 +129,22 @@ class Searcher:
         # The query embedding (tens of ms on a CPU) runs on a worker thread while BM25 runs here; both release
         # the GIL (numpy, SQLite), so on two cores a hybrid query costs about the slower of the two, not the sum.
         qvec = _embed_async(self.embed_query, query) if mode != "bm25" and self.embed_query is not None else None
-        ranked: dict[str, list[str]] = {}
+        scored: dict[str, list[tuple[str, float]]] = {}
         signals: dict[str, dict[str, float | int]] = {}
         if mode in ("hybrid", "bm25"):
-            lex = self.backend.lexical_ids(tokens, depth, filters)
-            ranked["lexical"] = [cid for cid, _ in lex]
-            for r, (cid, s) in enumerate(lex, 1):
+            scored["lexical"] = self.backend.lexical_ids(tokens, depth, filters)
+            for r, (cid, s) in enumerate(scored["lexical"], 1):
                 signals.setdefault(cid, {}).update({"bm25": round(s, 4), "bm25_rank": r})
         if qvec is not None:
-            dense = self.backend.dense_ids(qvec.result(), depth, filters)
-            ranked["dense"] = [cid for cid, _ in dense]
-            for r, (cid, s) in enumerate(dense, 1):
+            scored["dense"] = self.backend.dense_ids(qvec.result(), depth, filters)
+            for r, (cid, s) in enumerate(scored["dense"], 1):
                 signals.setdefault(cid, {}).update({"cosine": round(s, 4), "dense_rank": r})
         if mode == "hybrid":
-            fused = rrf(ranked, {"lexical": self.weights.lexical, "dense": self.weights.dense}, self.weights.k)
+            w = {"lexical": self.weights.lexical, "dense": self.weights.dense}
+            fused = convex(scored, w) if self.weights.method == "convex" else \
+                rrf({name: [cid for cid, _ in lst] for name, lst in scored.items()}, w, self.weights.k)
         else:
-            only = next(iter(ranked.values()))
-            score_key = "bm25" if mode == "bm25" else "cosine"
-            fused = [(cid, float(signals[cid][score_key])) for cid in only]
+            fused = [(cid, float(s)) for cid, s in next(iter(scored.values()))]
         score_of = dict(fused)
         order = [cid for cid, _ in fused]
         per: dict[str, int] = {}
