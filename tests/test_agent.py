@@ -254,3 +254,17 @@ def test_a_claim_needs_its_numbers_stated_by_the_passage():
     assert supporting_sentence(other, "The Maineiacs of 2007 played at the Androscoggin Bank Colisée", "",
                                given="Where did the 2007 Maineiacs play?") == other
     assert supporting_sentence(other, "The Maineiacs of 2007 played at the Androscoggin Bank Colisée", "") is None
+
+
+def test_short_answer_must_be_said_by_the_verified_answer(demo_lib):
+    from lingxi.agent.grounding import short_of
+
+    assert short_of("Aladin", "Eenasul Fateh ") == "Eenasul Fateh"
+    assert short_of("3,677", "It seats 3677 people") == "3,677"  # punctuation and case do not matter
+    assert short_of("yes", "Both are American") == "yes" and short_of("", "林舟") == "林舟"
+    # the model's sentence names the guest, its bare answer names someone else: the sentence wins
+    a, _ = agent(demo_lib, [{"sub_questions": []}, final(("林舟", "嘉宾林舟的建议", ""), short="王大锤")])
+    ans = a.ask("成都攻略里早上看熊猫的建议来自哪位播客嘉宾？")
+    assert ans.answer == "林舟[1]" and ans.short == "林舟"
+    assert short_of("林舟，旅行作家", "是林舟的建议，她是一位旅行作家。") == "林舟，旅行作家"
+    assert short_of("Paris and Rome", "Rome [1] and then Paris [2]") == "Paris and Rome"

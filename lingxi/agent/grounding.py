@@ -92,6 +92,21 @@ def states_numbers(chunk_text: str, claim: str, given: str = "") -> bool:
     return not need or need <= numbers(chunk_text)
 
 
+_PUNCT = re.compile(r"[\W_]+", re.U)
+
+
+def short_of(short: str, said: str) -> str:
+    """The bare answer to report for a verified answer text: the model's short answer when the text says it (or it
+    is yes/no), else the text itself. A short answer the cited text does not state is not backed by anything."""
+    s = _PUNCT.sub("", short.lower())
+    text = _PUNCT.sub("", said.lower())
+    # a list answer ("林舟，旅行作家", "A and B") is said when each of its parts is
+    parts = [p for p in (_PUNCT.sub("", x) for x in re.split(r"[,，、;；/]|\band\b|和|与", short.lower())) if p]
+    if s and (s in _YES_NO or s in text or (parts and all(p in text for p in parts))):
+        return short.strip()
+    return said.strip() or short.strip()
+
+
 def supporting_sentence(chunk_text: str, claim: str, short: str = "", shown: str | None = None,
                         exclude: str = "", given: str = "") -> str | None:
     """The verbatim sentence of ``chunk_text`` that best backs ``claim`` (whose bare answer is ``short``), or None

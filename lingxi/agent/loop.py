@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from lingxi.agent.grounding import supporting_sentence
+from lingxi.agent.grounding import short_of, supporting_sentence
 from lingxi.agent.prompts import is_chinese, language_rule, render, template
 from lingxi.agent.safety import MARKER, neutralize
 from lingxi.errors import BadInput, ModelOutputError
@@ -250,7 +250,7 @@ class SearchAgent:
             t_text, t_cites = self._cite(run, str(final["answer"]), str(final["short_answer"]).strip(), pool)
             if t_cites:
                 text, citations, found = t_text, t_cites, True
-                short = str(final["short_answer"]).strip() or _MARKER.sub("", text).strip()
+                short = short_of(str(final["short_answer"]), _MARKER.sub("", text))
             nxt = str(final.get("next_query") or "").strip()
             if (final["found"] and t_cites) or rnd + 1 >= cfg.answer_rounds or not nxt or nxt in run.queries \
                     or self._exhausted(run):
