@@ -51,7 +51,7 @@ class Settings:
     exact_threshold: int = 20000
     lexical_weight: float = 1.0
     dense_weight: float = 1.0
-    fusion: str = "rrf"
+    fusion: str = "convex"
     llm: str = "local"
     llm_model: str = "qwen2.5-coder-1.5b"
     llm_url: str = ""
@@ -95,7 +95,7 @@ class Settings:
             "exact_threshold": _env_int("LINGXI_EXACT_THRESHOLD", 20000),
             "lexical_weight": lw,
             "dense_weight": dw,
-            "fusion": env("LINGXI_FUSION", "rrf"),
+            "fusion": env("LINGXI_FUSION", "convex"),
             "llm": env("LINGXI_LLM", "local"),
             "llm_model": env("LINGXI_LLM_MODEL", "qwen2.5-coder-1.5b"),
             "llm_url": env("LINGXI_LLM_URL", ""),

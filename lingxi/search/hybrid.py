@@ -44,7 +44,7 @@ class FusionWeights:
     lexical: float = 1.0
     dense: float = 1.0
     k: int = 60
-    method: str = "rrf"
+    method: str = "convex"
 
     def __post_init__(self) -> None:
         if self.method not in FUSIONS:
