@@ -95,11 +95,6 @@ def states_numbers(chunk_text: str, claim: str, given: str = "") -> bool:
 _PUNCT = re.compile(r"[\W_]+", re.U)
 
 
-def same_answer(a: str, b: str) -> bool:
-    """Whether two answers are the same words (case, spaces and punctuation aside)."""
-    return bool(_PUNCT.sub("", a.lower())) and _PUNCT.sub("", a.lower()) == _PUNCT.sub("", b.lower())
-
-
 def short_of(short: str, said: str) -> str:
     """The bare answer to report for a verified answer text: the model's short answer when the text says it (or it
     is yes/no), else the text itself. A short answer the cited text does not state is not backed by anything."""

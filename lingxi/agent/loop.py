@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from lingxi.agent.grounding import same_answer, short_of, supporting_sentence
+from lingxi.agent.grounding import short_of, supporting_sentence
 from lingxi.agent.prompts import is_chinese, language_rule, render, template
 from lingxi.agent.safety import MARKER, neutralize
 from lingxi.errors import BadInput, ModelOutputError
@@ -211,12 +211,8 @@ class SearchAgent:
                 if got is None:
                     continue
                 answer = str(got["answer"]).strip()
-                # A hop that needs one earlier answer is not answered by giving that answer back ("What position
-                # did Shirley Temple hold?" → "Shirley Temple"); comparing two earlier answers may pick one of them.
-                given = [answers[d] for d in sq["depends_on"] if d in answers]
-                echo = len(given) == 1 and same_answer(answer, given[0])
-                where = (self._verify(hits, got.get("passage"), answer, answer, query)
-                         if got["found"] and answer and not echo else None)
+                where = (self._verify(hits, got.get("passage"), answer, answer, query) if got["found"] and answer
+                         else None)
                 yield emit(Step("read", {"question": query, "found": bool(got["found"]), "answer": answer,
                                          "verified": where is not None, "chunk_ids": [h.chunk.id for h in hits]}))
                 if where is not None:
@@ -225,9 +221,7 @@ class SearchAgent:
                     run.findings.append((asked, answer))
                     break
                 nxt = str(got.get("next_query") or "").strip()
-                reason = ("no passage answers it" if not got["found"] else
-                          "it gave back the answer it was asked about" if echo else
-                          "the passage it named does not say so")
+                reason = "no passage answers it" if not got["found"] else "the passage it named does not say so"
                 if not nxt or nxt in run.queries:
                     nxt = f"{query} {sq['question']}" if query != sq["question"] else query
                 if attempt + 1 < cfg.searches_per_subquestion:
