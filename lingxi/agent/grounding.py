@@ -98,11 +98,10 @@ _PUNCT = re.compile(r"[\W_]+", re.U)
 def short_of(short: str, said: str) -> str:
     """The bare answer to report for a verified answer text: the model's short answer when the text says it (or it
     is yes/no), else the text itself. A short answer the cited text does not state is not backed by anything."""
-    s = _PUNCT.sub("", short.lower())
     text = _PUNCT.sub("", said.lower())
-    # a list answer ("林舟，旅行作家", "A and B") is said when each of its parts is
+    # said when each of its parts is (one part, or a list such as "林舟，旅行作家" or "A and B")
     parts = [p for p in (_PUNCT.sub("", x) for x in re.split(r"[,，、;；/]|\band\b|和|与", short.lower())) if p]
-    if s and (s in _YES_NO or s in text or (parts and all(p in text for p in parts))):
+    if parts and (_PUNCT.sub("", short.lower()) in _YES_NO or all(p in text for p in parts)):
         return short.strip()
     return said.strip() or short.strip()
 
