@@ -24,6 +24,16 @@ def default_threads() -> int:
     return max(1, n - 1)
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as e:
+        raise BadInput(f"environment variable {name}={raw!r} must be a number") from e
+
+
 def _env_int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -52,6 +62,7 @@ class Settings:
     lexical_weight: float = 1.0
     dense_weight: float = 1.0
     fusion: str = "convex"
+    feedback_weight: float = 1.0
     llm: str = "local"
     llm_model: str = "qwen2.5-coder-1.5b"
     llm_url: str = ""
@@ -96,6 +107,7 @@ class Settings:
             "lexical_weight": lw,
             "dense_weight": dw,
             "fusion": env("LINGXI_FUSION", "convex"),
+            "feedback_weight": _env_float("LINGXI_FEEDBACK", 1.0),
             "llm": env("LINGXI_LLM", "local"),
             "llm_model": env("LINGXI_LLM_MODEL", "qwen2.5-coder-1.5b"),
             "llm_url": env("LINGXI_LLM_URL", ""),
@@ -111,6 +123,8 @@ class Settings:
             raise BadInput(f"backend {s.backend!r} is not one of: {', '.join(BACKENDS)}")
         if s.fusion not in FUSIONS:
             raise BadInput(f"fusion {s.fusion!r} (LINGXI_FUSION) is not one of: {', '.join(FUSIONS)}")
+        if not s.feedback_weight >= 0:
+            raise BadInput(f"LINGXI_FEEDBACK={s.feedback_weight!r} must be a weight ≥ 0 (0 turns feedback off)")
         if s.llm not in LLMS:
             raise BadInput(f"llm {s.llm!r} is not one of: {', '.join(LLMS)}")
         if s.llm == "openai" and not (s.llm_url and s.llm_model):

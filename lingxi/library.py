@@ -79,6 +79,9 @@ class _EmbeddedBackend:
     def dense_ids(self, vector: np.ndarray, k: int, filters: Filters) -> list[tuple[str, float]]:
         return self.lib.index.dense(self.lib.conn, vector, k, filters)
 
+    def vectors_of(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:
+        return self.lib.index.vectors_of(self.lib.conn, chunk_ids)
+
 
 class Library:
     def __init__(self, settings: Settings, embedder: Embedder | None = None, reranker: Reranker | None = None) -> None:
@@ -255,7 +258,8 @@ class Library:
             backend,
             self._resolve,
             emb.embed_query if emb is not None else None,
-            FusionWeights(self.settings.lexical_weight, self.settings.dense_weight, method=self.settings.fusion),
+            FusionWeights(self.settings.lexical_weight, self.settings.dense_weight, method=self.settings.fusion,
+                          feedback=self.settings.feedback_weight),
             self.reranker,
         )
 

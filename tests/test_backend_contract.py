@@ -60,6 +60,24 @@ class TestBackendContract:
         assert sorted(ids(searcher.search("熊猫 蒸馏 git", k=10, mode="hybrid", filters=Filters.parse(["tag=熊猫"])))) \
             == ["c1", "x1"]
 
+    def test_vectors_of_returns_the_stored_chunk_vectors(self, backend_lib):
+        import numpy as np
+
+        [hit] = backend_lib.search("知识蒸馏", k=1, mode="dense")
+        backend = backend_lib.searcher().backend
+        got = backend.vectors_of([hit.chunk.id, "no-such-chunk"])
+        assert list(got) == [hit.chunk.id]
+        v = got[hit.chunk.id]
+        assert v.shape == (backend_lib.embedder.dim,) and abs(float(np.linalg.norm(v)) - 1) < 1e-3
+        # the stored vector is the one dense search scored: its cosine with the query is the hit's score
+        q = backend_lib.embedder.embed_query("知识蒸馏")
+        assert float(v @ q) == pytest.approx(hit.signals["cosine"], abs=2e-3)
+        assert backend.vectors_of([]) == {}
+
+    def test_hybrid_hits_carry_the_feedback_rank(self, backend_lib):
+        hits = backend_lib.search("知识蒸馏", k=3, mode="hybrid")
+        assert hits[0].chunk.note_id == "c2" and hits[0].signals["feedback_rank"] == 1
+
     def test_bm25_returns_only_matching_notes(self, backend_lib):
         assert sorted(ids(backend_lib.search("熊猫", k=10, mode="bm25"))) == ["c1", "x1"]
 

@@ -39,10 +39,12 @@ def test_eval_retrieval_json_contract(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     result = json.loads(out)  # exactly one JSON object on stdout
-    # hybrid with the configured fusion, then with the other one (same store, same run)
+    # hybrid with the configured fusion, then with the other one, then without pseudo-relevance feedback
+    # (same store, same run)
     assert [r["system"] for r in result["rows"]] == ["lingxi-bm25", "lingxi-dense", "lingxi-hybrid",
-                                                     "lingxi-hybrid-rrf", "bm25s (same jieba tokens)"]
-    assert result["config"]["fusion"]["method"] == "convex"
+                                                     "lingxi-hybrid-rrf", "lingxi-hybrid-convex-nofeedback",
+                                                     "bm25s (same jieba tokens)"]
+    assert result["config"]["fusion"]["method"] == "convex" and result["config"]["fusion"]["feedback"] == 1.0
     assert result["rows"][0]["metrics"]["ndcg@10"] == 1.0
     assert set(result["rows"][2]["metrics"]) == {"ndcg@10", "recall@10", "recall@50", "mrr", "p50_ms"}
 

@@ -49,6 +49,59 @@ def test_fusion_setting_is_checked(tmp_path, monkeypatch):
         Settings.load(tmp_path)
 
 
+class _Plane:
+    """A hand-made backend over unit vectors in 2-D, no lexical matches."""
+
+    def __init__(self, vecs):
+        import numpy as np
+
+        self.vecs = {cid: np.asarray(v, dtype=np.float32) / np.linalg.norm(v) for cid, v in vecs.items()}
+        self.dense_queries = []
+
+    def lexical_ids(self, tokens, k, filters):
+        return []
+
+    def dense_ids(self, vector, k, filters):
+        self.dense_queries.append(vector)
+        scored = sorted(((cid, float(v @ vector)) for cid, v in self.vecs.items()), key=lambda x: (-x[1], x[0]))
+        return scored[:k]
+
+    def vectors_of(self, chunk_ids):
+        return {c: self.vecs[c] for c in chunk_ids if c in self.vecs}
+
+
+def test_feedback_moves_the_query_towards_its_top_hits():
+    import numpy as np
+
+    from lingxi.search.hybrid import Searcher
+
+    # the query points at 0°; a (10°) and b (20°) are its top hits; d (-45°) and c (60°) come next: d is nearer
+    # the query (cos 0.707 vs 0.5), but q + 3·mean(a, b) points at about 11°, so the moved query ranks c above d.
+    deg = {"a": 10, "b": 20, "c": 60, "d": -45}
+    backend = _Plane({cid: [np.cos(np.radians(x)), np.sin(np.radians(x))] for cid, x in deg.items()})
+    searcher = Searcher(backend, lambda ids: [], lambda q: np.array([1.0, 0.0], dtype=np.float32),
+                        FusionWeights(feedback=1.0, feedback_docs=2, feedback_beta=3.0))
+    dense = backend.dense_ids(np.array([1.0, 0.0], dtype=np.float32), 10, Filters())
+    assert [c for c, _ in dense] == ["a", "b", "d", "c"]
+    moved = searcher._feedback(np.array([1.0, 0.0], dtype=np.float32), dense, 10, Filters())
+    assert [c for c, _ in moved] == ["a", "b", "c", "d"]
+    expect = np.array([1.0, 0.0]) + 3 * (backend.vecs["a"] + backend.vecs["b"]) / 2
+    assert np.allclose(backend.dense_queries[-1], expect / np.linalg.norm(expect), atol=1e-6)
+    # no stored vectors for the top hits: no feedback list (and no crash)
+    assert searcher._feedback(np.array([1.0, 0.0], dtype=np.float32), [("zz", 1.0)], 10, Filters()) == []
+
+
+def test_feedback_setting_is_checked(tmp_path, monkeypatch):
+    from lingxi import Settings
+
+    monkeypatch.setenv("LINGXI_FEEDBACK", "0")
+    assert Settings.load(tmp_path).feedback_weight == 0.0
+    for bad in ("-1", "lots"):
+        monkeypatch.setenv("LINGXI_FEEDBACK", bad)
+        with pytest.raises(BadInput, match="LINGXI_FEEDBACK"):
+            Settings.load(tmp_path)
+
+
 def test_highlight_marks_terms():
     assert highlight("熊猫上午最活跃", ["熊猫", "活跃"]) == "【熊猫】上午最【活跃】"
 

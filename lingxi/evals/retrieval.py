@@ -125,17 +125,26 @@ def evaluate(data: RetrievalSet, settings: Settings | None = None, progress: Cal
         rows = []
         # hybrid once per fusion, the configured one first: same store, same queries, one run
         fusions = [s.fusion] + [f for f in FUSIONS if f != s.fusion]
-        for mode, fusion in [("bm25", s.fusion), ("dense", s.fusion)] + [("hybrid", f) for f in fusions]:
-            say(f"querying {mode}" + (f" ({fusion} fusion)" if mode == "hybrid" else ""))
+        fb = s.feedback_weight
+        # (mode, fusion, feedback weight): the configured hybrid first, then the other fusion, then the
+        # configured fusion without (or, when it is off, with) pseudo-relevance feedback
+        runs_spec = [("bm25", s.fusion, fb), ("dense", s.fusion, fb)] + [("hybrid", f, fb) for f in fusions] + \
+            [("hybrid", s.fusion, 0.0 if fb > 0 else 1.0)]
+        for mode, fusion, feedback in runs_spec:
+            say(f"querying {mode}" + (f" ({fusion} fusion, feedback {feedback:g})" if mode == "hybrid" else ""))
             searcher = lib.searcher()
-            searcher.weights = replace(searcher.weights, method=fusion)
+            searcher.weights = replace(searcher.weights, method=fusion, feedback=feedback)
             runs, lat = [], []
             for _, q, rel in data.queries:
                 t = time.perf_counter()
                 hits = searcher.search(q[:4000], k=50, mode=mode)
                 lat.append(time.perf_counter() - t)
                 runs.append(([h.chunk.note_id for h in hits], rel))
-            name = f"lingxi-{mode}" if mode != "hybrid" or fusion == s.fusion else f"lingxi-hybrid-{fusion}"
+            name = f"lingxi-{mode}"
+            if mode == "hybrid" and fusion != s.fusion:
+                name += f"-{fusion}"
+            if mode == "hybrid" and feedback != fb:
+                name += f"-{fusion}-" + ("nofeedback" if feedback == 0 else "feedback")
             rows.append({"system": name, "metrics": score_run(runs, lat)})
         lib.close()
     if with_bm25s:
@@ -144,7 +153,8 @@ def evaluate(data: RetrievalSet, settings: Settings | None = None, progress: Cal
         "dataset": data.name,
         "rows": rows,
         "config": {"passages": len(data.passages), "queries": len(data.queries), "embedder": s.embedder,
-                   "fusion": {"method": s.fusion, "lexical": s.lexical_weight, "dense": s.dense_weight, "k": 60},
+                   "fusion": {"method": s.fusion, "lexical": s.lexical_weight, "dense": s.dense_weight, "k": 60,
+                              "feedback": fb},
                    "ingest_seconds": round(build_s, 1)},
     }
 

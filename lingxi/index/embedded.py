@@ -113,6 +113,15 @@ class EmbeddedIndex:
         return self._label_ids(conn, self.vectors.exact(query, k))
 
     @staticmethod
+    def vectors_of(conn: sqlite3.Connection, chunk_ids: list[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of these chunks (chunks without one are left out)."""
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        rows = conn.execute(f"SELECT chunk_id, vec FROM chunk_vectors WHERE chunk_id IN ({marks})", chunk_ids)
+        return {cid: np.frombuffer(blob, dtype=np.float32) for cid, blob in rows}
+
+    @staticmethod
     def _label_ids(conn: sqlite3.Connection, hits: list[tuple[int, float]]) -> list[tuple[str, float]]:
         if not hits:
             return []

@@ -148,6 +148,13 @@ class MilvusIndex:
                                  search_params={"metric_type": "IP", "params": {"ef": max(64, k)}})
         return [(h["entity"]["chunk_id"], float(h["distance"])) for h in res[0]]
 
+    def vectors_of(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:
+        if not chunk_ids:
+            return {}
+        rows = self.client.query(self.collection, filter=f"chunk_id in [{', '.join(_quote(i) for i in chunk_ids)}]",
+                                 output_fields=["chunk_id", "dense"])
+        return {r["chunk_id"]: np.asarray(r["dense"], dtype=np.float32)[: self.dim] for r in rows}
+
     def count(self) -> int:
         res = self.client.query(self.collection, filter="", output_fields=["count(*)"])
         return int(res[0]["count(*)"])

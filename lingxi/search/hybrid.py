@@ -29,6 +29,8 @@ class Backend(Protocol):
 
     def dense_ids(self, vector: np.ndarray, k: int, filters: Filters) -> list[tuple[str, float]]: ...
 
+    def vectors_of(self, chunk_ids: list[str]) -> dict[str, np.ndarray]: ...
+
 
 class Reranker(Protocol):
     """Optional last stage: reorders (and may drop) hits for a query."""
@@ -39,12 +41,19 @@ class Reranker(Protocol):
 @dataclass(frozen=True)
 class FusionWeights:
     """How lexical and dense results are fused: ``rrf`` (reciprocal ranks, constant ``k``) or ``convex`` (a
-    weighted sum of each list's min-max normalised scores), with the weight of each list."""
+    weighted sum of each list's min-max normalised scores), with the weight of each list.
+
+    ``feedback`` weighs a third list, a dense search with the query moved towards its own top
+    ``feedback_docs`` dense hits (Rocchio pseudo-relevance feedback: q' = q + ``feedback_beta`` · their mean);
+    0 turns it off."""
 
     lexical: float = 1.0
     dense: float = 1.0
     k: int = 60
     method: str = "convex"
+    feedback: float = 1.0
+    feedback_docs: int = 3
+    feedback_beta: float = 1.0
 
     def __post_init__(self) -> None:
         if self.method not in FUSIONS:
@@ -139,8 +148,12 @@ class Searcher:
             scored["dense"] = self.backend.dense_ids(qvec.result(), depth, filters)
             for r, (cid, s) in enumerate(scored["dense"], 1):
                 signals.setdefault(cid, {}).update({"cosine": round(s, 4), "dense_rank": r})
+            if mode == "hybrid" and self.weights.feedback > 0:
+                scored["feedback"] = self._feedback(qvec.result(), scored["dense"], depth, filters)
+                for r, (cid, _) in enumerate(scored["feedback"], 1):
+                    signals.setdefault(cid, {})["feedback_rank"] = r
         if mode == "hybrid":
-            w = {"lexical": self.weights.lexical, "dense": self.weights.dense}
+            w = {"lexical": self.weights.lexical, "dense": self.weights.dense, "feedback": self.weights.feedback}
             fused = convex(scored, w) if self.weights.method == "convex" else \
                 rrf({name: [cid for cid, _ in lst] for name, lst in scored.items()}, w, self.weights.k)
         else:
@@ -165,6 +178,20 @@ class Searcher:
         if self.reranker is not None:
             out = self.reranker.rerank(query, out)
         return out[:k]
+
+    def _feedback(self, qvec: np.ndarray, dense: list[tuple[str, float]], depth: int,
+                  filters: Filters) -> list[tuple[str, float]]:
+        """Dense search again with the query vector moved towards the mean of its top dense hits. Passages that
+        answer one question tend to resemble each other more than the question resembles any of them, so the
+        moved query finds relevant passages that share little wording with the question (measured in
+        docs/BENCHMARKS.md, "pseudo-relevance feedback")."""
+        top = [cid for cid, _ in dense[: self.weights.feedback_docs]]
+        vecs = self.backend.vectors_of(top)
+        if not vecs:
+            return []
+        moved = qvec + self.weights.feedback_beta * np.mean([vecs[c] for c in top if c in vecs], axis=0)
+        norm = float(np.linalg.norm(moved))
+        return self.backend.dense_ids((moved / norm).astype(np.float32), depth, filters) if norm > 0 else []
 
 
 _pool: ThreadPoolExecutor | None = None
