@@ -265,6 +265,29 @@ def test_fill_orders_and_long_tail() -> None:
     assert [r for r, why in tail if why] == [7]  # the most similar note among the less-seen half
 
 
+def test_fill_tail_relative_to_history_and_topic_cap() -> None:
+    from lingxi.rec.explore import Proposal
+
+    items = [Item(str(i), f"n{i}", "", ("a",) if i < 3 else ("b",) if i < 7 else ("c",)) for i in range(10)]
+    tax = Taxonomy(items)
+    pop = np.array([1, 1, 1, 1, 3, 5, 50, 2, 9, 40], dtype=float)
+    ranked = [5, 6, 9, 4, 8, 3, 7]
+    props = [Proposal("b", "rb"), Proposal("c", "rc")]
+
+    def explored(out):
+        return [(r, why) for r, why in out if why]
+
+    # a niche history (popularity 1): only b's note 3 is as little seen; c has none, so all of c's notes count;
+    # across topics in the ranker's order (9 before 8 before 3), at most one of the two slots per topic
+    niche = fill(ranked, props, tax, 4, 0.5, {0, 1, 2}, None, pop, tail=0.5, history=[0, 1, 2])
+    assert explored(niche) == [(9, "explore c: rc"), (3, "explore b: rb")]
+    # without a history the limit is the median popularity of all engaged notes (2.5): notes 3 and 7
+    assert [r for r, _ in explored(fill(ranked, props, tax, 4, 0.5, {0, 1, 2}, None, pop, tail=0.5))] == [3, 7]
+    # one topic proposed: the cap gives way, both slots come from it
+    assert [r for r, _ in explored(fill(ranked, props[1:], tax, 4, 0.5, {0, 1, 2}, None, pop, tail=0.5,
+                                        history=[0, 1, 2]))] == [9, 8]
+
+
 def test_sample_power_flattens_pair_sampling() -> None:
     x, pairs, _ = _planted()
     skewed = [(a, b, 100.0 if i < 10 else 1.0) for i, (a, b, _) in enumerate(pairs)]

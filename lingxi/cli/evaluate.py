@@ -54,10 +54,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     rc.add_argument("--llm-model", help="model for LLM features/proposals (default: LINGXI_LLM_MODEL)")
     rc.add_argument("--explore", type=float, default=0.2)
     rc.add_argument("--explore-tail", default=str(EXPLORE_TAIL),
-                    help="explore slots take notes at or below this popularity quantile (1 = any note);"
+                    help="explore slots take notes at or below this quantile of the popularity of the user's history"
+                    " (1 = as popular as the user's most popular note);"
                     " a comma-separated list gives one exploration row per value")
     rc.add_argument("--explore-order", choices=("affinity", "ranked"), default=EXPLORE_ORDER,
-                    help="explore notes within a topic by similarity to the user, or in the blend's own order")
+                    help="explore notes of the proposed topics by similarity to the user, or in the blend's own order")
     rc.add_argument("--explore-users", type=int, default=50, help="users in the LLM-proposer exploration rows")
     rc.add_argument("--json", action="store_true")
     rc.set_defaults(run=run_rec)

@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     r.add_argument("--k", type=int, default=20)
     r.add_argument("--explore", type=float, default=0.0, help="share of the list for LLM-proposed new interests (e.g. 0.2)")
     r.add_argument("--explore-tail", type=float, default=EXPLORE_TAIL,
-                   help="explore slots take notes at or below this popularity quantile of engaged notes (1 = any)")
+                   help="explore slots take notes at or below this quantile of the popularity of the user's history")
     r.add_argument("--proposer", choices=["llm", "co-engagement"], default="llm")
     r.add_argument("--json", action="store_true")
     r.set_defaults(run=run_recommend)

@@ -29,7 +29,15 @@ from scipy import sparse  # type: ignore[import-untyped]
 from lingxi.errors import BadInput
 from lingxi.rec.encoder import TrainConfig, train
 from lingxi.rec.events import Event, read_events
-from lingxi.rec.explore import EXPLORE_ORDER, EXPLORE_TAIL, CoEngagementProposer, Proposer, Taxonomy, fill
+from lingxi.rec.explore import (
+    EXPLORE_ORDER,
+    EXPLORE_TAIL,
+    EXPLORE_TOPICS,
+    CoEngagementProposer,
+    Proposer,
+    Taxonomy,
+    fill,
+)
 from lingxi.rec.features import Item
 from lingxi.rec.pairs import mine_pairs
 from lingxi.rec.recommend import ItemCF, RecConfig, Recommender, intra_list_diversity, novelty
@@ -254,11 +262,12 @@ def evaluate(
                 h = full_hist[u]
                 ranked = [i for i, _, _ in blend.recommend(h, k + 200, exclude=exclude)]
                 if share > 0:
-                    props = prop.propose(h, data.items, taxonomy, 3)
+                    props = prop.propose(h, data.items, taxonomy, EXPLORE_TOPICS)
                     ints = blend.user_interests(h)
                     aff = trained @ ints[0][0] if ints else None
                     final = [r for r, _ in fill(ranked, props, taxonomy, k, share, set(h) | exclude, aff,
-                                                popularity=pop_test, tail=tail, order=explore_order)]
+                                                popularity=pop_test, tail=tail, order=explore_order,
+                                                history=h)]
                 else:
                     final = ranked[:k]
                 lists.append(final)

@@ -52,13 +52,17 @@ class Taxonomy:
 
 INTEREST_SHARE = 0.05
 INTEREST_RECENT = 50
-# Explore slots show a new interest through its less-seen notes: at or below this quantile of the popularity of
-# engaged notes (the most popular notes of a topic are the ones a user meets anyway).
-EXPLORE_TAIL = 0.7
-# ... and among those, the notes the ranker itself scores highest for the user ("ranked"), else by similarity to
-# the user's main interest ("affinity"). Chosen on MovieLens (docs/BENCHMARKS.md): ranked/0.7 raised novelty and
-# coverage by over 20% for the smallest recall loss of the settings that did.
+# Explore slots show a new interest through notes no more popular than this quantile of the popularity of the
+# notes in the user's own history (a user who watches niche films is shown niche notes of the new topic, a
+# mainstream user mainstream-ish ones; without a history, of all engaged notes).
+EXPLORE_TAIL = 0.15
+# ... taken in the ranker's own order ("ranked": the notes the ranker scores highest for this user, across all
+# proposed topics), else by similarity to the user's main interest ("affinity").
 EXPLORE_ORDER = "ranked"
+# How many topics a proposer is asked for: more topics give the explore slots more candidates to choose from.
+EXPLORE_TOPICS = 6
+# Chosen on MovieLens (docs/BENCHMARKS.md, stop 12): these raised coverage and novelty by ≥ 20% for the smallest
+# recall loss of the settings tried.
 
 
 def interests_of(history: Sequence[int], taxonomy: Taxonomy) -> list[str]:
@@ -154,43 +158,49 @@ def fill(
     popularity: np.ndarray | None = None,
     tail: float | None = EXPLORE_TAIL,
     order: str = EXPLORE_ORDER,
+    history: Sequence[int] | None = None,
 ) -> list[tuple[int, str | None]]:
     """Merge exploitation and exploration: ``round(k * share)`` slots go to proposed topics' notes.
 
-    Within a topic, notes come by ``affinity`` (similarity to the user, ``order="affinity"``) or in the ranker's
-    own order (``order="ranked"``, the default: relevant notes of the new topic first, then by ``affinity``). With ``popularity`` and
-    ``tail``, explore slots only take notes at or below that quantile of the popularity of engaged notes
-    (new interests shown through less-seen notes; topics with no such note fall back to all of theirs).
-    Explore items are interleaved at the tail of every block of 1/share items. Returns [(row, reason or None)]."""
+    Candidates are the proposed topics' unseen notes; with ``popularity`` and ``tail`` only those at or below that
+    quantile of the popularity of the ``history`` notes (of all engaged notes without one) — a new interest shown
+    through less-seen notes; a topic with no such note falls back to all of its notes. They are taken across topics
+    in the ranker's order (``order="ranked"``: the notes it scores highest for this user first, then by
+    ``affinity``) or by ``affinity`` (similarity to the user, ``order="affinity"``), at most half the slots from one
+    topic while other topics have candidates. Explore items are interleaved at the tail of every block of 1/share
+    items. Returns [(row, reason or None)]."""
     n_explore = int(round(k * share)) if proposals else 0
-    picks: list[tuple[int, str]] = []
     taken = set(seen)
-    queues = []
     pos = {r: i for i, r in enumerate(ranked)}
     limit = None
     if popularity is not None and tail is not None:
-        engaged = popularity[popularity > 0]
-        limit = float(np.quantile(engaged, tail)) if len(engaged) else None
-    for p in proposals:
+        basis = popularity[list(history)] if history else popularity[popularity > 0]
+        limit = float(np.quantile(basis, tail)) if len(basis) else None
+
+    def aff(r: int) -> float:
+        return -(float(affinity[r]) if affinity is not None else 0.0)
+
+    cands: list[tuple[tuple[float, ...], int, int]] = []  # (sort key, proposal index, row)
+    for j, p in enumerate(proposals):
         rows = [r for r in taxonomy.rows.get(p.topic, []) if r not in taken]
         if limit is not None and popularity is not None:
             rows = [r for r in rows if popularity[r] <= limit] or rows
-        def aff(r: int) -> float:
-            return -(float(affinity[r]) if affinity is not None else 0.0)
-
-        if order == "affinity":
-            rows.sort(key=aff)
-        else:
-            rows.sort(key=lambda r: (pos.get(r, len(pos)), aff(r)))
-        queues.append((p, rows))
-    while len(picks) < n_explore and any(q for _, q in queues):
-        for p, q in queues:
-            while q and q[0] in taken:
-                q.pop(0)
-            if q and len(picks) < n_explore:
-                r = q.pop(0)
-                taken.add(r)
-                picks.append((r, f"explore {p.topic}: {p.reason}"))
+        for r in rows:
+            key = (aff(r),) if order == "affinity" else (pos.get(r, len(pos)), aff(r))
+            cands.append((key, j, r))
+    cands.sort()
+    cap = max(1, -(-n_explore // 2))
+    picks: list[tuple[int, str]] = []
+    per: dict[int, int] = {}
+    for capped in (True, False):  # the cap holds while other topics have candidates
+        for _, j, r in cands:
+            if len(picks) >= n_explore:
+                break
+            if r in taken or (capped and per.get(j, 0) >= cap):
+                continue
+            taken.add(r)
+            per[j] = per.get(j, 0) + 1
+            picks.append((r, f"explore {proposals[j].topic}: {proposals[j].reason}"))
     exploit = [r for r in ranked if r not in taken][: k - len(picks)]
     out: list[tuple[int, str | None]] = []
     step = max(1, round(1 / share)) if picks else k + 1

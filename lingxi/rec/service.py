@@ -22,6 +22,7 @@ from lingxi.rec import events as ev
 from lingxi.rec.encoder import Encoder, TrainConfig, train
 from lingxi.rec.explore import (
     EXPLORE_TAIL,
+    EXPLORE_TOPICS,
     CoEngagementProposer,
     LLMProposer,
     Proposal,
@@ -204,7 +205,7 @@ class RecService:
             raise NotFound(f"no events for user {user!r} (import events first: lingxi events import FILE)")
         return cat.histories[user]
 
-    def proposals(self, user: str, proposer: Proposer, n: int = 3) -> list[Proposal]:
+    def proposals(self, user: str, proposer: Proposer, n: int = EXPLORE_TOPICS) -> list[Proposal]:
         """Exploration topics for a user, cached until the user's events change."""
         cat = self.catalogue()
         hist = self.history(user)
@@ -250,7 +251,7 @@ class RecService:
         ints = cat.recommender.user_interests(hist)
         aff = cat.vectors @ ints[0][0] if ints else None
         final = fill([i for i, _, _ in ranked], props, cat.taxonomy, k, explore, set(hist), aff,
-                     popularity=cat.recommender.popularity, tail=tail)
+                     popularity=cat.recommender.popularity, tail=tail, history=hist)
         out = []
         for i, reason in final:
             if reason is None:
