@@ -308,8 +308,12 @@ def test_eval_rec_on_the_generic_format(tmp_path: Path, capsys: pytest.CaptureFi
     systems = [r["system"] for r in out["rows"]]
     assert systems[:6] == ["popularity", "ItemCF", "zero-shot encoder", "trained encoder", "final blend",
                            "blend explore=0.0 (co-engagement, 9 users)"]
-    assert systems[6:] == ["blend explore=0.4 tail=0.5 (co-engagement, 9 users)",
-                           "blend explore=0.4 tail=1.0 (co-engagement, 9 users)"]
+    assert systems[6:8] == ["blend explore=0.4 tail=0.5 (co-engagement, 9 users)",
+                            "blend explore=0.4 tail=1.0 (co-engagement, 9 users)"]
+    # the same settings on the validation item (histories without it)
+    assert systems[8:] == ["blend explore=0.0 (co-engagement, 9 users, validation item)",
+                           "blend explore=0.4 tail=0.5 (co-engagement, 9 users, validation item)",
+                           "blend explore=0.4 tail=1.0 (co-engagement, 9 users, validation item)"]
     for r in out["rows"]:
         assert all(0 <= v for v in r["metrics"].values() if isinstance(v, float)), r
     assert out["config"]["explore_tails"] == [0.5, 1.0]

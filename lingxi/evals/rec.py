@@ -249,35 +249,41 @@ def evaluate(
     # --- exploration -----------------------------------------------------------------------------
     taxonomy = Taxonomy(data.items)
     explore_rows = []
-    proposers: list[tuple[Proposer, list[int]]] = [
-        (CoEngagementProposer(list(full_hist.values()), taxonomy), sorted(full_hist))]
+    # (proposer, users, label, histories, held-out item, ranker, popularity): the test item for every proposer;
+    # for the co-engagement proposer also the validation item (histories without it, the ranker refit on them),
+    # a second held-out reading of the same settings
+    co = CoEngagementProposer(list(full_hist.values()), taxonomy)
+    co_val = CoEngagementProposer(list(sp.train.values()), taxonomy)
+    blend_val = Recommender(trained, pop_val, cf_val, blend_cfg)
+    runs: list[tuple[Proposer, list[int], str, dict[int, list[int]], dict[int, int], Recommender, np.ndarray]] = [
+        (co, sorted(full_hist), "", full_hist, sp.test, blend, pop_test),
+        (co_val, sorted(sp.train), ", validation item", sp.train, sp.val, blend_val, pop_val)]
     if proposer is not None:
         sample = sorted(full_hist)[:: max(1, len(full_hist) // max(explore_users, 1))][:explore_users]
-        proposers.append((proposer, sample))
-    for prop, users in proposers:
+        runs.append((proposer, sample, "", full_hist, sp.test, blend, pop_test))
+    for prop, users, label, hists, target, ranker, pop in runs:
         for share, tail in [(0.0, None)] + [(explore_share, t) for t in explore_tails]:
             lists, rec_, nov, ild = [], [], [], []
             t1 = time.perf_counter()
             for j, u in enumerate(users):
-                h = full_hist[u]
-                ranked = [i for i, _, _ in blend.recommend(h, k + 200, exclude=exclude)]
+                h = hists[u]
+                ranked = [i for i, _, _ in ranker.recommend(h, k + 200, exclude=exclude)]
                 if share > 0:
                     props = prop.propose(h, data.items, taxonomy, EXPLORE_TOPICS)
-                    ints = blend.user_interests(h)
+                    ints = ranker.user_interests(h)
                     aff = trained @ ints[0][0] if ints else None
                     final = [r for r, _ in fill(ranked, props, taxonomy, k, share, set(h) | exclude, aff,
-                                                popularity=pop_test, tail=tail, order=explore_order,
-                                                history=h)]
+                                                popularity=pop, tail=tail, order=explore_order, history=h)]
                 else:
                     final = ranked[:k]
                 lists.append(final)
-                rec_.append(_metrics(final, {sp.test[u]}, k)[0])
-                nov.append(novelty(final, pop_test, len(full_hist)))
+                rec_.append(_metrics(final, {target[u]}, k)[0])
+                nov.append(novelty(final, pop, len(hists)))
                 ild.append(intra_list_diversity(final, zs))
                 if share > 0 and prop is proposer and (j + 1) % 10 == 0:
                     say(f"explore ({prop.name}) {j + 1}/{len(users)} users")
             name = f"blend explore={share}" + (f" tail={tail}" if share > 0 else "")
-            explore_rows.append({"system": f"{name} ({prop.name}, {len(users)} users)", "metrics": {
+            explore_rows.append({"system": f"{name} ({prop.name}, {len(users)} users{label})", "metrics": {
                 f"recall@{k}": round(statistics.fmean(rec_), 4),
                 "coverage": round(len({i for lst in lists for i in lst}) / (sp.n_items - len(sp.cold)), 4),
                 "novelty": round(statistics.fmean(nov), 4),
