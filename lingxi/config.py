@@ -6,8 +6,10 @@ configuration alone (see README, "Scale-out")."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from lingxi.errors import BadInput
 
@@ -24,24 +26,22 @@ def default_threads() -> int:
     return max(1, n - 1)
 
 
-def _env_float(name: str, default: float) -> float:
+_Num = TypeVar("_Num", int, float)
+
+
+def _env_num(name: str, default: _Num, cast: Callable[[str], _Num]) -> _Num:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return float(raw)
+        return cast(raw)
     except ValueError as e:
-        raise BadInput(f"environment variable {name}={raw!r} must be a number") from e
+        kind = "an integer" if cast is int else "a number"
+        raise BadInput(f"environment variable {name}={raw!r} must be {kind}") from e
 
 
 def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError as e:
-        raise BadInput(f"environment variable {name}={raw!r} must be an integer") from e
+    return _env_num(name, default, int)
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ class Settings:
             "lexical_weight": lw,
             "dense_weight": dw,
             "fusion": env("LINGXI_FUSION", "convex"),
-            "feedback_weight": _env_float("LINGXI_FEEDBACK", 1.0),
+            "feedback_weight": _env_num("LINGXI_FEEDBACK", 1.0, float),
             "llm": env("LINGXI_LLM", "local"),
             "llm_model": env("LINGXI_LLM_MODEL", "qwen2.5-coder-1.5b"),
             "llm_url": env("LINGXI_LLM_URL", ""),
