@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lingxi import Library, Settings
+from lingxi.config import default_threads
 from lingxi.evals.retrieval import load_hotpotqa, load_rgb
 from lingxi.index.filters import Filters
 from lingxi.llm.embedder import E5Embedder
@@ -132,6 +133,9 @@ def main() -> None:
     ap.add_argument("--milvus", action="store_true", help="also measure the Milvus (Lite) backend")
     ap.add_argument("--threads", type=int, default=1, help="query threads (the issue measures 1)")
     ap.add_argument("--build-threads", type=int, default=2, help="threads that build the HNSW graph")
+    ap.add_argument("--embed-threads", type=int, default=default_threads(),
+                    help="threads of the query embedder (default: lingxi's default, cores - 1, so that the query "
+                    "embedding and BM25, which run side by side, each have a core)")
     ap.add_argument("--keep", type=Path, help="keep each built store under this folder and reuse it on the next run"
                     " (embedded backend; write_s is then the original build's)")
     ap.add_argument("--json", action="store_true")
@@ -148,7 +152,8 @@ def main() -> None:
     rng.shuffle(texts)
     rng.shuffle(queries)
     texts, queries = texts[: args.base], queries[: args.queries]
-    emb = E5Embedder(threads=2)
+    emb = E5Embedder(threads=2)  # bulk: the base passages and the queries' vectors (cached with --keep)
+    query_emb = E5Embedder(threads=args.embed_threads)
     cached = args.keep / f"vectors-{len(texts)}-{len(queries)}.npz" if args.keep else None
     if cached is not None and cached.exists():
         z = np.load(cached)
@@ -173,7 +178,7 @@ def main() -> None:
                 gc.collect()
                 rss0 = rss_mb()
                 done = home / "build.json"
-                lib = Library(Settings.load(home, threads=args.threads, backend=backend), embedder=emb)
+                lib = Library(Settings.load(home, threads=args.threads, backend=backend), embedder=query_emb)
                 if done.exists():
                     write_s = json.loads(done.read_text())["write_s"]
                     print(f"[{backend} {n}] reusing {home}", file=sys.stderr)
@@ -198,6 +203,7 @@ def main() -> None:
     result = {"dataset": "generated from " + ", ".join(str(p) for p in (args.hotpotqa, args.rgb) if p),
               "rows": rows, "config": {"base": len(texts), "queries": len(queries), "sigma": args.sigma,
                                        "query_threads": args.threads, "build_threads": args.build_threads,
+                                       "embed_threads": args.embed_threads,
                                        "k": 10}}
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
