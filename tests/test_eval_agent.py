@@ -48,6 +48,20 @@ def test_eval_hotpotqa_shared_store(tmp_path):
     assert rows["agent"]["em"] == 1.0 and rows["agent"]["f1"] == 1.0
     assert rows["agent"]["citation_validity"] == 1.0 and rows["agent"]["support_recall"] == 1.0
     assert rows["agent"]["searches"] == 1.0
+    # --skip: a later slice of the file (the shared store still holds every question's paragraphs)
+    f.write_text(json.dumps({**row, "question_id": "q0"}) + "\n" + json.dumps(row) + "\n", encoding="utf-8")
+    records = []
+    later = eval_hotpotqa(f, Echo(), Settings.load(tmp_path, threads=1), 5, "shared", AgentConfig(), lambda s: None,
+                          records.append, ("agent",), skip=1)
+    assert later["config"]["questions"] == 1 and later["config"]["skipped"] == 1
+    assert [r["id"] for r in records] == ["q1"]
+    import pytest
+
+    from lingxi.errors import BadInput
+
+    with pytest.raises(BadInput, match="no questions after the first 2"):
+        eval_hotpotqa(f, Echo(), Settings.load(tmp_path, threads=1), None, "shared", AgentConfig(), lambda s: None,
+                      skip=2)
 
 
 def test_eval_generic_questions(tmp_path):

@@ -178,15 +178,18 @@ def pick_systems(spec: str | None) -> tuple[str, ...]:
 
 def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | None, setting: str,
                   config: AgentConfig, say: Callable[[str], None],
-                  log: Callable[[dict[str, Any]], None] | None = None, systems: tuple[str, ...] = SYSTEMS) -> dict[str, Any]:
-    """Closed-book, single-shot RAG and the agent on HotpotQA-format rows; ``log`` gets one record per system and
-    question (answer, gold, what it read, the agent's steps)."""
+                  log: Callable[[dict[str, Any]], None] | None = None, systems: tuple[str, ...] = SYSTEMS,
+                  skip: int = 0) -> dict[str, Any]:
+    """Closed-book, single-shot RAG and the agent on HotpotQA-format rows (after the first ``skip``, at most
+    ``limit``); ``log`` gets one record per system and question (answer, gold, what it read, the agent's steps)."""
     rows = []
     with path.open(encoding="utf-8") as f:
         everything = [json.loads(line) for line in f if line.strip()]
-    data = everything[:limit]
+    if skip < 0:
+        raise BadInput(f"--skip must be 0 or more, got {skip}")
+    data = everything[skip:][:limit]
     if not data:
-        raise BadInput(f"{path}: no questions")
+        raise BadInput(f"{path}: no questions" + (f" after the first {skip}" if skip else ""))
     tallies = {s: Tally() for s in systems}
     with tempfile.TemporaryDirectory(prefix="lingxi-hotpot-") as tmp:
         shared: Library | None = None
@@ -246,7 +249,7 @@ def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | 
             shared.close()
     rows = [{"system": s, "metrics": t.metrics()} for s, t in tallies.items()]
     return {"dataset": f"{path.name} ({setting} store)", "rows": rows,
-            "config": {"questions": len(data), "llm": chat.name, "rag_k": RAG_K, "setting": setting,
+            "config": {"questions": len(data), "skipped": skip, "llm": chat.name, "rag_k": RAG_K, "setting": setting,
                        "agent": {"max_llm_calls": config.max_llm_calls, "k": config.k, "read_k": config.read_k}}}
 
 
