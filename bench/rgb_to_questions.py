@@ -3,7 +3,7 @@
     python bench/rgb_to_questions.py ../shared/data/rgb/zh_int.json bench/out/rgb_zh_int [--limit N]
 
 Every question's positive and negative passages go into one pooled corpus (deduplicated).
-An answer entry that lists alternatives keeps its first form."""
+An answer entry that lists alternative forms stays a list (any form counts)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def main() -> None:
     with (a.out / "questions.jsonl").open("w", encoding="utf-8") as q, \
             (a.out / "corpus" / "passages.jsonl").open("w", encoding="utf-8") as c:
         for r in rows:
-            gold = [g[0] if isinstance(g, list) else g for g in r["answer"]]
+            gold = r["answer"]  # a fact listed as several forms stays a list: any of them counts
             q.write(json.dumps({"id": str(r["id"]), "q": r["query"], "gold": gold}, ensure_ascii=False) + "\n")
             for text in flat(r["positive"]) + flat(r["negative"]):
                 text = " ".join(str(text).split())

@@ -66,7 +66,8 @@ def test_eval_hotpotqa_shared_store(tmp_path):
 
 def test_eval_generic_questions(tmp_path):
     q = tmp_path / "q.jsonl"
-    q.write_text('{"id": "1", "q": "熊猫什么时候最活跃？", "gold": ["上午"]}\n', encoding="utf-8")
+    # a fact may be listed in several forms (any of them counts)
+    q.write_text('{"id": "1", "q": "熊猫什么时候最活跃？", "gold": [["早上", "上午"]]}\n', encoding="utf-8")
     records = []
     result = eval_questions(q, DEMO / "podcasts", Echo(), Settings.load(tmp_path, threads=1), None, AgentConfig(),
                             lambda s: None, records.append)
@@ -76,7 +77,16 @@ def test_eval_generic_questions(tmp_path):
     assert [r["system"] for r in records] == ["closed-book", "single-shot RAG", "agent"]
     agent_rec = records[-1]
     assert agent_rec["correct"] == 1.0 and agent_rec["citations"][0]["quote"] and agent_rec["steps"][0]["kind"] == "plan"
-    assert records[1]["passages"] and records[0]["gold"] == ["上午"]
+    assert records[1]["passages"] and records[0]["gold"] == [["早上", "上午"]]
+    import pytest
+
+    from lingxi.errors import BadInput
+
+    for bad in ('{"id": "2", "q": "x", "gold": []}', '{"id": "2", "q": "x", "gold": [[]]}', '{"id": "2", "q": "x"}'):
+        q.write_text(bad + "\n", encoding="utf-8")
+        with pytest.raises(BadInput, match="line 1: expected"):
+            eval_questions(q, DEMO / "podcasts", Echo(), Settings.load(tmp_path, threads=1), None, AgentConfig(),
+                           lambda s: None)
 
 
 def test_pick_systems():

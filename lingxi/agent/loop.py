@@ -182,12 +182,14 @@ class SearchAgent:
                 yield emit(Step("budget", {"reason": "step or time budget exhausted", "skipped": sq["question"]}))
                 break
             query = asked = self._resolve_refs(sq, answers)
-            # Read the sub-questions of a dependency chain: one a later one needs (its answer goes into that query)
-            # and one whose earlier answers are all known (a chain's last hop carries the answer to the question).
-            # The others are only searched; the answer step reads their best passages.
+            # Read every sub-question of a plan with several: one a later one needs (its answer goes into that
+            # query), a chain's last hop (it carries the answer to the question), and each part of a question that
+            # asks for several things ("A and B"), so the answer step gets every part as a verified finding instead
+            # of hoping to find both in the pooled passages. A sub-question whose earlier answers are unknown is
+            # only searched; the answer step reads its best passages.
+            waiting = any(d not in answers for d in sq["depends_on"])
             needed = any(sq["id"] in other["depends_on"] for other in subqs)
-            last_hop = bool(sq["depends_on"]) and all(d in answers for d in sq["depends_on"])
-            if not needed and not last_hop:
+            if len(subqs) == 1 or (waiting and not needed):
                 if query not in run.queries:
                     yield emit(self._search(run, query, cfg.k))
                 continue

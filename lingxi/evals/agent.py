@@ -263,9 +263,13 @@ def eval_questions(qpath: Path, corpus: Path, chat: ChatModel, settings: Setting
             if line.strip():
                 try:
                     r = json.loads(line)
-                    rows_in.append((str(r["id"]), str(r["q"]), [str(g) for g in r["gold"]]))
+                    golds = [[str(a) for a in g] if isinstance(g, list) else [str(g)] for g in r["gold"]]
+                    if not golds or not all(golds):
+                        raise TypeError("gold must list at least one fact, and each list of forms at least one form")
+                    rows_in.append((str(r["id"]), str(r["q"]), golds))
                 except (json.JSONDecodeError, KeyError, TypeError) as e:
-                    raise BadInput(f"{qpath}: line {n}: expected {{\"id\", \"q\", \"gold\": [...]}} ({e})") from e
+                    raise BadInput(f"{qpath}: line {n}: expected {{\"id\", \"q\", \"gold\": [fact or [form, ...], ...]}}"
+                                   f" ({e})") from e
     rows_in = rows_in[:limit]
     tallies = {s: Tally() for s in systems}
     with tempfile.TemporaryDirectory(prefix="lingxi-qa-") as tmp:
@@ -275,15 +279,16 @@ def eval_questions(qpath: Path, corpus: Path, chat: ChatModel, settings: Setting
         if bad:
             raise BadInput(f"corpus: {bad[0].reason}")
         for i, (qid, q, golds) in enumerate(rows_in, 1):
-            def supports(nid: str, answer: str, golds: list[str] = golds) -> bool:
+            def supports(nid: str, answer: str, golds: list[list[str]] = golds) -> bool:
                 body = lib.get_note(nid).body.lower()
-                return any(g.lower() in body for g in golds)
+                return any(form.lower() in body for forms in golds for form in forms)
 
             for system in systems:
                 rec = {"id": qid, "question": q, "system": system, "gold": golds}
                 short, answer = _run_question(system, chat, lib, q, tallies[system], config, supports, None, rec)
                 said = f"{short} {answer}".lower()
-                tallies[system].correct.append(float(all(g.lower() in said for g in golds)))
+                # correct: every fact is said, in any of its forms
+                tallies[system].correct.append(float(all(any(f.lower() in said for f in forms) for forms in golds)))
                 if log:
                     log({**rec, "short_answer": short, "answer": answer, "correct": tallies[system].correct[-1]})
             say(f"[{i}/{len(rows_in)}] " + ", ".join(f"{s}: acc {statistics.fmean(t.correct):.3f}" for s, t in tallies.items()))

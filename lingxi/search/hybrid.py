@@ -185,7 +185,15 @@ class Searcher:
         answer one question tend to resemble each other more than the question resembles any of them, so the
         moved query finds relevant passages that share little wording with the question (measured in
         docs/BENCHMARKS.md, "pseudo-relevance feedback")."""
-        top = [cid for cid, _ in dense[: self.weights.feedback_docs]]
+        top: list[str] = []
+        notes: set[str] = set()
+        for cid, _ in dense:  # one chunk per note: a note's own chunks would pull the query into that note
+            note = cid.rsplit(":", 1)[0]
+            if note not in notes:
+                notes.add(note)
+                top.append(cid)
+                if len(top) == self.weights.feedback_docs:
+                    break
         vecs = self.backend.vectors_of(top)
         if not vecs:
             return []
