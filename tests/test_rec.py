@@ -319,3 +319,29 @@ def test_eval_rec_on_the_generic_format(tmp_path: Path, capsys: pytest.CaptureFi
     assert out["config"]["explore_tails"] == [0.5, 1.0]
     assert main([*argv[:-3], "--explore-tail", "0", "--json"]) == 1
     assert "--explore-tail" in capsys.readouterr().err
+
+
+def test_eval_rec_falls_back_when_the_llm_breaks_the_schema() -> None:
+    import lingxi.evals.rec as ev
+    from lingxi.errors import ModelOutputError
+    from lingxi.rec.explore import REASON_CHARS, Proposer
+
+    class Broken(Proposer):
+        name = "llm"
+
+        def propose(self, history, items, taxonomy, n):  # type: ignore[no-untyped-def]
+            raise ModelOutputError("reply is not JSON (cut off at max_tokens)")
+
+    data = ev.load_jsonl(DEMO_REC / "notes.jsonl", DEMO_REC / "events.csv")
+    feats = {"zero-shot": np.random.default_rng(0).normal(size=(len(data.items), 8)).astype(np.float32)}
+    out = ev.evaluate(data, feats, k=5, train_config=TrainConfig(steps=5, batch_size=8, seed=0), explore_share=0.4,
+                      proposer=Broken(), explore_users=3)
+    llm_rows = [r for r in out["rows"] if "(llm," in r["system"]]
+    assert [r["metrics"].get("proposer_fallbacks") for r in llm_rows] == [0, 3]  # explore 0 asks nobody
+    # and the schema bounds a reason, so a rambling small model cannot run the JSON past max_tokens
+    chat = ScriptedChat([{"topics": []}])
+    tax = Taxonomy(ITEMS)
+    LLMProposer(chat).propose([0], ITEMS, tax, 2)
+    schema = chat.schemas[-1]
+    assert schema is not None
+    assert schema["properties"]["topics"]["items"]["properties"]["reason"]["maxLength"] == REASON_CHARS

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse  # type: ignore[import-untyped]
 
-from lingxi.errors import BadInput
+from lingxi.errors import BadInput, ModelOutputError
 from lingxi.rec.encoder import TrainConfig, train
 from lingxi.rec.events import Event, read_events
 from lingxi.rec.explore import (
@@ -264,12 +264,19 @@ def evaluate(
     for prop, users, label, hists, target, ranker, pop in runs:
         for share, tail in [(0.0, None)] + [(explore_share, t) for t in explore_tails]:
             lists, rec_, nov, ild = [], [], [], []
+            fallbacks = 0
             t1 = time.perf_counter()
             for j, u in enumerate(users):
                 h = hists[u]
                 ranked = [i for i, _, _ in ranker.recommend(h, k + 200, exclude=exclude)]
                 if share > 0:
-                    props = prop.propose(h, data.items, taxonomy, EXPLORE_TOPICS)
+                    try:
+                        props = prop.propose(h, data.items, taxonomy, EXPLORE_TOPICS)
+                    except ModelOutputError:
+                        # as the service does: a reply that breaks the schema is not trusted; co-engagement
+                        # topics stand in, and the row counts how often
+                        props = co.propose(h, data.items, taxonomy, EXPLORE_TOPICS)
+                        fallbacks += 1
                     ints = ranker.user_interests(h)
                     aff = trained @ ints[0][0] if ints else None
                     final = [r for r, _ in fill(ranked, props, taxonomy, k, share, set(h) | exclude, aff,
@@ -289,6 +296,7 @@ def evaluate(
                 "novelty": round(statistics.fmean(nov), 4),
                 "ild": round(statistics.fmean(ild), 4),
                 "s_per_user": round((time.perf_counter() - t1) / len(users), 4),
+                **({"proposer_fallbacks": fallbacks} if prop is proposer else {}),
             }})
             say(f"{explore_rows[-1]}")
     return {

@@ -61,6 +61,7 @@ EXPLORE_TAIL = 0.15
 EXPLORE_ORDER = "ranked"
 # How many topics a proposer is asked for: more topics give the explore slots more candidates to choose from.
 EXPLORE_TOPICS = 6
+REASON_CHARS = 120  # the longest one-line reason a proposal may give
 # Chosen on MovieLens (docs/BENCHMARKS.md, stop 12): these raised coverage and novelty by ≥ 20% for the smallest
 # recall loss of the settings tried.
 
@@ -129,8 +130,9 @@ class LLMProposer(Proposer):
             "type": "object",
             "properties": {"topics": {"type": "array", "maxItems": n, "items": {
                 "type": "object",
+                # a bounded reason: a small model can otherwise repeat itself until max_tokens cuts the JSON off
                 "properties": {"topic": {"type": "string", "enum": available},
-                               "reason": {"type": "string"}},
+                               "reason": {"type": "string", "maxLength": REASON_CHARS}},
                 "required": ["topic", "reason"]}}},
             "required": ["topics"],
         }
@@ -141,7 +143,7 @@ class LLMProposer(Proposer):
             if t not in taxonomy.rows or t in known:  # a schema-violating reply is dropped, never trusted
                 continue
             if t not in {q.topic for q in out}:
-                out.append(Proposal(t, " ".join(str(p.get("reason", "")).split())[:160]))
+                out.append(Proposal(t, " ".join(str(p.get("reason", "")).split())[:REASON_CHARS]))
         if not out and reply.get("topics"):
             raise ModelOutputError("the LLM proposed only topics outside the taxonomy")
         return out[:n]
