@@ -32,6 +32,7 @@ from lingxi import Library, Settings
 from lingxi.config import default_threads
 from lingxi.evals.retrieval import load_hotpotqa, load_rgb
 from lingxi.index.filters import Filters
+from lingxi.index.store import chunk_id
 from lingxi.llm.embedder import E5Embedder
 from lingxi.types import Chunk, Locator, Note
 
@@ -68,7 +69,7 @@ def build(lib: Library, base_texts: list[str], base_vecs: np.ndarray, n: int, rn
             note = Note(id=key, title="", kind="jsonl", source="", body=text,
                         chunks=(Chunk(text=text, locator=Locator(char_start=0, char_end=len(text))),), meta={})
             notes.append(note)
-            vectors[f"{key}:0"] = v
+            vectors[chunk_id(key, 0)] = v
         path = f"/generated/part-{f // per_file:05d}.jsonl"
         with lib.store.transaction() as conn:
             stored = lib.store.write_file(conn, path, str(f), "jsonl", "gen", 0, notes)

@@ -91,6 +91,23 @@ def test_feedback_moves_the_query_towards_its_top_hits():
     assert searcher._feedback(np.array([1.0, 0.0], dtype=np.float32), [("zz", 1.0)], 10, Filters()) == []
 
 
+def test_feedback_passages_come_from_distinct_notes():
+    import numpy as np
+
+    from lingxi.index.store import chunk_id, note_of_chunk
+    from lingxi.search.hybrid import Searcher
+
+    assert note_of_chunk(chunk_id("doc:7", 3)) == "doc:7"  # a JSONL id may hold ':' itself
+    # note a's two chunks are the query's top hits; the feedback uses a's best and b's, not a's second
+    deg = {"a:0": 5, "a:1": 6, "b:0": -30, "c:0": 80}
+    backend = _Plane({cid: [np.cos(np.radians(x)), np.sin(np.radians(x))] for cid, x in deg.items()})
+    searcher = Searcher(backend, lambda ids: [], None, FusionWeights(feedback_docs=2, feedback_beta=1.0))
+    q = np.array([1.0, 0.0], dtype=np.float32)
+    searcher._feedback(q, backend.dense_ids(q, 10, Filters()), 10, Filters())
+    expect = q + (backend.vecs["a:0"] + backend.vecs["b:0"]) / 2
+    assert np.allclose(backend.dense_queries[-1], expect / np.linalg.norm(expect), atol=1e-6)
+
+
 def test_feedback_setting_is_checked(tmp_path, monkeypatch):
     from lingxi import Settings
 

@@ -24,6 +24,7 @@ from lingxi.agent.loop import ANSWER_SCHEMA, passage_block
 from lingxi.agent.prompts import language_rule, render, template
 from lingxi.config import Settings
 from lingxi.errors import BadInput, ModelOutputError
+from lingxi.index.store import note_of_chunk
 from lingxi.library import Library
 from lingxi.llm.chat import ChatModel
 from lingxi.types import Hit
@@ -147,7 +148,7 @@ def _run_question(
         if trace is not None:
             trace.update(citations=[c.to_dict() for c in ans.citations], steps=[s.to_dict() for s in ans.steps])
         tally.searches.append(int(ans.timings["searches"]))
-        read = [c.split(":")[0] for s in ans.steps if s.kind in ("read", "gather") for c in s.detail["chunk_ids"]]
+        read = [note_of_chunk(c) for s in ans.steps if s.kind in ("read", "gather") for c in s.detail["chunk_ids"]]
         if relevant:
             tally.support.append(relevant(read))
         for c in ans.citations:

@@ -63,6 +63,16 @@ def note_id_for(path: str, key: str, kind: str) -> str:
     return "n" + hashlib.sha1(f"{path}#{key}".encode()).hexdigest()[:11]
 
 
+def chunk_id(note_id: str, ord_: int) -> str:
+    """A chunk's store id: its note's id and its position in the note."""
+    return f"{note_id}:{ord_}"
+
+
+def note_of_chunk(cid: str) -> str:
+    """The note id of a chunk id (a JSONL note may keep an id with ':' in it, so only the last one separates)."""
+    return cid.rsplit(":", 1)[0]
+
+
 def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
@@ -150,7 +160,7 @@ class NoteStore:
             )
             chunks = []
             for c in note.chunks:
-                cid = f"{nid}:{c.ord}"
+                cid = chunk_id(nid, c.ord)
                 loc = c.locator
                 conn.execute(
                     "INSERT INTO chunks(id, note_id, ord, text, start_s, end_s, char_start, char_end, meta, content_hash)"

@@ -14,6 +14,7 @@ import numpy as np
 from lingxi.config import FUSIONS
 from lingxi.errors import BadInput
 from lingxi.index.filters import Filters
+from lingxi.index.store import note_of_chunk
 from lingxi.index.tokenize import tokenize
 from lingxi.types import Hit
 
@@ -145,11 +146,12 @@ class Searcher:
             for r, (cid, s) in enumerate(scored["lexical"], 1):
                 signals.setdefault(cid, {}).update({"bm25": round(s, 4), "bm25_rank": r})
         if qvec is not None:
-            scored["dense"] = self.backend.dense_ids(qvec.result(), depth, filters)
+            vector = qvec.result()
+            scored["dense"] = self.backend.dense_ids(vector, depth, filters)
             for r, (cid, s) in enumerate(scored["dense"], 1):
                 signals.setdefault(cid, {}).update({"cosine": round(s, 4), "dense_rank": r})
             if mode == "hybrid" and self.weights.feedback > 0:
-                scored["feedback"] = self._feedback(qvec.result(), scored["dense"], depth, filters)
+                scored["feedback"] = self._feedback(vector, scored["dense"], depth, filters)
                 for r, (cid, _) in enumerate(scored["feedback"], 1):
                     signals.setdefault(cid, {})["feedback_rank"] = r
         if mode == "hybrid":
@@ -188,7 +190,7 @@ class Searcher:
         top: list[str] = []
         notes: set[str] = set()
         for cid, _ in dense:  # one chunk per note: a note's own chunks would pull the query into that note
-            note = cid.rsplit(":", 1)[0]
+            note = note_of_chunk(cid)
             if note not in notes:
                 notes.add(note)
                 top.append(cid)
