@@ -90,19 +90,47 @@ def measure(lib: Library, queries: list[str], qvecs: np.ndarray, exact: bool) ->
 
     # One pass per measurement: interleaving them (an exact 100k-vector scan between two searches) evicts the
     # CPU caches each search relies on and measures the neighbour's footprint instead.
+    hyb = []
     for q in queries:
         t = time.perf_counter()
-        lib.search(q, k=10, mode="hybrid")
+        hyb.append(lib.search(q, k=10, mode="hybrid"))
         lat.append(time.perf_counter() - t)
     for q in queries:
         t = time.perf_counter()
         lib.embedder.embed_query(q)
         emb_lat.append(time.perf_counter() - t)
+    bm25 = []
     for q in queries:
         toks = tokenize(q)
         t = time.perf_counter()
-        backend.lexical_ids(toks, 50, Filters())
+        bm25.append(backend.lexical_ids(toks, 50, Filters()))
         bm25_lat.append(time.perf_counter() - t)
+    pruning: dict[str, float] = {}
+    if exact and lib.index.budget > 0:
+        # The same queries with every term kept: what query-term pruning saves, and how much of the full BM25 /
+        # hybrid top 10 it still finds.
+        budget, lib.index.budget = lib.index.budget, 0.0
+        full_lat, full_hyb_lat, bm25_rec, hyb_rec = [], [], [], []
+        try:
+            for q, got in zip(queries, bm25):
+                toks = tokenize(q)
+                t = time.perf_counter()
+                full = backend.lexical_ids(toks, 50, Filters())
+                full_lat.append(time.perf_counter() - t)
+                top = {c for c, _ in full[:10]}
+                bm25_rec.append(len(top & {c for c, _ in got[:10]}) / max(1, len(top)))
+            for q, got_h in zip(queries, hyb):
+                t = time.perf_counter()
+                full_h = lib.search(q, k=10, mode="hybrid")
+                full_hyb_lat.append(time.perf_counter() - t)
+                top = {h.chunk.id for h in full_h}
+                hyb_rec.append(len(top & {h.chunk.id for h in got_h}) / max(1, len(top)))
+        finally:
+            lib.index.budget = budget
+        pruning = {"bm25_full_p50_ms": round(statistics.median(full_lat) * 1000, 2),
+                   "bm25_pruned_recall@10": round(statistics.fmean(bm25_rec), 4),
+                   "hybrid_full_bm25_p50_ms": round(statistics.median(full_hyb_lat) * 1000, 2),
+                   "hybrid_pruned_recall@10": round(statistics.fmean(hyb_rec), 4)}
     anns = []
     for qv in qvecs:
         t = time.perf_counter()
@@ -116,7 +144,7 @@ def measure(lib: Library, queries: list[str], qvecs: np.ndarray, exact: bool) ->
             recalls.append(len({c for c, _ in ann} & {c for c, _ in ex}) / 10)
     pct = lambda xs, p: round(float(np.percentile(xs, p)) * 1000, 2)  # noqa: E731
     out = {"hybrid_p50_ms": pct(lat, 50), "hybrid_p95_ms": pct(lat, 95), "query_embed_p50_ms": pct(emb_lat, 50),
-           "bm25_p50_ms": pct(bm25_lat, 50), "ann_p50_ms": pct(dense_lat, 50)}
+           "bm25_p50_ms": pct(bm25_lat, 50), "ann_p50_ms": pct(dense_lat, 50)} | pruning
     if exact:
         out |= {"exact_dense_p50_ms": pct(exact_lat, 50), "ann_recall@10": round(statistics.fmean(recalls), 4),
                 "ann_speedup_vs_exact": round(statistics.median(exact_lat) / statistics.median(dense_lat), 1)}
@@ -205,6 +233,7 @@ def main() -> None:
               "rows": rows, "config": {"base": len(texts), "queries": len(queries), "sigma": args.sigma,
                                        "query_threads": args.threads, "build_threads": args.build_threads,
                                        "embed_threads": args.embed_threads,
+                                       "bm25_budget": Settings.load(Path(".")).bm25_budget,
                                        "k": 10}}
     if args.json:
         print(json.dumps(result, ensure_ascii=False))

@@ -63,6 +63,8 @@ class Settings:
     dense_weight: float = 1.0
     fusion: str = "convex"
     feedback_weight: float = 1.0
+    bm25_budget: float = 0.1
+    bm25_prune_from: int = 20000
     llm: str = "local"
     llm_model: str = "qwen2.5-coder-1.5b"
     llm_url: str = ""
@@ -108,6 +110,8 @@ class Settings:
             "dense_weight": dw,
             "fusion": env("LINGXI_FUSION", "convex"),
             "feedback_weight": _env_num("LINGXI_FEEDBACK", 1.0, float),
+            "bm25_budget": _env_num("LINGXI_BM25_BUDGET", 0.1, float),
+            "bm25_prune_from": _env_int("LINGXI_BM25_PRUNE_FROM", 20000),
             "llm": env("LINGXI_LLM", "local"),
             "llm_model": env("LINGXI_LLM_MODEL", "qwen2.5-coder-1.5b"),
             "llm_url": env("LINGXI_LLM_URL", ""),
@@ -125,6 +129,11 @@ class Settings:
             raise BadInput(f"fusion {s.fusion!r} (LINGXI_FUSION) is not one of: {', '.join(FUSIONS)}")
         if not s.feedback_weight >= 0:
             raise BadInput(f"LINGXI_FEEDBACK={s.feedback_weight!r} must be a weight ≥ 0 (0 turns feedback off)")
+        if not s.bm25_budget >= 0:
+            raise BadInput(f"LINGXI_BM25_BUDGET={s.bm25_budget!r} must be a share of the chunk count ≥ 0 (0 keeps every"
+                           " query term)")
+        if s.bm25_prune_from < 0:
+            raise BadInput(f"LINGXI_BM25_PRUNE_FROM={s.bm25_prune_from!r} must be a chunk count ≥ 0")
         if s.llm not in LLMS:
             raise BadInput(f"llm {s.llm!r} is not one of: {', '.join(LLMS)}")
         if s.llm == "openai" and not (s.llm_url and s.llm_model):

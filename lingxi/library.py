@@ -91,7 +91,8 @@ class Library:
         self._embedder_made = embedder is not None
         self.reranker = reranker
         dim = embedder.dim if embedder is not None else (settings.embed_dim or 384)
-        self.index = EmbeddedIndex(settings.home, dim, settings.exact_threshold, threads=settings.threads)
+        self.index = EmbeddedIndex(settings.home, dim, settings.exact_threshold, threads=settings.threads,
+                                   budget=settings.bm25_budget, prune_from=settings.bm25_prune_from)
         self._schema_ready = False
         self._milvus: Any = None
         # Called with (done, total) while a file's chunks are embedded; the CLI shows it for big files.

@@ -229,3 +229,48 @@ def test_dense_index_sees_writes_from_another_connection(four, tmp_path):
     assert other.ingest([f])[0].status == "ingested"
     other.close()
     assert [h.chunk.note_id for h in four.search("bamboo afternoon pandas", k=1, mode="dense")] == ["late"]
+
+
+def test_bm25_query_terms_pruned_to_a_posting_budget(tmp_path):
+    """The most common query terms are left out of the FTS5 query while the query's postings exceed the budget;
+    the rarest term always stays; budget 0 or an index below ``prune_from`` keeps every term; the cached document
+    frequencies follow the index's size."""
+    import sqlite3
+
+    from lingxi.index.embedded import EmbeddedIndex, fts_row_count
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE chunks (id TEXT PRIMARY KEY)")
+    EmbeddedIndex.ensure_schema(conn)
+    docs = ["common rare"] + ["common middle"] * 4 + ["common"] * 5  # df: common 10, middle 4, rare 1
+    for i, text in enumerate(docs, 1):
+        conn.execute("INSERT INTO chunks(rowid, id) VALUES (?, ?)", (i, f"c{i}"))
+        conn.execute("INSERT INTO chunk_fts(rowid, tokens) VALUES (?, ?)", (i, text))
+    conn.commit()  # FTS5 writes its totals record at commit
+    assert fts_row_count(conn) == 10 == conn.execute("SELECT count(*) FROM chunk_fts").fetchone()[0]
+    q = ["common", "middle", "rare", "absent"]
+    terms = lambda budget, prune_from=0: EmbeddedIndex(tmp_path, 4, budget=budget, prune_from=prune_from) \
+        .query_terms(conn, q)
+    assert terms(0.0) == q  # off
+    assert terms(2.0) == q  # 15 postings ≤ 2·10
+    assert terms(1.0) == ["middle", "rare", "absent"]  # 15 > 10: drop "common" → 5 ≤ 10
+    assert terms(0.3) == ["rare", "absent"]  # 5 > 3: drop "middle" too
+    assert terms(0.01) == ["absent"]  # the rarest (df 0) always stays
+    assert terms(0.3, prune_from=11) == q  # below prune_from nothing is dropped
+    idx = EmbeddedIndex(tmp_path, 4, budget=0.3, prune_from=0)
+    assert idx.query_terms(conn, ["rare", "fresh"]) == ["rare", "fresh"]
+    for i in range(11, 14):  # "fresh" becomes common: the cached df of 0 must not survive the size change
+        conn.execute("INSERT INTO chunks(rowid, id) VALUES (?, ?)", (i, f"c{i}"))
+        conn.execute("INSERT INTO chunk_fts(rowid, tokens) VALUES (?, ?)", (i, "fresh"))
+    conn.commit()
+    assert idx.query_terms(conn, ["rare", "fresh"]) == ["rare"]
+
+
+def test_bm25_budget_setting_is_checked(tmp_path, monkeypatch):
+    from lingxi import Settings
+
+    monkeypatch.setenv("LINGXI_BM25_BUDGET", "0")
+    assert Settings.load(tmp_path).bm25_budget == 0.0
+    monkeypatch.setenv("LINGXI_BM25_BUDGET", "-1")
+    with pytest.raises(BadInput, match="LINGXI_BM25_BUDGET"):
+        Settings.load(tmp_path)

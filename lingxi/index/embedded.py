@@ -41,6 +41,28 @@ def index_text(note: Note, chunk_text: str) -> str:
     return f"{note.title}\n{chunk_text}"
 
 
+def _varint(b: bytes) -> int:
+    """SQLite's varint (big-endian, 7 bits a byte, the 9th byte whole), as FTS5 writes it."""
+    v = 0
+    for i, byte in enumerate(b[:9]):
+        if i == 8:
+            return (v << 8) | byte
+        v = (v << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            return v
+    raise ValueError("truncated varint")
+
+
+def fts_row_count(conn: sqlite3.Connection) -> int:
+    """How many chunks the FTS5 index holds, read from its totals record (O(1); ``count(*)`` scans, ~10 ms at 100k
+    chunks)."""
+    try:
+        row = conn.execute("SELECT block FROM chunk_fts_data WHERE id=1").fetchone()
+        return _varint(row[0]) if row and row[0] else 0
+    except (sqlite3.Error, ValueError, IndexError):
+        return int(conn.execute("SELECT count(*) FROM chunk_fts").fetchone()[0])
+
+
 def fts_query(tokens: Iterable[str]) -> str:
     uniq = list(dict.fromkeys(t.replace('"', '""') for t in tokens if t.strip()))
     return " OR ".join(f'"{t}"' for t in uniq)
@@ -49,8 +71,13 @@ def fts_query(tokens: Iterable[str]) -> str:
 class EmbeddedIndex:
     name = "embedded"
 
-    def __init__(self, home: Path, dim: int, exact_threshold: int = 20000, threads: int = 1) -> None:
+    def __init__(self, home: Path, dim: int, exact_threshold: int = 20000, threads: int = 1,
+                 budget: float = 0.0, prune_from: int = 0) -> None:
         self.vectors = VectorSearch(dim, home / "vectors.hnsw", exact_threshold=exact_threshold, threads=threads)
+        self.budget = budget
+        self.prune_from = prune_from
+        self._df: dict[str, int] = {}  # term → chunks holding it, valid while the index holds _df_rows chunks
+        self._df_rows = -1
 
     @staticmethod
     def ensure_schema(conn: sqlite3.Connection) -> None:
@@ -73,8 +100,36 @@ class EmbeddedIndex:
         self.vectors.reset()
 
     # --- reads ---------------------------------------------------------------
+    def query_terms(self, conn: sqlite3.Connection, tokens: list[str]) -> list[str]:
+        """The query's distinct terms, pruned to a posting budget once the index holds at least ``prune_from``
+        chunks: FTS5 scores every chunk that holds any query term, so a query costs the summed length of its
+        terms' posting lists. While that sum exceeds ``budget`` × chunks, the most common term is dropped (its IDF
+        adds the least to the ranking); the rarest term always stays. Measured in docs/BENCHMARKS.md, "BM25
+        query-term pruning". ``budget`` 0 keeps every term."""
+        uniq = list(dict.fromkeys(t for t in tokens if t.strip()))
+        if self.budget <= 0 or len(uniq) < 2:
+            return uniq
+        n = fts_row_count(conn)
+        if n < max(self.prune_from, 1):
+            return uniq
+        if n != self._df_rows or len(self._df) > 100_000:
+            # A cached document frequency stays while the chunk count does; it only decides which terms to skip.
+            self._df, self._df_rows = {}, n
+            conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunk_fts_vocab USING fts5vocab(main, 'chunk_fts', 'row')")
+        for t in uniq:
+            if t not in self._df:
+                row = conn.execute("SELECT doc FROM temp.chunk_fts_vocab WHERE term=?", (t,)).fetchone()
+                self._df[t] = int(row[0]) if row else 0
+        keep = sorted(uniq, key=lambda t: self._df[t])  # rarest first; drop the most common while over budget
+        budget = self.budget * n
+        total = sum(self._df[t] for t in keep)
+        while len(keep) > 1 and total > budget:
+            total -= self._df[keep.pop()]
+        kept = set(keep)
+        return [t for t in uniq if t in kept]
+
     def lexical(self, conn: sqlite3.Connection, tokens: list[str], k: int, filters: Filters) -> list[tuple[str, float]]:
-        expr = fts_query(tokens)
+        expr = fts_query(self.query_terms(conn, tokens))
         if not expr:
             return []
         if not filters:
