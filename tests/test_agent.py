@@ -90,6 +90,39 @@ def test_each_part_of_a_two_part_question_is_read(demo_lib):
     check_citations(demo_lib, ans)
 
 
+def test_parts_the_answer_step_drops_are_added_from_verified_findings(demo_lib):
+    plan = {"sub_questions": [{"id": 1, "question": "熊猫什么时候最活跃", "depends_on": []},
+                              {"id": 2, "question": "看展要带什么", "depends_on": []}]}
+    reads = [read("熊猫上午最活跃", "上午"), read("带一个充电宝", "充电宝")]
+    nothing = {"found": False, "short_answer": "", "answer": "笔记里没有提到。", "next_query": ""}
+    # the answer step calls the notes silent although both parts were verified: the answer is composed of them
+    a, _ = agent(demo_lib, [plan, *reads, nothing])
+    ans = a.ask("熊猫什么时候最活跃？看展要带什么？")
+    assert ans.found and ans.answer == "熊猫什么时候最活跃：上午 [1]。看展要带什么：充电宝 [2]。"
+    assert ans.short == "上午；充电宝" and [c.n for c in ans.citations] == [1, 2]
+    assert "熊猫上午最活跃" in ans.citations[0].quote and "充电宝" in ans.citations[1].quote
+    assert ans.steps[-2].kind == "complete" and ans.steps[-1].detail["citations"] == 2
+    check_citations(demo_lib, ans)
+    # the answer step states one part: only the other is added, citing its own passage
+    a, _ = agent(demo_lib, [plan, *reads, final(("熊猫上午最活跃", "熊猫上午最活跃", "。"), short="上午")])
+    ans = a.ask("熊猫什么时候最活跃？看展要带什么？")
+    assert ans.answer == "熊猫上午最活跃[1]。看展要带什么：充电宝 [2]。" and ans.short == "上午；充电宝"
+    check_citations(demo_lib, ans)
+
+
+def test_a_chain_s_findings_are_not_added(demo_lib):
+    # in a chain (sub-question 2 needs 1) the first hop's answer is a step, not a part of the answer
+    a, _ = agent(demo_lib, [
+        {"sub_questions": [{"id": 1, "question": "看熊猫的建议来自哪位嘉宾", "depends_on": []},
+                           {"id": 2, "question": "#1 是做什么的", "depends_on": [1]}]},
+        read("嘉宾林舟的建议", "林舟"),
+        read("林舟是一位旅行作家", "旅行作家"),
+        final(("她是一位旅行作家", "林舟是一位旅行作家", "。"), short="旅行作家"),
+    ], per_note=3)
+    ans = a.ask("看熊猫的建议来自哪位嘉宾？她是做什么的？")
+    assert ans.answer == "她是一位旅行作家[1]。" and "complete" not in [s.kind for s in ans.steps]
+
+
 def test_read_that_does_not_verify_searches_again(demo_lib):
     a, _ = agent(demo_lib, [
         {"sub_questions": [{"id": 1, "question": "看熊猫的建议来自哪位嘉宾", "depends_on": []},

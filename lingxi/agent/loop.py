@@ -111,6 +111,17 @@ class Evidence:
     quote: str
 
 
+@dataclass(frozen=True)
+class Finding:
+    """A sub-question's answer, verified in a passage (``quote`` is a verbatim sentence of its chunk)."""
+
+    sq_id: int
+    question: str
+    answer: str
+    hit: Hit
+    quote: str
+
+
 @dataclass
 class _Run:
     question: str
@@ -122,7 +133,7 @@ class _Run:
     results: list[list[Hit]] = field(default_factory=list)  # every search's hits, in order
     queries: set[str] = field(default_factory=set)
     found_in: list[Hit] = field(default_factory=list)  # passages where a sub-question's answer was verified
-    findings: list[tuple[str, str]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
 
 
 class SearchAgent:
@@ -220,7 +231,7 @@ class SearchAgent:
                 if where is not None:
                     answers[int(sq["id"])] = answer
                     run.found_in.append(where[0])
-                    run.findings.append((asked, answer))
+                    run.findings.append(Finding(int(sq["id"]), asked, answer, *where))
                     break
                 nxt = str(got.get("next_query") or "").strip()
                 reason = "no passage answers it" if not got["found"] else "the passage it named does not say so"
@@ -239,7 +250,7 @@ class SearchAgent:
             yield emit(Step("gather", {"passages": [{"n": i, "title": h.title, "locator": h.chunk.locator.label()}
                                                     for i, h in enumerate(pool, 1)],
                                        "chunk_ids": [h.chunk.id for h in pool]}))
-            findings = "".join(f"- {q}: {a}\n" for q, a in run.findings)
+            findings = "".join(f"- {f.question}: {f.answer}\n" for f in run.findings)
             prompt = render("answer", question=run.question, language_rule=language_rule(run.question),
                             findings=f"\nAlready found (verified in the notes):\n{findings}" if findings else "",
                             passages="\n\n".join(passage_block(i, h, cfg.passage_chars) for i, h in enumerate(pool, 1)))
@@ -260,6 +271,17 @@ class SearchAgent:
             yield emit(Step("decide", {"reason": "the passages do not answer the question" if not final["found"]
                                        else "no claim of the answer could be verified", "next_query": nxt}))
             yield emit(self._search(run, nxt, cfg.k, first=True))
+        # 4. a question in parts ("A and B", the plan's sub-questions independent): every part verified by a read
+        # step belongs in the answer. A small model's answer step drops a part or calls the notes silent even when
+        # both parts were read and verified, so each missing part is added as its own cited sentence.
+        parts = len(subqs) > 1 and all(not sq["depends_on"] for sq in subqs)
+        missing = [f for f in run.findings if parts and not _mentions(text if found else "", f.answer)]
+        if missing:
+            text, citations, short = _with_findings(text if found else "", citations, missing, lang,
+                                                    short if found else "")
+            found = True
+            yield emit(Step("complete", {"added": [{"question": f.question, "answer": f.answer} for f in missing],
+                                         "chunk_ids": [f.hit.chunk.id for f in missing]}))
         if not found:
             text = FAILED[lang] if any(s.kind == "answer" and s.error for s in steps) and not replied else NO_EVIDENCE[lang]
             yield emit(Step("answer", {"answer": text, "citations": 0}))
@@ -430,6 +452,36 @@ class SearchAgent:
         return Answer(run.question, text, cites, tuple(steps), short=short, found=found, timings={
             "total_s": round(total, 3), "llm_s": round(run.llm_seconds, 3), "search_s": round(run.search_seconds, 3),
             "llm_calls": run.llm_calls, "searches": run.searches})
+
+
+def _mentions(text: str, answer: str) -> bool:
+    """Whether the answer text already states this finding (case, spaces and thousands separators ignored)."""
+    a = _squash(answer)
+    return bool(a) and a in _squash(_MARKER.sub("", text))
+
+
+def _squash(x: str) -> str:
+    return re.sub(r"[\s,，]", "", x).lower()
+
+
+def _with_findings(text: str, cites: tuple[Citation, ...], add: list[Finding], lang: str,
+                   short: str) -> tuple[str, tuple[Citation, ...], str]:
+    """The answer with one cited sentence per added finding, citing the passage it was verified in (a passage
+    already cited keeps its number); the short answer lists every part."""
+    out = list(cites)
+    sentences = []
+    for f in add:
+        c = f.hit.chunk
+        n = next((x.n for x in out if x.chunk_id == c.id), 0)
+        if not n:
+            n = len(out) + 1
+            out.append(Citation(n, c.note_id, c.id, f.hit.title, f.hit.source, c.locator, f.quote))
+        q = f.question.strip().rstrip("?？。.")
+        sentences.append(f"{q}：{f.answer} [{n}]。" if lang == "zh" else f"{q}: {f.answer} [{n}].")
+    sep = "" if lang == "zh" else " "
+    text = sep.join(x for x in [text.strip(), *sentences] if x)
+    short = ("；" if lang == "zh" else "; ").join(x for x in [short.strip(), *[f.answer for f in add]] if x)
+    return text, tuple(out), short
 
 
 _RUN = re.compile(r"(?:\s*\[\d+(?:\s*[,，]\s*\d+)*\])+")
