@@ -320,3 +320,37 @@ def test_short_answer_must_be_said_by_the_verified_answer(demo_lib):
     assert ans.answer == "林舟[1]" and ans.short == "林舟"
     assert short_of("林舟，旅行作家", "是林舟的建议，她是一位旅行作家。") == "林舟，旅行作家"
     assert short_of("Paris and Rome", "Rome [1] and then Paris [2]") == "Paris and Rome"
+
+
+@pytest.mark.parametrize(("question", "parts"), [
+    ("2021年香港和澳门的GDP增长率", ["2021年香港的GDP增长率", "2021年澳门的GDP增长率"]),
+    ("塔里木油田2021年和2022年的油气产量分别是多少？", ["塔里木油田2021年的油气产量是多少？", "塔里木油田2022年的油气产量是多少？"]),
+    ("2022春运的开始和结束时间是什么时候？", ["2022春运的开始时间是什么时候？", "2022春运的结束时间是什么时候？"]),
+    ("我和朋友去成都玩什么好", []),  # a pronoun is not an item
+    ("熊猫和小熊猫有什么区别", []),  # a comparison is read as one
+    ("2021年和香港的GDP是多少", []),  # a year and a place are not items of one kind
+    ("熊猫什么时候最活跃？", []),
+    ("Who is older, Annie Morton or Terry Richardson?", []),
+])
+def test_split_parallel(question, parts):
+    from lingxi.agent.parts import split_parallel
+
+    assert split_parallel(question) == parts
+
+
+def test_an_undecomposed_two_item_question_is_read_per_item(demo_lib):
+    # the planner returns the question whole; it asks the same of two items, so each is searched and read
+    a, chat = agent(demo_lib, [
+        {"sub_questions": [{"id": 1, "question": "熊猫和小熊猫早上做什么", "depends_on": []}]},
+        read("熊猫上午最活跃", "上午最活跃"),
+        {"found": False, "answer": "", "passage": 0, "next_query": ""},
+        {"found": False, "answer": "", "passage": 0, "next_query": ""},
+        final(("熊猫上午最活跃", "熊猫上午最活跃", "。"), short="上午最活跃"),
+    ])
+    ans = a.ask("熊猫和小熊猫早上做什么")
+    plan = next(s for s in ans.steps if s.kind == "plan").detail["sub_questions"]
+    assert [q["question"] for q in plan] == ["熊猫早上做什么", "小熊猫早上做什么"]
+    assert [s.detail["query"] for s in ans.steps if s.kind == "search"][:3] == \
+        ["熊猫和小熊猫早上做什么", "熊猫早上做什么", "小熊猫早上做什么"]
+    assert ans.answer == "熊猫上午最活跃[1]。"  # the part not found adds nothing
+    check_citations(demo_lib, ans)

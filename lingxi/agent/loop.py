@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from lingxi.agent.grounding import short_of, supporting_sentence
+from lingxi.agent.parts import split_parallel
 from lingxi.agent.prompts import is_chinese, language_rule, render, template
 from lingxi.agent.safety import MARKER, neutralize
 from lingxi.errors import BadInput, ModelOutputError
@@ -347,10 +348,14 @@ class SearchAgent:
             named = [d for d in sq.get("depends_on", []) if isinstance(d, int)] + [int(k) for k in re.findall(r"#(\d+)", q)]
             deps = sorted({d for d in named if 0 < d < i})
             out.append({"id": i, "question": q, "depends_on": deps})
-        if len(out) == 1:
-            # One search: the question itself, so nothing the planner dropped or reworded is lost.
-            out[0]["question"] = question
-        return out or [{"id": 1, "question": question, "depends_on": []}]
+        if len(out) <= 1:
+            # Not decomposed: a question asking the same of two items ("A和B的…") is asked once per item; any
+            # other is one search for the question itself, so nothing the planner dropped or reworded is lost.
+            parts = split_parallel(question)
+            if parts:
+                return [{"id": i, "question": q, "depends_on": [], "split": True} for i, q in enumerate(parts, 1)]
+            return [{"id": 1, "question": question, "depends_on": []}]
+        return out
 
     @staticmethod
     def _resolve_refs(sq: dict[str, Any], answers: dict[int, str]) -> str:
