@@ -26,7 +26,7 @@ def _is_num(tok: str) -> bool:
 def split_parallel(question: str) -> list[str]:
     """The question once per coordinated item (``A和B`` → A, then B; ``分别`` dropped), or [] when it is not a
     Chinese question of that shape: the items are one word each, or a number with its unit ("2022年"), of the
-    same kind on both sides; never pronouns ("我和朋友…"); never a comparison ("…有什么区别")."""
+    same kind on both sides, at least two characters each; never pronouns ("我和朋友…"); never a comparison ("…有什么区别")."""
     import jieba
 
     if not re.search(r"[\u4e00-\u9fff]", question) or any(w in question for w in _COMPARE):
@@ -47,7 +47,9 @@ def split_parallel(question: str) -> list[str]:
         if _is_num(toks[hi]) and hi + 1 < len(toks) and toks[hi + 1] in _UNIT:
             hi += 1
         left, right = "".join(toks[lo:i]), "".join(toks[i + 1 : hi + 1])
-        if (not _WORD.match(left) or not _WORD.match(right) or left in _PRONOUNS or right in _PRONOUNS
+        # one-character items are mostly pieces of a word jieba did not know ("英特尔和英伟达" → "英" "伟达")
+        if (len(left) < 2 or len(right) < 2 or not _WORD.match(left) or not _WORD.match(right)
+                or left in _PRONOUNS or right in _PRONOUNS
                 or _is_num(toks[lo]) != _is_num(toks[i + 1]) or left == right):
             continue
         a, b = starts[lo], starts[hi + 1]
