@@ -472,7 +472,7 @@ def _squash(x: str) -> str:
 def _with_findings(text: str, cites: tuple[Citation, ...], add: list[Finding], lang: str,
                    short: str) -> tuple[str, tuple[Citation, ...], str]:
     """The answer with one cited sentence per added finding, citing the passage it was verified in (a passage
-    already cited keeps its number); the short answer lists every part."""
+    already cited keeps its number)."""
     out = list(cites)
     sentences = []
     for f in add:
@@ -484,9 +484,9 @@ def _with_findings(text: str, cites: tuple[Citation, ...], add: list[Finding], l
         q = f.question.strip().rstrip("?？。.")
         sentences.append(f"{q}：{f.answer} [{n}]。" if lang == "zh" else f"{q}: {f.answer} [{n}].")
     sep = "" if lang == "zh" else " "
-    text = sep.join(x for x in [text.strip(), *sentences] if x)
-    short = ("；" if lang == "zh" else "; ").join(x for x in [short.strip(), *[f.answer for f in add]] if x)
-    return text, tuple(out), short
+    if not short.strip():  # composed from the findings alone: the short answer lists them; else it stays the model's
+        short = ("；" if lang == "zh" else "; ").join(f.answer for f in add)
+    return sep.join(x for x in [text.strip(), *sentences] if x), tuple(out), short
 
 
 _RUN = re.compile(r"(?:\s*\[\d+(?:\s*[,，]\s*\d+)*\])+")
