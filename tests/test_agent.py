@@ -98,7 +98,7 @@ def test_parts_the_answer_step_drops_are_added_from_verified_findings(demo_lib):
     # the answer step calls the notes silent although both parts were verified: the answer is composed of them
     a, _ = agent(demo_lib, [plan, *reads, nothing])
     ans = a.ask("熊猫什么时候最活跃？看展要带什么？")
-    assert ans.found and ans.answer == "熊猫什么时候最活跃：上午 [1]。看展要带什么：充电宝 [2]。"
+    assert ans.found and ans.answer == "熊猫什么时候最活跃：上午 [1]。看展要带：充电宝 [2]。"
     assert ans.short == "上午；充电宝" and [c.n for c in ans.citations] == [1, 2]
     assert "熊猫上午最活跃" in ans.citations[0].quote and "充电宝" in ans.citations[1].quote
     assert ans.steps[-2].kind == "complete" and ans.steps[-1].detail["citations"] == 2
@@ -106,7 +106,7 @@ def test_parts_the_answer_step_drops_are_added_from_verified_findings(demo_lib):
     # the answer step states one part: only the other is added, citing its own passage
     a, _ = agent(demo_lib, [plan, *reads, final(("熊猫上午最活跃", "熊猫上午最活跃", "。"), short="上午")])
     ans = a.ask("熊猫什么时候最活跃？看展要带什么？")
-    assert ans.answer == "熊猫上午最活跃[1]。看展要带什么：充电宝 [2]。" and ans.short == "上午"  # the model's
+    assert ans.answer == "熊猫上午最活跃[1]。看展要带：充电宝 [2]。" and ans.short == "上午"  # the model's
     check_citations(demo_lib, ans)
 
 

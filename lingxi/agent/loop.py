@@ -459,6 +459,10 @@ class SearchAgent:
             "llm_calls": run.llm_calls, "searches": run.searches})
 
 
+# the asking words a sub-question ends with, left out where its answer follows ("出生率是多少" → "出生率：7.52‰")
+_ASKING = re.compile(r"\s*(?:是|为|有)?(?:多少|什么时候|何时|什么|哪里|哪儿|哪个|哪些|哪一年|几时|谁)\s*$")
+
+
 def _mentions(text: str, answer: str) -> bool:
     """Whether the answer text already states this finding (case, spaces and thousands separators ignored)."""
     a = _squash(answer)
@@ -481,7 +485,7 @@ def _with_findings(text: str, cites: tuple[Citation, ...], add: list[Finding], l
         if not n:
             n = len(out) + 1
             out.append(Citation(n, c.note_id, c.id, f.hit.title, f.hit.source, c.locator, f.quote))
-        q = f.question.strip().rstrip("?？。.")
+        q = _ASKING.sub("", f.question.strip().rstrip("?？。.")) or f.question
         sentences.append(f"{q}：{f.answer} [{n}]。" if lang == "zh" else f"{q}: {f.answer} [{n}].")
     sep = "" if lang == "zh" else " "
     if not short.strip():  # composed from the findings alone: the short answer lists them; else it stays the model's
