@@ -108,6 +108,9 @@ def test_parts_the_answer_step_drops_are_added_from_verified_findings(demo_lib):
     ans = a.ask("熊猫什么时候最活跃？看展要带什么？")
     assert ans.answer == "熊猫上午最活跃[1]。看展要带：充电宝 [2]。" and ans.short == "上午"  # the model's
     check_citations(demo_lib, ans)
+    # the model's last claim has no full stop: one goes before the added sentence
+    a, _ = agent(demo_lib, [plan, *reads, final(("熊猫上午最活跃", "熊猫上午最活跃", ""), short="上午")])
+    assert a.ask("熊猫什么时候最活跃？看展要带什么？").answer == "熊猫上午最活跃[1]。看展要带：充电宝 [2]。"
 
 
 def test_a_chain_s_findings_are_not_added(demo_lib):

@@ -459,6 +459,7 @@ class SearchAgent:
             "llm_calls": run.llm_calls, "searches": run.searches})
 
 
+_ENDED = re.compile(r"[。！？.!?；;]\s*(?:\[\d+(?:\s*[,，]\s*\d+)*\]\s*)*$|[。！？.!?；;]?\s*(?:\[\d+(?:\s*[,，]\s*\d+)*\]\s*)+[。！？.!?；;]$")
 # the asking words a sub-question ends with, left out where its answer follows ("出生率是多少" → "出生率：7.52‰")
 _ASKING = re.compile(r"\s*(?:是|为|有)?(?:多少|什么时候|何时|什么|哪里|哪儿|哪个|哪些|哪一年|几时|谁)\s*$")
 
@@ -490,7 +491,10 @@ def _with_findings(text: str, cites: tuple[Citation, ...], add: list[Finding], l
     sep = "" if lang == "zh" else " "
     if not short.strip():  # composed from the findings alone: the short answer lists them; else it stays the model's
         short = ("；" if lang == "zh" else "; ").join(f.answer for f in add)
-    return sep.join(x for x in [text.strip(), *sentences] if x), tuple(out), short
+    text = text.strip()
+    if text and not _ENDED.search(text):  # the model's last sentence had no full stop before its marker
+        text += "。" if lang == "zh" else "."
+    return sep.join(x for x in [text, *sentences] if x), tuple(out), short
 
 
 _RUN = re.compile(r"(?:\s*\[\d+(?:\s*[,，]\s*\d+)*\])+")
