@@ -459,7 +459,6 @@ class SearchAgent:
             "llm_calls": run.llm_calls, "searches": run.searches})
 
 
-_ENDED = re.compile(r"[。！？.!?；;]\s*(?:\[\d+(?:\s*[,，]\s*\d+)*\]\s*)*$|[。！？.!?；;]?\s*(?:\[\d+(?:\s*[,，]\s*\d+)*\]\s*)+[。！？.!?；;]$")
 # the asking words a sub-question ends with, left out where its answer follows ("出生率是多少" → "出生率：7.52‰")
 _ASKING = re.compile(r"\s*(?:是|为|有)?(?:多少|什么时候|何时|什么|哪里|哪儿|哪个|哪些|哪一年|几时|谁)\s*$")
 
@@ -492,7 +491,8 @@ def _with_findings(text: str, cites: tuple[Citation, ...], add: list[Finding], l
     if not short.strip():  # composed from the findings alone: the short answer lists them; else it stays the model's
         short = ("；" if lang == "zh" else "; ").join(f.answer for f in add)
     text = text.strip()
-    if text and not _ENDED.search(text):  # the model's last sentence had no full stop before its marker
+    stops = "。！？.!?；;"
+    if text and text[-1] not in stops and _RUN.sub("", text).rstrip()[-1:] not in stops:  # no full stop at the end
         text += "。" if lang == "zh" else "."
     return sep.join(x for x in [text, *sentences] if x), tuple(out), short
 
