@@ -175,16 +175,6 @@ def test_llm_proposer_never_proposes_a_topic_without_notes() -> None:
             LLMProposer(ScriptedChat([{"topics": [{"topic": bad, "reason": "x"}]}])).propose([0], ITEMS, tax, 2)
 
 
-def test_explore_share_scales_with_history_length() -> None:
-    from lingxi.rec.explore import ShareByLength
-
-    by = ShareByLength([1, 2, 3, 4, 5, 6, 7, 8, 9])
-    assert [by.share(0.2, n) for n in (1, 3, 4, 6, 7, 9, 100)] == \
-        pytest.approx([0.05, 0.05, 0.2, 0.2, 0.35, 0.35, 0.35])
-    assert ShareByLength([5, 5, 5]).share(0.2, 5) == pytest.approx(0.2)  # all alike: the middle factor
-    assert by.share(0.4, 9) == 0.5 and by.share(0.0, 9) == 0.0 and ShareByLength([]).share(0.2, 3) == 0.2
-
-
 def test_fill_gives_explore_share_and_reasons() -> None:
     tax = Taxonomy(ITEMS)
     props = CoEngagementProposer([[0, 1, 4], [0, 2]], tax).propose([0], ITEMS, tax, 2)
@@ -318,15 +308,12 @@ def test_eval_rec_on_the_generic_format(tmp_path: Path, capsys: pytest.CaptureFi
     systems = [r["system"] for r in out["rows"]]
     assert systems[:6] == ["popularity", "ItemCF", "zero-shot encoder", "trained encoder", "final blend",
                            "blend explore=0.0 (co-engagement, 9 users)"]
-    # the share scaled by history length at every tail, then one share for all at the first tail
-    assert systems[6:9] == ["blend explore=0.4 tail=0.5 (co-engagement, 9 users)",
-                            "blend explore=0.4 tail=1.0 (co-engagement, 9 users)",
-                            "blend explore=0.4 tail=0.5 uniform (co-engagement, 9 users)"]
+    assert systems[6:8] == ["blend explore=0.4 tail=0.5 (co-engagement, 9 users)",
+                            "blend explore=0.4 tail=1.0 (co-engagement, 9 users)"]
     # the same settings on the validation item (histories without it)
-    assert systems[9:] == ["blend explore=0.0 (co-engagement, 9 users, validation item)",
+    assert systems[8:] == ["blend explore=0.0 (co-engagement, 9 users, validation item)",
                            "blend explore=0.4 tail=0.5 (co-engagement, 9 users, validation item)",
-                           "blend explore=0.4 tail=1.0 (co-engagement, 9 users, validation item)",
-                           "blend explore=0.4 tail=0.5 uniform (co-engagement, 9 users, validation item)"]
+                           "blend explore=0.4 tail=1.0 (co-engagement, 9 users, validation item)"]
     for r in out["rows"]:
         assert all(0 <= v for v in r["metrics"].values() if isinstance(v, float)), r
     assert out["config"]["explore_tails"] == [0.5, 1.0]

@@ -44,9 +44,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     r.add_argument("--user", required=True)
     r.add_argument("--k", type=int, default=20)
     r.add_argument("--explore", type=float, default=0.0, help="share of the list for LLM-proposed new interests (e.g. 0.2)")
-    r.add_argument("--explore-uniform", action="store_true",
-                   help="the same explore share for every user (default: scaled by the history's length among all users'"
-                   " — 0.25x for the shortest third, 1.75x for the longest)")
     r.add_argument("--explore-tail", type=float, default=EXPLORE_TAIL,
                    help="explore slots take notes at or below this quantile of the popularity of the user's history")
     r.add_argument("--proposer", choices=["llm", "co-engagement"], default="llm")
@@ -128,8 +125,7 @@ def run_recommend(lib: Library, args: argparse.Namespace) -> int:
 
             cat = svc.catalogue()
             proposer = CoEngagementProposer(list(cat.histories.values()), cat.taxonomy)
-    out = svc.recommend(args.user, args.k, args.explore, chat=chat, proposer=proposer, tail=args.explore_tail,
-                        by_length=not args.explore_uniform)
+    out = svc.recommend(args.user, args.k, args.explore, chat=chat, proposer=proposer, tail=args.explore_tail)
     if args.json:
         emit_json(out)
         return 0

@@ -27,7 +27,6 @@ from lingxi.rec.explore import (
     LLMProposer,
     Proposal,
     Proposer,
-    ShareByLength,
     Taxonomy,
     fill,
 )
@@ -59,11 +58,9 @@ class Catalogue:
     taxonomy: Taxonomy
     encoder_version: str
     rows: dict[str, int] = field(init=False)
-    by_length: ShareByLength = field(init=False)
 
     def __post_init__(self) -> None:
         self.rows = {nid: i for i, nid in enumerate(self.ids)}
-        self.by_length = ShareByLength([len(h) for h in self.histories.values()])
 
     def row(self, note_id: str) -> int:
         if note_id not in self.rows:
@@ -231,8 +228,7 @@ class RecService:
         return props
 
     def recommend(self, user: str, k: int = 20, explore: float = 0.0, chat: ChatModel | None = None,
-                  proposer: Proposer | None = None, tail: float | None = EXPLORE_TAIL,
-                  by_length: bool = True) -> dict[str, Any]:
+                  proposer: Proposer | None = None, tail: float | None = EXPLORE_TAIL) -> dict[str, Any]:
         if k < 1:
             raise BadInput("k must be at least 1")
         if not 0.0 <= explore <= 1.0:
@@ -254,8 +250,7 @@ class RecService:
             props = self.proposals(user, proposer)
         ints = cat.recommender.user_interests(hist)
         aff = cat.vectors @ ints[0][0] if ints else None
-        share = cat.by_length.share(explore, len(hist)) if by_length else explore
-        final = fill([i for i, _, _ in ranked], props, cat.taxonomy, k, share, set(hist), aff,
+        final = fill([i for i, _, _ in ranked], props, cat.taxonomy, k, explore, set(hist), aff,
                      popularity=cat.recommender.popularity, tail=tail, history=hist)
         out = []
         for i, reason in final:
@@ -266,7 +261,7 @@ class RecService:
                 out.append(self._note(cat, i, score.get(i, 0.0), reason="; ".join(parts), explore=False))
             else:
                 out.append(self._note(cat, i, float(aff[i]) if aff is not None else 0.0, reason=reason, explore=True))
-        return {"user": user, "items": out, "history": len(hist), "explore_share": round(share, 4),
+        return {"user": user, "items": out, "history": len(hist),
                 "explore_topics": [{"topic": p.topic, "reason": p.reason} for p in props],
                 "encoder": cat.encoder_version,
                 "ms": round((time.perf_counter() - t0) * 1000, 2)}
