@@ -35,7 +35,6 @@ from lingxi.rec.explore import (
     EXPLORE_TOPICS,
     CoEngagementProposer,
     Proposer,
-    ShareByLength,
     Taxonomy,
     fill,
 )
@@ -263,12 +262,7 @@ def evaluate(
         sample = sorted(full_hist)[:: max(1, len(full_hist) // max(explore_users, 1))][:explore_users]
         runs.append((proposer, sample, "", full_hist, sp.test, blend, pop_test))
     for prop, users, label, hists, target, ranker, pop in runs:
-        by_length = ShareByLength([len(h) for h in hists.values()])
-        # every tail with the share scaled by history length (the default), and the first tail with one share for all
-        settings = [(0.0, None, False)] + [(explore_share, t, True) for t in explore_tails]
-        if explore_share > 0 and prop is not proposer:
-            settings.append((explore_share, explore_tails[0], False))
-        for share, tail, scaled in settings:
+        for share, tail in [(0.0, None)] + [(explore_share, t) for t in explore_tails]:
             lists, rec_, nov, ild = [], [], [], []
             fallbacks = 0
             t1 = time.perf_counter()
@@ -285,8 +279,7 @@ def evaluate(
                         fallbacks += 1
                     ints = ranker.user_interests(h)
                     aff = trained @ ints[0][0] if ints else None
-                    s_u = by_length.share(share, len(h)) if scaled else share
-                    final = [r for r, _ in fill(ranked, props, taxonomy, k, s_u, set(h) | exclude, aff,
+                    final = [r for r, _ in fill(ranked, props, taxonomy, k, share, set(h) | exclude, aff,
                                                 popularity=pop, tail=tail, order=explore_order, history=h)]
                 else:
                     final = ranked[:k]
@@ -296,7 +289,7 @@ def evaluate(
                 ild.append(intra_list_diversity(final, zs))
                 if share > 0 and prop is proposer and (j + 1) % 10 == 0:
                     say(f"explore ({prop.name}) {j + 1}/{len(users)} users")
-            name = f"blend explore={share}" + (f" tail={tail}" + ("" if scaled else " uniform") if share > 0 else "")
+            name = f"blend explore={share}" + (f" tail={tail}" if share > 0 else "")
             explore_rows.append({"system": f"{name} ({prop.name}, {len(users)} users{label})", "metrics": {
                 f"recall@{k}": round(statistics.fmean(rec_), 4),
                 "coverage": round(len({i for lst in lists for i in lst}) / (sp.n_items - len(sp.cold)), 4),

@@ -7,7 +7,6 @@ whose ``topic`` field is an enum of those topics, and is checked again after par
 
 from __future__ import annotations
 
-import bisect
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -64,11 +63,6 @@ EXPLORE_ORDER = "ranked"
 EXPLORE_TOPICS = 6
 # Chosen on MovieLens (docs/BENCHMARKS.md, stop 12): on the test item these raised coverage and novelty by ≥ 20%
 # at −4.2% Recall@20; on the validation item the same settings cost 7.4%.
-# The explore share scales with the length of the user's history against everyone's: the shortest third of
-# histories get 0.25 × the share, the middle third 1 ×, the longest third 1.75 × (so it averages out over users).
-# A short history leaves the ranker's own picks the most to gain, a long one has established tastes to step out
-# of; on MovieLens this cost 2–4 points less Recall@20 for the same novelty (docs/BENCHMARKS.md, stop 13).
-EXPLORE_BY_LENGTH = (0.25, 1.0, 1.75)
 REASON_CHARS = 120  # the longest one-line reason a proposal may give
 
 
@@ -153,23 +147,6 @@ class LLMProposer(Proposer):
         if not out and reply.get("topics"):
             raise ModelOutputError("the LLM proposed only topics outside the taxonomy")
         return out[:n]
-
-
-class ShareByLength:
-    """A user's explore share from where their history length falls among all users' (``EXPLORE_BY_LENGTH``)."""
-
-    def __init__(self, lengths: Sequence[int], scale: tuple[float, float, float] = EXPLORE_BY_LENGTH) -> None:
-        self.lengths = sorted(lengths)
-        self.scale = scale
-
-    def share(self, share: float, n_history: int) -> float:
-        if not self.lengths or share <= 0:
-            return share
-        # mid-rank percentile: ties count half, so equal lengths for everyone give the middle factor
-        lo, hi = bisect.bisect_left(self.lengths, n_history), bisect.bisect_right(self.lengths, n_history)
-        p = (lo + hi) / 2 / len(self.lengths)
-        f = self.scale[0] if p < 1 / 3 else self.scale[1] if p < 2 / 3 else self.scale[2]
-        return min(0.5, share * f)
 
 
 def fill(
