@@ -264,6 +264,10 @@ def test_bm25_query_terms_pruned_to_a_posting_budget(tmp_path):
         conn.execute("INSERT INTO chunk_fts(rowid, tokens) VALUES (?, ?)", (i, "fresh"))
     conn.commit()
     assert idx.query_terms(conn, ["rare", "fresh"]) == ["rare"]
+    # the BM25 query runs on the pruned terms: only the chunk with "rare" matches once "common" is dropped
+    full = EmbeddedIndex(tmp_path, 4).lexical(conn, ["common", "rare"], 50, Filters())
+    pruned = EmbeddedIndex(tmp_path, 4, budget=0.5, prune_from=0).lexical(conn, ["common", "rare"], 50, Filters())
+    assert len(full) == 10 and full[0][0] == "c1" and [cid for cid, _ in pruned] == ["c1"]
 
 
 def test_bm25_budget_setting_is_checked(tmp_path, monkeypatch):
