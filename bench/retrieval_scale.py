@@ -233,7 +233,7 @@ def main() -> None:
               "rows": rows, "config": {"base": len(texts), "queries": len(queries), "sigma": args.sigma,
                                        "query_threads": args.threads, "build_threads": args.build_threads,
                                        "embed_threads": args.embed_threads,
-                                       "bm25_budget": Settings.load(Path(".")).bm25_budget,
+                                       "bm25_budget": Settings.load().bm25_budget,
                                        "k": 10}}
     if args.json:
         print(json.dumps(result, ensure_ascii=False))

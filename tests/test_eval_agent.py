@@ -89,6 +89,24 @@ def test_eval_generic_questions(tmp_path):
                            lambda s: None)
 
 
+def test_eval_generic_questions_skip(tmp_path):
+    import pytest
+
+    from lingxi.errors import BadInput
+
+    q = tmp_path / "q.jsonl"
+    q.write_text('{"id": "1", "q": "git reflog 保留多久？", "gold": ["九十天"]}\n'
+                 '{"id": "2", "q": "熊猫什么时候最活跃？", "gold": [["早上", "上午"]]}\n', encoding="utf-8")
+    records = []
+    result = eval_questions(q, DEMO / "podcasts", Echo(), Settings.load(tmp_path, threads=1), None, AgentConfig(),
+                            lambda s: None, records.append, ("closed-book",), skip=1)
+    assert [r["id"] for r in records] == ["2"] and result["config"]["questions"] == 1
+    assert result["config"]["skipped"] == 1
+    with pytest.raises(BadInput, match="no questions after the first 2"):
+        eval_questions(q, DEMO / "podcasts", Echo(), Settings.load(tmp_path, threads=1), None, AgentConfig(),
+                       lambda s: None, None, ("closed-book",), skip=2)
+
+
 def test_pick_systems():
     import pytest
 

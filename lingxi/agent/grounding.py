@@ -77,6 +77,12 @@ def _squash(s: str) -> str:
     return "".join(s.lower().split())
 
 
+def mentions(text: str, answer: str) -> bool:
+    """Whether ``text`` states ``answer`` (case, spaces and thousands separators ignored)."""
+    a = _squash(answer.replace(",", "").replace("，", ""))
+    return bool(a) and a in _squash(text.replace(",", "").replace("，", ""))
+
+
 _NUMBER = re.compile(r"\d+(?:[,，.]\d+)*")
 
 

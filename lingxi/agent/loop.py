@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from lingxi.agent.grounding import short_of, supporting_sentence
+from lingxi.agent.grounding import mentions, short_of, supporting_sentence
 from lingxi.agent.parts import split_parallel
 from lingxi.agent.prompts import is_chinese, language_rule, render, template
 from lingxi.agent.safety import MARKER, neutralize
@@ -276,7 +276,8 @@ class SearchAgent:
         # step belongs in the answer. A small model's answer step drops a part or calls the notes silent even when
         # both parts were read and verified, so each missing part is added as its own cited sentence.
         parts = len(subqs) > 1 and all(not sq["depends_on"] for sq in subqs)
-        missing = [f for f in run.findings if parts and not _mentions(text if found else "", f.answer)]
+        said = _MARKER.sub("", text) if found else ""
+        missing = [f for f in run.findings if not mentions(said, f.answer)] if parts else []
         if missing:
             text, citations, short = _with_findings(text if found else "", citations, missing, lang,
                                                     short if found else "")
@@ -440,9 +441,7 @@ class SearchAgent:
             result = claim.rstrip() + " " + "".join(f"[{n}]" for n in got)
         cites = []
         for ev in evidence:
-            assert ev.quote in ev.hit.chunk.text  # never emit an unverifiable quote
-            c = ev.hit.chunk
-            cites.append(Citation(ev.n, c.note_id, c.id, ev.hit.title, ev.hit.source, c.locator, ev.quote))
+            cites.append(_citation(ev.n, ev.hit, ev.quote))
         # renumber in order of first appearance in the final text
         order = list(dict.fromkeys(int(m) for m in re.findall(r"\[(\d+)\]", result)))
         renum = {old: new for new, old in enumerate(order, 1)}
@@ -459,18 +458,14 @@ class SearchAgent:
             "llm_calls": run.llm_calls, "searches": run.searches})
 
 
+def _citation(n: int, hit: Hit, quote: str) -> Citation:
+    assert quote in hit.chunk.text  # never emit an unverifiable quote
+    c = hit.chunk
+    return Citation(n, c.note_id, c.id, hit.title, hit.source, c.locator, quote)
+
+
 # the asking words a sub-question ends with, left out where its answer follows ("出生率是多少" → "出生率：7.52‰")
 _ASKING = re.compile(r"\s*(?:是|为|有)?(?:多少|什么时候|何时|什么|哪里|哪儿|哪个|哪些|哪一年|几时|谁)\s*$")
-
-
-def _mentions(text: str, answer: str) -> bool:
-    """Whether the answer text already states this finding (case, spaces and thousands separators ignored)."""
-    a = _squash(answer)
-    return bool(a) and a in _squash(_MARKER.sub("", text))
-
-
-def _squash(x: str) -> str:
-    return re.sub(r"[\s,，]", "", x).lower()
 
 
 def _with_findings(text: str, cites: tuple[Citation, ...], add: list[Finding], lang: str,
@@ -484,7 +479,7 @@ def _with_findings(text: str, cites: tuple[Citation, ...], add: list[Finding], l
         n = next((x.n for x in out if x.chunk_id == c.id), 0)
         if not n:
             n = len(out) + 1
-            out.append(Citation(n, c.note_id, c.id, f.hit.title, f.hit.source, c.locator, f.quote))
+            out.append(_citation(n, f.hit, f.quote))
         q = _ASKING.sub("", f.question.strip().rstrip("?？。.")) or f.question
         sentences.append(f"{q}：{f.answer} [{n}]。" if lang == "zh" else f"{q}: {f.answer} [{n}].")
     sep = "" if lang == "zh" else " "

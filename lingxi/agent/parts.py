@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from lingxi.index.tokenize import jieba_module
+
 _CONJ = {"和", "与", "及", "以及", "跟"}
 _PRONOUNS = {"我", "你", "您", "他", "她", "它", "我们", "你们", "他们", "她们", "它们", "咱们", "大家", "自己"}
 # A comparison needs both items in one reading ("熊猫和小熊猫有什么区别"), not one answer per item.
@@ -27,11 +29,9 @@ def split_parallel(question: str) -> list[str]:
     """The question once per coordinated item (``A和B`` → A, then B; ``分别`` dropped), or [] when it is not a
     Chinese question of that shape: the items are one word each, or a number with its unit ("2022年"), of the
     same kind on both sides, at least two characters each; never pronouns ("我和朋友…"); never a comparison ("…有什么区别")."""
-    import jieba
-
     if not re.search(r"[\u4e00-\u9fff]", question) or any(w in question for w in _COMPARE):
         return []
-    toks = jieba.lcut(question)
+    toks = jieba_module().lcut(question)
     starts = [0]
     for t in toks:
         starts.append(starts[-1] + len(t))
@@ -53,6 +53,5 @@ def split_parallel(question: str) -> list[str]:
                 or _is_num(toks[lo]) != _is_num(toks[i + 1]) or left == right):
             continue
         a, b = starts[lo], starts[hi + 1]
-        parts = [re.sub(r"分别", "", question[:a] + item + question[b:]).strip() for item in (left, right)]
-        return parts
+        return [re.sub(r"分别", "", question[:a] + item + question[b:]).strip() for item in (left, right)]
     return []

@@ -34,8 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     a.add_argument("--questions", type=Path, help='generic QA JSONL: {"id", "q", "gold": [...]} per line')
     a.add_argument("--corpus", type=Path, help="folder (or file) ingested as the store for --questions")
     a.add_argument("--limit", type=int, help="only the first N questions")
-    a.add_argument("--skip", type=int, default=0, help="HotpotQA: start after the first N questions (with --limit,"
-                   " a later slice of the file: --skip 20 --limit 20 asks questions 21-40)")
+    a.add_argument("--skip", type=int, default=0, help="start after the first N questions (with --limit, a later"
+                   " slice of the file: --skip 20 --limit 20 asks questions 21-40)")
     a.add_argument("--max-llm-calls", type=int, default=12)
     a.add_argument("--systems", help="comma-separated rows to run: closed-book,rag,agent (default: all)")
     a.add_argument("--trace", type=Path, help="write one JSON line per question and system: answer, gold, passages"
@@ -152,7 +152,7 @@ def run_agent(lib: Library, args: argparse.Namespace) -> int:
                 print_result(result, args.json)
         if args.questions:
             result = ev.eval_questions(args.questions, args.corpus, chat, lib.settings, args.limit, config, say, log,
-                                       systems)
+                                       systems, skip=args.skip)
             print_result(result, args.json)
     return 0
 

@@ -256,8 +256,8 @@ def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | 
 
 def eval_questions(qpath: Path, corpus: Path, chat: ChatModel, settings: Settings, limit: int | None,
                    config: AgentConfig, say: Callable[[str], None],
-                   log: Callable[[dict[str, Any]], None] | None = None, systems: tuple[str, ...] = SYSTEMS
-                   ) -> dict[str, Any]:
+                   log: Callable[[dict[str, Any]], None] | None = None, systems: tuple[str, ...] = SYSTEMS,
+                   skip: int = 0) -> dict[str, Any]:
     rows_in = []
     with qpath.open(encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -271,7 +271,11 @@ def eval_questions(qpath: Path, corpus: Path, chat: ChatModel, settings: Setting
                 except (json.JSONDecodeError, KeyError, TypeError) as e:
                     raise BadInput(f"{qpath}: line {n}: expected {{\"id\", \"q\", \"gold\": [fact or [form, ...], ...]}}"
                                    f" ({e})") from e
-    rows_in = rows_in[:limit]
+    if skip < 0:
+        raise BadInput(f"--skip must be 0 or more, got {skip}")
+    rows_in = rows_in[skip:][:limit]
+    if not rows_in:
+        raise BadInput(f"{qpath}: no questions" + (f" after the first {skip}" if skip else ""))
     tallies = {s: Tally() for s in systems}
     with tempfile.TemporaryDirectory(prefix="lingxi-qa-") as tmp:
         lib = Library(Settings.load(Path(tmp), settings.threads, embedder=settings.embedder))
@@ -295,7 +299,7 @@ def eval_questions(qpath: Path, corpus: Path, chat: ChatModel, settings: Setting
             say(f"[{i}/{len(rows_in)}] " + ", ".join(f"{s}: acc {statistics.fmean(t.correct):.3f}" for s, t in tallies.items()))
         lib.close()
     return {"dataset": f"{qpath.name} over {corpus}", "rows": [{"system": s, "metrics": t.metrics()} for s, t in tallies.items()],
-            "config": {"questions": len(rows_in), "llm": chat.name, "rag_k": RAG_K}}
+            "config": {"questions": len(rows_in), "skipped": skip, "llm": chat.name, "rag_k": RAG_K}}
 
 
 __all__ = ["eval_hotpotqa", "eval_questions", "f1", "ground_quote", "normalize"]

@@ -20,7 +20,8 @@ ENGLISH_STOPWORDS = frozenset(
 _jieba: Any = None
 
 
-def _jieba_module() -> Any:
+def jieba_module() -> Any:
+    """jieba, imported and initialised once (quietly)."""
     global _jieba
     with _lock:
         if _jieba is None:
@@ -59,7 +60,7 @@ def tokenize(text: str) -> list[str]:
     for m in _WORD.finditer(text):
         piece = m.group(0)
         if _CJK.match(piece):
-            for tok in _jieba_module().cut_for_search(piece):
+            for tok in jieba_module().cut_for_search(piece):
                 if tok not in stop:
                     out.append(tok)
         else:
