@@ -357,3 +357,40 @@ def test_an_undecomposed_two_item_question_is_read_per_item(demo_lib):
         ["熊猫和小熊猫早上做什么", "熊猫早上做什么", "小熊猫早上做什么"]
     assert ans.answer == "熊猫上午最活跃[1]。"  # the part not found adds nothing
     check_citations(demo_lib, ans)
+
+
+def test_a_question_asking_for_a_number_gets_the_last_hop_s_number(demo_lib):
+    # the answer step names the bridge (the guest) for a question that asks "how many years": the last hop's
+    # verified finding, a number, answers it and becomes the short answer; its passage is cited
+    replies = [
+        {"sub_questions": [{"id": 1, "question": "看熊猫的建议来自哪位嘉宾", "depends_on": []},
+                           {"id": 2, "question": "#1 在成都住了几年", "depends_on": [1]}]},
+        read("嘉宾林舟的建议", "林舟"),
+        read("在成都住了五年", "五年"),
+        final(("林舟", "嘉宾林舟的建议", "。"), short="林舟"),
+    ]
+    a, _ = agent(demo_lib, replies, per_note=3)
+    ans = a.ask("看熊猫的建议来自的那位嘉宾在成都住了几年？")
+    assert ans.short == "五年" and ans.answer.startswith("林舟[1]。") and ans.answer.endswith("：五年 [2]。")
+    assert ans.citations[1].quote == "本期嘉宾林舟是一位旅行作家，在成都住了五年。"
+    assert ans.steps[-2].kind == "complete" and ans.steps[-2].detail["reason"] == "the question asks for a number"
+    check_citations(demo_lib, ans)
+    # the same answer to a question that does not ask for a number stays the model's
+    a, _ = agent(demo_lib, replies, per_note=3)
+    ans = a.ask("看熊猫的建议来自哪位嘉宾？")
+    assert ans.short == "林舟" and "complete" not in [s.kind for s in ans.steps]
+    # an answer holding a number stays the model's too
+    a, _ = agent(demo_lib, [*replies[:3], final(("她在成都住了五年", "在成都住了五年", "。"), short="五年")], per_note=3)
+    ans = a.ask("看熊猫的建议来自的那位嘉宾在成都住了几年？")
+    assert ans.answer == "她在成都住了五年[1]。" and "complete" not in [s.kind for s in ans.steps]
+
+
+def test_asks_number():
+    from lingxi.agent.asks import asks_number, has_number
+
+    assert asks_number("The manga's author was born in what year?") and asks_number("When was the album released?")
+    assert asks_number("How many hypermarkets did it operate?") and asks_number("北京冬奥会中国获得多少金牌？")
+    assert asks_number("2021年澳门的GDP增长率") and asks_number("首次会议的时间")
+    assert not asks_number("Who was president when the war ended?") and not asks_number("《李茂扮太子》是什么类型的电影？")
+    assert not asks_number("Where is the company headquartered?")
+    assert has_number("1962") and has_number("五年") and has_number("two weeks") and asks_number("住了多久") and not has_number("Masakazu Katsura")

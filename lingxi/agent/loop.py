@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from lingxi.agent.asks import asks_number, has_number
 from lingxi.agent.grounding import mentions, short_of, supporting_sentence
 from lingxi.agent.parts import split_parallel
 from lingxi.agent.prompts import is_chinese, language_rule, render, template
@@ -278,11 +279,21 @@ class SearchAgent:
         parts = len(subqs) > 1 and all(not sq["depends_on"] for sq in subqs)
         said = _MARKER.sub("", text) if found else ""
         missing = [f for f in run.findings if not mentions(said, f.answer)] if parts else []
+        keep_short = found  # the model's short answer stays when a part is added to what it answered
+        reason = "a part of the question the answer leaves out"
+        if not parts and asks_number(run.question) and not has_number(short if found else ""):
+            # A question asking for a number (a year, a count, a date) answered without one: the small model often
+            # names a chain's bridge entity ("Masakazu Katsura" for "born in what year?"). The last hop's verified
+            # finding answers it when that finding is a number; it becomes the short answer.
+            ends = {sq["id"] for sq in subqs if not any(sq["id"] in o["depends_on"] for o in subqs)}
+            missing = [f for f in run.findings[::-1] if f.sq_id in ends and has_number(f.answer)][:1]
+            reason, keep_short = "the question asks for a number", False
         if missing:
             text, citations, short = _with_findings(text if found else "", citations, missing, lang,
-                                                    short if found else "")
+                                                    short if keep_short else "")
             found = True
-            yield emit(Step("complete", {"added": [{"question": f.question, "answer": f.answer} for f in missing],
+            yield emit(Step("complete", {"reason": reason,
+                                         "added": [{"question": f.question, "answer": f.answer} for f in missing],
                                          "chunk_ids": [f.hit.chunk.id for f in missing]}))
         if not found:
             text = FAILED[lang] if any(s.kind == "answer" and s.error for s in steps) and not replied else NO_EVIDENCE[lang]
