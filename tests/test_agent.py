@@ -311,6 +311,27 @@ def test_a_claim_needs_its_numbers_stated_by_the_passage():
     assert supporting_sentence(other, "The Maineiacs of 2007 played at the Androscoggin Bank Colisée", "") is None
 
 
+def test_a_bare_answer_needs_a_passage_that_names_it():
+    from lingxi.agent.grounding import bare, names_all, supporting_sentence
+
+    animorphs = ("Animorphs is a science fantasy series of young adult books written by Katherine Applegate and her "
+                 "husband Michael Grant. It is told in first person, with all six main characters taking turns "
+                 "narrating the books.")
+    # half the letter pairs of this name are in the passage, but not the name: it does not back the bare answer
+    assert supporting_sentence(animorphs, "Left Behind: The Kids", "Left Behind: The Kids") is None
+    assert supporting_sentence(animorphs, "Animorphs", "Animorphs") is not None
+    kaiser = "Henry John Kaiser (May 9, 1882 – August 24, 1967) was an American industrialist."
+    assert supporting_sentence(kaiser, "Henry J. Kaiser", "Henry J. Kaiser") is not None  # an initial matches
+    # the passage's title counts: the model was shown it
+    corelli = "He was an Italian tenor who had a major international opera career."
+    assert supporting_sentence(corelli, "Franco Corelli", "Franco Corelli") is None
+    assert supporting_sentence(corelli, "Franco Corelli", "Franco Corelli", title="Franco Corelli") is not None
+    # a sentence is no bare answer: paraphrase is judged by overlap as before; yes/no and Chinese are not bare words
+    assert bare("The English Electric Canberra", "English Electric Canberra") and not bare("yes", "yes")
+    assert not bare("Animorphs is told in first person by six narrators", "Animorphs")
+    assert names_all("喜剧", "一部电影") and not names_all("WOI", "剧团演出") and names_all("Jim Cummings'", "Jim Cummings")
+
+
 def test_short_answer_must_be_said_by_the_verified_answer(demo_lib):
     from lingxi.agent.grounding import short_of
 

@@ -112,8 +112,33 @@ def short_of(short: str, said: str) -> str:
     return said.strip() or short.strip()
 
 
+_LATIN = re.compile(r"[a-z][a-z'’-]*", re.I)
+_FILLER = {"the", "a", "an", "of", "in", "on", "at", "to", "for", "and", "by", "de", "la", "le", "von", "van"}
+
+
+def bare(claim: str, short: str) -> bool:
+    """Whether a claim is just its bare answer ("Carlo Rovelli", "The English Electric Canberra"), not a sentence."""
+    c, s = _PUNCT.sub("", claim.lower()), _PUNCT.sub("", short.lower())
+    return bool(s) and s not in _YES_NO and s in c and len(c) <= len(s) + 8
+
+
+def names_all(answer: str, text: str) -> bool:
+    """Whether ``text`` has every Latin-script word of ``answer`` (an initial matches a word it begins).
+
+    Character-bigram overlap is a fair paraphrase test for Chinese, where bigrams carry meaning, but not for a short
+    English name: "Left Behind: The Kids" shares half its letter pairs with any long English sentence."""
+    words = {w.lower().strip("'’-") for w in _LATIN.findall(text)}
+    for w in (w.lower().strip("'’-") for w in _LATIN.findall(answer)):
+        if not w or w in _FILLER or w in words:
+            continue
+        if len(w) == 1 and any(x.startswith(w) for x in words):
+            continue
+        return False
+    return True
+
+
 def supporting_sentence(chunk_text: str, claim: str, short: str = "", shown: str | None = None,
-                        exclude: str = "", given: str = "") -> str | None:
+                        exclude: str = "", given: str = "", title: str = "") -> str | None:
     """The verbatim sentence of ``chunk_text`` that best backs ``claim`` (whose bare answer is ``short``), or None
     when the chunk does not back it: the chunk must state every number of the claim not already in ``given`` (the
     question), and contain the short answer or share enough of the claim's characters (see ``about``). ``shown``
@@ -122,6 +147,8 @@ def supporting_sentence(chunk_text: str, claim: str, short: str = "", shown: str
     shown = chunk_text if shown is None else shown
     if not states_numbers(chunk_text, claim, given):
         return None
+    if bare(claim or short, short) and not names_all(claim or short, f"{title}\n{chunk_text}"):
+        return None  # a bare answer is backed only by a passage (or its title) that names it
     s = _squash(short)
     # the bare answer counts only for a claim that states it
     has_short = len(s) >= 2 and s not in _YES_NO and s in _squash(chunk_text) and s in _squash(claim or short)

@@ -388,7 +388,8 @@ class SearchAgent:
     def _backing(hit: Hit, claim: str, short: str, question: str) -> str | None:
         """A verbatim sentence of the hit's chunk that backs the claim, never one the model was shown as removed."""
         shown = _shown(hit.chunk.text)
-        return supporting_sentence(hit.chunk.text, claim, short, shown=shown, exclude=MARKER, given=question)
+        return supporting_sentence(hit.chunk.text, claim, short, shown=shown, exclude=MARKER, given=question,
+                                   title=hit.title)
 
     def _verify(self, hits: list[Hit], named: Any, claim: str, short: str, question: str) -> tuple[Hit, str] | None:
         """The passage (and sentence) backing a read step's answer: the one the model named, else (small models
