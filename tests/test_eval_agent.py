@@ -117,3 +117,17 @@ def test_pick_systems():
     assert pick_systems("agent,rag") == ("single-shot RAG", "agent")
     with pytest.raises(BadInput, match="closed-book, rag, agent"):
         pick_systems("agent,oracle")
+
+
+def test_a_short_answer_that_echoes_the_reply_format_is_dropped():
+    from lingxi.agent.prompts import render
+    from lingxi.evals.agent import _unechoed, closed_book
+
+    prompt = render("rag", question="Which coastal area?", passages="", language_rule="Answer in English.")
+    assert _unechoed("the answer in as few words as possible", prompt) == ""
+    assert _unechoed("Yellowcraig", prompt) == "Yellowcraig"
+    # a quoted title in the question or passages is a possible answer, not an echo
+    assert _unechoed("Shut Up, Make Love", prompt.replace("Which", 'When was "Shut Up, Make Love" out? Which')) \
+        == "Shut Up, Make Love"
+    echo = ScriptedChat([{"short_answer": "the answer in as few words as possible", "answer": "Yellowcraigs."}])
+    assert closed_book(echo, "Which coastal area?") == ("", "Yellowcraigs.")

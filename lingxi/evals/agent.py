@@ -101,10 +101,18 @@ def _json_answer(chat: ChatModel, prompt: str) -> tuple[str, str]:
     for _ in range(2):
         try:
             out = chat.complete_json(msgs, ANSWER_SCHEMA, max_tokens=200)
-            return str(out["short_answer"]), str(out["answer"])
+            return _unechoed(str(out["short_answer"]), prompt), str(out["answer"])
         except ModelOutputError:
             continue
     return "", ""
+
+
+def _unechoed(short: str, prompt: str) -> str:
+    """The short answer, or "" when the model copied the reply format's example text ("the answer in as few words
+    as possible"); the answer text then stands for it. The 1.5B did so on 2 of 60 HotpotQA questions; wording the
+    example as "..." instead made the baseline worse (it lost two questions it answered)."""
+    form = next((line for line in prompt.splitlines() if line.startswith("Reply as JSON")), "")
+    return "" if short.strip() and f'"{short.strip()}"' in form else short
 
 
 def closed_book(chat: ChatModel, q: str) -> tuple[str, str]:
