@@ -330,6 +330,10 @@ def test_a_bare_answer_needs_a_passage_that_names_it():
     assert bare("The English Electric Canberra", "English Electric Canberra") and not bare("yes", "yes")
     assert not bare("Animorphs is told in first person by six narrators", "Animorphs")
     assert names_all("喜剧", "一部电影") and not names_all("WOI", "剧团演出") and names_all("Jim Cummings'", "Jim Cummings")
+    # a name must be named; the other words of a short answer may be paraphrased
+    hazlewood = "Barton Lee Hazlewood (July 9, 1929 – August 4, 2007) was an American country and pop singer."
+    assert supporting_sentence(hazlewood, "Lee Hazlewood died in 2007", "Lee Hazlewood died in 2007") is not None
+    assert supporting_sentence(hazlewood, "Nancy Sinatra died in 2007", "Nancy Sinatra died in 2007") is None
 
 
 def test_short_answer_must_be_said_by_the_verified_answer(demo_lib):

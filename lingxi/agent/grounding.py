@@ -123,12 +123,14 @@ def bare(claim: str, short: str) -> bool:
 
 
 def names_all(answer: str, text: str) -> bool:
-    """Whether ``text`` has every Latin-script word of ``answer`` (an initial matches a word it begins).
+    """Whether ``text`` has every capitalised Latin-script word of ``answer``, the words of a name (an initial
+    matches a word it begins); lower-case words may be paraphrased ("Lee Hazlewood died in 2007" is backed by
+    "Lee Hazlewood (1929 – 2007)").
 
     Character-bigram overlap is a fair paraphrase test for Chinese, where bigrams carry meaning, but not for a short
     English name: "Left Behind: The Kids" shares half its letter pairs with any long English sentence."""
     words = {w.lower().strip("'’-") for w in _LATIN.findall(text)}
-    for w in (w.lower().strip("'’-") for w in _LATIN.findall(answer)):
+    for w in (w.lower().strip("'’-") for w in _LATIN.findall(answer) if w[0].isupper()):
         if not w or w in _FILLER or w in words:
             continue
         if len(w) == 1 and any(x.startswith(w) for x in words):
