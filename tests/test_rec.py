@@ -265,38 +265,6 @@ def test_fill_orders_and_long_tail() -> None:
     assert [r for r, why in tail if why] == [7]  # the most similar note among the less-seen half
 
 
-def test_fill_scored_order_uses_the_rankers_fusion_over_the_pool() -> None:
-    from lingxi.rec.explore import Proposal
-
-    items = [Item(str(i), f"n{i}", "", ("a",) if i < 3 else ("b",)) for i in range(8)]
-    tax = Taxonomy(items)
-    props = [Proposal("b", "why not")]
-    ranked = [1, 2, 4, 3, 5, 6, 7]
-    asked: list[list[int]] = []
-
-    def scorer(rows: list[int]) -> np.ndarray:
-        asked.append(rows)
-        return np.array([{3: 0.1, 4: 0.2, 5: 0.9, 6: 0.3, 7: 0.0}[r] for r in rows])
-
-    out = fill(ranked, props, tax, 4, 0.25, {0}, None, order="scored", scorer=scorer)
-    assert [r for r, why in out if why] == [5] and asked == [[3, 4, 5, 6, 7]]  # the pool: b's unseen notes
-    with pytest.raises(BadInput, match="explore order"):
-        fill(ranked, props, tax, 4, 0.25, {0}, None, order="random")
-
-
-def test_pool_scores_fuse_the_rankers_signals_over_any_rows() -> None:
-    vecs = np.eye(4, dtype=np.float32)[[0, 0, 1, 2, 3, 0]]  # rows 0, 1 and 5 share a direction
-    pop = np.array([5, 4, 3, 2, 1, 0], dtype=float)
-    rec = Recommender(vecs, pop, None, RecConfig(dense_weight=1.0, cf_weight=0.0, pop_weight=0.0))
-    s = rec.pool_scores([0], [2, 3, 5])
-    assert s[2] > s[0] and s[2] > s[1]  # row 5 is like the history
-    both = Recommender(vecs, pop, None, RecConfig(dense_weight=1.0, cf_weight=0.0, pop_weight=1.0))
-    s2 = both.pool_scores([0], [1, 2, 5])
-    # row 5 has no engagement: renormalised to its dense signal, so it is not sunk by popularity
-    assert s2[2] == pytest.approx(2 / 62) and s2[0] == pytest.approx(1 / 61 + 1 / 61)  # row 5 ranks 2nd by dense
-    assert len(rec.pool_scores([0], [])) == 0
-
-
 def test_fill_tail_relative_to_history_and_topic_cap() -> None:
     from lingxi.rec.explore import Proposal
 

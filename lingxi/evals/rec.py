@@ -20,7 +20,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -281,8 +280,7 @@ def evaluate(
                     ints = ranker.user_interests(h)
                     aff = trained @ ints[0][0] if ints else None
                     final = [r for r, _ in fill(ranked, props, taxonomy, k, share, set(h) | exclude, aff,
-                                                popularity=pop, tail=tail, order=explore_order, history=h,
-                                                scorer=partial(ranker.pool_scores, h))]
+                                                popularity=pop, tail=tail, order=explore_order, history=h)]
                 else:
                     final = ranked[:k]
                 lists.append(final)

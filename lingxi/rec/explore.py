@@ -8,12 +8,12 @@ whose ``topic`` field is an enum of those topics, and is checked again after par
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from lingxi.errors import BadInput, ModelOutputError
+from lingxi.errors import ModelOutputError
 from lingxi.llm.chat import ChatModel
 from lingxi.rec.features import Item, prompt
 
@@ -57,10 +57,8 @@ INTEREST_RECENT = 50
 # mainstream user mainstream-ish ones; without a history, of all engaged notes).
 EXPLORE_TAIL = 0.15
 # ... taken in the ranker's own order ("ranked": the notes the ranker scores highest for this user, across all
-# proposed topics, as far as its candidate lists reach, then by similarity to the user's main interest), by the
-# ranker's fusion over the proposed topics' notes themselves ("scored"), or by similarity alone ("affinity").
+# proposed topics), else by similarity to the user's main interest ("affinity").
 EXPLORE_ORDER = "ranked"
-EXPLORE_ORDERS = ("ranked", "scored", "affinity")
 # How many topics a proposer is asked for: more topics give the explore slots more candidates to choose from.
 EXPLORE_TOPICS = 6
 # Chosen on MovieLens (docs/BENCHMARKS.md, stop 12): on the test item these raised coverage and novelty by ≥ 20%
@@ -163,7 +161,6 @@ def fill(
     tail: float | None = EXPLORE_TAIL,
     order: str = EXPLORE_ORDER,
     history: Sequence[int] | None = None,
-    scorer: Callable[[list[int]], np.ndarray] | None = None,
 ) -> list[tuple[int, str | None]]:
     """Merge exploitation and exploration: ``round(k * share)`` slots go to proposed topics' notes.
 
@@ -185,27 +182,14 @@ def fill(
     def aff(r: int) -> float:
         return -(float(affinity[r]) if affinity is not None else 0.0)
 
-    if order not in EXPLORE_ORDERS:
-        raise BadInput(f"explore order must be one of {', '.join(EXPLORE_ORDERS)}, got {order!r}")
-    pool: list[tuple[int, int]] = []  # (proposal index, row)
+    cands: list[tuple[tuple[float, ...], int, int]] = []  # (sort key, proposal index, row)
     for j, p in enumerate(proposals):
         rows = [r for r in taxonomy.rows.get(p.topic, []) if r not in taken]
         if limit is not None and popularity is not None:
             rows = [r for r in rows if popularity[r] <= limit] or rows
-        pool.extend((j, r) for r in rows)
-    scored: dict[int, float] = {}
-    if order == "scored" and scorer is not None and pool:
-        rows = sorted({r for _, r in pool})
-        scored = dict(zip(rows, (float(x) for x in scorer(rows))))
-    cands: list[tuple[tuple[float, ...], int, int]] = []  # (sort key, proposal index, row)
-    for j, r in pool:
-        if order == "affinity":
-            key: tuple[float, ...] = (aff(r),)
-        elif order == "scored" and scored:
-            key = (-scored[r], aff(r))
-        else:
-            key = (pos.get(r, len(pos)), aff(r))
-        cands.append((key, j, r))
+        for r in rows:
+            key = (aff(r),) if order == "affinity" else (pos.get(r, len(pos)), aff(r))
+            cands.append((key, j, r))
     cands.sort()
     cap = max(1, -(-n_explore // 2))
     picks: list[tuple[int, str]] = []

@@ -248,36 +248,6 @@ class Recommender:
         order = sorted(fused.items(), key=lambda x: (-x[1], x[0]))[:k]
         return [(i, s, ranks[i]) for i, s in order]
 
-    def pool_scores(self, history: Sequence[int], rows: Sequence[int]) -> np.ndarray:
-        """The ranker's fusion over a given pool of rows (e.g. the notes of proposed new topics, most of which are
-        too far down for ``recommend``'s candidate lists): each signal ranks the pool, the ranks are fused with the
-        same weights, and a note nobody has engaged with is renormalised to its dense signal as in ``recommend``."""
-        cfg = self.config
-        idx = np.asarray(rows, dtype=np.int64)
-        fused = np.zeros(len(idx))
-        if not len(idx):
-            return fused
-        signals: dict[str, tuple[float, np.ndarray, np.ndarray]] = {}  # name → (weight, score, has signal)
-        cents = self.user_interests(history)
-        if cfg.dense_weight > 0 and cents and self.index is not None:
-            s = (self.index.vectors[idx] @ np.array([c for c, _ in cents]).T).max(axis=1)
-            signals["dense"] = (cfg.dense_weight, s, np.ones(len(idx), dtype=bool))
-        if cfg.cf_weight > 0 and self.cf is not None and history:
-            recent = list(history)[-cfg.recent:]
-            s = self.cf.scores(recent, recency_weights(len(recent), cfg.half_life).tolist())[idx]
-            signals["cf"] = (cfg.cf_weight, s, s > 0)
-        if cfg.pop_weight > 0:
-            s = self.popularity[idx]
-            signals["pop"] = (cfg.pop_weight, s, s > 0)
-        for w, s, has in signals.values():
-            rank = np.empty(len(idx))
-            rank[np.argsort(-s, kind="stable")] = np.arange(1, len(idx) + 1)
-            fused += np.where(has, w / (cfg.rrf_k + rank), 0.0)
-        total = sum(w for w, _, _ in signals.values())
-        if "dense" in signals and total > cfg.dense_weight:
-            fused = np.where(self.popularity[idx] <= 0, fused * total / cfg.dense_weight, fused)
-        return fused
-
 
 def novelty(items: Sequence[int], popularity: np.ndarray, n_users: int) -> float:
     """Mean self-information −log2(p) of the items, p = share of users who engaged with each."""

@@ -251,8 +251,7 @@ class RecService:
         ints = cat.recommender.user_interests(hist)
         aff = cat.vectors @ ints[0][0] if ints else None
         final = fill([i for i, _, _ in ranked], props, cat.taxonomy, k, explore, set(hist), aff,
-                     popularity=cat.recommender.popularity, tail=tail, history=hist,
-                     scorer=lambda rows: cat.recommender.pool_scores(hist, rows))
+                     popularity=cat.recommender.popularity, tail=tail, history=hist)
         out = []
         for i, reason in final:
             if reason is None:
