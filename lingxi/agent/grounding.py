@@ -129,9 +129,13 @@ def names_all(answer: str, text: str) -> bool:
 
     Character-bigram overlap is a fair paraphrase test for Chinese, where bigrams carry meaning, but not for a short
     English name: "Left Behind: The Kids" shares half its letter pairs with any long English sentence."""
+    need = [w for w in (x.lower().strip("'’-") for x in _LATIN.findall(answer) if x[0].isupper())
+            if w and w not in _FILLER]
+    if not need:
+        return True
     words = {w.lower().strip("'’-") for w in _LATIN.findall(text)}
-    for w in (w.lower().strip("'’-") for w in _LATIN.findall(answer) if w[0].isupper()):
-        if not w or w in _FILLER or w in words:
+    for w in need:
+        if w in words:
             continue
         if len(w) == 1 and any(x.startswith(w) for x in words):
             continue

@@ -27,6 +27,8 @@ NO_EVIDENCE = {
     "zh": "笔记里没有找到能回答这个问题的内容。",
     "en": "I could not find anything in the notes that answers this question.",
 }
+PART = "a part of the question the answer leaves out"
+NUMBER = "the question asks for a number"
 FAILED = {
     "zh": "抱歉，这次没能整理出答案：模型的回复无法解析。",
     "en": "Sorry, I could not put an answer together: the model's replies could not be parsed.",
@@ -273,22 +275,10 @@ class SearchAgent:
             yield emit(Step("decide", {"reason": "the passages do not answer the question" if not final["found"]
                                        else "no claim of the answer could be verified", "next_query": nxt}))
             yield emit(self._search(run, nxt, cfg.k, first=True))
-        # 4. a question in parts ("A and B", the plan's sub-questions independent): every part verified by a read
-        # step belongs in the answer. A small model's answer step drops a part or calls the notes silent even when
-        # both parts were read and verified, so each missing part is added as its own cited sentence.
-        parts = len(subqs) > 1 and all(not sq["depends_on"] for sq in subqs)
-        said = _MARKER.sub("", text) if found else ""
-        missing = [f for f in run.findings if not mentions(said, f.answer)] if parts else []
-        keep_short = found  # the model's short answer stays when a part is added to what it answered
-        reason = "a part of the question the answer leaves out"
-        if not parts and asks_number(run.question) and not has_number(short if found else ""):
-            # A question asking for a number (a year, a count, a date) answered without one: the small model often
-            # names a chain's bridge entity ("Masakazu Katsura" for "born in what year?"). The last hop's verified
-            # finding answers it when that finding is a number; it becomes the short answer.
-            ends = {sq["id"] for sq in subqs if not any(sq["id"] in o["depends_on"] for o in subqs)}
-            missing = [f for f in run.findings[::-1] if f.sq_id in ends and has_number(f.answer)][:1]
-            reason, keep_short = "the question asks for a number", False
+        # 4. verified findings the answer must state (see ``_unstated``), each added as its own cited sentence
+        missing, reason = self._unstated(run, subqs, _MARKER.sub("", text) if found else "", short if found else "")
         if missing:
+            keep_short = found and reason == PART  # a part added to what the model answered keeps its short answer
             text, citations, short = _with_findings(text if found else "", citations, missing, lang,
                                                     short if keep_short else "")
             found = True
@@ -368,6 +358,22 @@ class SearchAgent:
                 return [{"id": i, "question": q, "depends_on": [], "split": True} for i, q in enumerate(parts, 1)]
             return [{"id": 1, "question": question, "depends_on": []}]
         return out
+
+    @staticmethod
+    def _unstated(run: _Run, subqs: list[dict[str, Any]], said: str, short: str) -> tuple[list[Finding], str]:
+        """Verified findings the answer (``said``, with its ``short`` answer) must still state, and why.
+
+        A question in parts ("A and B", the plan's sub-questions independent): every part a read verified belongs
+        in the answer; a small model's answer step drops a part or calls the notes silent although both were read
+        and verified. A question asking for a number (a year, a count, a date) answered without one: the small model
+        often names a chain's bridge entity ("Masakazu Katsura" for "born in what year?"); the last hop's verified
+        finding answers it when that finding is a number."""
+        if len(subqs) > 1 and all(not sq["depends_on"] for sq in subqs):
+            return [f for f in run.findings if not mentions(said, f.answer)], PART
+        if asks_number(run.question) and not has_number(short):
+            ends = {sq["id"] for sq in subqs if not any(sq["id"] in o["depends_on"] for o in subqs)}
+            return [f for f in run.findings[::-1] if f.sq_id in ends and has_number(f.answer)][:1], NUMBER
+        return [], ""
 
     @staticmethod
     def _resolve_refs(sq: dict[str, Any], answers: dict[int, str]) -> str:

@@ -45,7 +45,7 @@ def show_step(step: Step) -> None:
     elif step.kind == "decide":
         line = f"decide: {d['reason']}; search again: {d['next_query']}"
     elif step.kind == "complete":
-        line = f"added from verified reads ({d.get('reason', '')}): " + "; ".join(f"{a['question'][:30]} → {a['answer'][:40]}" for a in d["added"])
+        line = f"added from verified reads ({d['reason']}): " + "; ".join(f"{a['question'][:30]} → {a['answer'][:40]}" for a in d["added"])
     else:
         line = f"{step.kind}: {json.dumps(d, ensure_ascii=False)[:160]}"
     sys.stderr.write(f"  · {line}  ({step.seconds:.1f}s)\n" if step.seconds else f"  · {line}\n")
