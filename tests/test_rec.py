@@ -279,13 +279,36 @@ def test_fill_tail_relative_to_history_and_topic_cap() -> None:
 
     # a niche history (popularity 1): only b's note 3 is as little seen; c has none, so all of c's notes count;
     # across topics in the ranker's order (9 before 8 before 3), at most one of the two slots per topic
-    niche = fill(ranked, props, tax, 4, 0.5, {0, 1, 2}, None, pop, tail=0.5, history=[0, 1, 2])
+    niche = fill(ranked, props, tax, 4, 0.5, {0, 1, 2}, None, pop, tail=0.5, history=[0, 1, 2], order="ranked")
     assert explored(niche) == [(9, "explore c: rc"), (3, "explore b: rb")]
     # without a history the limit is the median popularity of all engaged notes (2.5): notes 3 and 7
-    assert [r for r, _ in explored(fill(ranked, props, tax, 4, 0.5, {0, 1, 2}, None, pop, tail=0.5))] == [3, 7]
+    assert [r for r, _ in explored(fill(ranked, props, tax, 4, 0.5, {0, 1, 2}, None, pop, tail=0.5,
+                                        order="ranked"))] == [3, 7]
     # one topic proposed: the cap gives way, both slots come from it
     assert [r for r, _ in explored(fill(ranked, props[1:], tax, 4, 0.5, {0, 1, 2}, None, pop, tail=0.5,
-                                        history=[0, 1, 2]))] == [9, 8]
+                                        history=[0, 1, 2], order="ranked"))] == [9, 8]
+
+
+def test_fill_recent_order_takes_co_engaged_notes_discounted_by_popularity() -> None:
+    from lingxi.rec.explore import EXPLORE_LIFT, Proposal
+
+    items = [Item(str(i), f"n{i}", "", ("a",) if i < 2 else ("b",)) for i in range(6)]
+    tax = Taxonomy(items)
+    props = [Proposal("b", "why")]
+    aff = np.array([0, 0, 0.1, 0.2, 0.9, 0.3])
+    recent = np.array([0, 0, 0.8, 1.0, 0.0, 0.5])  # co-engagement with the user's last notes
+    flat = np.ones(6)
+    pick = fill([4, 5, 2, 3], props, tax, 4, 0.5, {0, 1}, aff, flat, tail=None, recent=recent)
+    assert [r for r, why in pick if why] == [3, 2]  # by co-engagement, not by affinity (4) or rank
+    # a note co-engaged with everything because it is popular loses to a less-seen one: 1.0 / 101 ** 0.6 < 0.8 / 2 ** 0.6
+    pop = np.array([1, 1, 1, 100, 1, 1], dtype=float)
+    assert (1.0 / 101 ** EXPLORE_LIFT) < (0.8 / 2 ** EXPLORE_LIFT)
+    pick = fill([4, 5, 2, 3], props, tax, 4, 0.5, {0, 1}, aff, pop, tail=None, recent=recent)
+    assert [r for r, why in pick if why] == [2, 5]
+    # without co-engagement scores (no events yet) the order falls back to affinity
+    assert [r for r, why in fill([4, 5, 2, 3], props, tax, 4, 0.25, {0, 1}, aff, flat, tail=None) if why] == [4]
+    with pytest.raises(BadInput, match="explore order"):
+        fill([4], props, tax, 4, 0.5, {0}, aff, order="best")
 
 
 def test_sample_power_flattens_pair_sampling() -> None:

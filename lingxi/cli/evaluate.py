@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from lingxi.cli.output import table
 from lingxi.errors import BadInput
 from lingxi.library import Library
-from lingxi.rec.explore import EXPLORE_ORDER, EXPLORE_TAIL
+from lingxi.rec.explore import EXPLORE_ORDER, EXPLORE_ORDERS, EXPLORE_TAIL
 
 if TYPE_CHECKING:
     from lingxi.companion.memory import RecallWeights
@@ -59,8 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     help="explore slots take notes at or below this quantile of the popularity of the user's history"
                     " (1 = as popular as the user's most popular note);"
                     " a comma-separated list gives one exploration row per value")
-    rc.add_argument("--explore-order", choices=("affinity", "ranked"), default=EXPLORE_ORDER,
-                    help="explore notes of the proposed topics by similarity to the user, or in the blend's own order")
+    rc.add_argument("--explore-order", choices=EXPLORE_ORDERS, default=EXPLORE_ORDER,
+                    help="order of the proposed topics' notes: the blend's own (ranked), co-engagement with the user's last notes (recent), or similarity to the user (affinity)")
     rc.add_argument("--explore-users", type=int, default=50, help="users in the LLM-proposer exploration rows")
     rc.add_argument("--json", action="store_true")
     rc.set_defaults(run=run_rec)

@@ -33,6 +33,7 @@ from lingxi.rec.explore import (
     EXPLORE_ORDER,
     EXPLORE_TAIL,
     EXPLORE_TOPICS,
+    RECENT_NOTES,
     CoEngagementProposer,
     Proposer,
     Taxonomy,
@@ -279,8 +280,10 @@ def evaluate(
                         fallbacks += 1
                     ints = ranker.user_interests(h)
                     aff = trained @ ints[0][0] if ints else None
+                    last = ranker.recent_cf(h, RECENT_NOTES) if explore_order == "recent" else None
                     final = [r for r, _ in fill(ranked, props, taxonomy, k, share, set(h) | exclude, aff,
-                                                popularity=pop, tail=tail, order=explore_order, history=h)]
+                                                popularity=pop, tail=tail, order=explore_order, history=h,
+                                                recent=last)]
                 else:
                     final = ranked[:k]
                 lists.append(final)

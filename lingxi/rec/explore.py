@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lingxi.errors import ModelOutputError
+from lingxi.errors import BadInput, ModelOutputError
 from lingxi.llm.chat import ChatModel
 from lingxi.rec.features import Item, prompt
 
@@ -55,14 +55,20 @@ INTEREST_RECENT = 50
 # Explore slots show a new interest through notes no more popular than this quantile of the popularity of the
 # notes in the user's own history (a user who watches niche films is shown niche notes of the new topic, a
 # mainstream user mainstream-ish ones; without a history, of all engaged notes).
-EXPLORE_TAIL = 0.15
-# ... taken in the ranker's own order ("ranked": the notes the ranker scores highest for this user, across all
-# proposed topics), else by similarity to the user's main interest ("affinity").
-EXPLORE_ORDER = "ranked"
+EXPLORE_TAIL = 0.5
+# ... taken in the order of co-engagement with the user's last few notes ("recent": what people who engaged with
+# those notes also engaged with — the next step of the user's current session), each note's score divided by
+# (1 + its popularity) ** EXPLORE_LIFT so a note that is engaged with everything does not win by being popular;
+# or in the ranker's own order ("ranked": the notes the ranker scores highest for this user across all proposed
+# topics), or by similarity to the user's main interest ("affinity"); ties by that similarity.
+EXPLORE_ORDER = "recent"
+EXPLORE_ORDERS = ("recent", "ranked", "affinity")
+EXPLORE_LIFT = 0.6
+RECENT_NOTES = 5  # how many of the last notes the "recent" order reads
 # How many topics a proposer is asked for: more topics give the explore slots more candidates to choose from.
 EXPLORE_TOPICS = 6
-# Chosen on MovieLens (docs/BENCHMARKS.md, stop 12): on the test item these raised coverage and novelty by ≥ 20%
-# at −4.2% Recall@20; on the validation item the same settings cost 7.4%.
+# "recent", 0.6 and 0.5 were chosen on MovieLens' validation item (docs/BENCHMARKS.md, stop 15): the smallest
+# Recall@20 loss among the settings that raise coverage and novelty by ≥ 20% there.
 REASON_CHARS = 120  # the longest one-line reason a proposal may give
 
 
@@ -161,16 +167,20 @@ def fill(
     tail: float | None = EXPLORE_TAIL,
     order: str = EXPLORE_ORDER,
     history: Sequence[int] | None = None,
+    recent: np.ndarray | None = None,
 ) -> list[tuple[int, str | None]]:
     """Merge exploitation and exploration: ``round(k * share)`` slots go to proposed topics' notes.
 
     Candidates are the proposed topics' unseen notes; with ``popularity`` and ``tail`` only those at or below that
     quantile of the popularity of the ``history`` notes (of all engaged notes without one) — a new interest shown
     through less-seen notes; a topic with no such note falls back to all of its notes. They are taken across topics
-    in the ranker's order (``order="ranked"``: the notes it scores highest for this user first, then by
-    ``affinity``) or by ``affinity`` (similarity to the user, ``order="affinity"``), at most half the slots from one
-    topic while other topics have candidates. Explore items are interleaved at the tail of every block of 1/share
-    items. Returns [(row, reason or None)]."""
+    by ``recent`` (a co-engagement score with the user's last notes, ``Recommender.recent_cf``) over
+    (1 + popularity) ** EXPLORE_LIFT (``order="recent"``), in the ranker's order (``"ranked"``: the notes it
+    scores highest for this user first) or by ``affinity`` (similarity to the user, ``"affinity"``), ties by
+    ``affinity``, at most half the slots from one topic while other topics have candidates. Explore items are
+    interleaved at the tail of every block of 1/share items. Returns [(row, reason or None)]."""
+    if order not in EXPLORE_ORDERS:
+        raise BadInput(f"explore order must be one of {', '.join(EXPLORE_ORDERS)}, got {order!r}")
     n_explore = int(round(k * share)) if proposals else 0
     taken = set(seen)
     pos = {r: i for i, r in enumerate(ranked)}
@@ -188,7 +198,13 @@ def fill(
         if limit is not None and popularity is not None:
             rows = [r for r in rows if popularity[r] <= limit] or rows
         for r in rows:
-            key = (aff(r),) if order == "affinity" else (pos.get(r, len(pos)), aff(r))
+            if order == "affinity":
+                key: tuple[float, ...] = (aff(r),)
+            elif order == "recent":
+                lift = (1.0 + float(popularity[r])) ** EXPLORE_LIFT if popularity is not None else 1.0
+                key = (-(float(recent[r]) if recent is not None else 0.0) / lift, aff(r))
+            else:
+                key = (pos.get(r, len(pos)), aff(r))
             cands.append((key, j, r))
     cands.sort()
     cap = max(1, -(-n_explore // 2))

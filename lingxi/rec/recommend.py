@@ -200,6 +200,13 @@ class Recommender:
         top = nz[np.argsort(-s[nz], kind="stable")[:k]]
         return [(int(i), float(s[i])) for i in top]
 
+    def recent_cf(self, history: Sequence[int], n: int) -> np.ndarray | None:
+        """Item-CF scores of every row from the user's last ``n`` notes, equally weighted (None without CF)."""
+        if self.cf is None or not history:
+            return None
+        last = list(history)[-n:]
+        return self.cf.scores(last, [1.0] * len(last))
+
     def popular(self, k: int, seen: set[int]) -> list[tuple[int, float]]:
         out = []
         for i in self._pop_order:

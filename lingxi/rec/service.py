@@ -23,6 +23,7 @@ from lingxi.rec.encoder import Encoder, TrainConfig, train
 from lingxi.rec.explore import (
     EXPLORE_TAIL,
     EXPLORE_TOPICS,
+    RECENT_NOTES,
     CoEngagementProposer,
     LLMProposer,
     Proposal,
@@ -251,7 +252,8 @@ class RecService:
         ints = cat.recommender.user_interests(hist)
         aff = cat.vectors @ ints[0][0] if ints else None
         final = fill([i for i, _, _ in ranked], props, cat.taxonomy, k, explore, set(hist), aff,
-                     popularity=cat.recommender.popularity, tail=tail, history=hist)
+                     popularity=cat.recommender.popularity, tail=tail, history=hist,
+                     recent=cat.recommender.recent_cf(hist, RECENT_NOTES) if props else None)
         out = []
         for i, reason in final:
             if reason is None:
