@@ -368,3 +368,15 @@ def test_eval_rec_falls_back_when_the_llm_breaks_the_schema() -> None:
     schema = chat.schemas[-1]
     assert schema is not None
     assert schema["properties"]["topics"]["items"]["properties"]["reason"]["maxLength"] == REASON_CHARS
+
+
+def test_recall_change_is_paired_with_a_bootstrap_interval() -> None:
+    from lingxi.evals.rec import recall_change
+
+    base = [1.0, 0.0, 1.0, 0.0] * 50
+    same = recall_change(base, base)
+    assert same["recall_change"] == 0.0 and same["recall_change_ci95"] == [0.0, 0.0]  # paired: no spread
+    half = recall_change(base, [1.0, 0.0, 0.0, 0.0] * 50)
+    lo, hi = half["recall_change_ci95"]
+    assert half["recall_change"] == -0.5 and lo < -0.5 < hi < 0
+    assert recall_change([0.0, 0.0], [1.0, 0.0]) == {}  # no base hits: no ratio
