@@ -410,6 +410,34 @@ def test_a_question_asking_for_a_number_gets_the_last_hop_s_number(demo_lib):
     assert ans.answer == "她在成都住了五年[1]。" and "complete" not in [s.kind for s in ans.steps]
 
 
+def test_a_chain_answered_with_its_bridge_gets_the_last_hop_s_finding(demo_lib):
+    # "what does the guest do?" answered with the guest's name (the bridge): the last hop, which asks what the
+    # question asks, verified "旅行作家" in the podcast; that finding is stated, cited, and becomes the short answer
+    replies = [
+        {"sub_questions": [{"id": 1, "question": "看熊猫的建议来自哪位嘉宾", "depends_on": []},
+                           {"id": 2, "question": "#1 是做什么的", "depends_on": [1]}]},
+        read("嘉宾林舟的建议", "林舟"),
+        read("林舟是一位旅行作家", "旅行作家"),
+        final(("林舟", "嘉宾林舟的建议", "。"), short="林舟"),
+    ]
+    a, _ = agent(demo_lib, replies, per_note=3)
+    ans = a.ask("看熊猫的建议来自的那位嘉宾是做什么的？")
+    assert ans.short == "旅行作家" and ans.answer.startswith("林舟[1]。") and ans.answer.endswith("：旅行作家 [2]。")
+    assert ans.citations[1].quote == "本期嘉宾林舟是一位旅行作家，在成都住了五年。"
+    assert ans.steps[-2].kind == "complete" and ans.steps[-2].detail["reason"].startswith("the answer names the chain")
+    check_citations(demo_lib, ans)
+    # a last hop the question does not ask ("where does the guest live?" for "which guest?") leaves the answer alone
+    plan = {"sub_questions": [{"id": 1, "question": "看熊猫的建议来自哪位嘉宾", "depends_on": []},
+                              {"id": 2, "question": "#1 在成都住了几年", "depends_on": [1]}]}
+    a, _ = agent(demo_lib, [plan, replies[1], read("在成都住了五年", "五年"), replies[3]], per_note=3)
+    ans = a.ask("看熊猫的建议来自哪位嘉宾？")
+    assert ans.short == "林舟" and "complete" not in [s.kind for s in ans.steps]
+    # nor does a last-hop finding that only repeats the question's words
+    a, _ = agent(demo_lib, [*replies[:2], read("林舟是一位旅行作家", "嘉宾"), replies[3]], per_note=3)
+    ans = a.ask("看熊猫的建议来自的那位嘉宾是做什么的？")
+    assert ans.short == "林舟" and "complete" not in [s.kind for s in ans.steps]
+
+
 def test_asks_number():
     from lingxi.agent.asks import asks_number, has_number
 

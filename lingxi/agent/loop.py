@@ -13,11 +13,12 @@ from functools import lru_cache
 from typing import Any
 
 from lingxi.agent.asks import asks_number, has_number
-from lingxi.agent.grounding import mentions, short_of, supporting_sentence
+from lingxi.agent.grounding import mentions, overlap, short_of, supporting_sentence
 from lingxi.agent.parts import split_parallel
 from lingxi.agent.prompts import is_chinese, language_rule, render, template
 from lingxi.agent.safety import MARKER, neutralize
 from lingxi.errors import BadInput, ModelOutputError
+from lingxi.index.tokenize import tokenize
 from lingxi.llm.chat import ChatModel, Message
 from lingxi.types import Answer, Citation, Hit, Step
 
@@ -29,6 +30,7 @@ NO_EVIDENCE = {
 }
 PART = "a part of the question the answer leaves out"
 NUMBER = "the question asks for a number"
+BRIDGE = "the answer names the chain's bridge, not what its last hop found"
 FAILED = {
     "zh": "抱歉，这次没能整理出答案：模型的回复无法解析。",
     "en": "Sorry, I could not put an answer together: the model's replies could not be parsed.",
@@ -367,12 +369,24 @@ class SearchAgent:
         in the answer; a small model's answer step drops a part or calls the notes silent although both were read
         and verified. A question asking for a number (a year, a count, a date) answered without one: the small model
         often names a chain's bridge entity ("Masakazu Katsura" for "born in what year?"); the last hop's verified
-        finding answers it when that finding is a number."""
+        finding answers it when that finding is a number. Any other chain answered with its bridge (the short answer
+        is what a hop found that a later hop was asked about: "Shirley Temple" for "what position did the actress
+        who played X hold?") gets the last hop's verified finding, unless that finding says the bridge itself or
+        only repeats the question's words (a badly planned last hop)."""
         if len(subqs) > 1 and all(not sq["depends_on"] for sq in subqs):
             return [f for f in run.findings if not mentions(said, f.answer)], PART
+        ends = {sq["id"] for sq in subqs if not any(sq["id"] in o["depends_on"] for o in subqs)}
         if asks_number(run.question) and not has_number(short):
-            ends = {sq["id"] for sq in subqs if not any(sq["id"] in o["depends_on"] for o in subqs)}
             return [f for f in run.findings[::-1] if f.sq_id in ends and has_number(f.answer)][:1], NUMBER
+        bridges = {f.sq_id for f in run.findings if f.sq_id not in ends and short and mentions(f.answer, short)
+                   and mentions(short, f.answer)}
+        if bridges and len(subqs) > 1:
+            hop = {sq["id"]: sq for sq in subqs}
+            last = [f for f in run.findings[::-1] if f.sq_id in ends
+                    and any(d in bridges for d in hop[f.sq_id]["depends_on"])
+                    and not mentions(f.answer, short) and not mentions(run.question, f.answer)
+                    and _asks_as(run.question, str(hop[f.sq_id]["question"]), short)]
+            return last[:1], BRIDGE
         return [], ""
 
     @staticmethod
@@ -484,6 +498,18 @@ def _citation(n: int, hit: Hit, quote: str) -> Citation:
 
 # the asking words a sub-question ends with, left out where its answer follows ("出生率是多少" → "出生率：7.52‰")
 _ASKING = re.compile(r"\s*(?:是|为|有)?(?:多少|什么时候|何时|什么|哪里|哪儿|哪个|哪些|哪一年|几时|谁)\s*$")
+
+
+def _asks_as(question: str, hop: str, bridge: str) -> bool:
+    """Whether a chain's last hop asks what the question asks: at least half of its words, other than the bridge
+    it is asked about, are the question's ("What government position was held by #1?" for "What government
+    position was held by the woman who ..."); a hop the planner added that the question does not ask
+    ("#1 在成都住了几年" for "…来自哪位嘉宾") is not."""
+    rest = re.sub(r"#\d+", " ", hop).replace(bridge, " ")
+    words = set(tokenize(rest)) - set(tokenize(bridge))
+    if not words:  # only asking words, which are stopwords ("#1 是做什么的"): the question must say them
+        return overlap(rest, question) >= 0.5
+    return len(words & set(tokenize(question))) * 2 >= len(words)
 
 
 def _with_findings(text: str, cites: tuple[Citation, ...], add: list[Finding], lang: str,
