@@ -410,9 +410,10 @@ def test_a_question_asking_for_a_number_gets_the_last_hop_s_number(demo_lib):
     assert ans.answer == "她在成都住了五年[1]。" and "complete" not in [s.kind for s in ans.steps]
 
 
-def test_a_chain_answered_with_its_bridge_gets_the_last_hop_s_finding(demo_lib):
+def test_a_chain_answered_against_its_last_hop_is_answered_by_its_findings(demo_lib):
     # "what does the guest do?" answered with the guest's name (the bridge): the last hop, which asks what the
-    # question asks, verified "旅行作家" in the podcast; that finding is stated, cited, and becomes the short answer
+    # question asks, verified "旅行作家" in the podcast; the chain's findings become the answer, each cited where it
+    # was verified, and the last hop's is the short answer
     replies = [
         {"sub_questions": [{"id": 1, "question": "看熊猫的建议来自哪位嘉宾", "depends_on": []},
                            {"id": 2, "question": "#1 是做什么的", "depends_on": [1]}]},
@@ -422,11 +423,17 @@ def test_a_chain_answered_with_its_bridge_gets_the_last_hop_s_finding(demo_lib):
     ]
     a, _ = agent(demo_lib, replies, per_note=3)
     ans = a.ask("看熊猫的建议来自的那位嘉宾是做什么的？")
-    assert ans.short == "旅行作家" and ans.answer.startswith("林舟[1]。") and ans.answer.endswith("：旅行作家 [2]。")
+    assert ans.short == "旅行作家"
+    assert ans.answer == "看熊猫的建议来自哪位嘉宾：林舟 [1]。林舟 是做什么的：旅行作家 [2]。"
+    assert ans.citations[0].title == "成都三日吃喝攻略｜本地朋友带路版"
     assert ans.citations[1].quote == "本期嘉宾林舟是一位旅行作家，在成都住了五年。"
-    assert ans.steps[-2].kind == "complete" and ans.steps[-2].detail["reason"].startswith("the answer names the chain")
+    assert ans.steps[-2].kind == "complete" and ans.steps[-2].detail["reason"] == "the answer is not what the chain's last hop found"
     check_citations(demo_lib, ans)
-    # a last hop the question does not ask ("where does the guest live?" for "which guest?") leaves the answer alone
+    # another thing read from the pooled passages (not the bridge) is replaced the same way
+    a, _ = agent(demo_lib, [*replies[:3], final(("林舟在成都住了五年", "在成都住了五年", "。"), short="五年")], per_note=3)
+    ans = a.ask("看熊猫的建议来自的那位嘉宾是做什么的？")
+    assert ans.short == "旅行作家" and ans.answer.endswith("旅行作家 [2]。")
+    # a last hop the question does not ask ("how long did the guest live there?" for "which guest?") leaves it alone
     plan = {"sub_questions": [{"id": 1, "question": "看熊猫的建议来自哪位嘉宾", "depends_on": []},
                               {"id": 2, "question": "#1 在成都住了几年", "depends_on": [1]}]}
     a, _ = agent(demo_lib, [plan, replies[1], read("在成都住了五年", "五年"), replies[3]], per_note=3)

@@ -30,7 +30,7 @@ NO_EVIDENCE = {
 }
 PART = "a part of the question the answer leaves out"
 NUMBER = "the question asks for a number"
-BRIDGE = "the answer names the chain's bridge, not what its last hop found"
+LAST = "the answer is not what the chain's last hop found"
 FAILED = {
     "zh": "抱歉，这次没能整理出答案：模型的回复无法解析。",
     "en": "Sorry, I could not put an answer together: the model's replies could not be parsed.",
@@ -277,12 +277,15 @@ class SearchAgent:
             yield emit(Step("decide", {"reason": "the passages do not answer the question" if not final["found"]
                                        else "no claim of the answer could be verified", "next_query": nxt}))
             yield emit(self._search(run, nxt, cfg.k, first=True))
-        # 4. verified findings the answer must state (see ``_unstated``), each added as its own cited sentence
+        # 4. verified findings the answer must state (see ``_unstated``), each added as its own cited sentence, or
+        #    the chain's findings in place of an answer that contradicts its last hop
         missing, reason = self._unstated(run, subqs, _MARKER.sub("", text) if found else "", short if found else "")
         if missing:
-            keep_short = found and reason == PART  # a part added to what the model answered keeps its short answer
-            text, citations, short = _with_findings(text if found else "", citations, missing, lang,
-                                                    short if keep_short else "")
+            if reason == LAST:  # the chain's findings are the answer, the last hop's the short one
+                text, citations, short = _with_findings("", (), missing, lang, missing[-1].answer)
+            else:  # added to what the model answered; a part keeps the model's short answer
+                text, citations, short = _with_findings(text if found else "", citations, missing, lang,
+                                                        short if found and reason == PART else "")
             found = True
             yield emit(Step("complete", {"reason": reason,
                                          "added": [{"question": f.question, "answer": f.answer} for f in missing],
@@ -369,24 +372,36 @@ class SearchAgent:
         in the answer; a small model's answer step drops a part or calls the notes silent although both were read
         and verified. A question asking for a number (a year, a count, a date) answered without one: the small model
         often names a chain's bridge entity ("Masakazu Katsura" for "born in what year?"); the last hop's verified
-        finding answers it when that finding is a number. Any other chain answered with its bridge (the short answer
-        is what a hop found that a later hop was asked about: "Shirley Temple" for "what position did the actress
-        who played X hold?") gets the last hop's verified finding, unless that finding says the bridge itself or
-        only repeats the question's words (a badly planned last hop)."""
+        finding answers it when that finding is a number. Any other chain whose answer is not what its last hop
+        found — the bridge ("Shirley Temple" for "what position did the actress who played X hold?") or another
+        name read from the pooled passages — is answered by the chain's verified findings, the last hop's as the
+        short answer: a read of one hop's own passages, verified in them, is more reliable than a small model's
+        answer over every pooled passage. Unless the last hop asks something the question does not ask, or its
+        finding only repeats the question's words (a badly planned hop)."""
         if len(subqs) > 1 and all(not sq["depends_on"] for sq in subqs):
             return [f for f in run.findings if not mentions(said, f.answer)], PART
-        ends = {sq["id"] for sq in subqs if not any(sq["id"] in o["depends_on"] for o in subqs)}
+        hop = {sq["id"]: sq for sq in subqs}
+        ends = {i for i in hop if not any(i in o["depends_on"] for o in subqs)}
         if asks_number(run.question) and not has_number(short):
             return [f for f in run.findings[::-1] if f.sq_id in ends and has_number(f.answer)][:1], NUMBER
-        bridges = {f.sq_id for f in run.findings if f.sq_id not in ends and short and mentions(f.answer, short)
-                   and mentions(short, f.answer)}
-        if bridges and len(subqs) > 1:
-            hop = {sq["id"]: sq for sq in subqs}
-            last = [f for f in run.findings[::-1] if f.sq_id in ends
-                    and any(d in bridges for d in hop[f.sq_id]["depends_on"])
-                    and not mentions(f.answer, short) and not mentions(run.question, f.answer)
-                    and _asks_as(run.question, str(hop[f.sq_id]["question"]), short)]
-            return last[:1], BRIDGE
+        if not short:
+            return [], ""
+        found = {f.sq_id: f for f in run.findings}
+        for f in run.findings[::-1]:
+            deps = hop[f.sq_id]["depends_on"] if f.sq_id in hop else []
+            if f.sq_id not in ends or not deps:
+                continue
+            if mentions(f.answer, short) or mentions(short, f.answer) or mentions(run.question, f.answer):
+                return [], ""
+            if not _asks_as(run.question, str(hop[f.sq_id]["question"]), [found[d].answer for d in deps if d in found]):
+                return [], ""
+            chain, todo = {f.sq_id}, list(deps)
+            while todo:  # the hops the last one rests on, transitively
+                d = todo.pop()
+                if d not in chain and d in hop:
+                    chain.add(d)
+                    todo.extend(hop[d]["depends_on"])
+            return [g for g in run.findings if g.sq_id in chain], LAST
         return [], ""
 
     @staticmethod
@@ -500,13 +515,15 @@ def _citation(n: int, hit: Hit, quote: str) -> Citation:
 _ASKING = re.compile(r"\s*(?:是|为|有)?(?:多少|什么时候|何时|什么|哪里|哪儿|哪个|哪些|哪一年|几时|谁)\s*$")
 
 
-def _asks_as(question: str, hop: str, bridge: str) -> bool:
-    """Whether a chain's last hop asks what the question asks: at least half of its words, other than the bridge
+def _asks_as(question: str, hop: str, bridges: list[str]) -> bool:
+    """Whether a chain's last hop asks what the question asks: at least half of its words, other than the bridges
     it is asked about, are the question's ("What government position was held by #1?" for "What government
     position was held by the woman who ..."); a hop the planner added that the question does not ask
     ("#1 在成都住了几年" for "…来自哪位嘉宾") is not."""
-    rest = re.sub(r"#\d+", " ", hop).replace(bridge, " ")
-    words = set(tokenize(rest)) - set(tokenize(bridge))
+    rest = re.sub(r"#\d+", " ", hop)
+    for b in bridges:
+        rest = rest.replace(b, " ") if b.strip() else rest
+    words = set(tokenize(rest)) - {w for b in bridges for w in tokenize(b)}
     if not words:  # only asking words, which are stopwords ("#1 是做什么的"): the question must say them
         return overlap(rest, question) >= 0.5
     return len(words & set(tokenize(question))) * 2 >= len(words)
