@@ -433,6 +433,11 @@ def test_a_chain_answered_against_its_last_hop_is_answered_by_its_findings(demo_
     a, _ = agent(demo_lib, [*replies[:3], final(("林舟在成都住了五年", "在成都住了五年", "。"), short="五年")], per_note=3)
     ans = a.ask("看熊猫的建议来自的那位嘉宾是做什么的？")
     assert ans.short == "旅行作家" and ans.answer.endswith("旅行作家 [2]。")
+    # hops that found what the last one found are said once, by the last one
+    a, _ = agent(demo_lib, [replies[0], read("林舟是一位旅行作家", "旅行作家"), read("林舟是一位旅行作家", "旅行作家"),
+                            replies[3]], per_note=3)
+    ans = a.ask("看熊猫的建议来自的那位嘉宾是做什么的？")
+    assert ans.short == "旅行作家" and ans.answer.count("旅行作家 [") == 1 and len(ans.citations) == 1
     # a last hop the question does not ask ("how long did the guest live there?" for "which guest?") leaves it alone
     plan = {"sub_questions": [{"id": 1, "question": "看熊猫的建议来自哪位嘉宾", "depends_on": []},
                               {"id": 2, "question": "#1 在成都住了几年", "depends_on": [1]}]}

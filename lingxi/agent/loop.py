@@ -401,7 +401,8 @@ class SearchAgent:
                 if d not in chain and d in hop:
                     chain.add(d)
                     todo.extend(hop[d]["depends_on"])
-            return [g for g in run.findings if g.sq_id in chain], LAST
+            # one sentence per answer: a hop that found what the last one found is said by the last one
+            return [g for g in run.findings if g.sq_id in chain and (g is f or not mentions(g.answer, f.answer))], LAST
         return [], ""
 
     @staticmethod
