@@ -386,23 +386,22 @@ class SearchAgent:
             return [f for f in run.findings[::-1] if f.sq_id in ends and has_number(f.answer)][:1], NUMBER
         if not short:
             return [], ""
-        found = {f.sq_id: f for f in run.findings}
-        for f in run.findings[::-1]:
-            deps = hop[f.sq_id]["depends_on"] if f.sq_id in hop else []
-            if f.sq_id not in ends or not deps:
-                continue
-            if mentions(f.answer, short) or mentions(short, f.answer) or mentions(run.question, f.answer):
-                return [], ""
-            if not _asks_as(run.question, str(hop[f.sq_id]["question"]), [found[d].answer for d in deps if d in found]):
-                return [], ""
-            chain, todo = {f.sq_id}, list(deps)
-            while todo:  # the hops the last one rests on, transitively
-                d = todo.pop()
-                if d not in chain and d in hop:
-                    chain.add(d)
-                    todo.extend(hop[d]["depends_on"])
-            # one sentence per answer: a hop that found what the last one found is said by the last one
-            return [g for g in run.findings if g.sq_id in chain and (g is f or not mentions(g.answer, f.answer))], LAST
+        # the chain's last hop: the latest finding of a sub-question that rests on others and that none rests on
+        f = next((g for g in run.findings[::-1] if g.sq_id in ends and hop[g.sq_id]["depends_on"]), None)
+        if f is None or mentions(f.answer, short) or mentions(short, f.answer) or mentions(run.question, f.answer):
+            return [], ""
+        deps = hop[f.sq_id]["depends_on"]
+        found = {g.sq_id: g.answer for g in run.findings}
+        if not _asks_as(run.question, str(hop[f.sq_id]["question"]), [found[d] for d in deps if d in found]):
+            return [], ""
+        chain, todo = {f.sq_id}, list(deps)
+        while todo:  # the hops the last one rests on, transitively
+            d = todo.pop()
+            if d not in chain and d in hop:
+                chain.add(d)
+                todo.extend(hop[d]["depends_on"])
+        # one sentence per answer: a hop that found what the last one found is said by the last one
+        return [g for g in run.findings if g.sq_id in chain and (g is f or not mentions(g.answer, f.answer))], LAST
         return [], ""
 
     @staticmethod
