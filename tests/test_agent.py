@@ -331,6 +331,17 @@ def test_a_bare_answer_needs_a_passage_that_names_it():
     assert not bare("Animorphs is told in first person by six narrators", "Animorphs")
     assert names_all("喜剧", "一部电影") and not names_all("WOI", "剧团演出") and names_all("Jim Cummings'", "Jim Cummings")
     # a name must be named; the other words of a short answer may be paraphrased
+    # a name's words are capitalised words of the passage: "city" does not name "New York City"
+    assert supporting_sentence("The city was named for New York Governor DeWitt Clinton.", "New York City",
+                               "New York City") is None
+    assert supporting_sentence("It is set in New York City.", "New York City", "New York City") is not None
+    assert names_all("Sovereignty", "it secured the sovereignty of Ethiopia")  # an answer's first word is capitalised
+    # a sentence stating the answer is not backed by a passage that only shares the words restating the question
+    claim = "The fight song of the university whose main campus is in Lawrence, Kansas is Kansas Song."
+    uiw = "The University of the Incarnate Word is a private university whose main campus is located in San Antonio."
+    assert supporting_sentence(uiw, claim, "Kansas Song") is None
+    assert supporting_sentence("Kansas Song is a fight song of the University of Kansas.", claim, "Kansas Song")
+    assert supporting_sentence("堪萨斯大学的战歌是《堪萨斯之歌》。", "堪萨斯大学的战歌是堪萨斯之歌", "堪萨斯之歌")
     hazlewood = "Barton Lee Hazlewood (July 9, 1929 – August 4, 2007) was an American country and pop singer."
     assert supporting_sentence(hazlewood, "Lee Hazlewood died in 2007", "Lee Hazlewood died in 2007") is not None
     assert supporting_sentence(hazlewood, "Nancy Sinatra died in 2007", "Nancy Sinatra died in 2007") is None

@@ -123,21 +123,28 @@ def bare(claim: str, short: str) -> bool:
 
 
 def names_all(answer: str, text: str) -> bool:
-    """Whether ``text`` has every capitalised Latin-script word of ``answer``, the words of a name (an initial
-    matches a word it begins); lower-case words may be paraphrased ("Lee Hazlewood died in 2007" is backed by
+    """Whether ``text`` has every capitalised Latin-script word of ``answer``, the words of a name, each but the
+    first as a capitalised word (an initial matches a word it begins; "City" is not the common noun "city");
+    lower-case words
+    may be paraphrased ("Lee Hazlewood died in 2007" is backed by
     "Lee Hazlewood (1929 – 2007)").
 
     Character-bigram overlap is a fair paraphrase test for Chinese, where bigrams carry meaning, but not for a short
     English name: "Left Behind: The Kids" shares half its letter pairs with any long English sentence."""
-    need = [w for w in (x.lower().strip("'’-") for x in _LATIN.findall(answer) if x[0].isupper())
+    found = _LATIN.findall(answer)
+    need = [(i, w) for i, w in ((i, x.lower().strip("'’-")) for i, x in enumerate(found) if x[0].isupper())
             if w and w not in _FILLER]
     if not need:
         return True
     words = {w.lower().strip("'’-") for w in _LATIN.findall(text)}
-    for w in need:
-        if w in words:
+    # a name's word is matched by a capitalised word ("City" of "New York City" is not the common noun "city"),
+    # except the answer's first word, capitalised as any answer's first word is ("Sovereignty")
+    names = {w.lower().strip("'’-") for w in _LATIN.findall(text) if w[0].isupper()}
+    for i, w in need:
+        pool = words if i == 0 else names
+        if w in pool:
             continue
-        if len(w) == 1 and any(x.startswith(w) for x in words):
+        if len(w) == 1 and any(x.startswith(w) for x in pool):
             continue
         return False
     return True
@@ -147,15 +154,20 @@ def supporting_sentence(chunk_text: str, claim: str, short: str = "", shown: str
                         exclude: str = "", given: str = "", title: str = "") -> str | None:
     """The verbatim sentence of ``chunk_text`` that best backs ``claim`` (whose bare answer is ``short``), or None
     when the chunk does not back it: the chunk must state every number of the claim not already in ``given`` (the
-    question), and contain the short answer or share enough of the claim's characters (see ``about``). ``shown``
+    question), name the answer's name words when the claim states the answer (``names_all``: the claim's words
+    restating the question do not back it), and contain the short answer or share enough of the claim's
+    characters (see ``about``). ``shown``
     is the text the model saw (instruction-like sentences replaced); a sentence containing ``exclude`` (that
     replacement marker) is never quoted."""
     shown = chunk_text if shown is None else shown
     if not states_numbers(chunk_text, claim, given):
         return None
-    if bare(claim or short, short) and not names_all(claim or short, f"{title}\n{chunk_text}"):
+    named = f"{title}\n{chunk_text}"
+    if bare(claim or short, short) and not names_all(claim or short, named):
         return None  # a bare answer is backed only by a passage (or its title) that names it
     s = _squash(short)
+    if len(s) >= 2 and s in _squash(claim or short) and s not in _squash(chunk_text) and not names_all(short, named):
+        return None  # so is a sentence that states the answer: its words restating the question do not back it
     # the bare answer counts only for a claim that states it
     has_short = len(s) >= 2 and s not in _YES_NO and s in _squash(chunk_text) and s in _squash(claim or short)
     best, best_score = None, -1.0
