@@ -198,7 +198,10 @@ def run_rec(lib: Library, args: argparse.Namespace) -> int:
             hidden._llm = None
         settings = lib.settings if not args.llm_model else type(lib.settings).load(
             lib.settings.home, lib.settings.threads, llm_model=args.llm_model)
-        proposer = LLMProposer(make_chat(settings, model_progress))
+        from lingxi.llm.cache import CachedChatModel
+
+        # replies are cached beside the features: a re-run with the same model and prompts asks the model nothing
+        proposer = LLMProposer(CachedChatModel(make_chat(settings, model_progress), cache))
     result = ev.evaluate(data, feats, k=args.k, cold_share=args.cold_share, seed=args.seed,
                          train_config=TrainConfig(steps=args.steps, seed=args.seed), explore_share=args.explore,
                          proposer=proposer, explore_users=args.explore_users,

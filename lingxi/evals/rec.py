@@ -27,6 +27,7 @@ import numpy as np
 from scipy import sparse  # type: ignore[import-untyped]
 
 from lingxi.errors import BadInput, ModelOutputError
+from lingxi.llm.cache import CachedChatModel
 from lingxi.rec.encoder import TrainConfig, train
 from lingxi.rec.events import Event, read_events
 from lingxi.rec.explore import (
@@ -268,6 +269,9 @@ def evaluate(
             lists, rec_, nov, ild = [], [], [], []
             fallbacks = 0
             t1 = time.perf_counter()
+            chat = getattr(prop, "chat", None)
+            cached = chat if isinstance(chat, CachedChatModel) else None
+            hits0, model_s0 = (cached.hits, cached.model_seconds) if cached else (0, 0.0)
             for j, u in enumerate(users):
                 h = hists[u]
                 ranked = [i for i, _, _ in ranker.recommend(h, k + 200, exclude=exclude)]
@@ -301,6 +305,9 @@ def evaluate(
                 "ild": round(statistics.fmean(ild), 4),
                 "s_per_user": round((time.perf_counter() - t1) / len(users), 4),
                 **({"proposer_fallbacks": fallbacks} if prop is proposer else {}),
+                # with a reply cache the wall time above is not the model's: its generation time is, cached or not
+                **({"llm_s_per_user": round((cached.model_seconds - model_s0) / len(users), 4),
+                    "llm_cached_replies": cached.hits - hits0} if cached and share > 0 else {}),
                 **(recall_change(base_rec, rec_) if share > 0 else {}),
             }})
             if share == 0:
