@@ -175,6 +175,26 @@ def test_llm_proposer_never_proposes_a_topic_without_notes() -> None:
             LLMProposer(ScriptedChat([{"topics": [{"topic": bad, "reason": "x"}]}])).propose([0], ITEMS, tax, 2)
 
 
+def test_llm_proposer_sees_co_engagement_evidence_once_fit() -> None:
+    tax = Taxonomy(ITEMS)
+    histories = [[0, 4]] * 3 + [[0, 2]]  # three hikers also camp, one bakes
+    reply = {"topics": [{"topic": "baking", "reason": "r"}]}
+    plain = ScriptedChat([reply])
+    assert LLMProposer(plain, evidence=False).fit(histories, tax).name == "llm"
+    LLMProposer(plain, evidence=False).fit(histories, tax).propose([0], ITEMS, tax, 2)
+    assert "people who share" not in plain.sent[0][0]["content"]
+    chat = ScriptedChat([reply])
+    proposer = LLMProposer(chat, evidence=True)
+    assert proposer.name == "llm"  # no evidence before fit
+    assert proposer.fit(histories, tax).name == "llm+evidence"
+    props = proposer.propose([0], ITEMS, tax, 2)
+    text = chat.sent[0][0]["content"]
+    # each available topic with its evidence, most first; the known topic is not offered
+    assert "- camping: 3\n- baking: 1" in text and "- hiking" not in text
+    # the evidence informs the LLM, it does not overrule it: the LLM's pick stands
+    assert [p.topic for p in props] == ["baking"]
+
+
 def test_fill_gives_explore_share_and_reasons() -> None:
     tax = Taxonomy(ITEMS)
     props = CoEngagementProposer([[0, 1, 4], [0, 2]], tax).propose([0], ITEMS, tax, 2)
@@ -380,3 +400,39 @@ def test_recall_change_is_paired_with_a_bootstrap_interval() -> None:
     lo, hi = half["recall_change_ci95"]
     assert half["recall_change"] == -0.5 and lo < -0.5 < hi < 0
     assert recall_change([0.0, 0.0], [1.0, 0.0]) == {}  # no base hits: no ratio
+
+
+def test_eval_rec_rows_for_each_llm_proposer_on_the_same_users_through_the_reply_cache(tmp_path: Path) -> None:
+    import sqlite3
+
+    import lingxi.evals.rec as ev
+    from lingxi.llm.cache import CachedChatModel
+
+    data = ev.load_jsonl(DEMO_REC / "notes.jsonl", DEMO_REC / "events.csv")
+    feats = {"zero-shot": np.random.default_rng(0).normal(size=(len(data.items), 8)).astype(np.float32)}
+
+    def first_offered(messages):  # type: ignore[no-untyped-def]
+        text = messages[-1]["content"]
+        listed = text.split("Available topics")[1].split("\n", 1)[1].strip()
+        topic = listed.split(":")[0].lstrip("- ") if listed.startswith("- ") else listed.split(",")[0]
+        return {"topics": [{"topic": topic.strip(), "reason": "r"}]}
+
+    def run() -> tuple[dict, CachedChatModel, ScriptedChat]:  # type: ignore[type-arg]
+        inner = ScriptedChat([first_offered] * 6)
+        chat = CachedChatModel(inner, sqlite3.connect(tmp_path / "cache.db", isolation_level=None))
+        out = ev.evaluate(data, feats, k=5, train_config=TrainConfig(steps=5, batch_size=8, seed=0),
+                          explore_share=0.4, proposer=[LLMProposer(chat, evidence=False),
+                                                       LLMProposer(chat, evidence=True)], explore_users=3)
+        return out, chat, inner
+
+    out, chat, inner = run()
+    systems = [r["system"] for r in out["rows"]]
+    assert "blend explore=0.4 tail=0.5 (llm, 3 users)" in systems
+    assert "blend explore=0.4 tail=0.5 (llm+evidence, 3 users)" in systems
+    assert inner.calls == 6 and chat.misses == 6  # two prompts per user: with and without the evidence
+    row = next(r for r in out["rows"] if r["system"] == "blend explore=0.4 tail=0.5 (llm+evidence, 3 users)")
+    assert row["metrics"]["llm_cached_replies"] == 0
+    again, chat2, inner2 = run()  # the same run again asks the model nothing and gives the same rows
+    assert inner2.calls == 0 and chat2.hits == 6
+    strip = lambda rows: [(r["system"], r["metrics"].get("recall@5"), r["metrics"].get("coverage")) for r in rows]
+    assert strip(again["rows"]) == strip(out["rows"])

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from lingxi.cli.output import table
 from lingxi.errors import BadInput
 from lingxi.library import Library
-from lingxi.rec.explore import EXPLORE_ORDER, EXPLORE_ORDERS, EXPLORE_TAIL
+from lingxi.rec.explore import EXPLORE_EVIDENCE, EXPLORE_ORDER, EXPLORE_ORDERS, EXPLORE_TAIL
 
 if TYPE_CHECKING:
     from lingxi.companion.memory import RecallWeights
@@ -62,6 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     rc.add_argument("--explore-order", choices=EXPLORE_ORDERS, default=EXPLORE_ORDER,
                     help="order of the proposed topics' notes: the blend's own (ranked), co-engagement with the user's last notes (recent), or similarity to the user (affinity)")
     rc.add_argument("--explore-users", type=int, default=50, help="users in the LLM-proposer exploration rows")
+    rc.add_argument("--llm-evidence", choices=["on", "off", "both"], default="on" if EXPLORE_EVIDENCE else "off",
+                    help="the LLM proposer sees each topic's co-engagement evidence (on), does not (off), or one row"
+                    " of each on the same users (both)")
     rc.add_argument("--json", action="store_true")
     rc.set_defaults(run=run_rec)
     mm = esub.add_parser("memory", help="LoCoMo: F1 per category, evidence recall@10, prompt tokens, latency")
@@ -201,7 +204,9 @@ def run_rec(lib: Library, args: argparse.Namespace) -> int:
         from lingxi.llm.cache import CachedChatModel
 
         # replies are cached beside the features: a re-run with the same model and prompts asks the model nothing
-        proposer = LLMProposer(CachedChatModel(make_chat(settings, model_progress), cache))
+        chat = CachedChatModel(make_chat(settings, model_progress), cache)
+        proposer = [LLMProposer(chat, evidence=ev_on) for ev_on in (False, True)
+                    if args.llm_evidence == "both" or (args.llm_evidence == "on") == ev_on]
     result = ev.evaluate(data, feats, k=args.k, cold_share=args.cold_share, seed=args.seed,
                          train_config=TrainConfig(steps=args.steps, seed=args.seed), explore_share=args.explore,
                          proposer=proposer, explore_users=args.explore_users,

@@ -169,7 +169,7 @@ def evaluate(
     seed: int = 0,
     train_config: TrainConfig | None = None,
     explore_share: float = 0.2,
-    proposer: Proposer | None = None,
+    proposer: Proposer | Sequence[Proposer] | None = None,
     explore_users: int = 0,
     explore_tails: Sequence[float] = (EXPLORE_TAIL,),
     explore_order: str = EXPLORE_ORDER,
@@ -260,9 +260,10 @@ def evaluate(
     runs: list[tuple[Proposer, list[int], str, dict[int, list[int]], dict[int, int], Recommender, np.ndarray]] = [
         (co, sorted(full_hist), "", full_hist, sp.test, blend, pop_test),
         (co_val, sorted(sp.train), ", validation item", sp.train, sp.val, blend_val, pop_val)]
-    if proposer is not None:
-        sample = sorted(full_hist)[:: max(1, len(full_hist) // max(explore_users, 1))][:explore_users]
-        runs.append((proposer, sample, "", full_hist, sp.test, blend, pop_test))
+    proposers = [proposer] if isinstance(proposer, Proposer) else list(proposer or [])
+    sample = sorted(full_hist)[:: max(1, len(full_hist) // max(explore_users, 1))][:explore_users]
+    for extra in proposers:  # the same users for every extra proposer, so their rows compare pairwise
+        runs.append((extra.fit(list(full_hist.values()), taxonomy), sample, "", full_hist, sp.test, blend, pop_test))
     for prop, users, label, hists, target, ranker, pop in runs:
         base_rec: list[float] = []
         for share, tail in [(0.0, None)] + [(explore_share, t) for t in explore_tails]:
@@ -295,7 +296,7 @@ def evaluate(
                 rec_.append(_metrics(final, {target[u]}, k)[0])
                 nov.append(novelty(final, pop, len(hists)))
                 ild.append(intra_list_diversity(final, zs))
-                if share > 0 and prop is proposer and (j + 1) % 10 == 0:
+                if share > 0 and prop in proposers and (j + 1) % 10 == 0:
                     say(f"explore ({prop.name}) {j + 1}/{len(users)} users")
             name = f"blend explore={share}" + (f" tail={tail}" if share > 0 else "")
             explore_rows.append({"system": f"{name} ({prop.name}, {len(users)} users{label})", "metrics": {
@@ -304,7 +305,7 @@ def evaluate(
                 "novelty": round(statistics.fmean(nov), 4),
                 "ild": round(statistics.fmean(ild), 4),
                 "s_per_user": round((time.perf_counter() - t1) / len(users), 4),
-                **({"proposer_fallbacks": fallbacks} if prop is proposer else {}),
+                **({"proposer_fallbacks": fallbacks} if prop in proposers else {}),
                 # with a reply cache the wall time above is not the model's: its generation time is, cached or not
                 **({"llm_s_per_user": round((cached.model_seconds - model_s0) / len(users), 4),
                     "llm_cached_replies": cached.hits - hits0} if cached and share > 0 else {}),

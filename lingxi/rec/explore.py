@@ -69,6 +69,8 @@ RECENT_NOTES = 5  # how many of the last notes the "recent" order reads
 EXPLORE_TOPICS = 6
 # "recent", 0.6 and 0.5 were chosen on MovieLens' validation item (docs/BENCHMARKS.md, stop 15): the smallest
 # Recall@20 loss among the settings that raise coverage and novelty by ≥ 20% there.
+# The LLM proposer sees co-engagement evidence for each available topic (LLMProposer.fit).
+EXPLORE_EVIDENCE = False
 REASON_CHARS = 120  # the longest one-line reason a proposal may give
 
 
@@ -82,6 +84,10 @@ class Proposer:
 
     def propose(self, history: Sequence[int], items: Sequence[Item], taxonomy: Taxonomy, n: int) -> list[Proposal]:
         raise NotImplementedError
+
+    def fit(self, histories: Sequence[Sequence[int]], taxonomy: Taxonomy) -> Proposer:
+        """A proposer that reads what the population engages with learns it here; the default needs nothing."""
+        return self
 
 
 class CoEngagementProposer(Proposer):
@@ -98,7 +104,9 @@ class CoEngagementProposer(Proposer):
                     if a != b:
                         self.pair[a][b] += 1
 
-    def propose(self, history: Sequence[int], items: Sequence[Item], taxonomy: Taxonomy, n: int) -> list[Proposal]:
+    def evidence(self, history: Sequence[int], taxonomy: Taxonomy) -> tuple[Counter[str], dict[str, str]]:
+        """Each topic new to the user → how many users share it with one of the user's top 5 interests, and the
+        interest that contributes it first."""
         known = interests_of(history, taxonomy)
         score: Counter[str] = Counter()
         why: dict[str, str] = {}
@@ -107,6 +115,10 @@ class CoEngagementProposer(Proposer):
                 if u not in known:
                     score[u] += c
                     why.setdefault(u, t)
+        return score, why
+
+    def propose(self, history: Sequence[int], items: Sequence[Item], taxonomy: Taxonomy, n: int) -> list[Proposal]:
+        score, why = self.evidence(history, taxonomy)
         return [Proposal(t, f"people who engage with {why[t]} also engage with {t}") for t, _ in score.most_common(n)]
 
 
@@ -115,10 +127,22 @@ class LLMProposer(Proposer):
 
     name = "llm"
 
-    def __init__(self, chat: ChatModel, recent: int = 12, max_topics_in_prompt: int = 60) -> None:
+    def __init__(self, chat: ChatModel, recent: int = 12, max_topics_in_prompt: int = 60,
+                 evidence: bool = EXPLORE_EVIDENCE) -> None:
         self.chat = chat
         self.recent = recent
         self.max_topics = max_topics_in_prompt
+        self.use_evidence = evidence
+        self.co: CoEngagementProposer | None = None
+
+    def fit(self, histories: Sequence[Sequence[int]], taxonomy: Taxonomy) -> Proposer:
+        """With ``evidence``, the prompt lists each available topic with how many users who share the user's
+        interests also engage with it (co-engagement), most first: the LLM reasons over the history with the
+        population's evidence beside it instead of guessing from topic names."""
+        if self.use_evidence:
+            self.co = CoEngagementProposer(histories, taxonomy)
+            self.name = "llm+evidence"
+        return self
 
     def propose(self, history: Sequence[int], items: Sequence[Item], taxonomy: Taxonomy, n: int) -> list[Proposal]:
         known = interests_of(history, taxonomy)
@@ -130,8 +154,15 @@ class LLMProposer(Proposer):
         recent = list(history)[-self.recent:][::-1]
         lines = "\n".join(f"- {items[i].title}" + (f" ({', '.join(items[i].tags)})" if items[i].tags else "")
                           for i in recent)
-        text = prompt("explore").format(n=n, history=lines or "-", known=", ".join(known) or "-",
-                                        available=", ".join(available))
+        if self.co is not None:
+            score, _ = self.co.evidence(history, taxonomy)
+            listed = sorted(available, key=lambda t: -score.get(t, 0))  # stable: ties keep the taxonomy's order
+            text = prompt("explore_evidence").format(
+                n=n, history=lines or "-", known=", ".join(known) or "-",
+                available="\n".join(f"- {t}: {score.get(t, 0)}" for t in listed))
+        else:
+            text = prompt("explore").format(n=n, history=lines or "-", known=", ".join(known) or "-",
+                                            available=", ".join(available))
         schema = {
             "type": "object",
             "properties": {"topics": {"type": "array", "maxItems": n, "items": {

@@ -245,7 +245,7 @@ class RecService:
         props: list[Proposal] = []
         if explore > 0:
             if proposer is None and chat is not None:
-                proposer = LLMProposer(chat)
+                proposer = LLMProposer(chat).fit(list(cat.histories.values()), cat.taxonomy)
             if proposer is None:
                 raise BadInput("exploration needs a proposer (the LLM)")
             props = self.proposals(user, proposer)
