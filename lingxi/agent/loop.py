@@ -402,7 +402,6 @@ class SearchAgent:
                 todo.extend(hop[d]["depends_on"])
         # one sentence per answer: a hop that found what the last one found is said by the last one
         return [g for g in run.findings if g.sq_id in chain and (g is f or not mentions(g.answer, f.answer))], LAST
-        return [], ""
 
     @staticmethod
     def _resolve_refs(sq: dict[str, Any], answers: dict[int, str]) -> str:
