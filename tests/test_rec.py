@@ -193,6 +193,9 @@ def test_llm_proposer_sees_co_engagement_evidence_once_fit() -> None:
     assert "- camping: 3\n- baking: 1" in text and "- hiking" not in text
     # the evidence informs the LLM, it does not overrule it: the LLM's pick stands
     assert [p.topic for p in props] == ["baking"]
+    # with evidence the model is asked for all n topics (as many as are available), without it for up to n
+    assert chat.schemas[0]["properties"]["topics"]["minItems"] == 2  # type: ignore[index]
+    assert "minItems" not in plain.schemas[0]["properties"]["topics"]  # type: ignore[index]
 
 
 def test_fill_gives_explore_share_and_reasons() -> None:

@@ -158,7 +158,7 @@ class LLMProposer(Proposer):
             score, _ = self.co.evidence(history, taxonomy)
             listed = sorted(available, key=lambda t: -score.get(t, 0))  # stable: ties keep the taxonomy's order
             text = prompt("explore_evidence").format(
-                n=n, history=lines or "-", known=", ".join(known) or "-",
+                n=min(n, len(available)), history=lines or "-", known=", ".join(known) or "-",
                 available="\n".join(f"- {t}: {score.get(t, 0)}" for t in listed))
         else:
             text = prompt("explore").format(n=n, history=lines or "-", known=", ".join(known) or "-",
@@ -173,6 +173,10 @@ class LLMProposer(Proposer):
                 "required": ["topic", "reason"]}}},
             "required": ["topics"],
         }
+        if self.co is not None:
+            # with the evidence beside it, the model is asked for all n topics: a small model otherwise often
+            # names one topic, and every explore slot then shows that one topic's notes
+            schema["properties"]["topics"]["minItems"] = min(n, len(available))  # type: ignore[index]
         reply = self.chat.complete_json([{"role": "user", "content": text}], schema, max_tokens=60 * n + 40)
         out: list[Proposal] = []
         for p in reply.get("topics", []):
