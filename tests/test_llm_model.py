@@ -142,9 +142,13 @@ def test_llm_proposer_stays_in_taxonomy(small):
     items += [Item(f"p{i}", f"Landscape photo tips {i}", "", ("photography",)) for i in range(3)]
     items += [Item("x", "Opera night", "", ("opera",))]
     tax = Taxonomy(items)
-    props = LLMProposer(small).propose([0, 1, 2, 3], items, tax, 2)
-    assert all(p.topic in tax.rows and p.topic != "hiking" for p in props)
-    assert all(p.topic != "opera" for p in props)
+    for evidence in (False, True):
+        proposer = LLMProposer(small, evidence=evidence).fit([[0, 4], [1, 5], [2, 7]], tax)
+        props = proposer.propose([0, 1, 2, 3], items, tax, 2)
+        assert all(p.topic in tax.rows and p.topic != "hiking" for p in props)
+        assert all(p.topic != "opera" for p in props)
+        if evidence:  # asked for all n topics, under the grammar the real model gives two distinct ones or repeats
+            assert 1 <= len(props) <= 2
 
 
 def test_llm_compression_vectors(model_path):
