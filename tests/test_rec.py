@@ -432,6 +432,7 @@ def test_eval_rec_rows_for_each_llm_proposer_on_the_same_users_through_the_reply
     systems = [r["system"] for r in out["rows"]]
     assert "blend explore=0.4 tail=0.5 (llm, 3 users)" in systems
     assert "blend explore=0.4 tail=0.5 (llm+evidence, 3 users)" in systems
+    assert "blend explore=0.4 tail=0.5 (co-engagement, 3 users)" in systems  # the same users, no LLM
     assert inner.calls == 6 and chat.misses == 6  # two prompts per user: with and without the evidence
     row = next(r for r in out["rows"] if r["system"] == "blend explore=0.4 tail=0.5 (llm+evidence, 3 users)")
     assert row["metrics"]["llm_cached_replies"] == 0

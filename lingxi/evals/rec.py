@@ -262,6 +262,9 @@ def evaluate(
         (co_val, sorted(sp.train), ", validation item", sp.train, sp.val, blend_val, pop_val)]
     proposers = [proposer] if isinstance(proposer, Proposer) else list(proposer or [])
     sample = sorted(full_hist)[:: max(1, len(full_hist) // max(explore_users, 1))][:explore_users]
+    if proposers and len(sample) < len(full_hist):
+        # the co-engagement proposer on the same users too: on a sample, the LLM's cost is read against it pairwise
+        runs.append((co, sample, "", full_hist, sp.test, blend, pop_test))
     for extra in proposers:  # the same users for every extra proposer, so their rows compare pairwise
         runs.append((extra.fit(list(full_hist.values()), taxonomy), sample, "", full_hist, sp.test, blend, pop_test))
     for prop, users, label, hists, target, ranker, pop in runs:
