@@ -198,6 +198,24 @@ def test_llm_proposer_sees_co_engagement_evidence_once_fit() -> None:
     assert "minItems" not in plain.schemas[0]["properties"]["topics"]  # type: ignore[index]
 
 
+def test_llm_proposer_with_evidence_chooses_among_the_best_supported_topics() -> None:
+    from lingxi.errors import ModelOutputError
+    from lingxi.rec.explore import EVIDENCE_SPARE
+
+    tags = ["hiking", "a", "b", "c", "d", "e"]
+    items = [Item(f"{t}{i}", f"{t} {i}", "", (t,)) for t in tags for i in range(2)]  # rows 2k, 2k+1 are tags[k]
+    tax = Taxonomy(items)
+    # hikers engage with e (4 users), c (3), a (2), b (1); nobody with d
+    histories = [[0, 10]] * 4 + [[0, 6]] * 3 + [[0, 2]] * 2 + [[0, 4]]
+    chat = ScriptedChat([{"topics": [{"topic": "c", "reason": "r"}]}, {"topics": [{"topic": "b", "reason": "r"}]}])
+    proposer = LLMProposer(chat, evidence=True).fit(histories, tax)
+    assert [p.topic for p in proposer.propose([0], items, tax, 1)] == ["c"]
+    enum = chat.schemas[0]["properties"]["topics"]["items"]["properties"]["topic"]["enum"]  # type: ignore[index]
+    assert enum == ["e", "c", "a"][: 1 + EVIDENCE_SPARE]  # the best supported, most first
+    with pytest.raises(ModelOutputError):  # a topic outside those (b has less evidence) is not trusted
+        proposer.propose([0], items, tax, 1)
+
+
 def test_fill_gives_explore_share_and_reasons() -> None:
     tax = Taxonomy(ITEMS)
     props = CoEngagementProposer([[0, 1, 4], [0, 2]], tax).propose([0], ITEMS, tax, 2)

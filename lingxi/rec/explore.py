@@ -71,6 +71,7 @@ EXPLORE_TOPICS = 6
 # Recall@20 loss among the settings that raise coverage and novelty by ≥ 20% there.
 # The LLM proposer sees co-engagement evidence for each available topic (LLMProposer.fit).
 EXPLORE_EVIDENCE = False
+EVIDENCE_SPARE = 2  # ... and chooses its n topics among the n + 2 with the most evidence
 REASON_CHARS = 120  # the longest one-line reason a proposal may give
 
 
@@ -155,11 +156,13 @@ class LLMProposer(Proposer):
         lines = "\n".join(f"- {items[i].title}" + (f" ({', '.join(items[i].tags)})" if items[i].tags else "")
                           for i in recent)
         if self.co is not None:
+            # the model chooses n among the n + EVIDENCE_SPARE topics with the most evidence (stable sort: ties keep
+            # the taxonomy's order) and explains each choice from the user's history
             score, _ = self.co.evidence(history, taxonomy)
-            listed = sorted(available, key=lambda t: -score.get(t, 0))  # stable: ties keep the taxonomy's order
+            available = sorted(available, key=lambda t: -score.get(t, 0))[: n + EVIDENCE_SPARE]
             text = prompt("explore_evidence").format(
                 n=min(n, len(available)), history=lines or "-", known=", ".join(known) or "-",
-                available="\n".join(f"- {t}: {score.get(t, 0)}" for t in listed))
+                available="\n".join(f"- {t}: {score.get(t, 0)}" for t in available))
         else:
             text = prompt("explore").format(n=n, history=lines or "-", known=", ".join(known) or "-",
                                             available=", ".join(available))
@@ -181,7 +184,7 @@ class LLMProposer(Proposer):
         out: list[Proposal] = []
         for p in reply.get("topics", []):
             t = str(p.get("topic", ""))
-            if t not in taxonomy.rows or t in known:  # a schema-violating reply is dropped, never trusted
+            if t not in taxonomy.rows or t in known or t not in available:  # off-schema: dropped, never trusted
                 continue
             if t not in {q.topic for q in out}:
                 out.append(Proposal(t, " ".join(str(p.get("reason", "")).split())[:REASON_CHARS]))
