@@ -70,7 +70,7 @@ EXPLORE_TOPICS = 6
 # "recent", 0.6 and 0.5 were chosen on MovieLens' validation item (docs/BENCHMARKS.md, stop 15): the smallest
 # Recall@20 loss among the settings that raise coverage and novelty by ≥ 20% there.
 # The LLM proposer sees co-engagement evidence for each available topic (LLMProposer.fit).
-EXPLORE_EVIDENCE = False
+EXPLORE_EVIDENCE = True
 EVIDENCE_SPARE = 2  # ... and chooses its n topics among the n + 2 with the most evidence
 REASON_CHARS = 120  # the longest one-line reason a proposal may give
 
