@@ -134,7 +134,7 @@ def test_companion_recalls_a_fact_from_turn_one(small, tmp_path):
 
 def test_llm_proposer_stays_in_taxonomy(small):
     """Real 0.5B proposes exploration topics; each is a corpus topic with notes and not already known."""
-    from lingxi.rec.explore import LLMProposer, Taxonomy
+    from lingxi.rec.explore import CoEngagementProposer, LLMProposer, Taxonomy
     from lingxi.rec.features import Item
 
     items = [Item(f"h{i}", f"Trail guide {i}", "", ("hiking",)) for i in range(4)]
@@ -143,7 +143,7 @@ def test_llm_proposer_stays_in_taxonomy(small):
     items += [Item("x", "Opera night", "", ("opera",))]
     tax = Taxonomy(items)
     for evidence in (False, True):
-        proposer = LLMProposer(small, evidence=evidence).fit([[0, 4], [1, 5], [2, 7]], tax)
+        proposer = LLMProposer(small, evidence=evidence).fit(CoEngagementProposer([[0, 4], [1, 5], [2, 7]], tax))
         props = proposer.propose([0, 1, 2, 3], items, tax, 2)
         assert all(p.topic in tax.rows and p.topic != "hiking" for p in props)
         assert all(p.topic != "opera" for p in props)

@@ -180,13 +180,13 @@ def test_llm_proposer_sees_co_engagement_evidence_once_fit() -> None:
     histories = [[0, 4]] * 3 + [[0, 2]]  # three hikers also camp, one bakes
     reply = {"topics": [{"topic": "baking", "reason": "r"}]}
     plain = ScriptedChat([reply])
-    assert LLMProposer(plain, evidence=False).fit(histories, tax).name == "llm"
-    LLMProposer(plain, evidence=False).fit(histories, tax).propose([0], ITEMS, tax, 2)
+    assert LLMProposer(plain, evidence=False).fit(CoEngagementProposer(histories, tax)).name == "llm"
+    LLMProposer(plain, evidence=False).fit(CoEngagementProposer(histories, tax)).propose([0], ITEMS, tax, 2)
     assert "people who share" not in plain.sent[0][0]["content"]
     chat = ScriptedChat([reply])
     proposer = LLMProposer(chat, evidence=True)
     assert proposer.name == "llm"  # no evidence before fit
-    assert proposer.fit(histories, tax).name == "llm+evidence"
+    assert proposer.fit(CoEngagementProposer(histories, tax)).name == "llm+evidence"
     props = proposer.propose([0], ITEMS, tax, 2)
     text = chat.sent[0][0]["content"]
     # each available topic with its evidence, most first; the known topic is not offered
@@ -208,7 +208,7 @@ def test_llm_proposer_with_evidence_chooses_among_the_best_supported_topics() ->
     # hikers engage with e (4 users), c (3), a (2), b (1); nobody with d
     histories = [[0, 10]] * 4 + [[0, 6]] * 3 + [[0, 2]] * 2 + [[0, 4]]
     chat = ScriptedChat([{"topics": [{"topic": "c", "reason": "r"}]}, {"topics": [{"topic": "b", "reason": "r"}]}])
-    proposer = LLMProposer(chat, evidence=True).fit(histories, tax)
+    proposer = LLMProposer(chat, evidence=True).fit(CoEngagementProposer(histories, tax))
     assert [p.topic for p in proposer.propose([0], items, tax, 1)] == ["c"]
     enum = chat.schemas[0]["properties"]["topics"]["items"]["properties"]["topic"]["enum"]  # type: ignore[index]
     assert enum == ["e", "c", "a"][: 1 + EVIDENCE_SPARE]  # the best supported, most first

@@ -121,10 +121,7 @@ def run_recommend(lib: Library, args: argparse.Namespace) -> int:
 
             chat = make_chat(lib.settings, model_progress)
         else:
-            from lingxi.rec.explore import CoEngagementProposer
-
-            cat = svc.catalogue()
-            proposer = CoEngagementProposer(list(cat.histories.values()), cat.taxonomy)
+            proposer = svc.catalogue().co_engagement()
     out = svc.recommend(args.user, args.k, args.explore, chat=chat, proposer=proposer, tail=args.explore_tail)
     if args.json:
         emit_json(out)

@@ -266,7 +266,7 @@ def evaluate(
         # the co-engagement proposer on the same users too: on a sample, the LLM's cost is read against it pairwise
         runs.append((co, sample, "", full_hist, sp.test, blend, pop_test))
     for extra in proposers:  # the same users for every extra proposer, so their rows compare pairwise
-        runs.append((extra.fit(list(full_hist.values()), taxonomy), sample, "", full_hist, sp.test, blend, pop_test))
+        runs.append((extra.fit(co), sample, "", full_hist, sp.test, blend, pop_test))
     for prop, users, label, hists, target, ranker, pop in runs:
         base_rec: list[float] = []
         for share, tail in [(0.0, None)] + [(explore_share, t) for t in explore_tails]:

@@ -86,8 +86,8 @@ class Proposer:
     def propose(self, history: Sequence[int], items: Sequence[Item], taxonomy: Taxonomy, n: int) -> list[Proposal]:
         raise NotImplementedError
 
-    def fit(self, histories: Sequence[Sequence[int]], taxonomy: Taxonomy) -> Proposer:
-        """A proposer that reads what the population engages with learns it here; the default needs nothing."""
+    def fit(self, population: CoEngagementProposer) -> Proposer:
+        """A proposer that weighs what the population engages with takes it here; the default needs nothing."""
         return self
 
 
@@ -136,12 +136,12 @@ class LLMProposer(Proposer):
         self.use_evidence = evidence
         self.co: CoEngagementProposer | None = None
 
-    def fit(self, histories: Sequence[Sequence[int]], taxonomy: Taxonomy) -> Proposer:
+    def fit(self, population: CoEngagementProposer) -> Proposer:
         """With ``evidence``, the prompt lists each available topic with how many users who share the user's
-        interests also engage with it (co-engagement), most first: the LLM reasons over the history with the
-        population's evidence beside it instead of guessing from topic names."""
+        interests also engage with it (the population's co-engagement), most first: the LLM reasons over the
+        history with that evidence beside it instead of guessing from topic names."""
         if self.use_evidence:
-            self.co = CoEngagementProposer(histories, taxonomy)
+            self.co = population
             self.name = "llm+evidence"
         return self
 

@@ -59,9 +59,16 @@ class Catalogue:
     taxonomy: Taxonomy
     encoder_version: str
     rows: dict[str, int] = field(init=False)
+    _co: CoEngagementProposer | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.rows = {nid: i for i, nid in enumerate(self.ids)}
+
+    def co_engagement(self) -> CoEngagementProposer:
+        """Topic co-engagement over every user's history, built once per catalogue (it changes with the events)."""
+        if self._co is None:
+            self._co = CoEngagementProposer(list(self.histories.values()), self.taxonomy)
+        return self._co
 
     def row(self, note_id: str) -> int:
         if note_id not in self.rows:
@@ -220,8 +227,7 @@ class RecService:
             props = proposer.propose(hist, cat.items, cat.taxonomy, n)
         except ModelOutputError:
             # A reply that breaks the taxonomy is never trusted; co-engagement statistics stand in.
-            fallback = CoEngagementProposer(list(cat.histories.values()), cat.taxonomy)
-            props = fallback.propose(hist, cat.items, cat.taxonomy, n)
+            props = cat.co_engagement().propose(hist, cat.items, cat.taxonomy, n)
         with self.lib.store.transaction() as c:
             c.execute("INSERT OR REPLACE INTO explore_cache(user, proposer, stamp, proposals) VALUES (?,?,?,?)",
                       (user, proposer.name, stamp,
@@ -245,7 +251,7 @@ class RecService:
         props: list[Proposal] = []
         if explore > 0:
             if proposer is None and chat is not None:
-                proposer = LLMProposer(chat).fit(list(cat.histories.values()), cat.taxonomy)
+                proposer = LLMProposer(chat).fit(cat.co_engagement())
             if proposer is None:
                 raise BadInput("exploration needs a proposer (the LLM)")
             props = self.proposals(user, proposer)
