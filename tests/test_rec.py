@@ -178,12 +178,11 @@ def test_llm_proposer_never_proposes_a_topic_without_notes() -> None:
 def test_llm_proposer_sees_co_engagement_evidence_once_fit() -> None:
     tax = Taxonomy(ITEMS)
     histories = [[0, 4]] * 3 + [[0, 2]]  # three hikers also camp, one bakes
-    reply = {"topics": [{"topic": "baking", "reason": "r"}]}
-    plain = ScriptedChat([reply])
+    plain = ScriptedChat([{"topics": [{"topic": "baking", "reason": "r"}]}])
     assert LLMProposer(plain, evidence=False).fit(CoEngagementProposer(histories, tax)).name == "llm"
     LLMProposer(plain, evidence=False).fit(CoEngagementProposer(histories, tax)).propose([0], ITEMS, tax, 2)
     assert "people who share" not in plain.sent[0][0]["content"]
-    chat = ScriptedChat([reply])
+    chat = ScriptedChat([{"topics": ["baking"]}])
     proposer = LLMProposer(chat, evidence=True)
     assert proposer.name == "llm"  # no evidence before fit
     assert proposer.fit(CoEngagementProposer(histories, tax)).name == "llm+evidence"
@@ -193,6 +192,10 @@ def test_llm_proposer_sees_co_engagement_evidence_once_fit() -> None:
     assert "- camping: 3\n- baking: 1" in text and "- hiking" not in text
     # the evidence informs the LLM, it does not overrule it: the LLM's pick stands
     assert [p.topic for p in props] == ["baking"]
+    # the model writes no reason: the reason is made of facts, the pair count and the user's own note on the interest
+    assert props[0].reason == "you engaged with hiking (“trail”); 1 person who engages with hiking also engages with baking"
+    assert chat.schemas[0]["properties"]["topics"]["items"] == {  # type: ignore[index]
+        "type": "string", "enum": ["camping", "baking"]}
     # with evidence the model is asked for all n topics (as many as are available), without it for up to n
     assert chat.schemas[0]["properties"]["topics"]["minItems"] == 2  # type: ignore[index]
     assert "minItems" not in plain.schemas[0]["properties"]["topics"]  # type: ignore[index]
@@ -207,10 +210,10 @@ def test_llm_proposer_with_evidence_chooses_among_the_best_supported_topics() ->
     tax = Taxonomy(items)
     # hikers engage with e (4 users), c (3), a (2), b (1); nobody with d
     histories = [[0, 10]] * 4 + [[0, 6]] * 3 + [[0, 2]] * 2 + [[0, 4]]
-    chat = ScriptedChat([{"topics": [{"topic": "c", "reason": "r"}]}, {"topics": [{"topic": "b", "reason": "r"}]}])
+    chat = ScriptedChat([{"topics": ["c"]}, {"topics": ["b"]}])
     proposer = LLMProposer(chat, evidence=True).fit(CoEngagementProposer(histories, tax))
     assert [p.topic for p in proposer.propose([0], items, tax, 1)] == ["c"]
-    enum = chat.schemas[0]["properties"]["topics"]["items"]["properties"]["topic"]["enum"]  # type: ignore[index]
+    enum = chat.schemas[0]["properties"]["topics"]["items"]["enum"]  # type: ignore[index]
     assert enum == ["e", "c", "a"][: 1 + EVIDENCE_SPARE]  # the best supported, most first
     with pytest.raises(ModelOutputError):  # a topic outside those (b has less evidence) is not trusted
         proposer.propose([0], items, tax, 1)
@@ -436,6 +439,8 @@ def test_eval_rec_rows_for_each_llm_proposer_on_the_same_users_through_the_reply
         text = messages[-1]["content"]
         listed = text.split("Available topics")[1].split("\n", 1)[1].strip()
         topic = listed.split(":")[0].lstrip("- ") if listed.startswith("- ") else listed.split(",")[0]
+        if "people who share" in text:  # the evidence prompt: topics only
+            return {"topics": [topic.strip()]}
         return {"topics": [{"topic": topic.strip(), "reason": "r"}]}
 
     def run() -> tuple[dict, CachedChatModel, ScriptedChat]:  # type: ignore[type-arg]

@@ -8,7 +8,7 @@ whose ``topic`` field is an enum of those topics, and is checked again after par
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,6 +73,7 @@ EXPLORE_TOPICS = 6
 EXPLORE_EVIDENCE = True
 EVIDENCE_SPARE = 2  # ... and chooses its n topics among the n + 2 with the most evidence
 REASON_CHARS = 120  # the longest one-line reason a proposal may give
+TITLE_CHARS = 60  # the longest note title a reason quotes
 
 
 def interests_of(history: Sequence[int], taxonomy: Taxonomy) -> list[str]:
@@ -118,9 +119,22 @@ class CoEngagementProposer(Proposer):
                     why.setdefault(u, t)
         return score, why
 
+    def reason(self, topic: str, why: str | None, history: Sequence[int], items: Sequence[Item],
+               taxonomy: Taxonomy) -> str:
+        """A one-line reason made only of facts: how many users engage with both the user's interest ``why`` and
+        ``topic``, and the user's latest note on ``why`` (without such an interest: how many notes the topic has)."""
+        if why is None:
+            return f"new to you: {len(taxonomy.rows.get(topic, [])):,} notes on {topic}"
+        n = self.pair[why].get(topic, 0)
+        who = f"1 person who engages with {why} also engages" if n == 1 else \
+            f"{n:,} people who engage with {why} also engage"
+        note = next((items[i].title for i in reversed(history) if why in taxonomy.of_item[i]), "")
+        mine = f"you engaged with {why} (“{note[:TITLE_CHARS]}”); " if note else ""
+        return f"{mine}{who} with {topic}"
+
     def propose(self, history: Sequence[int], items: Sequence[Item], taxonomy: Taxonomy, n: int) -> list[Proposal]:
         score, why = self.evidence(history, taxonomy)
-        return [Proposal(t, f"people who engage with {why[t]} also engage with {t}") for t, _ in score.most_common(n)]
+        return [Proposal(t, self.reason(t, why[t], history, items, taxonomy)) for t, _ in score.most_common(n)]
 
 
 class LLMProposer(Proposer):
@@ -156,16 +170,9 @@ class LLMProposer(Proposer):
         lines = "\n".join(f"- {items[i].title}" + (f" ({', '.join(items[i].tags)})" if items[i].tags else "")
                           for i in recent)
         if self.co is not None:
-            # the model chooses n among the n + EVIDENCE_SPARE topics with the most evidence (stable sort: ties keep
-            # the taxonomy's order) and explains each choice from the user's history
-            score, _ = self.co.evidence(history, taxonomy)
-            available = sorted(available, key=lambda t: -score.get(t, 0))[: n + EVIDENCE_SPARE]
-            text = prompt("explore_evidence").format(
-                n=min(n, len(available)), history=lines or "-", known=", ".join(known) or "-",
-                available="\n".join(f"- {t}: {score.get(t, 0)}" for t in available))
-        else:
-            text = prompt("explore").format(n=n, history=lines or "-", known=", ".join(known) or "-",
-                                            available=", ".join(available))
+            return self._propose_with_evidence(self.co, history, items, taxonomy, n, known, available, lines)
+        text = prompt("explore").format(n=n, history=lines or "-", known=", ".join(known) or "-",
+                                        available=", ".join(available))
         schema = {
             "type": "object",
             "properties": {"topics": {"type": "array", "maxItems": n, "items": {
@@ -176,21 +183,48 @@ class LLMProposer(Proposer):
                 "required": ["topic", "reason"]}}},
             "required": ["topics"],
         }
-        if self.co is not None:
-            # with the evidence beside it, the model is asked for all n topics: a small model otherwise often
-            # names one topic, and every explore slot then shows that one topic's notes
-            schema["properties"]["topics"]["minItems"] = min(n, len(available))  # type: ignore[index]
         reply = self.chat.complete_json([{"role": "user", "content": text}], schema, max_tokens=60 * n + 40)
-        out: list[Proposal] = []
-        for p in reply.get("topics", []):
-            t = str(p.get("topic", ""))
-            if t not in taxonomy.rows or t in known or t not in available:  # off-schema: dropped, never trusted
-                continue
-            if t not in {q.topic for q in out}:
-                out.append(Proposal(t, " ".join(str(p.get("reason", "")).split())[:REASON_CHARS]))
-        if not out and reply.get("topics"):
-            raise ModelOutputError("the LLM proposed only topics outside the taxonomy")
-        return out[:n]
+        picks = [(str(p.get("topic", "")), str(p.get("reason", ""))) for p in reply.get("topics", [])
+                 if isinstance(p, dict)]
+        return _checked(picks, taxonomy, known, available, n, lambda t, r: " ".join(r.split())[:REASON_CHARS])
+
+    def _propose_with_evidence(self, co: CoEngagementProposer, history: Sequence[int], items: Sequence[Item],
+                               taxonomy: Taxonomy, n: int, known: list[str], available: list[str],
+                               lines: str) -> list[Proposal]:
+        """The model chooses n among the n + EVIDENCE_SPARE topics with the most evidence (stable sort: ties keep
+        the taxonomy's order), best first, reading the history beside the evidence. It writes no reason: each
+        reason is made of facts (``CoEngagementProposer.reason``) — the small models' own reasons were formulaic
+        and often false ("the user has engaged with baking" for a topic new to them), and writing them was
+        three quarters of the call's time."""
+        score, why = co.evidence(history, taxonomy)
+        available = sorted(available, key=lambda t: -score.get(t, 0))[: n + EVIDENCE_SPARE]
+        text = prompt("explore_evidence").format(
+            n=min(n, len(available)), history=lines or "-", known=", ".join(known) or "-",
+            available="\n".join(f"- {t}: {score.get(t, 0)}" for t in available))
+        # all n topics are asked for: a small model otherwise often names one, and every explore slot then shows
+        # that one topic's notes
+        schema = {"type": "object", "properties": {"topics": {
+            "type": "array", "items": {"type": "string", "enum": available},
+            "minItems": min(n, len(available)), "maxItems": n}}, "required": ["topics"]}
+        reply = self.chat.complete_json([{"role": "user", "content": text}], schema, max_tokens=12 * n + 30)
+        picks = [(str(t), "") for t in reply.get("topics", [])]
+        return _checked(picks, taxonomy, known, available, n,
+                        lambda t, _: co.reason(t, why.get(t), history, items, taxonomy))
+
+
+def _checked(picks: list[tuple[str, str]], taxonomy: Taxonomy, known: list[str], available: list[str], n: int,
+             reason: Callable[[str, str], str]) -> list[Proposal]:
+    """The model's (topic, reason) picks that name an offered topic, first mention each, at most n; a reply naming
+    only topics outside them is not trusted (``ModelOutputError``)."""
+    out: list[Proposal] = []
+    for t, r in picks:
+        if t not in taxonomy.rows or t in known or t not in available:  # off-schema: dropped, never trusted
+            continue
+        if t not in {q.topic for q in out}:
+            out.append(Proposal(t, reason(t, r)))
+    if not out and picks:
+        raise ModelOutputError("the LLM proposed only topics outside the taxonomy")
+    return out[:n]
 
 
 def fill(
