@@ -265,7 +265,7 @@ def test_recommend_errors_and_explore_fallback(rec_lib: Library) -> None:
     with pytest.raises(NotFound):
         svc.similar("no-such-note")
     # an LLM reply outside the taxonomy is never trusted: co-engagement topics stand in
-    chat = ScriptedChat([{"topics": [{"topic": "外星美食", "reason": "made up"}]}])
+    chat = ScriptedChat([{"topics": ["外星美食"]}])
     out = svc.recommend("chen", k=10, explore=0.2, chat=chat)
     topics = {t["topic"] for t in out["explore_topics"]}
     tax = svc.catalogue().taxonomy
@@ -275,6 +275,17 @@ def test_recommend_errors_and_explore_fallback(rec_lib: Library) -> None:
     # cached until chen's events change: no second LLM call
     out2 = svc.recommend("chen", k=10, explore=0.2, chat=ScriptedChat([]))
     assert out2["explore_topics"] == out["explore_topics"]
+    # ... or until the proposals' format changes: a row cached by an older lingxi is made again
+    from lingxi.rec.explore import PROPOSAL_FORMAT
+
+    [stamp] = rec_lib.store.conn.execute("SELECT stamp FROM explore_cache WHERE user='chen'").fetchone()
+    assert stamp.endswith(f":{PROPOSAL_FORMAT}")
+    with rec_lib.store.transaction() as c:
+        c.execute("UPDATE explore_cache SET stamp=? WHERE user='chen'",
+                  (stamp.rsplit(":", 1)[0] + f":{PROPOSAL_FORMAT - 1}",))
+    again = ScriptedChat([{"topics": ["外星美食"]}])
+    svc.recommend("chen", k=10, explore=0.2, chat=again)
+    assert again.calls == 1
 
 
 def test_cli_events_train_recommend(rec_lib: Library, capsys: pytest.CaptureFixture[str]) -> None:

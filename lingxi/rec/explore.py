@@ -74,6 +74,9 @@ EXPLORE_EVIDENCE = True
 EVIDENCE_SPARE = 2  # ... and chooses its n topics among the n + 2 with the most evidence
 REASON_CHARS = 120  # the longest one-line reason a proposal may give
 TITLE_CHARS = 60  # the longest note title a reason quotes
+# Bumped when what a proposer returns changes (2: reasons made of facts), so that proposals cached per user are made
+# again instead of showing the old kind until the user's next event.
+PROPOSAL_FORMAT = 2
 
 
 def interests_of(history: Sequence[int], taxonomy: Taxonomy) -> list[str]:

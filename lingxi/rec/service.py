@@ -23,6 +23,7 @@ from lingxi.rec.encoder import Encoder, TrainConfig, train
 from lingxi.rec.explore import (
     EXPLORE_TAIL,
     EXPLORE_TOPICS,
+    PROPOSAL_FORMAT,
     RECENT_NOTES,
     CoEngagementProposer,
     LLMProposer,
@@ -218,7 +219,7 @@ class RecService:
         cat = self.catalogue()
         hist = self.history(user)
         st = self.conn.execute("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM events WHERE user=?", (user,)).fetchone()
-        stamp = f"{st[0]}:{st[1]}:{len(cat.taxonomy.topics)}"
+        stamp = f"{st[0]}:{st[1]}:{len(cat.taxonomy.topics)}:{PROPOSAL_FORMAT}"
         row = self.conn.execute("SELECT stamp, proposals FROM explore_cache WHERE user=? AND proposer=?",
                                 (user, proposer.name)).fetchone()
         if row is not None and row[0] == stamp:
