@@ -444,21 +444,61 @@ def test_a_chain_answered_against_its_last_hop_is_answered_by_its_findings(demo_
     a, _ = agent(demo_lib, [*replies[:3], final(("林舟在成都住了五年", "在成都住了五年", "。"), short="五年")], per_note=3)
     ans = a.ask("看熊猫的建议来自的那位嘉宾是做什么的？")
     assert ans.short == "旅行作家" and ans.answer.endswith("旅行作家 [2]。")
-    # hops that found what the last one found are said once, by the last one
-    a, _ = agent(demo_lib, [replies[0], read("林舟是一位旅行作家", "旅行作家"), read("林舟是一位旅行作家", "旅行作家"),
-                            replies[3]], per_note=3)
+    # a last hop that finds what the hop before found echoes its input: read again (test below), then not a finding
+    none = {"found": False, "answer": "", "passage": 0, "next_query": ""}
+    either = lambda m: replies[3](m) if "Sub-question:" not in m[-1]["content"] else \
+        read("林舟是一位旅行作家", "旅行作家")(m) if "林舟是一位旅行作家" in m[-1]["content"] else none
+    a, _ = agent(demo_lib, [replies[0], *[either] * 6], per_note=3)
     ans = a.ask("看熊猫的建议来自的那位嘉宾是做什么的？")
-    assert ans.short == "旅行作家" and ans.answer.count("旅行作家 [") == 1 and len(ans.citations) == 1
+    assert ans.short == "林舟" and "complete" not in [s.kind for s in ans.steps]
     # a last hop the question does not ask ("how long did the guest live there?" for "which guest?") leaves it alone
     plan = {"sub_questions": [{"id": 1, "question": "看熊猫的建议来自哪位嘉宾", "depends_on": []},
                               {"id": 2, "question": "#1 在成都住了几年", "depends_on": [1]}]}
     a, _ = agent(demo_lib, [plan, replies[1], read("在成都住了五年", "五年"), replies[3]], per_note=3)
     ans = a.ask("看熊猫的建议来自哪位嘉宾？")
     assert ans.short == "林舟" and "complete" not in [s.kind for s in ans.steps]
-    # nor does a last-hop finding that only repeats the question's words
-    a, _ = agent(demo_lib, [*replies[:2], read("林舟是一位旅行作家", "嘉宾"), replies[3]], per_note=3)
+    # nor does a last hop that only repeats the question's words, however often it is read
+    echo = lambda m: read("林舟是一位旅行作家", "嘉宾")(m) if "林舟是一位旅行作家" in m[-1]["content"] else none
+    either = lambda m: echo(m) if "Sub-question:" in m[-1]["content"] else replies[3](m)
+    a, _ = agent(demo_lib, [*replies[:2], *[either] * 5], per_note=3)
     ans = a.ask("看熊猫的建议来自的那位嘉宾是做什么的？")
     assert ans.short == "林舟" and "complete" not in [s.kind for s in ans.steps]
+    assert [s.detail.get("echoes") for s in ans.steps if s.kind == "read"][1:3] == [True, True]
+
+
+def test_a_hop_that_answers_with_its_input_reads_its_passages_again(demo_lib):
+    # the last hop "finds" the bridge it was given ("林舟" for "what does #1 do?"): nothing found; the same passages
+    # are read once more for the question itself, with the bridge, and that answer is the hop's finding
+    a, chat = agent(demo_lib, [
+        {"sub_questions": [{"id": 1, "question": "看熊猫的建议来自哪位嘉宾", "depends_on": []},
+                           {"id": 2, "question": "#1 是做什么的", "depends_on": [1]}]},
+        read("嘉宾林舟的建议", "林舟"),
+        read("林舟是一位旅行作家", "林舟"),
+        read("林舟是一位旅行作家", "旅行作家"),
+        final(("林舟", "嘉宾林舟的建议", "。"), short="林舟"),
+    ], per_note=3)
+    ans = a.ask("看熊猫的建议来自的那位嘉宾是做什么的？")
+    assert ans.short == "旅行作家" and ans.citations[-1].quote == "本期嘉宾林舟是一位旅行作家，在成都住了五年。"
+    reads = [s.detail for s in ans.steps if s.kind == "read"]
+    assert [r.get("echoes", False) for r in reads] == [False, True, False]
+    assert reads[2]["question"] == "看熊猫的建议来自的那位嘉宾是做什么的？ (林舟)"
+    assert reads[2]["chunk_ids"] == reads[1]["chunk_ids"]  # the same passages, no new search
+    assert [s.kind for s in ans.steps].count("search") == 3 and chat.calls == 5
+    assert any(s.kind == "decide" and "read_again" in s.detail for s in ans.steps)
+    check_citations(demo_lib, ans)
+
+
+def test_a_comparison_hop_may_answer_with_one_of_its_inputs():
+    from lingxi.agent.loop import _Run
+
+    run = _Run(question="Which is older, the Ark or the Bell?", started=0.0)
+    compare = {"id": 3, "question": "Which of #1 and #2 is older?", "depends_on": [1, 2]}
+    assert not SearchAgent._echoes(run, compare, {1: "the Ark", 2: "the Bell"}, "the Ark")
+    chain = {"id": 2, "question": "When was #1 built?", "depends_on": [1]}
+    assert SearchAgent._echoes(run, chain, {1: "the Ark"}, "the Ark")
+    assert SearchAgent._echoes(run, chain, {1: "the Ark"}, "Bell")  # words of the question
+    assert not SearchAgent._echoes(run, chain, {1: "the Ark"}, "1888")
+    assert not SearchAgent._echoes(run, chain, {}, "the Ark")  # its input is unknown
 
 
 def test_asks_number():

@@ -224,16 +224,35 @@ class SearchAgent:
                 if not hits:
                     break
                 passages = "\n\n".join(passage_block(i, h, cfg.passage_chars) for i, h in enumerate(hits, 1))
-                got, es = self._structured(run, "read", render("extract", main=run.question, question=query, passages=passages), EXTRACT_SCHEMA)
-                for s in es:
-                    yield emit(s)
+                read_as, got, where, answer = query, None, None, ""
+                for reread in (False, True):
+                    got, es = self._structured(run, "read", render("extract", main=run.question, question=read_as,
+                                                                   passages=passages), EXTRACT_SCHEMA)
+                    for s in es:
+                        yield emit(s)
+                    if got is None:
+                        break
+                    answer = str(got["answer"]).strip()
+                    where = (self._verify(hits, got.get("passage"), answer, answer, read_as)
+                             if got["found"] and answer else None)
+                    echo = where is not None and self._echoes(run, sq, answers, answer)
+                    yield emit(Step("read", {"question": read_as, "found": bool(got["found"]), "answer": answer,
+                                             "verified": where is not None, "chunk_ids": [h.chunk.id for h in hits],
+                                             **({"echoes": True} if echo else {})}))
+                    if not echo or reread or self._exhausted(run):
+                        break
+                    # A chain hop whose answer is its own input (the bridge: "Columbia University" for "in which
+                    # city is #1?") or words of the question ("France" for "...has worked in France since what
+                    # year?") found nothing: a small model's hop question is often malformed. The same passages are
+                    # read once more for the question itself, with what the hop was given.
+                    where = None
+                    read_as = f"{run.question} ({'; '.join(answers[d] for d in sq['depends_on'])})"
+                    yield emit(Step("decide", {"reason": "the hop's answer repeats what it was given",
+                                               "read_again": read_as}))
                 if got is None:
                     continue
-                answer = str(got["answer"]).strip()
-                where = (self._verify(hits, got.get("passage"), answer, answer, query) if got["found"] and answer
-                         else None)
-                yield emit(Step("read", {"question": query, "found": bool(got["found"]), "answer": answer,
-                                         "verified": where is not None, "chunk_ids": [h.chunk.id for h in hits]}))
+                if where is not None and self._echoes(run, sq, answers, answer):
+                    where = None
                 if where is not None:
                     answers[int(sq["id"])] = answer
                     run.found_in.append(where[0])
@@ -402,6 +421,16 @@ class SearchAgent:
                 todo.extend(hop[d]["depends_on"])
         # one sentence per answer: a hop that found what the last one found is said by the last one
         return [g for g in run.findings if g.sq_id in chain and (g is f or not mentions(g.answer, f.answer))], LAST
+
+    @staticmethod
+    def _echoes(run: _Run, sq: dict[str, Any], answers: dict[int, str], answer: str) -> bool:
+        """Whether a chain hop (one sub-question resting on one other, whose answer is known) answered with what it
+        was given: that answer, or words of the question. A hop resting on several (a comparison: "which of #1
+        and #2 is older?") may rightly answer with one of them."""
+        deps = sq["depends_on"]
+        if len(deps) != 1 or deps[0] not in answers:
+            return False
+        return mentions(answers[deps[0]], answer) or mentions(run.question, answer)
 
     @staticmethod
     def _resolve_refs(sq: dict[str, Any], answers: dict[int, str]) -> str:
