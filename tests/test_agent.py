@@ -421,6 +421,38 @@ def test_a_question_asking_for_a_number_gets_the_last_hop_s_number(demo_lib):
     assert ans.answer == "她在成都住了五年[1]。" and "complete" not in [s.kind for s in ans.steps]
 
 
+def test_a_number_question_answered_by_a_name_is_read_once_more_for_the_number(demo_lib):
+    # no hop found the number and the answer step named the bridge: one search for the question with that name,
+    # one read of its passages; the verified number answers the question
+    def script(number):
+        def reply(m):
+            text = m[-1]["content"]
+            if "Sub-question:" not in text:
+                return final(("林舟", "嘉宾林舟的建议", "。"), short="林舟")(m)
+            asked = text.split("Sub-question:")[1].split("\n")[0]
+            if "(林舟)" in asked and "在成都住了五年" in text:
+                return read("在成都住了五年", number)(m)
+            if "哪位嘉宾" in asked and "嘉宾林舟的建议" in text:
+                return read("嘉宾林舟的建议", "林舟")(m)
+            return {"found": False, "answer": "", "passage": 0, "next_query": ""}
+        return reply
+
+    plan = {"sub_questions": [{"id": 1, "question": "看熊猫的建议来自哪位嘉宾", "depends_on": []},
+                              {"id": 2, "question": "#1 的工作是什么", "depends_on": [1]}]}
+    question = "看熊猫的建议来自的那位嘉宾在成都住了几年？"
+    a, _ = agent(demo_lib, [plan, *[script("五年")] * 10], per_note=3)
+    ans = a.ask(question)
+    assert ans.short == "五年" and ans.citations[-1].quote == "本期嘉宾林舟是一位旅行作家，在成都住了五年。"
+    searches = [s.detail["query"] for s in ans.steps if s.kind == "search"]
+    assert searches[-1] == f"林舟 {question}"
+    assert [s.kind for s in ans.steps][-3:] == ["read", "complete", "answer"]
+    check_citations(demo_lib, ans)
+    # a read that gives no number adds nothing: the model's answer stands
+    a, _ = agent(demo_lib, [plan, *[script("林舟")] * 10], per_note=3)
+    ans = a.ask(question)
+    assert ans.short == "林舟" and "complete" not in [s.kind for s in ans.steps]
+
+
 def test_a_chain_answered_against_its_last_hop_is_answered_by_its_findings(demo_lib):
     # "what does the guest do?" answered with the guest's name (the bridge): the last hop, which asks what the
     # question asks, verified "旅行作家" in the podcast; the chain's findings become the answer, each cited where it

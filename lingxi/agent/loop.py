@@ -296,6 +296,14 @@ class SearchAgent:
             yield emit(Step("decide", {"reason": "the passages do not answer the question" if not final["found"]
                                        else "no claim of the answer could be verified", "next_query": nxt}))
             yield emit(self._search(run, nxt, cfg.k, first=True))
+        # 3b. a chain's question asking for a number answered with a name and no number among the verified findings:
+        #     the small model stopped at the chain's bridge ("Carrefour" for "...a chain that operated how many
+        #     hypermarkets?"); search for the question with that name and read once for the number
+        if found and short and any(sq["depends_on"] for sq in subqs) and asks_number(run.question) \
+                and not has_number(short) and not any(has_number(f.answer) for f in run.findings) \
+                and not self._exhausted(run):
+            for s in self._read_for_number(run, subqs, short):
+                yield emit(s)
         # 4. verified findings the answer must state (see ``_unstated``), each added as its own cited sentence, or
         #    the chain's findings in place of an answer that contradicts its last hop
         missing, reason = self._unstated(run, subqs, _MARKER.sub("", text) if found else "", short if found else "")
@@ -421,6 +429,34 @@ class SearchAgent:
                 todo.extend(hop[d]["depends_on"])
         # one sentence per answer: a hop that found what the last one found is said by the last one
         return [g for g in run.findings if g.sq_id in chain and (g is f or not mentions(g.answer, f.answer))], LAST
+
+    def _read_for_number(self, run: _Run, subqs: list[dict[str, Any]], name: str) -> list[Step]:
+        """One search for the question with the name the answer gave, one read of its best passages for the number
+        the question asks; a verified number becomes a finding of the plan's last sub-question."""
+        query = f"{name} {run.question}"
+        if query in run.queries:
+            return []
+        steps = [self._search(run, query, self.config.k, first=True)]
+        hits = run.results[0][: self.config.read_k]
+        if not hits:
+            return steps
+        asked = f"{run.question} ({name})"
+        passages = "\n\n".join(passage_block(i, h, self.config.passage_chars) for i, h in enumerate(hits, 1))
+        got, es = self._structured(run, "read", render("extract", main=run.question, question=asked,
+                                                       passages=passages), EXTRACT_SCHEMA)
+        steps.extend(es)
+        if got is None:
+            return steps
+        answer = str(got["answer"]).strip()
+        where = (self._verify(hits, got.get("passage"), answer, answer, asked)
+                 if got["found"] and has_number(answer) else None)
+        steps.append(Step("read", {"question": asked, "found": bool(got["found"]), "answer": answer,
+                                   "verified": where is not None, "chunk_ids": [h.chunk.id for h in hits]}))
+        if where is not None:
+            last = max(int(sq["id"]) for sq in subqs if not any(sq["id"] in o["depends_on"] for o in subqs))
+            run.found_in.append(where[0])
+            run.findings.append(Finding(last, asked, answer, *where))
+        return steps
 
     @staticmethod
     def _echoes(run: _Run, sq: dict[str, Any], answers: dict[int, str], answer: str) -> bool:
