@@ -252,7 +252,10 @@ class SearchAgent:
                 if got is None:
                     continue
                 if where is not None and self._echoes(run, sq, answers, answer):
-                    where = None
+                    # read for the question itself, the passages still give what the hop was given: the hop asks
+                    # nothing the question needs (a malformed "what is the genre of the series?"); searching on for
+                    # it only finds some other passage's name
+                    break
                 if where is not None:
                     answers[int(sq["id"])] = answer
                     run.found_in.append(where[0])
