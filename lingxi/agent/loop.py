@@ -243,19 +243,17 @@ class SearchAgent:
                         break
                     # A chain hop whose answer is its own input (the bridge: "Columbia University" for "in which
                     # city is #1?") or words of the question ("France" for "...has worked in France since what
-                    # year?") found nothing: a small model's hop question is often malformed. The same passages are
-                    # read once more for the question itself, with what the hop was given.
+                    # year?") may have found nothing: a small model's hop question is often malformed. The same
+                    # passages are read once more for the question itself, with what the hop was given; that
+                    # answer is the hop's finding, whether new or the same again.
                     where = None
                     read_as = f"{run.question} ({'; '.join(answers[d] for d in sq['depends_on'])})"
                     yield emit(Step("decide", {"reason": "the hop's answer repeats what it was given",
                                                "read_again": read_as}))
                 if got is None:
                     continue
-                if where is not None and self._echoes(run, sq, answers, answer):
-                    # read for the question itself, the passages still give what the hop was given: the hop asks
-                    # nothing the question needs (a malformed "what is the genre of the series?"); searching on for
-                    # it only finds some other passage's name
-                    break
+                # (read for the question itself, the passages still giving what the hop was given: that is the
+                # finding — the hop asked nothing more than its input, "what is the genre of the series?")
                 if where is not None:
                     answers[int(sq["id"])] = answer
                     run.found_in.append(where[0])
