@@ -223,18 +223,13 @@ class SearchAgent:
                 seen.update(h.chunk.id for h in hits)
                 if not hits:
                     break
-                passages = "\n\n".join(passage_block(i, h, cfg.passage_chars) for i, h in enumerate(hits, 1))
                 read_as, got, where, answer = query, None, None, ""
                 for reread in (False, True):
-                    got, es = self._structured(run, "read", render("extract", main=run.question, question=read_as,
-                                                                   passages=passages), EXTRACT_SCHEMA)
+                    got, answer, where, es = self._read(run, hits, read_as)
                     for s in es:
                         yield emit(s)
                     if got is None:
                         break
-                    answer = str(got["answer"]).strip()
-                    where = (self._verify(hits, got.get("passage"), answer, answer, read_as)
-                             if got["found"] and answer else None)
                     echo = where is not None and self._echoes(run, sq, answers, answer)
                     yield emit(Step("read", {"question": read_as, "found": bool(got["found"]), "answer": answer,
                                              "verified": where is not None, "chunk_ids": [h.chunk.id for h in hits],
@@ -442,15 +437,11 @@ class SearchAgent:
         if not hits:
             return steps
         asked = f"{run.question} ({name})"
-        passages = "\n\n".join(passage_block(i, h, self.config.passage_chars) for i, h in enumerate(hits, 1))
-        got, es = self._structured(run, "read", render("extract", main=run.question, question=asked,
-                                                       passages=passages), EXTRACT_SCHEMA)
+        got, answer, where, es = self._read(run, hits, asked)
         steps.extend(es)
         if got is None:
             return steps
-        answer = str(got["answer"]).strip()
-        where = (self._verify(hits, got.get("passage"), answer, answer, asked)
-                 if got["found"] and has_number(answer) else None)
+        where = where if has_number(answer) else None
         steps.append(Step("read", {"question": asked, "found": bool(got["found"]), "answer": answer,
                                    "verified": where is not None, "chunk_ids": [h.chunk.id for h in hits]}))
         if where is not None:
@@ -458,6 +449,19 @@ class SearchAgent:
             run.found_in.append(where[0])
             run.findings.append(Finding(last, asked, answer, *where))
         return steps
+
+    def _read(self, run: _Run, hits: list[Hit], asked: str
+              ) -> tuple[dict[str, Any] | None, str, tuple[Hit, str] | None, list[Step]]:
+        """One read of ``hits`` for ``asked``: (the reply, its answer, the passage and sentence that verify it or
+        None, the steps of the structured call)."""
+        passages = "\n\n".join(passage_block(i, h, self.config.passage_chars) for i, h in enumerate(hits, 1))
+        got, steps = self._structured(run, "read", render("extract", main=run.question, question=asked,
+                                                          passages=passages), EXTRACT_SCHEMA)
+        if got is None:
+            return None, "", None, steps
+        answer = str(got["answer"]).strip()
+        where = self._verify(hits, got.get("passage"), answer, answer, asked) if got["found"] and answer else None
+        return got, answer, where, steps
 
     @staticmethod
     def _echoes(run: _Run, sq: dict[str, Any], answers: dict[int, str], answer: str) -> bool:
