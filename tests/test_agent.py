@@ -522,6 +522,22 @@ def test_a_hop_that_answers_with_its_input_reads_its_passages_again(demo_lib):
     check_citations(demo_lib, ans)
 
 
+def test_a_re_read_that_echoes_too_leaves_the_first_read_standing(demo_lib):
+    # the first read gave words of the question, the re-read the bridge: nothing better, the first read is the finding
+    a, chat = agent(demo_lib, [
+        {"sub_questions": [{"id": 1, "question": "看熊猫的建议来自哪位嘉宾", "depends_on": []},
+                           {"id": 2, "question": "#1 是做什么的", "depends_on": [1]}]},
+        read("嘉宾林舟的建议", "林舟"),
+        read("林舟是一位旅行作家", "嘉宾"),
+        read("林舟是一位旅行作家", "林舟"),
+        final(("林舟", "嘉宾林舟的建议", "。"), short="林舟"),
+    ], per_note=3)
+    ans = a.ask("看熊猫的建议来自的那位嘉宾是做什么的？")
+    assert [s.detail.get("echoes", False) for s in ans.steps if s.kind == "read"] == [False, True, True]
+    assert "- 林舟 是做什么的: 嘉宾\n" in chat.sent[-1][-1]["content"]
+    assert ans.short == "林舟" and "complete" not in [s.kind for s in ans.steps]
+
+
 def test_a_comparison_hop_may_answer_with_one_of_its_inputs():
     from lingxi.agent.loop import _Run
 

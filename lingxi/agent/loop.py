@@ -224,31 +224,37 @@ class SearchAgent:
                 if not hits:
                     break
                 read_as, got, where, answer = query, None, None, ""
+                first: tuple[dict[str, Any], str, tuple[Hit, str]] | None = None
                 for reread in (False, True):
                     got, answer, where, es = self._read(run, hits, read_as)
                     for s in es:
                         yield emit(s)
-                    if got is None:
+                    echo = got is not None and where is not None and self._echoes(run, sq, answers, answer)
+                    if got is not None:
+                        yield emit(Step("read", {"question": read_as, "found": bool(got["found"]), "answer": answer,
+                                                 "verified": where is not None,
+                                                 "chunk_ids": [h.chunk.id for h in hits],
+                                                 **({"echoes": True} if echo else {})}))
+                    if reread and first is not None and (got is None or where is None or echo):
+                        got, answer, where = first  # the re-read gave nothing better: the first read stands
+                    if got is None or not echo or reread or self._exhausted(run):
                         break
-                    echo = where is not None and self._echoes(run, sq, answers, answer)
-                    yield emit(Step("read", {"question": read_as, "found": bool(got["found"]), "answer": answer,
-                                             "verified": where is not None, "chunk_ids": [h.chunk.id for h in hits],
-                                             **({"echoes": True} if echo else {})}))
-                    if not echo or reread or self._exhausted(run):
-                        break
+                    assert where is not None
+                    first = (got, answer, where)
                     # A chain hop whose answer is its own input (the bridge: "Columbia University" for "in which
                     # city is #1?") or words of the question ("France" for "...has worked in France since what
                     # year?") may have found nothing: a small model's hop question is often malformed. The same
-                    # passages are read once more for the question itself, with what the hop was given; that
-                    # answer is the hop's finding, whether new or the same again.
+                    # passages are read once more for the question itself, with what the hop was given; an answer
+                    # that echoes nothing is the hop's finding, else the first read's stands (the re-read of "what
+                    # New York city?" gave the bridge back where the first read had "New York City").
                     where = None
                     read_as = f"{run.question} ({'; '.join(answers[d] for d in sq['depends_on'])})"
                     yield emit(Step("decide", {"reason": "the hop's answer repeats what it was given",
                                                "read_again": read_as}))
                 if got is None:
                     continue
-                # (read for the question itself, the passages still giving what the hop was given: that is the
-                # finding — the hop asked nothing more than its input, "what is the genre of the series?")
+                # (an echo the re-read did not better is the finding: the hop asked nothing beyond its input, "what is
+                # the genre of the series?" for Animorphs; searching on for it found other passages' names)
                 if where is not None:
                     answers[int(sq["id"])] = answer
                     run.found_in.append(where[0])
