@@ -223,38 +223,27 @@ class SearchAgent:
                 seen.update(h.chunk.id for h in hits)
                 if not hits:
                     break
-                read_as, got, where, answer = query, None, None, ""
-                first: tuple[dict[str, Any], str, tuple[Hit, str]] | None = None
-                for reread in (False, True):
-                    got, answer, where, es = self._read(run, hits, read_as)
-                    for s in es:
-                        yield emit(s)
-                    echo = got is not None and where is not None and self._echoes(run, sq, answers, answer)
-                    if got is not None:
-                        yield emit(Step("read", {"question": read_as, "found": bool(got["found"]), "answer": answer,
-                                                 "verified": where is not None,
-                                                 "chunk_ids": [h.chunk.id for h in hits],
-                                                 **({"echoes": True} if echo else {})}))
-                    if reread and first is not None and (got is None or where is None or echo):
-                        got, answer, where = first  # the re-read gave nothing better: the first read stands
-                    if got is None or not echo or reread or self._exhausted(run):
-                        break
-                    assert where is not None
-                    first = (got, answer, where)
+                got, answer, where, es = self._read(run, hits, query, sq, answers)
+                for s in es:
+                    yield emit(s)
+                if where is not None and es[-1].detail.get("echoes") and not self._exhausted(run):
                     # A chain hop whose answer is its own input (the bridge: "Columbia University" for "in which
                     # city is #1?") or words of the question ("France" for "...has worked in France since what
                     # year?") may have found nothing: a small model's hop question is often malformed. The same
                     # passages are read once more for the question itself, with what the hop was given; an answer
                     # that echoes nothing is the hop's finding, else the first read's stands (the re-read of "what
-                    # New York city?" gave the bridge back where the first read had "New York City").
-                    where = None
+                    # New York city?" gave the bridge back where the first read had "New York City"; searching on
+                    # for a hop like "what is the genre of the series?" found other passages' names).
                     read_as = f"{run.question} ({'; '.join(answers[d] for d in sq['depends_on'])})"
                     yield emit(Step("decide", {"reason": "the hop's answer repeats what it was given",
                                                "read_again": read_as}))
+                    again, a2, w2, es = self._read(run, hits, read_as, sq, answers)
+                    for s in es:
+                        yield emit(s)
+                    if w2 is not None and not es[-1].detail.get("echoes"):
+                        got, answer, where = again, a2, w2
                 if got is None:
                     continue
-                # (an echo the re-read did not better is the finding: the hop asked nothing beyond its input, "what is
-                # the genre of the series?" for Animorphs; searching on for it found other passages' names)
                 if where is not None:
                     answers[int(sq["id"])] = answer
                     run.found_in.append(where[0])
@@ -443,30 +432,32 @@ class SearchAgent:
         if not hits:
             return steps
         asked = f"{run.question} ({name})"
-        got, answer, where, es = self._read(run, hits, asked)
+        _, answer, where, es = self._read(run, hits, asked, need_number=True)
         steps.extend(es)
-        if got is None:
-            return steps
-        where = where if has_number(answer) else None
-        steps.append(Step("read", {"question": asked, "found": bool(got["found"]), "answer": answer,
-                                   "verified": where is not None, "chunk_ids": [h.chunk.id for h in hits]}))
         if where is not None:
             last = max(int(sq["id"]) for sq in subqs if not any(sq["id"] in o["depends_on"] for o in subqs))
             run.found_in.append(where[0])
             run.findings.append(Finding(last, asked, answer, *where))
         return steps
 
-    def _read(self, run: _Run, hits: list[Hit], asked: str
+    def _read(self, run: _Run, hits: list[Hit], asked: str, sq: dict[str, Any] | None = None,
+              answers: dict[int, str] | None = None, need_number: bool = False
               ) -> tuple[dict[str, Any] | None, str, tuple[Hit, str] | None, list[Step]]:
         """One read of ``hits`` for ``asked``: (the reply, its answer, the passage and sentence that verify it or
-        None, the steps of the structured call)."""
+        None, the steps: the structured call's, then the "read" step, marked ``echoes`` when hop ``sq`` answered
+        with its input). With ``need_number`` an answer without a number does not verify."""
         passages = "\n\n".join(passage_block(i, h, self.config.passage_chars) for i, h in enumerate(hits, 1))
         got, steps = self._structured(run, "read", render("extract", main=run.question, question=asked,
                                                           passages=passages), EXTRACT_SCHEMA)
         if got is None:
             return None, "", None, steps
         answer = str(got["answer"]).strip()
-        where = self._verify(hits, got.get("passage"), answer, answer, asked) if got["found"] and answer else None
+        where = (self._verify(hits, got.get("passage"), answer, answer, asked)
+                 if got["found"] and answer and (has_number(answer) or not need_number) else None)
+        echo = where is not None and sq is not None and self._echoes(run, sq, answers or {}, answer)
+        steps.append(Step("read", {"question": asked, "found": bool(got["found"]), "answer": answer,
+                                   "verified": where is not None, "chunk_ids": [h.chunk.id for h in hits],
+                                   **({"echoes": True} if echo else {})}))
         return got, answer, where, steps
 
     @staticmethod
