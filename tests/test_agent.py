@@ -560,3 +560,33 @@ def test_asks_number():
     assert not asks_number("Who was president when the war ended?") and not asks_number("《李茂扮太子》是什么类型的电影？")
     assert not asks_number("Where is the company headquartered?")
     assert has_number("1962") and has_number("五年") and has_number("two weeks") and asks_number("住了多久") and not has_number("Masakazu Katsura")
+
+
+def test_a_first_hop_that_answers_with_words_of_the_question_is_read_again_alone(demo_lib):
+    # "which guest gave the advice?" answered "熊猫" — words of the question the hop does not ask about, taken from
+    # the question it was shown as context: the same passages are read again for the hop alone
+    a, chat = agent(demo_lib, [
+        {"sub_questions": [{"id": 1, "question": "这个建议来自哪位嘉宾", "depends_on": []},
+                           {"id": 2, "question": "#1 是做什么的", "depends_on": [1]}]},
+        read("嘉宾林舟的建议", "熊猫"),
+        read("嘉宾林舟的建议", "林舟"),
+        read("林舟是一位旅行作家", "旅行作家"),
+        final(("她是旅行作家", "林舟是一位旅行作家", "。"), short="旅行作家"),
+    ], per_note=3)
+    ans = a.ask("看熊猫的建议来自的那位嘉宾是做什么的？")
+    reads = [s.detail for s in ans.steps if s.kind == "read"]
+    assert [r["answer"] for r in reads] == ["熊猫", "林舟", "旅行作家"]
+    assert reads[0].get("echoes") and reads[1]["question"] == "这个建议来自哪位嘉宾"
+    assert reads[1]["chunk_ids"] == reads[0]["chunk_ids"]
+    assert "It is a step towards answering" in chat.sent[1][-1]["content"]
+    assert "It is a step towards answering" not in chat.sent[2][-1]["content"]
+    assert [s.detail["query"] for s in ans.steps if s.kind == "search"][-1] == "林舟 是做什么的"
+    assert ans.short == "旅行作家"
+    check_citations(demo_lib, ans)
+    # an answer its own question has is no echo ("熊猫" for "who recommends seeing 熊猫 early?")
+    from lingxi.agent.loop import _Run
+
+    run = _Run(question="看熊猫的建议来自的那位嘉宾是做什么的？", started=0.0)
+    assert SearchAgent._echoes(run, {"id": 1, "question": "这个建议来自哪位嘉宾", "depends_on": []}, {}, "熊猫")
+    assert not SearchAgent._echoes(run, {"id": 1, "question": "看熊猫的建议来自哪位嘉宾", "depends_on": []}, {}, "熊猫")
+    assert not SearchAgent._echoes(run, {"id": 1, "question": "这个建议来自哪位嘉宾", "depends_on": []}, {}, "林舟")

@@ -234,10 +234,14 @@ class SearchAgent:
                     # that echoes nothing is the hop's finding, else the first read's stands (the re-read of "what
                     # New York city?" gave the bridge back where the first read had "New York City"; searching on
                     # for a hop like "what is the genre of the series?" found other passages' names).
-                    read_as = f"{run.question} ({'; '.join(answers[d] for d in sq['depends_on'])})"
-                    yield emit(Step("decide", {"reason": "the hop's answer repeats what it was given",
-                                               "read_again": read_as}))
-                    again, a2, w2, es = self._read(run, hits, read_as, sq, answers)
+                    # A chain's first hop that answered with words of the question its own question does not have
+                    # ("New York" for "who directed Big Stone Gap?", asked towards "...based in what New York
+                    # city?") took them from the question it was shown as context: it is read again without it.
+                    first = not sq["depends_on"]
+                    read_as = asked if first else f"{run.question} ({'; '.join(answers[d] for d in sq['depends_on'])})"
+                    yield emit(Step("decide", {"reason": "the hop's answer repeats the question" if first
+                                               else "the hop's answer repeats what it was given", "read_again": read_as}))
+                    again, a2, w2, es = self._read(run, hits, read_as, sq, answers, alone=first)
                     for s in es:
                         yield emit(s)
                     if w2 is not None and not es[-1].detail.get("echoes"):
@@ -441,20 +445,22 @@ class SearchAgent:
         return steps
 
     def _read(self, run: _Run, hits: list[Hit], asked: str, sq: dict[str, Any] | None = None,
-              answers: dict[int, str] | None = None, need_number: bool = False
+              answers: dict[int, str] | None = None, need_number: bool = False, alone: bool = False
               ) -> tuple[dict[str, Any] | None, str, tuple[Hit, str] | None, list[Step]]:
         """One read of ``hits`` for ``asked``: (the reply, its answer, the passage and sentence that verify it or
         None, the steps: the structured call's, then the "read" step, marked ``echoes`` when hop ``sq`` answered
-        with its input). With ``need_number`` an answer without a number does not verify."""
+        with its input). With ``need_number`` an answer without a number does not verify; ``alone`` leaves out the
+        question the read is a step towards."""
         passages = "\n\n".join(passage_block(i, h, self.config.passage_chars) for i, h in enumerate(hits, 1))
-        got, steps = self._structured(run, "read", render("extract", main=run.question, question=asked,
+        context = "" if alone else render("extract_context", main=run.question) + "\n"
+        got, steps = self._structured(run, "read", render("extract", context=context, question=asked,
                                                           passages=passages), EXTRACT_SCHEMA)
         if got is None:
             return None, "", None, steps
         answer = str(got["answer"]).strip()
         where = (self._verify(hits, got.get("passage"), answer, answer, asked)
                  if got["found"] and answer and (has_number(answer) or not need_number) else None)
-        echo = where is not None and sq is not None and self._echoes(run, sq, answers or {}, answer)
+        echo = where is not None and sq is not None and not alone and self._echoes(run, sq, answers or {}, answer)
         steps.append(Step("read", {"question": asked, "found": bool(got["found"]), "answer": answer,
                                    "verified": where is not None, "chunk_ids": [h.chunk.id for h in hits],
                                    **({"echoes": True} if echo else {})}))
@@ -464,8 +470,11 @@ class SearchAgent:
     def _echoes(run: _Run, sq: dict[str, Any], answers: dict[int, str], answer: str) -> bool:
         """Whether a chain hop (one sub-question resting on one other, whose answer is known) answered with what it
         was given: that answer, or words of the question. A hop resting on several (a comparison: "which of #1
-        and #2 is older?") may rightly answer with one of them."""
+        and #2 is older?") may rightly answer with one of them. A chain's first hop (resting on none) echoes
+        when it answered with words of the question that its own question does not have."""
         deps = sq["depends_on"]
+        if not deps:
+            return mentions(run.question, answer) and not mentions(str(sq["question"]), answer)
         if len(deps) != 1 or deps[0] not in answers:
             return False
         return mentions(answers[deps[0]], answer) or mentions(run.question, answer)
