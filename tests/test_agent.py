@@ -590,3 +590,28 @@ def test_a_first_hop_that_answers_with_words_of_the_question_is_read_again_alone
     assert SearchAgent._echoes(run, {"id": 1, "question": "这个建议来自哪位嘉宾", "depends_on": []}, {}, "熊猫")
     assert not SearchAgent._echoes(run, {"id": 1, "question": "看熊猫的建议来自哪位嘉宾", "depends_on": []}, {}, "熊猫")
     assert not SearchAgent._echoes(run, {"id": 1, "question": "这个建议来自哪位嘉宾", "depends_on": []}, {}, "林舟")
+
+
+def test_names_entity():
+    from lingxi.agent.grounding import names_entity
+
+    assert names_entity("Roger O. Egeberg was a physician.", "Roger Olaf Egeberg")  # 2 of its 3 words
+    assert names_entity("Peter Schmeichel\nHe was voted the IFFHS World's Best Goalkeeper.", "Peter Bolesław Schmeichel")
+    assert not names_entity("Jim Backus voiced Mr. Magoo.", "Jim Cummings")  # half is not enough
+    assert not names_entity("Mikhail Suslov served from 1965 until 1982.", "Roger Olaf Egeberg")
+    assert names_entity("2014 S/S is the debut album of South Korean group WINNER.", "Winner")
+    assert names_entity("本期嘉宾林舟是一位旅行作家", "林舟") and not names_entity("多肉最怕的不是干，是涝", "林舟")
+    assert names_entity("It seats 3,677.", "3677") and not names_entity("It seats 4,000.", "3677")
+    assert not names_entity("anything", "")
+
+
+def test_a_chain_hop_verifies_only_in_a_passage_that_names_its_input(demo_lib):
+    # "what does 林舟 do?" answered from a passage about succulents: it does not name 林舟, so it backs nothing about her
+    a, _ = agent(demo_lib, [])
+    other = demo_lib.search("多肉 浇水 一周到十天", k=1)[0]
+    guest = demo_lib.search("林舟 旅行作家", k=1)[0]
+    assert "林舟" not in other.chunk.text and "一周到十天" in other.chunk.text
+    assert a._verify([other, guest], 1, "一周到十天", "一周到十天", "林舟 多久浇一次水") is not None
+    assert a._verify([other, guest], 1, "一周到十天", "一周到十天", "林舟 多久浇一次水", subject="林舟") is None
+    hit, quote = a._verify([other, guest], 1, "旅行作家", "旅行作家", "林舟 是做什么的", subject="林舟")
+    assert hit.chunk.id == guest.chunk.id and "林舟是一位旅行作家" in quote

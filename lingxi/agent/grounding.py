@@ -150,6 +150,25 @@ def names_all(answer: str, text: str) -> bool:
     return True
 
 
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def names_entity(text: str, name: str) -> bool:
+    """Whether ``text`` names ``name`` (a chain's bridge: "Jim Cummings", "Roger Olaf Egeberg", "林舟"): it states it,
+    or (a Latin-script name written another way: "Roger O. Egeberg", "Peter Schmeichel") more than half of its words
+    and numbers, or (Chinese) most of its character pairs. A passage about Jim Backus does not name Jim Cummings."""
+    if mentions(text, name):
+        return True
+    if _CJK.search(name):
+        return overlap(name, text) >= 0.6
+    words = {w.lower().strip("'’-") for w in _LATIN.findall(name) if len(w) >= 3 or w.isupper()} - _FILLER
+    need = words | numbers(name)
+    if not need:
+        return False
+    have = {w.lower().strip("'’-") for w in _LATIN.findall(text)} | numbers(text)
+    return len(need & have) * 2 > len(need)
+
+
 def supporting_sentence(chunk_text: str, claim: str, short: str = "", shown: str | None = None,
                         exclude: str = "", given: str = "", title: str = "") -> str | None:
     """The verbatim sentence of ``chunk_text`` that best backs ``claim`` (whose bare answer is ``short``), or None

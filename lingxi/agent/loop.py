@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from lingxi.agent.asks import asks_number, has_number
-from lingxi.agent.grounding import mentions, overlap, short_of, supporting_sentence
+from lingxi.agent.grounding import mentions, names_entity, overlap, short_of, supporting_sentence
 from lingxi.agent.parts import split_parallel
 from lingxi.agent.prompts import is_chinese, language_rule, render, template
 from lingxi.agent.safety import MARKER, neutralize
@@ -436,7 +436,7 @@ class SearchAgent:
         if not hits:
             return steps
         asked = f"{run.question} ({name})"
-        _, answer, where, es = self._read(run, hits, asked, need_number=True)
+        _, answer, where, es = self._read(run, hits, asked, need_number=True, about=name)
         steps.extend(es)
         if where is not None:
             last = max(int(sq["id"]) for sq in subqs if not any(sq["id"] in o["depends_on"] for o in subqs))
@@ -445,12 +445,13 @@ class SearchAgent:
         return steps
 
     def _read(self, run: _Run, hits: list[Hit], asked: str, sq: dict[str, Any] | None = None,
-              answers: dict[int, str] | None = None, need_number: bool = False, alone: bool = False
-              ) -> tuple[dict[str, Any] | None, str, tuple[Hit, str] | None, list[Step]]:
+              answers: dict[int, str] | None = None, need_number: bool = False, alone: bool = False,
+              about: str = "") -> tuple[dict[str, Any] | None, str, tuple[Hit, str] | None, list[Step]]:
         """One read of ``hits`` for ``asked``: (the reply, its answer, the passage and sentence that verify it or
         None, the steps: the structured call's, then the "read" step, marked ``echoes`` when hop ``sq`` answered
         with its input). With ``need_number`` an answer without a number does not verify; ``alone`` leaves out the
-        question the read is a step towards."""
+        question the read is a step towards. The answer of a chain hop (resting on one other sub-question) verifies
+        only in a passage that names that sub-question's answer, else in one that names ``about``."""
         passages = "\n\n".join(passage_block(i, h, self.config.passage_chars) for i, h in enumerate(hits, 1))
         context = "" if alone else render("extract_context", main=run.question) + "\n"
         got, steps = self._structured(run, "read", render("extract", context=context, question=asked,
@@ -458,7 +459,10 @@ class SearchAgent:
         if got is None:
             return None, "", None, steps
         answer = str(got["answer"]).strip()
-        where = (self._verify(hits, got.get("passage"), answer, answer, asked)
+        # a chain hop's answer is a fact about the hop's input: its passage must name that input
+        deps = sq["depends_on"] if sq is not None else []
+        subject = (answers or {}).get(deps[0], "") if len(deps) == 1 else about
+        where = (self._verify(hits, got.get("passage"), answer, answer, asked, subject)
                  if got["found"] and answer and (has_number(answer) or not need_number) else None)
         echo = where is not None and sq is not None and not alone and self._echoes(run, sq, answers or {}, answer)
         steps.append(Step("read", {"question": asked, "found": bool(got["found"]), "answer": answer,
@@ -501,11 +505,15 @@ class SearchAgent:
         return supporting_sentence(hit.chunk.text, claim, short, shown=shown, exclude=MARKER, given=question,
                                    title=hit.title)
 
-    def _verify(self, hits: list[Hit], named: Any, claim: str, short: str, question: str) -> tuple[Hit, str] | None:
+    def _verify(self, hits: list[Hit], named: Any, claim: str, short: str, question: str,
+                subject: str = "") -> tuple[Hit, str] | None:
         """The passage (and sentence) backing a read step's answer: the one the model named, else (small models
-        misnumber passages) another shown passage that contains the answer."""
+        misnumber passages) another shown passage that contains the answer; with a ``subject``, only a passage
+        (with its title) that names it."""
         order = [hits[named - 1]] if isinstance(named, int) and 1 <= named <= len(hits) else []
         for hit in order + [h for h in hits if h not in order]:
+            if subject and not names_entity(f"{hit.title}\n{hit.chunk.text}", subject):
+                continue
             quote = self._backing(hit, claim, short, question)
             if quote is not None:
                 return hit, quote
