@@ -66,3 +66,16 @@ def test_console_script_and_lingxi_home_env(tmp_path):
     r = subprocess.run([sys.executable, "-m", "lingxi", "ingest", "--format", "pdf", "x"],
                        capture_output=True, text=True, env=env, check=False)
     assert r.returncode == 2 and "invalid choice: 'pdf'" in r.stderr
+
+
+def test_show_steps_says_what_each_decision_does(capsys):
+    from lingxi.cli.ask import show_step
+    from lingxi.types import Step
+
+    show_step(Step("decide", {"reason": "the answer repeats the question's words", "answer_again": "Apple Remote"}))
+    show_step(Step("decide", {"reason": "no passage answers it", "next_query": "Front Row keyboard"}))
+    show_step(Step("decide", {"reason": "the hop's answer repeats the question", "read_again": "Who directed X?"}))
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].endswith("answer again, not with: Apple Remote")
+    assert err[1].endswith("search again: Front Row keyboard")
+    assert err[2].endswith("read the same passages for: Who directed X?")
