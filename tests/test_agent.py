@@ -648,3 +648,18 @@ def test_restates():
     assert not _restates("Which magazine was started first, Arthur's Magazine or First for Women?", "Arthur's Magazine")
     assert not _restates("Were Scott Derrickson and Ed Wood of the same nationality?", "yes")
     assert not _restates("Is the Danube longer than the Rhine?", "no")
+
+
+def test_a_claim_that_is_only_a_name_is_backed_only_by_a_passage_that_names_it():
+    from lingxi.agent.grounding import name_only, supporting_sentence
+
+    film = ("Big Stone Gap is a 2014 American drama romantic comedy film written and directed by Adriana Trigiani. "
+            "The film had its world premiere at the Virginia Film Festival on November 6, 2014.")
+    author = "Adriana Trigiani is an author and film director based in Greenwich Village, New York City."
+    # the short answer the model gave is another ("New York City") or none: the claim's letter pairs overlap the
+    # film's sentences, but the film's passage does not name Greenwich Village
+    for short in ("New York City", ""):
+        assert supporting_sentence(film, "Greenwich Village", short, title="Big Stone Gap (film)") is None
+        assert supporting_sentence(author, "Greenwich Village", short, title="Adriana Trigiani") == author
+    assert name_only("Greenwich Village") and name_only("The Hork-Bajir Chronicles") and name_only("Chief of Protocol")
+    assert not name_only("She is based in Greenwich Village") and not name_only("1986–2013") and not name_only("熊猫")

@@ -122,6 +122,16 @@ def bare(claim: str, short: str) -> bool:
     return bool(s) and s not in _YES_NO and s in c and len(c) <= len(s) + 8
 
 
+def name_only(claim: str) -> bool:
+    """Whether a claim is only a name ("Greenwich Village", "The Hork-Bajir Chronicles"): a few Latin-script words,
+    each capitalised or a filler word, and nothing else said. Its letter pairs overlap any English sentence, so only
+    a passage that names it backs it, whatever the short answer is."""
+    words = _LATIN.findall(claim)
+    rest = _LATIN.sub("", claim)
+    return 0 < len(words) <= 8 and not re.search(r"[^\W\d_]", rest) \
+        and all(w[0].isupper() or w.lower() in _FILLER for w in words)
+
+
 def names_all(answer: str, text: str) -> bool:
     """Whether ``text`` has every capitalised Latin-script word of ``answer``, the words of a name, each but the
     first as a capitalised word (an initial matches a word it begins; "City" is not the common noun "city");
@@ -182,8 +192,8 @@ def supporting_sentence(chunk_text: str, claim: str, short: str = "", shown: str
     if not states_numbers(chunk_text, claim, given):
         return None
     named = f"{title}\n{chunk_text}"
-    if bare(claim or short, short) and not names_all(claim or short, named):
-        return None  # a bare answer is backed only by a passage (or its title) that names it
+    if (bare(claim or short, short) or name_only(claim)) and not names_all(claim or short, named):
+        return None  # a bare answer (or a claim that is only a name) is backed only by a passage that names it
     s = _squash(short)
     if len(s) >= 2 and s in _squash(claim or short) and s not in _squash(chunk_text) and not names_all(short, named):
         return None  # so is a sentence that states the answer: its words restating the question do not back it
