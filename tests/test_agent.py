@@ -617,39 +617,6 @@ def test_a_chain_hop_verifies_only_in_a_passage_that_names_its_input(demo_lib):
     assert hit.chunk.id == guest.chunk.id and "林舟是一位旅行作家" in quote
 
 
-def test_an_answer_that_repeats_the_question_is_answered_again(demo_lib):
-    # "光影展" for "besides the 光影展, which exhibition is half price on Wednesdays?": the question's own words; the
-    # answer step is asked once more, told that it is not the answer, and its new verified answer replaces it
-    question = "除了光影展，哪个展周三半价？"
-    a, chat = agent(demo_lib, [
-        {"sub_questions": []},
-        final(("光影展", "浦东美术馆的光影展", "。"), short="光影展"),
-        final(("西岸美术馆和蓬皮杜合作的常设展周三半价", "周三半价", "。"), short="西岸美术馆和蓬皮杜合作的常设展"),
-    ])
-    ans = a.ask(question)
-    assert ans.short == "西岸美术馆和蓬皮杜合作的常设展" and "光影展" not in ans.answer
-    assert any(s.kind == "decide" and s.detail.get("answer_again") == "光影展" for s in ans.steps)
-    assert '"光影展" is not the answer' in chat.sent[-1][-1]["content"]
-    assert '" is not the answer' not in chat.sent[-2][-1]["content"]
-    check_citations(demo_lib, ans)
-    # the second answer repeats the question too: the first stands
-    a, _ = agent(demo_lib, [{"sub_questions": []}, *[final(("光影展", "浦东美术馆的光影展", "。"), short="光影展")] * 2])
-    assert a.ask(question).short == "光影展"
-    # a question that offers a choice may be answered with one of its words, with no second answer
-    a, chat = agent(demo_lib, [{"sub_questions": []}, final(("光影展", "浦东美术馆的光影展", "。"), short="光影展")])
-    assert a.ask("光影展还是水墨展免费预约？").short == "光影展" and chat.calls == 2
-
-
-def test_restates():
-    from lingxi.agent.loop import _restates
-
-    q = "Aside from the Apple Remote, what other device can control the program Apple Remote was designed for?"
-    assert _restates(q, "Apple Remote") and not _restates(q, "keyboard function keys")
-    assert not _restates("Which magazine was started first, Arthur's Magazine or First for Women?", "Arthur's Magazine")
-    assert not _restates("Were Scott Derrickson and Ed Wood of the same nationality?", "yes")
-    assert not _restates("Is the Danube longer than the Rhine?", "no")
-
-
 def test_a_claim_that_is_only_a_name_is_backed_only_by_a_passage_that_names_it():
     from lingxi.agent.grounding import name_only, supporting_sentence
 
@@ -663,3 +630,4 @@ def test_a_claim_that_is_only_a_name_is_backed_only_by_a_passage_that_names_it()
         assert supporting_sentence(author, "Greenwich Village", short, title="Adriana Trigiani") == author
     assert name_only("Greenwich Village") and name_only("The Hork-Bajir Chronicles") and name_only("Chief of Protocol")
     assert not name_only("She is based in Greenwich Village") and not name_only("1986–2013") and not name_only("熊猫")
+

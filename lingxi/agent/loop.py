@@ -270,7 +270,11 @@ class SearchAgent:
             yield emit(Step("gather", {"passages": [{"n": i, "title": h.title, "locator": h.chunk.locator.label()}
                                                     for i, h in enumerate(pool, 1)],
                                        "chunk_ids": [h.chunk.id for h in pool]}))
-            final, fs = self._answer_step(run, pool, force=rnd == 0)
+            findings = "".join(f"- {f.question}: {f.answer}\n" for f in run.findings)
+            prompt = render("answer", question=run.question, language_rule=language_rule(run.question),
+                            findings=f"\nAlready found (verified in the notes):\n{findings}" if findings else "",
+                            passages="\n\n".join(passage_block(i, h, cfg.passage_chars) for i, h in enumerate(pool, 1)))
+            final, fs = self._structured(run, "answer", prompt, FINAL_SCHEMA, force=rnd == 0)
             for s in fs:
                 yield emit(s)
             if final is None:
@@ -280,20 +284,6 @@ class SearchAgent:
             if t_cites:
                 text, citations, found = t_text, t_cites, True
                 short = short_of(str(final["short_answer"]), _MARKER.sub("", text))
-                if _restates(run.question, short) and not self._exhausted(run):
-                    # "Apple Remote" for "Aside from the Apple Remote, what other device can control ...?": the
-                    # answer is what the question names, not what it asks; answered once more, told so
-                    yield emit(Step("decide", {"reason": "the answer repeats the question's words",
-                                               "answer_again": short}))
-                    again, fs = self._answer_step(run, pool, avoid=short)
-                    for s in fs:
-                        yield emit(s)
-                    if again is not None:
-                        a_text, a_cites = self._cite(run, str(again["answer"]), str(again["short_answer"]).strip(),
-                                                     pool)
-                        a_short = short_of(str(again["short_answer"]), _MARKER.sub("", a_text))
-                        if a_cites and a_short and not _restates(run.question, a_short):
-                            text, citations, short, final = a_text, a_cites, a_short, again
             nxt = str(final.get("next_query") or "").strip()
             if (final["found"] and t_cites) or rnd + 1 >= cfg.answer_rounds or not nxt or nxt in run.queries \
                     or self._exhausted(run):
@@ -348,18 +338,6 @@ class SearchAgent:
         """Passages for the answer: those a sub-question's answer was found in, then round-robin over the searches
         (each search's best, then each one's second best, ...), at most ``answer_k``."""
         return _interleave([run.found_in] + run.results)[: self.config.answer_k]
-
-    def _answer_step(self, run: _Run, pool: list[Hit], force: bool = False,
-                     avoid: str = "") -> tuple[dict[str, Any] | None, list[Step]]:
-        """The answer step over the pooled passages, told the verified findings (and an answer ``avoid`` that only
-        repeats the question)."""
-        findings = "".join(f"- {f.question}: {f.answer}\n" for f in run.findings)
-        prompt = render("answer", question=run.question, language_rule=language_rule(run.question),
-                        findings=f"\nAlready found (verified in the notes):\n{findings}" if findings else "",
-                        not_answer="\n" + render("not_answer", answer=avoid) if avoid else "",
-                        passages="\n\n".join(passage_block(i, h, self.config.passage_chars)
-                                              for i, h in enumerate(pool, 1)))
-        return self._structured(run, "answer", prompt, FINAL_SCHEMA, force=force)
 
     def _structured(self, run: _Run, kind: str, prompt: str, schema: dict[str, Any],
                     force: bool = False) -> tuple[dict[str, Any] | None, list[Step]]:
@@ -618,18 +596,6 @@ def _citation(n: int, hit: Hit, quote: str) -> Citation:
 
 # the asking words a sub-question ends with, left out where its answer follows ("出生率是多少" → "出生率：7.52‰")
 _ASKING = re.compile(r"\s*(?:是|为|有)?(?:多少|什么时候|何时|什么|哪里|哪儿|哪个|哪些|哪一年|几时|谁)\s*$")
-
-
-_CHOICE = re.compile(r"\bor\b|\bbetween\b|\beither\b|\bwhich of\b|还是|或者|或是|之间|哪一个|谁更|哪个更", re.I)
-_YES_NO = re.compile(r"^\s*(?:yes|no|是|否|不是|对|不对|有|没有)\b", re.I)
-
-
-def _restates(question: str, short: str) -> bool:
-    """Whether a short answer only repeats words of the question ("Apple Remote" for "Aside from the Apple Remote,
-    what other device ...?"), where that cannot be the answer: the question offers no choice ("A or B", "which of",
-    "还是") and the answer is not yes or no."""
-    return bool(short.strip()) and mentions(question, short) and not _CHOICE.search(question) \
-        and not _YES_NO.match(short)
 
 
 def _asks_as(question: str, hop: str, bridges: list[str]) -> bool:

@@ -43,10 +43,8 @@ def show_step(step: Step) -> None:
     elif step.kind == "gather":
         line = f"answer from {len(d['passages'])} passages: " + "; ".join(f"[{p['n']}] {p['title'][:24]}" for p in d["passages"])
     elif step.kind == "decide":
-        then = (f"search again: {d['next_query']}" if "next_query" in d
-                else f"answer again, not with: {d['answer_again']}" if "answer_again" in d
-                else f"read the same passages for: {d.get('read_again', '')}")
-        line = f"decide: {d['reason']}; {then}"
+        line = f"decide: {d['reason']}; " + (f"search again: {d['next_query']}" if "next_query" in d
+                                               else f"read the same passages for: {d.get('read_again', '')}")
     elif step.kind == "complete":
         line = f"added from verified reads ({d['reason']}): " + "; ".join(f"{a['question'][:30]} → {a['answer'][:40]}" for a in d["added"])
     else:
