@@ -257,6 +257,9 @@ class SearchAgent:
                 reason = "no passage answers it" if not got["found"] else "the passage it named does not say so"
                 if not nxt or nxt in run.queries:
                     nxt = f"{query} {sq['question']}" if query != sq["question"] else query
+                known = [answers[d] for d in sq["depends_on"] if d in answers]
+                if known and not any(mentions(nxt, a) for a in known):
+                    nxt = f"{known[-1]} {nxt}"  # the model's query for a hop lost what the hop is about ("voice actor")
                 if attempt + 1 < cfg.searches_per_subquestion:
                     yield emit(Step("decide", {"reason": reason, "next_query": nxt}))
                 query = nxt
