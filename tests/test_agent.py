@@ -657,3 +657,21 @@ def test_a_chain_hops_next_query_keeps_what_the_hop_is_about(demo_lib):
     ], per_note=3)
     ans = a.ask("看熊猫的建议来自的那位嘉宾是做什么的？")
     assert next(s for s in ans.steps if s.kind == "decide").detail["next_query"] == "林舟 职业"
+
+
+def test_a_claim_is_backed_only_by_a_passage_that_names_the_names_it_states():
+    from lingxi.agent.grounding import supporting_sentence
+
+    backus = "Jim Backus was an American actor. Among his roles was the voice of the cartoon character Mr. Magoo."
+    cummings = "Jim Cummings is an American voice actor, known as Dr. Robotnik from Sonic the Hedgehog."
+    q = "This singer of A Rather Blustery Day also voiced what hedgehog?"
+    claim = "The hedgehog voiced by Jim Cummings is Mr. Magoo."
+    assert supporting_sentence(backus, claim, "Mr. Magoo", given=q, title="Jim Backus") is None
+    assert supporting_sentence(cummings, "Jim Cummings voiced Sonic the Hedgehog.", "Sonic", given=q,
+                               title="Jim Cummings") is not None
+    # a name the question states need not be in the passage (the claim restates the question)
+    film = "Big Stone Gap is a 2014 film written and directed by Adriana Trigiani."
+    assert supporting_sentence(film, "The director of Big Stone Gap is Adriana Trigiani.", "Adriana Trigiani",
+                               given="Who directed Big Stone Gap?", title="Big Stone Gap (film)") is not None
+    assert supporting_sentence("It was directed by Adriana Trigiani.", "The director of Big Stone Gap is Adriana "
+                               "Trigiani.", "Adriana Trigiani", given="Who directed Big Stone Gap?") is not None

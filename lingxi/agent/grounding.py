@@ -179,13 +179,18 @@ def names_entity(text: str, name: str) -> bool:
     return len(need & have) * 2 > len(need)
 
 
+# a name in a claim: two or more capitalised Latin-script words in a row ("Jim Cummings", "Mr. Magoo")
+_NAMES = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)+")
+
+
 def supporting_sentence(chunk_text: str, claim: str, short: str = "", shown: str | None = None,
                         exclude: str = "", given: str = "", title: str = "") -> str | None:
     """The verbatim sentence of ``chunk_text`` that best backs ``claim`` (whose bare answer is ``short``), or None
     when the chunk does not back it: the chunk must state every number of the claim not already in ``given`` (the
     question), name the answer's name words when the claim states the answer (``names_all``: the claim's words
-    restating the question do not back it), and contain the short answer or share enough of the claim's
-    characters (see ``about``). ``shown``
+    restating the question do not back it), name every name of the claim the question does not name (a claim
+    about Jim Cummings is not backed by Jim Backus's passage), and contain the short answer or share enough of the
+    claim's characters (see ``about``). ``shown``
     is the text the model saw (instruction-like sentences replaced); a sentence containing ``exclude`` (that
     replacement marker) is never quoted."""
     shown = chunk_text if shown is None else shown
@@ -194,6 +199,8 @@ def supporting_sentence(chunk_text: str, claim: str, short: str = "", shown: str
     named = f"{title}\n{chunk_text}"
     if (bare(claim or short, short) or name_only(claim)) and not names_all(claim or short, named):
         return None  # a bare answer (or a claim that is only a name) is backed only by a passage that names it
+    if any(not names_entity(given, n) and not names_entity(named, n) for n in _NAMES.findall(claim)):
+        return None  # a name the claim states and the question does not ("Jim Cummings") must be the passage's too
     s = _squash(short)
     if len(s) >= 2 and s in _squash(claim or short) and s not in _squash(chunk_text) and not names_all(short, named):
         return None  # so is a sentence that states the answer: its words restating the question do not back it
