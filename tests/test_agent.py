@@ -32,6 +32,12 @@ def read(needle, answer, found=True, next_query=""):
                       "next_query": next_query}
 
 
+def chain(first, then):
+    """A plan of two hops, the second resting on the first's answer."""
+    return {"sub_questions": [{"id": 1, "question": first, "depends_on": []},
+                              {"id": 2, "question": then, "depends_on": [1]}]}
+
+
 def final(*claims, short="", found=True, next_query=""):
     """An answer step's reply: each claim followed by the marker of the passage containing its needle."""
     def reply(m):
@@ -48,8 +54,7 @@ def check_citations(lib, ans):
 
 def test_two_hop_question(demo_lib):
     a, chat = agent(demo_lib, [
-        {"sub_questions": [{"id": 1, "question": "成都攻略里早上看熊猫的建议来自哪位播客嘉宾", "depends_on": []},
-                           {"id": 2, "question": "#1 是做什么工作的", "depends_on": [1]}]},
+        chain("成都攻略里早上看熊猫的建议来自哪位播客嘉宾", "#1 是做什么工作的"),
         read("嘉宾林舟的建议", "林舟"),
         read("林舟是一位旅行作家", "旅行作家"),  # the chain's last hop is read too
         final(("是林舟的建议", "嘉宾林舟的建议", "，"), ("她是一位旅行作家", "林舟是一位旅行作家", "。"), short="林舟，旅行作家"),
@@ -116,8 +121,7 @@ def test_parts_the_answer_step_drops_are_added_from_verified_findings(demo_lib):
 def test_a_chain_s_findings_are_not_added(demo_lib):
     # in a chain (sub-question 2 needs 1) the first hop's answer is a step, not a part of the answer
     a, _ = agent(demo_lib, [
-        {"sub_questions": [{"id": 1, "question": "看熊猫的建议来自哪位嘉宾", "depends_on": []},
-                           {"id": 2, "question": "#1 是做什么的", "depends_on": [1]}]},
+        chain("看熊猫的建议来自哪位嘉宾", "#1 是做什么的"),
         read("嘉宾林舟的建议", "林舟"),
         read("林舟是一位旅行作家", "旅行作家"),
         final(("她是一位旅行作家", "林舟是一位旅行作家", "。"), short="旅行作家"),
@@ -128,8 +132,7 @@ def test_a_chain_s_findings_are_not_added(demo_lib):
 
 def test_read_that_does_not_verify_searches_again(demo_lib):
     a, _ = agent(demo_lib, [
-        {"sub_questions": [{"id": 1, "question": "看熊猫的建议来自哪位嘉宾", "depends_on": []},
-                           {"id": 2, "question": "#1 是做什么的", "depends_on": [1]}]},
+        chain("看熊猫的建议来自哪位嘉宾", "#1 是做什么的"),
         # names a passage, but no shown passage says "王大锤": not verified, so search again with the model's query
         lambda m: {"found": True, "answer": "王大锤", "passage": 1, "next_query": "慢慢聊 第12期 嘉宾"},
         # the next search skips passages already read; nothing new answers it
@@ -189,8 +192,7 @@ def test_malformed_output_is_retried_then_plain_failure(demo_lib):
 
 def test_budget_exhaustion_stops_and_answers_with_what_it_has(demo_lib):
     a, chat = agent(demo_lib, [
-        {"sub_questions": [{"id": 1, "question": "熊猫什么时候最活跃", "depends_on": []},
-                           {"id": 2, "question": "#1 的时候该几点出门", "depends_on": [1]}]},
+        chain("熊猫什么时候最活跃", "#1 的时候该几点出门"),
         final(("熊猫上午最活跃", "熊猫上午最活跃，十点后基本在睡觉", "。"), short="上午"),
     ], max_llm_calls=1)
     ans = a.ask("熊猫什么时候最活跃？")
@@ -399,8 +401,7 @@ def test_a_question_asking_for_a_number_gets_the_last_hop_s_number(demo_lib):
     # the answer step names the bridge (the guest) for a question that asks "how many years": the last hop's
     # verified finding, a number, answers it and becomes the short answer; its passage is cited
     replies = [
-        {"sub_questions": [{"id": 1, "question": "看熊猫的建议来自哪位嘉宾", "depends_on": []},
-                           {"id": 2, "question": "#1 在成都住了几年", "depends_on": [1]}]},
+        chain("看熊猫的建议来自哪位嘉宾", "#1 在成都住了几年"),
         read("嘉宾林舟的建议", "林舟"),
         read("在成都住了五年", "五年"),
         final(("林舟", "嘉宾林舟的建议", "。"), short="林舟"),
@@ -437,8 +438,7 @@ def test_a_number_question_answered_by_a_name_is_read_once_more_for_the_number(d
             return {"found": False, "answer": "", "passage": 0, "next_query": ""}
         return reply
 
-    plan = {"sub_questions": [{"id": 1, "question": "看熊猫的建议来自哪位嘉宾", "depends_on": []},
-                              {"id": 2, "question": "#1 的工作是什么", "depends_on": [1]}]}
+    plan = chain("看熊猫的建议来自哪位嘉宾", "#1 的工作是什么")
     question = "看熊猫的建议来自的那位嘉宾在成都住了几年？"
     a, _ = agent(demo_lib, [plan, *[script("五年")] * 10], per_note=3)
     ans = a.ask(question)
@@ -458,8 +458,7 @@ def test_a_chain_answered_against_its_last_hop_is_answered_by_its_findings(demo_
     # question asks, verified "旅行作家" in the podcast; the chain's findings become the answer, each cited where it
     # was verified, and the last hop's is the short answer
     replies = [
-        {"sub_questions": [{"id": 1, "question": "看熊猫的建议来自哪位嘉宾", "depends_on": []},
-                           {"id": 2, "question": "#1 是做什么的", "depends_on": [1]}]},
+        chain("看熊猫的建议来自哪位嘉宾", "#1 是做什么的"),
         read("嘉宾林舟的建议", "林舟"),
         read("林舟是一位旅行作家", "旅行作家"),
         final(("林舟", "嘉宾林舟的建议", "。"), short="林舟"),
@@ -483,8 +482,7 @@ def test_a_chain_answered_against_its_last_hop_is_answered_by_its_findings(demo_
     ans = a.ask("看熊猫的建议来自的那位嘉宾是做什么的？")
     assert ans.short == "旅行作家" and ans.answer.count("旅行作家 [") == 1 and len(ans.citations) == 1
     # a last hop the question does not ask ("how long did the guest live there?" for "which guest?") leaves it alone
-    plan = {"sub_questions": [{"id": 1, "question": "看熊猫的建议来自哪位嘉宾", "depends_on": []},
-                              {"id": 2, "question": "#1 在成都住了几年", "depends_on": [1]}]}
+    plan = chain("看熊猫的建议来自哪位嘉宾", "#1 在成都住了几年")
     a, _ = agent(demo_lib, [plan, replies[1], read("在成都住了五年", "五年"), replies[3]], per_note=3)
     ans = a.ask("看熊猫的建议来自哪位嘉宾？")
     assert ans.short == "林舟" and "complete" not in [s.kind for s in ans.steps]
@@ -504,8 +502,7 @@ def test_a_hop_that_answers_with_its_input_reads_its_passages_again(demo_lib):
     # the last hop "finds" the bridge it was given ("林舟" for "what does #1 do?"): nothing found; the same passages
     # are read once more for the question itself, with the bridge, and that answer is the hop's finding
     a, chat = agent(demo_lib, [
-        {"sub_questions": [{"id": 1, "question": "看熊猫的建议来自哪位嘉宾", "depends_on": []},
-                           {"id": 2, "question": "#1 是做什么的", "depends_on": [1]}]},
+        chain("看熊猫的建议来自哪位嘉宾", "#1 是做什么的"),
         read("嘉宾林舟的建议", "林舟"),
         read("林舟是一位旅行作家", "林舟"),
         read("林舟是一位旅行作家", "旅行作家"),
@@ -525,8 +522,7 @@ def test_a_hop_that_answers_with_its_input_reads_its_passages_again(demo_lib):
 def test_a_re_read_that_echoes_too_leaves_the_first_read_standing(demo_lib):
     # the first read gave words of the question, the re-read the bridge: nothing better, the first read is the finding
     a, chat = agent(demo_lib, [
-        {"sub_questions": [{"id": 1, "question": "看熊猫的建议来自哪位嘉宾", "depends_on": []},
-                           {"id": 2, "question": "#1 是做什么的", "depends_on": [1]}]},
+        chain("看熊猫的建议来自哪位嘉宾", "#1 是做什么的"),
         read("嘉宾林舟的建议", "林舟"),
         read("林舟是一位旅行作家", "嘉宾"),
         read("林舟是一位旅行作家", "林舟"),
@@ -566,8 +562,7 @@ def test_a_first_hop_that_answers_with_words_of_the_question_is_read_again_alone
     # "which guest gave the advice?" answered "熊猫" — words of the question the hop does not ask about, taken from
     # the question it was shown as context: the same passages are read again for the hop alone
     a, chat = agent(demo_lib, [
-        {"sub_questions": [{"id": 1, "question": "这个建议来自哪位嘉宾", "depends_on": []},
-                           {"id": 2, "question": "#1 是做什么的", "depends_on": [1]}]},
+        chain("这个建议来自哪位嘉宾", "#1 是做什么的"),
         read("嘉宾林舟的建议", "熊猫"),
         read("嘉宾林舟的建议", "林舟"),
         read("林舟是一位旅行作家", "旅行作家"),
@@ -635,8 +630,7 @@ def test_a_claim_that_is_only_a_name_is_backed_only_by_a_passage_that_names_it()
 def test_a_chain_hops_next_query_keeps_what_the_hop_is_about(demo_lib):
     # "what does 林舟 do?" not verified; the model's next query ("职业 介绍") lost the bridge: it is put in front
     a, _ = agent(demo_lib, [
-        {"sub_questions": [{"id": 1, "question": "看熊猫的建议来自哪位嘉宾", "depends_on": []},
-                           {"id": 2, "question": "#1 是做什么的", "depends_on": [1]}]},
+        chain("看熊猫的建议来自哪位嘉宾", "#1 是做什么的"),
         read("嘉宾林舟的建议", "林舟"),
         lambda m: {"found": True, "answer": "王大锤", "passage": 1, "next_query": "职业 介绍"},
         {"found": False, "answer": "", "passage": 0, "next_query": ""},  # the passages it saw are not shown again
@@ -648,8 +642,7 @@ def test_a_chain_hops_next_query_keeps_what_the_hop_is_about(demo_lib):
     assert [s.detail["query"] for s in ans.steps if s.kind == "search"][-1] == "林舟 职业 介绍"
     # a query that names it is left as the model wrote it
     a, _ = agent(demo_lib, [
-        {"sub_questions": [{"id": 1, "question": "看熊猫的建议来自哪位嘉宾", "depends_on": []},
-                           {"id": 2, "question": "#1 是做什么的", "depends_on": [1]}]},
+        chain("看熊猫的建议来自哪位嘉宾", "#1 是做什么的"),
         read("嘉宾林舟的建议", "林舟"),
         lambda m: {"found": True, "answer": "王大锤", "passage": 1, "next_query": "林舟 职业"},
         {"found": False, "answer": "", "passage": 0, "next_query": ""},  # the passages it saw are not shown again

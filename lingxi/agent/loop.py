@@ -257,9 +257,8 @@ class SearchAgent:
                 reason = "no passage answers it" if not got["found"] else "the passage it named does not say so"
                 if not nxt or nxt in run.queries:
                     nxt = f"{query} {sq['question']}" if query != sq["question"] else query
-                known = [answers[d] for d in sq["depends_on"] if d in answers]
-                if known and not any(mentions(nxt, a) for a in known):
-                    nxt = f"{known[-1]} {nxt}"  # the model's query for a hop lost what the hop is about ("voice actor")
+                # the model's query for a hop may lose what the hop is about ("voice actor")
+                nxt = _lead_with(nxt, [answers[d] for d in sq["depends_on"] if d in answers])
                 if attempt + 1 < cfg.searches_per_subquestion:
                     yield emit(Step("decide", {"reason": reason, "next_query": nxt}))
                 query = nxt
@@ -496,10 +495,8 @@ class SearchAgent:
         q = str(sq["question"])
         known = [answers[d] for d in sq["depends_on"] if d in answers]
         q = re.sub(r"#(\d+)", lambda m: answers.get(int(m.group(1))) or (known[-1] if known else " "), q)
-        q = re.sub(r"\s+", " ", q).strip()
-        if known and not any(a in q for a in known):
-            q = f"{known[-1]} {q}"
-        return q or str(sq["question"])
+        q = _lead_with(re.sub(r"\s+", " ", q).strip(), known)
+        return q.strip() or str(sq["question"])
 
     @staticmethod
     def _backing(hit: Hit, claim: str, short: str, question: str) -> str | None:
@@ -589,6 +586,13 @@ class SearchAgent:
         return Answer(run.question, text, cites, tuple(steps), short=short, found=found, timings={
             "total_s": round(total, 3), "llm_s": round(run.llm_seconds, 3), "search_s": round(run.search_seconds, 3),
             "llm_calls": run.llm_calls, "searches": run.searches})
+
+
+def _lead_with(query: str, known: list[str]) -> str:
+    """A chain hop's query with the latest earlier answer it rests on in front, unless it names one already."""
+    if known and not any(mentions(query, a) for a in known):
+        return f"{known[-1]} {query}"
+    return query
 
 
 def _citation(n: int, hit: Hit, quote: str) -> Citation:
