@@ -217,3 +217,37 @@ def supporting_sentence(chunk_text: str, claim: str, short: str = "", shown: str
     if best is None:
         return None
     return best if has_short or about(claim, best, chunk_text) else None
+
+
+# words that start a question or a sentence, capitalised without being a name
+_LEADING = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "in", "on", "at", "the", "a",
+            "an", "this", "that", "these", "those", "is", "was", "are", "were", "did", "do", "does", "aside", "from",
+            "of", "for", "by", "to", "and", "or", "as", "if", "it", "he", "she", "they", "i", "we", "you", "after",
+            "before", "during", "since", "between", "besides", "apart", "other", "than", "with", "can", "could",
+            "has", "have", "had", "name", "tell", "give", "list", "according"}
+_CAPITALISED = re.compile(r"[A-Z][\w'’.&-]*(?:\s+(?:(?:of|the|and|de|to|in|on|for)\s+)*[A-Z][\w'’.&-]*)*")
+# a name inside the phrase that says what is asked is the answer's kind, not what the question is about
+# ("in what New York city", "under which United States Vice President")
+_ASKED_KIND = re.compile(r"\b(?:what|which|whose|how\s+many|how\s+much)(?:\s+other)?\s+$", re.I)
+_QUOTED = re.compile(r'"([^"\n]{2,80})"|“([^”\n]{2,80})”|《([^》\n]{1,40})》|「([^」\n]{1,40})」|『([^』\n]{1,40})』')
+
+
+def anchors(question: str) -> list[str]:
+    """What a question is about, as names: its quoted titles ("Big Stone Gap", 《三体》) and its capitalised
+    Latin-script names ("Alfred Balk", "Apple Remote"), leaving out question words and a name in the phrase that
+    says what kind of answer is asked ("what New York city"). Empty for a question that names nothing this way
+    (most Chinese questions): then nothing is required of a passage."""
+    out: list[str] = []
+    for m in _CAPITALISED.finditer(question):
+        words = m.group(0).split()
+        while words and words[0].lower().strip("'’.") in _LEADING:
+            words = words[1:]
+        if words and not _ASKED_KIND.search(question[: m.start()]):
+            out.append(" ".join(words))
+    out += [next(g for g in m.groups() if g) for m in _QUOTED.finditer(question)]
+    return list(dict.fromkeys(a.strip() for a in out if len(a.strip()) >= 2))
+
+
+def anchored(text: str, names: list[str]) -> bool:
+    """Whether ``text`` (a passage with its title) names one of ``names``; true when there are none."""
+    return not names or any(names_entity(text, n) for n in names)

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from lingxi.agent.asks import asks_number, has_number
-from lingxi.agent.grounding import mentions, names_entity, overlap, short_of, supporting_sentence
+from lingxi.agent.grounding import anchored, anchors, mentions, overlap, short_of, supporting_sentence
 from lingxi.agent.parts import split_parallel
 from lingxi.agent.prompts import is_chinese, language_rule, render, template
 from lingxi.agent.safety import MARKER, neutralize
@@ -283,6 +283,9 @@ class SearchAgent:
                 break
             replied = True
             t_text, t_cites = self._cite(run, str(final["answer"]), str(final["short_answer"]).strip(), pool)
+            # what the model wrote, before its claims were checked: how many of its citations held
+            yield emit(Step("draft", {"answer": str(final["answer"]), "short_answer": str(final["short_answer"]),
+                                      "found": bool(final["found"]), "cited": len(t_cites)}))
             if t_cites:
                 text, citations, found = t_text, t_cites, True
                 short = short_of(str(final["short_answer"]), _MARKER.sub("", text))
@@ -453,7 +456,9 @@ class SearchAgent:
         None, the steps: the structured call's, then the "read" step, marked ``echoes`` when hop ``sq`` answered
         with its input). With ``need_number`` an answer without a number does not verify; ``alone`` leaves out the
         question the read is a step towards. The answer of a chain hop (resting on one other sub-question) verifies
-        only in a passage that names that sub-question's answer, else in one that names ``about``."""
+        only in a passage that names that sub-question's answer, else in one that names ``about``; the answer of a
+        sub-question resting on none, in one that names something the question or the sub-question names (see
+        ``anchors``)."""
         passages = "\n\n".join(passage_block(i, h, self.config.passage_chars) for i, h in enumerate(hits, 1))
         context = "" if alone else render("extract_context", main=run.question) + "\n"
         got, steps = self._structured(run, "read", render("extract", context=context, question=asked,
@@ -461,10 +466,14 @@ class SearchAgent:
         if got is None:
             return None, "", None, steps
         answer = str(got["answer"]).strip()
-        # a chain hop's answer is a fact about the hop's input: its passage must name that input
+        # a chain hop's answer is a fact about the hop's input: its passage must name that input; a hop resting on
+        # nothing is about what the question (or the hop) names
         deps = sq["depends_on"] if sq is not None else []
         subject = (answers or {}).get(deps[0], "") if len(deps) == 1 else about
-        where = (self._verify(hits, got.get("passage"), answer, answer, asked, subject)
+        need = [subject] if subject else []
+        if not subject and sq is not None and not deps:
+            need = anchors(run.question) + anchors(str(sq["question"]))
+        where = (self._verify(hits, got.get("passage"), answer, answer, asked, need)
                  if got["found"] and answer and (has_number(answer) or not need_number) else None)
         echo = where is not None and sq is not None and not alone and self._echoes(run, sq, answers or {}, answer)
         steps.append(Step("read", {"question": asked, "found": bool(got["found"]), "answer": answer,
@@ -506,13 +515,13 @@ class SearchAgent:
                                    title=hit.title)
 
     def _verify(self, hits: list[Hit], named: Any, claim: str, short: str, question: str,
-                subject: str = "") -> tuple[Hit, str] | None:
-        """The passage (and sentence) backing a read step's answer: the one the model named, else (small models
-        misnumber passages) another shown passage that contains the answer; with a ``subject``, only a passage
-        (with its title) that names it."""
+                need: list[str] | None = None) -> tuple[Hit, str] | None:
+        """The passage (and sentence) backing a claim: the one the model named, else (small models misnumber
+        passages) another shown passage that backs it; with names in ``need``, only a passage (with its title)
+        that names one of them."""
         order = [hits[named - 1]] if isinstance(named, int) and 1 <= named <= len(hits) else []
         for hit in order + [h for h in hits if h not in order]:
-            if subject and not names_entity(f"{hit.title}\n{hit.chunk.text}", subject):
+            if not anchored(f"{hit.title}\n{hit.chunk.text}", need or []):
                 continue
             quote = self._backing(hit, claim, short, question)
             if quote is not None:
@@ -531,12 +540,22 @@ class SearchAgent:
             evidence.append(Evidence(len(evidence) + 1, hit, quote))
             return len(evidence)
 
+        # The answer is about what the question names: a passage that names none of it, nor any verified finding
+        # on the way (a chain's bridge) other than the answer itself, does not back it ("A universal remote is a
+        # remote control..." for "Aside from the Apple Remote, what other device...?").
+        need = anchors(run.question)
+        if need:
+            need += [f.answer for f in run.findings if not mentions(f.answer, short) and not mentions(short, f.answer)]
+        usable = [h for h in pool if anchored(f"{h.title}\n{h.chunk.text}", need)]
+        ok = {h.chunk.id for h in usable}
+
         def ground(claim: str, nums: list[int]) -> list[int]:
             got = []
             for n in nums:
-                if 1 <= n <= len(pool) and (q := self._backing(pool[n - 1], claim, short, run.question)) is not None:
+                if 1 <= n <= len(pool) and pool[n - 1].chunk.id in ok \
+                        and (q := self._backing(pool[n - 1], claim, short, run.question)) is not None:
                     got.append(cite(pool[n - 1], q))
-            if not got and (where := self._verify(pool, None, claim, short, run.question)) is not None:
+            if not got and (where := self._verify(usable, None, claim, short, run.question)) is not None:
                 got.append(cite(*where))  # re-ground: the best-ranked passage that backs the claim
             return list(dict.fromkeys(got))
 

@@ -42,6 +42,8 @@ def show_step(step: Step) -> None:
         line = f"read {len(d['chunk_ids'])} passages for {d['question'][:40]!r}: {verdict} {d['answer'][:80]!r}"
     elif step.kind == "gather":
         line = f"answer from {len(d['passages'])} passages: " + "; ".join(f"[{p['n']}] {p['title'][:24]}" for p in d["passages"])
+    elif step.kind == "draft":
+        line = f"drafted {d['short_answer'][:60]!r}: {d['cited']} citation(s) verified"
     elif step.kind == "decide":
         line = f"decide: {d['reason']}; " + (f"search again: {d['next_query']}" if "next_query" in d
                                                else f"read the same passages for: {d.get('read_again', '')}")
