@@ -232,18 +232,29 @@ _ASKED_KIND = re.compile(r"\b(?:what|which|whose|how\s+many|how\s+much)(?:\s+oth
 _QUOTED = re.compile(r'"([^"\n]{2,80})"|“([^”\n]{2,80})”|《([^》\n]{1,40})》|「([^」\n]{1,40})」|『([^』\n]{1,40})』')
 
 
+def capitalised(text: str) -> list[tuple[int, str]]:
+    """The capitalised Latin-script names of a text with where each starts: runs of capitalised words, joined by
+    "of", "the", "and", ... ("Committee on the Employment of Minority Groups"), without a leading question word
+    or other word capitalised only for starting a sentence."""
+    out = []
+    for m in _CAPITALISED.finditer(text):
+        start = m.start()
+        for part in re.split(r"(?<=\w{3})\.\s+", m.group(0)):  # "New York City. It" is two (not "Roger O. Egeberg")
+            words = part.split()
+            while words and words[0].lower().strip("'’.") in _LEADING:
+                words = words[1:]
+            if words:
+                out.append((start, " ".join(words).rstrip(".")))
+            start += len(part) + 1
+    return out
+
+
 def anchors(question: str) -> list[str]:
     """What a question is about, as names: its quoted titles ("Big Stone Gap", 《三体》) and its capitalised
     Latin-script names ("Alfred Balk", "Apple Remote"), leaving out question words and a name in the phrase that
     says what kind of answer is asked ("what New York city"). Empty for a question that names nothing this way
     (most Chinese questions): then nothing is required of a passage."""
-    out: list[str] = []
-    for m in _CAPITALISED.finditer(question):
-        words = m.group(0).split()
-        while words and words[0].lower().strip("'’.") in _LEADING:
-            words = words[1:]
-        if words and not _ASKED_KIND.search(question[: m.start()]):
-            out.append(" ".join(words))
+    out = [name for start, name in capitalised(question) if not _ASKED_KIND.search(question[:start])]
     out += [next(g for g in m.groups() if g) for m in _QUOTED.finditer(question)]
     return list(dict.fromkeys(a.strip() for a in out if len(a.strip()) >= 2))
 
