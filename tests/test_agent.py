@@ -766,3 +766,36 @@ def test_a_first_hop_answer_needs_a_passage_naming_what_the_question_names(en_li
                 "on the box set Back to Mono?")
     step = next(s for s in gen if s.kind == "read")
     assert step.detail["answer"] == "Lee Hazlewood" and not step.detail["verified"]
+
+
+def test_a_short_answer_the_sentence_does_not_state_is_said_when_a_passage_backs_it(en_lib):
+    q = "What program was the Apple Remote originally designed to interact with?"
+    a, _ = agent(en_lib, [{"sub_questions": []},
+                          final(("The Apple Remote is a remote control made by Apple", "made by Apple", "."),
+                                short="Front Row")], k=8, answer_k=8)
+    ans = a.ask(q)
+    check_citations(en_lib, ans)
+    assert ans.short == "Front Row"
+    assert ans.answer == ("The Apple Remote is a remote control made by Apple[1]. What program was the Apple Remote "
+                          "originally designed to interact with: Front Row [1].")
+    # a short answer no passage backs is not said: the verified sentence is the answer
+    a, _ = agent(en_lib, [{"sub_questions": []},
+                          final(("The Apple Remote is a remote control made by Apple", "made by Apple", "."),
+                                short="Apple TV")], k=8, answer_k=8)
+    ans = a.ask(q)
+    assert ans.short == "The Apple Remote is a remote control made by Apple." and "Apple TV" not in ans.answer
+
+
+def test_a_note_titled_as_what_the_question_names_joins_the_pool(en_lib):
+    q = "Ralph Hefferline taught at Columbia University, which is located in what city?"
+    a, _ = agent(en_lib, [{"sub_questions": []},
+                          final(("It is in New York City", "research university in New York City", "."),
+                                short="New York City")], k=1, answer_k=3)
+    ans = a.ask(q)
+    check_citations(en_lib, ans)
+    searches = [s.detail for s in ans.steps if s.kind == "search"]
+    assert searches[0]["query"] == q and len(searches) == 2  # the question, then the name its one hit is not
+    assert searches[1]["query"] in ("Ralph Hefferline", "Columbia University") and len(searches[1]["hits"]) == 1
+    pooled = {p["title"] for p in next(s for s in ans.steps if s.kind == "gather").detail["passages"]}
+    assert pooled == {"Ralph Hefferline", "Columbia University"}
+    assert ans.short == "New York City" and ans.citations[0].title == "Columbia University"

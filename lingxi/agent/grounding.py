@@ -113,7 +113,8 @@ def short_of(short: str, said: str) -> str:
 
 
 _LATIN = re.compile(r"[a-z][a-z'’-]*", re.I)
-_FILLER = {"the", "a", "an", "of", "in", "on", "at", "to", "for", "and", "by", "de", "la", "le", "von", "van"}
+_FILLER = {"the", "a", "an", "of", "in", "on", "at", "to", "for", "and", "by", "de", "la", "le", "von", "van",
+           "it", "its", "he", "his", "she", "her", "they", "their", "this", "that", "these", "those"}  # and pronouns
 
 
 def bare(claim: str, short: str) -> bool:

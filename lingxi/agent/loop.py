@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from lingxi.agent.asks import asks_number, has_number
-from lingxi.agent.grounding import anchored, anchors, mentions, overlap, short_of, supporting_sentence
+from lingxi.agent.grounding import anchored, anchors, mentions, names_entity, overlap, short_of, supporting_sentence
 from lingxi.agent.parts import split_parallel
 from lingxi.agent.prompts import is_chinese, language_rule, render, template
 from lingxi.agent.safety import MARKER, neutralize
@@ -262,6 +262,14 @@ class SearchAgent:
                 if attempt + 1 < cfg.searches_per_subquestion:
                     yield emit(Step("decide", {"reason": reason, "next_query": nxt}))
                 query = nxt
+        # 2b. a note titled as something the question names that no pooled passage comes from: searched by its name
+        #     ("...represented Virginia Commonwealth University, which was founded in what year?" brings that note)
+        added = 0
+        for name in self._unpooled_names(run)[:4]:
+            if added >= 2 or self._exhausted(run):
+                break
+            yield emit(self._search(run, name, cfg.k, titled=name))
+            added += bool(run.results[-1])
         # 3. answer from the pooled passages; search once more for what the model says is missing
         text, short, found, replied = "", "", False, False
         citations: tuple[Citation, ...] = ()
@@ -288,7 +296,14 @@ class SearchAgent:
                                       "found": bool(final["found"]), "cited": len(t_cites)}))
             if t_cites:
                 text, citations, found = t_text, t_cites, True
-                short = short_of(str(final["short_answer"]), _MARKER.sub("", text))
+                said = str(final["short_answer"]).strip()
+                short = short_of(said, _MARKER.sub("", text))
+                if short != said and said and not mentions(run.question, said) \
+                        and (where := self._verify(self._usable(run, pool, said), None, said, said, run.question)):
+                    # The short answer the sentence does not state ("Indianapolis Motor Speedway" beside "The 1957
+                    # Indianapolis 500 [1]") is the answer when a passage backs it: said as its own cited sentence.
+                    text, citations, short = _with_findings(text, citations, [Finding(0, run.question, said, *where)],
+                                                            lang, said)
             nxt = str(final.get("next_query") or "").strip()
             if (final["found"] and t_cites) or rnd + 1 >= cfg.answer_rounds or not nxt or nxt in run.queries \
                     or self._exhausted(run):
@@ -325,9 +340,13 @@ class SearchAgent:
         return self._answer(run, text, citations, steps, short=short)
 
     # --- helpers ---------------------------------------------------------
-    def _search(self, run: _Run, query: str, k: int, first: bool = False) -> Step:
+    def _search(self, run: _Run, query: str, k: int, first: bool = False, titled: str = "") -> Step:
+        """One search, its hits kept for the answer's pool; with ``titled``, only the best hit from a note titled as
+        that name."""
         t = time.perf_counter()
         hits = self.search(query, k)
+        if titled:
+            hits = [h for h in hits if _titled(h.title, titled)][:1]
         dt = time.perf_counter() - t
         run.search_seconds += dt
         run.searches += 1
@@ -338,6 +357,12 @@ class SearchAgent:
             run.results.append(hits)
         return Step("search", {"query": query, "hits": [
             {"title": h.title, "locator": h.chunk.locator.label(), "chunk_id": h.chunk.id} for h in hits]}, dt)
+
+    def _unpooled_names(self, run: _Run) -> list[str]:
+        """What the question names (see ``anchors``) that no passage of the answer's pool comes from a note titled
+        as."""
+        pool = self._pool(run)
+        return [a for a in anchors(run.question) if not any(_titled(h.title, a) for h in pool)]
 
     def _pool(self, run: _Run) -> list[Hit]:
         """Passages for the answer: those a sub-question's answer was found in, then round-robin over the searches
@@ -528,6 +553,15 @@ class SearchAgent:
                 return hit, quote
         return None
 
+    @staticmethod
+    def _usable(run: _Run, pool: list[Hit], short: str) -> list[Hit]:
+        """The pooled passages that may back an answer (``short``): when the question names things (see ``anchors``),
+        those naming one of them, or a verified finding on the way (a chain's bridge) other than the answer."""
+        need = anchors(run.question)
+        if need:
+            need += [f.answer for f in run.findings if not mentions(f.answer, short) and not mentions(short, f.answer)]
+        return [h for h in pool if anchored(f"{h.title}\n{h.chunk.text}", need)]
+
     def _cite(self, run: _Run, text: str, short: str, pool: list[Hit]) -> tuple[str, tuple[Citation, ...]]:
         """Check every cited claim against its passage; re-ground a claim whose passage does not back it to one
         that does, drop it when none does; number the citations 1..m in order of appearance."""
@@ -543,10 +577,7 @@ class SearchAgent:
         # The answer is about what the question names: a passage that names none of it, nor any verified finding
         # on the way (a chain's bridge) other than the answer itself, does not back it ("A universal remote is a
         # remote control..." for "Aside from the Apple Remote, what other device...?").
-        need = anchors(run.question)
-        if need:
-            need += [f.answer for f in run.findings if not mentions(f.answer, short) and not mentions(short, f.answer)]
-        usable = [h for h in pool if anchored(f"{h.title}\n{h.chunk.text}", need)]
+        usable = self._usable(run, pool, short)
         ok = {h.chunk.id for h in usable}
 
         def ground(claim: str, nums: list[int]) -> list[int]:
@@ -605,6 +636,13 @@ class SearchAgent:
         return Answer(run.question, text, cites, tuple(steps), short=short, found=found, timings={
             "total_s": round(total, 3), "llm_s": round(run.llm_seconds, 3), "search_s": round(run.search_seconds, 3),
             "llm_calls": run.llm_calls, "searches": run.searches})
+
+
+def _titled(title: str, name: str) -> bool:
+    """Whether a note's title is ``name``, give or take a parenthesis and spelling ("Winner (band)" for "WINNER",
+    not "Italian language" for "Italian")."""
+    core = re.sub(r"\s*[(（][^)）]*[)）]\s*$", "", title).strip() or title
+    return names_entity(title, name) and names_entity(name, core)
 
 
 def _lead_with(query: str, known: list[str]) -> str:
