@@ -778,12 +778,23 @@ def test_a_short_answer_the_sentence_does_not_state_is_said_when_a_passage_backs
     assert ans.short == "Front Row"
     assert ans.answer == ("The Apple Remote is a remote control made by Apple[1]. What program was the Apple Remote "
                           "originally designed to interact with: Front Row [1].")
-    # a short answer no passage backs is not said: the verified sentence is the answer
-    a, _ = agent(en_lib, [{"sub_questions": []},
-                          final(("The Apple Remote is a remote control made by Apple", "made by Apple", "."),
-                                short="Apple TV")], k=8, answer_k=8)
-    ans = a.ask(q)
-    assert ans.short == "The Apple Remote is a remote control made by Apple." and "Apple TV" not in ans.answer
+    # a short answer no passage backs is not said, nor one only another passage backs (Front Row's): the verified
+    # sentence is the answer
+    for other in ("Apple TV", "keyboard function keys"):
+        a, _ = agent(en_lib, [{"sub_questions": []},
+                              final(("The Apple Remote is a remote control made by Apple", "made by Apple", "."),
+                                    short=other)], k=8, answer_k=8)
+        ans = a.ask(q)
+        assert ans.short == "The Apple Remote is a remote control made by Apple." and other not in ans.answer
+
+
+def test_titled():
+    from lingxi.agent.loop import _titled
+
+    assert _titled("Winner (band)", "WINNER") and _titled("Peter Schmeichel", "Peter Bolesław Schmeichel")
+    assert _titled("Virginia Commonwealth University", "Virginia Commonwealth University") and _titled("三体", "三体")
+    assert not _titled("Italian language", "Italian") and not _titled("World War II casualties", "World War II")
+    assert not _titled("2011–12 VCU Rams men's basketball team", "VCU Rams")
 
 
 def test_a_note_titled_as_what_the_question_names_joins_the_pool(en_lib):

@@ -298,10 +298,14 @@ class SearchAgent:
                 text, citations, found = t_text, t_cites, True
                 said = str(final["short_answer"]).strip()
                 short = short_of(said, _MARKER.sub("", text))
+                cited = [h for h in self._usable(run, pool, said) if h.chunk.id in {c.chunk_id for c in citations}]
                 if short != said and said and not mentions(run.question, said) \
-                        and (where := self._verify(self._usable(run, pool, said), None, said, said, run.question)):
+                        and (where := self._verify(cited, None, said, said, run.question)):
                     # The short answer the sentence does not state ("Indianapolis Motor Speedway" beside "The 1957
-                    # Indianapolis 500 [1]") is the answer when a passage backs it: said as its own cited sentence.
+                    # Indianapolis 500 [1]") is the answer when a passage the sentence cites backs it (that passage:
+                    # "...was held at the Indianapolis Motor Speedway"), said as its own cited sentence. One from
+                    # another passage is not: the small model's short answer sometimes names another passage's
+                    # subject ("No. 12 Squadron RAAF" beside "The English Electric Canberra [1]").
                     text, citations, short = _with_findings(text, citations, [Finding(0, run.question, said, *where)],
                                                             lang, said)
             nxt = str(final.get("next_query") or "").strip()
@@ -639,10 +643,18 @@ class SearchAgent:
 
 
 def _titled(title: str, name: str) -> bool:
-    """Whether a note's title is ``name``, give or take a parenthesis and spelling ("Winner (band)" for "WINNER",
-    not "Italian language" for "Italian")."""
+    """Whether a note's title is ``name``, give or take a parenthesis and spelling: "Winner (band)" for "WINNER",
+    "Peter Schmeichel" for "Peter Bolesław Schmeichel", not "Italian language" for "Italian" nor "World War II
+    casualties" for "World War II" (every word of the title, its parenthesis aside, is the name's)."""
     core = re.sub(r"\s*[(（][^)）]*[)）]\s*$", "", title).strip() or title
-    return names_entity(title, name) and names_entity(name, core)
+    if _CJK_CHAR.search(core):
+        return mentions(name, core) or mentions(core, name)
+    words = {w.lower() for w in re.findall(r"[^\W_]+", core)} - _FILLER_WORDS
+    return bool(words) and names_entity(title, name) and words <= {w.lower() for w in re.findall(r"[^\W_]+", name)}
+
+
+_CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
+_FILLER_WORDS = {"the", "a", "an", "of", "and", "de", "la", "le"}
 
 
 def _lead_with(query: str, known: list[str]) -> str:
