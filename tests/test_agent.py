@@ -716,15 +716,17 @@ def en_lib(tmp_path_factory):
     lib.close()
 
 
+def one_search(lib, q, *claims, short, **cfg):
+    """The agent's answer to ``q`` when the plan is one search and the answer step writes ``claims``."""
+    a, _ = agent(lib, [{"sub_questions": []}, final(*claims, short=short)], **{"k": 8, "answer_k": 8, **cfg})
+    return a.ask(q)
+
+
 def test_an_answer_is_cited_only_to_a_passage_naming_what_the_question_names(en_lib):
     q = "Aside from the Apple Remote, what other device can control the program Apple Remote was designed for?"
-    a, _ = agent(en_lib, [
-        {"sub_questions": []},
-        final(("A universal remote can control it", "programmed to operate", "."),
-              ("The keyboard function keys can control Front Row", "keyboard function keys", "."),
-              short="keyboard function keys"),
-    ], k=8, answer_k=8)
-    ans = a.ask(q)
+    ans = one_search(en_lib, q, ("A universal remote can control it", "programmed to operate", "."),
+                     ("The keyboard function keys can control Front Row", "keyboard function keys", "."),
+                     short="keyboard function keys")
     check_citations(en_lib, ans)
     # the universal remote's passage names nothing the question names: it is never cited (that claim is re-grounded
     # to a passage that names the Apple Remote by letter overlap, or goes); the other claim keeps its passage
@@ -736,9 +738,8 @@ def test_an_answer_is_cited_only_to_a_passage_naming_what_the_question_names(en_
 
 
 def test_a_wrong_answer_from_an_unrelated_passage_is_not_cited(en_lib):
-    a, _ = agent(en_lib, [{"sub_questions": []}, final(("A universal remote", "programmed to operate", "."),
-                                                        short="Universal remote")], k=8, answer_k=8)
-    ans = a.ask("Aside from the Apple Remote, what other device can control the program Apple Remote was designed for?")
+    ans = one_search(en_lib, "Aside from the Apple Remote, what other device can control the program Apple Remote "
+                     "was designed for?", ("A universal remote", "programmed to operate", "."), short="Universal remote")
     assert not ans.found and ans.citations == () and ans.answer == NO_EVIDENCE["en"]
 
 
@@ -770,10 +771,8 @@ def test_a_first_hop_answer_needs_a_passage_naming_what_the_question_names(en_li
 
 def test_a_short_answer_the_sentence_does_not_state_is_said_when_a_passage_backs_it(en_lib):
     q = "What program was the Apple Remote originally designed to interact with?"
-    a, _ = agent(en_lib, [{"sub_questions": []},
-                          final(("The Apple Remote is a remote control made by Apple", "made by Apple", "."),
-                                short="Front Row")], k=8, answer_k=8)
-    ans = a.ask(q)
+    claim = ("The Apple Remote is a remote control made by Apple", "made by Apple", ".")
+    ans = one_search(en_lib, q, claim, short="Front Row")
     check_citations(en_lib, ans)
     assert ans.short == "Front Row"
     assert ans.answer == ("The Apple Remote is a remote control made by Apple[1]. What program was the Apple Remote "
@@ -781,10 +780,7 @@ def test_a_short_answer_the_sentence_does_not_state_is_said_when_a_passage_backs
     # a short answer no passage backs is not said, nor one only another passage backs (Front Row's): the verified
     # sentence is the answer
     for other in ("Apple TV", "keyboard function keys"):
-        a, _ = agent(en_lib, [{"sub_questions": []},
-                              final(("The Apple Remote is a remote control made by Apple", "made by Apple", "."),
-                                    short=other)], k=8, answer_k=8)
-        ans = a.ask(q)
+        ans = one_search(en_lib, q, claim, short=other)
         assert ans.short == "The Apple Remote is a remote control made by Apple." and other not in ans.answer
 
 
@@ -799,10 +795,8 @@ def test_titled():
 
 def test_a_note_titled_as_what_the_question_names_joins_the_pool(en_lib):
     q = "Ralph Hefferline taught at Columbia University, which is located in what city?"
-    a, _ = agent(en_lib, [{"sub_questions": []},
-                          final(("It is in New York City", "research university in New York City", "."),
-                                short="New York City")], k=1, answer_k=3)
-    ans = a.ask(q)
+    ans = one_search(en_lib, q, ("It is in New York City", "research university in New York City", "."),
+                     short="New York City", k=1, answer_k=3)
     check_citations(en_lib, ans)
     searches = [s.detail for s in ans.steps if s.kind == "search"]
     assert searches[0]["query"] == q and len(searches) == 2  # the question, then the name its one hit is not
