@@ -804,3 +804,16 @@ def test_a_note_titled_as_what_the_question_names_joins_the_pool(en_lib):
     pooled = {p["title"] for p in next(s for s in ans.steps if s.kind == "gather").detail["passages"]}
     assert pooled == {"Ralph Hefferline", "Columbia University"}
     assert ans.short == "New York City" and ans.citations[0].title == "Columbia University"
+
+
+def test_a_name_is_a_phrase_of_the_passage():
+    from lingxi.agent.grounding import names_all
+
+    morning = ("Kingston Morning\\nKingston Morning is Dave Eggar's 4th solo release recorded in Brooklyn, New York; "
+               "Kingston, Jamaica; and Big Stone Gap, Virginia.")
+    assert not names_all("Kingston, New York", morning)  # every word is there, the name is not
+    assert names_all("New York", morning) and names_all("Big Stone Gap", morning)
+    assert not names_all("The University of Kansas", "University of Missouri–Kansas City\\nIts campus is in Kansas City.")
+    assert names_all("The University of Kansas", "University of Kansas\\nKU is a public research university.")
+    assert names_all("Lee Hazlewood died in 2007", "Lee Hazlewood (1929 – 2007) was a singer.")  # lower-case words free
+    assert names_all("Roger O. Egeberg", "Roger Olaf Egeberg was a physician.")  # an initial is not checked as a run

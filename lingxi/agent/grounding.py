@@ -158,6 +158,31 @@ def names_all(answer: str, text: str) -> bool:
         if len(w) == 1 and any(x.startswith(w) for x in pool):
             continue
         return False
+    return _runs_in(found, _LATIN.findall(text))
+
+
+def _runs_in(answer_words: list[str], text_words: list[str]) -> bool:
+    """Whether each run of capitalised words of the answer (filler words aside: "Kingston, New York", "Lee
+    Hazlewood") is a run of words of the text too: a name is a phrase, and "Kingston, Jamaica; ... Brooklyn, New
+    York" has its words but does not name Kingston, New York ("University of Missouri–Kansas City" does not name
+    the University of Kansas). Runs with an initial ("Roger O. Egeberg") are not checked."""
+    def key(w: str) -> str:
+        return w.lower().strip("'’-")
+
+    runs: list[list[str]] = [[]]
+    for w in answer_words:
+        if key(w) in _FILLER:
+            continue
+        if w[0].isupper():
+            runs[-1].append(key(w))
+        elif runs[-1]:
+            runs.append([])
+    have = [key(w) for w in text_words if key(w) not in _FILLER]
+    for run in runs:
+        if len(run) < 2 or any(len(w) == 1 for w in run):
+            continue
+        if not any(have[i:i + len(run)] == run for i in range(len(have) - len(run) + 1)):
+            return False
     return True
 
 
