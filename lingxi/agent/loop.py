@@ -298,7 +298,8 @@ class SearchAgent:
                 text, citations, found = t_text, t_cites, True
                 said = str(final["short_answer"]).strip()
                 short = short_of(said, _MARKER.sub("", text))
-                cited = [h for h in self._usable(run, pool, said) if h.chunk.id in {c.chunk_id for c in citations}]
+                ids = {c.chunk_id for c in citations}
+                cited = [h for h in self._usable(run, pool, said) if h.chunk.id in ids]
                 if short != said and said and not mentions(run.question, said) \
                         and (where := self._verify(cited, None, said, said, run.question)):
                     # The short answer the sentence does not state ("Indianapolis Motor Speedway" beside "The 1957
