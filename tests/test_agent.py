@@ -475,12 +475,13 @@ def test_a_chain_answered_against_its_last_hop_is_answered_by_its_findings(demo_
     a, _ = agent(demo_lib, [*replies[:3], final(("林舟在成都住了五年", "在成都住了五年", "。"), short="五年")], per_note=3)
     ans = a.ask("看熊猫的建议来自的那位嘉宾是做什么的？")
     assert ans.short == "旅行作家" and ans.answer.endswith("旅行作家 [2]。")
-    # hops that found what the last one found are said once, by the last one (which echoed its input, was read
-    # again for the question itself, and gave it again: that is its finding)
+    # a last hop that gave back what it was given (it echoed its input, was read again for the question itself, and
+    # gave it again: that is its finding) does not replace the answer: an echo is no evidence of it
     none = {"found": False, "answer": "", "passage": 0, "next_query": ""}
     a, _ = agent(demo_lib, [replies[0], *[read("林舟是一位旅行作家", "旅行作家")] * 3, replies[3]], per_note=3)
     ans = a.ask("看熊猫的建议来自的那位嘉宾是做什么的？")
-    assert ans.short == "旅行作家" and ans.answer.count("旅行作家 [") == 1 and len(ans.citations) == 1
+    assert [s.detail.get("echoes", False) for s in ans.steps if s.kind == "read"] == [False, True, True]
+    assert ans.short == "林舟" and "complete" not in [s.kind for s in ans.steps]
     # a last hop the question does not ask ("how long did the guest live there?" for "which guest?") leaves it alone
     plan = chain("看熊猫的建议来自哪位嘉宾", "#1 在成都住了几年")
     a, _ = agent(demo_lib, [plan, replies[1], read("在成都住了五年", "五年"), replies[3]], per_note=3)
@@ -593,6 +594,8 @@ def test_names_entity():
     assert names_entity("Roger O. Egeberg was a physician.", "Roger Olaf Egeberg")  # 2 of its 3 words
     assert names_entity("Peter Schmeichel\nHe was voted the IFFHS World's Best Goalkeeper.", "Peter Bolesław Schmeichel")
     assert not names_entity("Jim Backus voiced Mr. Magoo.", "Jim Cummings")  # half is not enough
+    # most words are not enough without the first and the last: another place of a similar name
+    assert not names_entity("Clinton is a city in Big Stone County, Minnesota.", "Big Stone Gap")
     assert not names_entity("Mikhail Suslov served from 1965 until 1982.", "Roger Olaf Egeberg")
     assert names_entity("2014 S/S is the debut album of South Korean group WINNER.", "Winner")
     assert names_entity("本期嘉宾林舟是一位旅行作家", "林舟") and not names_entity("多肉最怕的不是干，是涝", "林舟")
@@ -808,3 +811,55 @@ def test_a_name_is_a_phrase_of_the_passage():
     assert names_all("The University of Kansas", "University of Kansas\\nKU is a public research university.")
     assert names_all("Lee Hazlewood died in 2007", "Lee Hazlewood (1929 – 2007) was a singer.")  # lower-case words free
     assert names_all("Roger O. Egeberg", "Roger Olaf Egeberg was a physician.")  # an initial is not checked as a run
+
+
+def test_asked_kind_and_what_a_question_describes():
+    from lingxi.agent.asks import asked_kind, described_by, other_kind
+
+    fight = ("What is the name of the fight song of the university whose main campus is in Lawrence, Kansas and whose "
+             "branch campuses are in the Kansas City metropolitan area?")
+    city = "Ralph Hefferline was a psychology professor at a university that is located in what city?"
+    assert asked_kind(fight) == "fight song" and asked_kind(city) == "city"
+    assert asked_kind("Ralph Hefferline taught at Columbia University, which is located in what city?") == "city"
+    assert asked_kind('What science fantasy series, told in first person, has companion books?') == "science fantasy series"
+    assert asked_kind("What type of forum did a former Soviet statesman initiate?") == "forum"
+    assert asked_kind("2014 S/S is the debut album of a boy group that was formed by who?") == "person"
+    assert asked_kind("What was the father of Kasper Schmeichel voted to be by the IFFHS?") == "thing"
+    assert asked_kind("When was the album released?") == asked_kind("看熊猫的建议来自哪位嘉宾？") == ""
+    assert asked_kind("The team competes in a conference that was formerly known as what from 1988 to 1996?") == "thing"
+    # the answer names what the question describes (its bridge), not what it asks
+    assert described_by(fight, "The University of Kansas") == {"university"}
+    assert described_by(fight, "Kansas Song") == set() and described_by(city, "New York City") == set()
+    assert described_by("看熊猫的建议来自哪位嘉宾？", "嘉宾林舟") == set()
+    assert other_kind(city, "What university did Ralph Hefferline work at?")
+    assert other_kind("What was the father of Kasper Schmeichel voted to be?", "Who was the father of Kasper Schmeichel?")
+    assert not other_kind("What screenwriter with credits for Evolution co-wrote Family Man?",
+                          "What screenwriter has credits for Evolution?")
+    assert not other_kind("Kaiser Ventures was founded by an industrialist known as the father of shipbuilding?",
+                          "Who founded Kaiser Ventures?")  # the question's kind is unknown
+    assert not other_kind("The memorial commemorates the fallen of which war?", "What war did the memorial commemorate?")
+
+
+def test_an_answer_naming_the_bridge_is_answered_again(en_lib):
+    # the chain found the university; its last hop gave it back twice; the answer step named it: told that the
+    # university is what the question describes, the answer step answers the city, cited to the university's note
+    q = "Ralph Hefferline was a psychology professor at a university that is located in what city?"
+    replies = [
+        chain("What university did Ralph Hefferline work at?", "In what city is #1?"),
+        read("psychology professor", "Columbia University"),
+        read("private research university", "Columbia University"),
+        read("private research university", "Columbia University"),
+        final(("Columbia University", "psychology professor", "."), short="Columbia University"),
+    ]
+    a, chat = agent(en_lib, [*replies, final(("It is in New York City", "private research university", "."),
+                                              short="New York City")], k=4, answer_k=4)
+    ans = a.ask(q)
+    assert ans.short == "New York City" and [c.title for c in ans.citations] == ["Columbia University"]
+    decide = [s.detail for s in ans.steps if s.kind == "decide" and "asked" in s.detail]
+    assert decide == [{"reason": "the answer names what the question describes", "name": "Columbia University",
+                       "asked": "the city of Columbia University"}]
+    assert "Columbia University is the university the question describes, not its answer" in chat.sent[-1][-1]["content"]
+    check_citations(en_lib, ans)
+    # an answer that names it again leaves the first answer standing
+    a, chat = agent(en_lib, [*replies, replies[-1]], k=4, answer_k=4)
+    assert a.ask(q).short == "Columbia University" and chat.calls == 6

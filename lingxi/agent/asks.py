@@ -31,3 +31,66 @@ def asks_number(question: str) -> bool:
 def has_number(text: str) -> bool:
     """True when the text holds a number in digits, Chinese numerals or English number words."""
     return bool(_DIGIT.search(text) or _WORDS.search(text))
+
+
+# What kind of thing an English question asks for ("What is the name of the fight song of ...", "in what city",
+# "What screenwriter with credits for ...", "who"), and which of its common nouns a wrong answer carries.
+_VERB = r"(?:is|was|are|were|did|does|do|has|had|have|can|could|would|will|should|may|might)"
+_ENDS_KIND = {
+    "of", "in", "on", "at", "to", "for", "by", "from", "with", "that", "which", "who", "whom", "whose", "where",
+    "when", "is", "was", "are", "were", "did", "does", "do", "has", "had", "have", "can", "could", "would", "will",
+    "and", "or", "as", "than", "between", "both", "the", "a", "an", "this", "these", "those", "its", "his", "her",
+    "their", "born", "became", "played"}
+_NAME_OF = re.compile(rf"\bwhat\s+{_VERB}\s+the\s+(?:name|title)s?\s+(?:of|for)\s+(?:the\s+|a\s+|an\s+)?(.+)", re.I)
+_WH_X = re.compile(r"\b(?:what|which)(?:\s+other)?\s+(?=(.+))", re.I)  # each question word, with what follows it
+_KIND_OF = re.compile(r"^(?:type|kind|sort|form)s?\s+of\s+", re.I)
+_NOUN = re.compile(r"[a-z][a-z'’-]+")
+
+
+def asked_kind(question: str) -> str:
+    """The noun phrase an English question asks for, lower-cased: "fight song" ("What is the name of the fight song
+    of the university whose ...?"), "city" ("...located in what city?"), "screenwriter" ("What screenwriter with
+    credits for ...?"), "person" for "who", "thing" for "what" with a verb ("What was X voted to be?"); "" when the
+    wording does not say (a Chinese question, "when", "how many", no question word)."""
+    if _ZH_CHAR.search(question) or re.match(r"\s*(?:when|where|how)\b", question, re.I):
+        return ""
+    m = _NAME_OF.search(question)
+    rest = m.group(1) if m else next((x.group(1) for x in _WH_X.finditer(question)
+                                      if not re.match(rf"{_VERB}\b", x.group(1), re.I)), None)
+    if rest is None:
+        if re.match(r"\s*whom?\b", question, re.I) or re.search(r"\bwhom?\s*[?？]?\s*$", question, re.I):
+            return "person"
+        return "thing" if re.search(rf"\bwhat\s+{_VERB}\b", question, re.I) else ""
+    words: list[str] = []
+    for w in re.findall(r"[\w'’-]+", _KIND_OF.sub("", re.split(r"[,;:?!()\"“”]|\.\s", rest)[0].strip())):
+        # a kind ends at a function word, or where a name starts after it ("what conference Vermont ...")
+        if w.lower() in _ENDS_KIND or (words and w[0].isupper() and not words[-1][0].isupper()) or len(words) >= 6:
+            break
+        words.append(w)
+    return " ".join(words).lower() or "thing"  # "...known as what?"
+
+
+def described_by(question: str, answer: str) -> set[str]:
+    """The question's common nouns (lower-case words there) that the answer's name carries, other than what the
+    question asks for: "university" for "The University of Kansas" as the answer to "What is the name of the fight
+    song of the university whose main campus is in Lawrence, Kansas ...?" — an answer naming what the question
+    describes (its bridge) rather than what it asks."""
+    if _ZH_CHAR.search(question):
+        return set()
+    common = set(_NOUN.findall(question)) - _ENDS_KIND
+    words = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'’-]+", answer)}
+    return (words & common) - set(asked_kind(question).split())
+
+
+_ZH_CHAR = re.compile(r"[\u3400-\u9fff]")
+
+
+def other_kind(question: str, hop: str) -> bool:
+    """Whether a sub-question asks for another kind of thing than the question: "What university did Ralph
+    Hefferline work at?" towards "...a university that is located in what city?", "Who was the father of Kasper
+    Schmeichel?" towards "What was the father of Kasper Schmeichel voted to be ...?". Unknown kinds are not other;
+    "what" with a verb ("thing") is other only than "who"."""
+    q, h = asked_kind(question), asked_kind(hop)
+    if not q or not h or ("thing" in (q, h) and "person" not in (q, h)):
+        return False
+    return q.split()[-1] != h.split()[-1]

@@ -192,17 +192,22 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 def names_entity(text: str, name: str) -> bool:
     """Whether ``text`` names ``name`` (a chain's bridge: "Jim Cummings", "Roger Olaf Egeberg", "林舟"): it states it,
     or (a Latin-script name written another way: "Roger O. Egeberg", "Peter Schmeichel") more than half of its words
-    and numbers, or (Chinese) most of its character pairs. A passage about Jim Backus does not name Jim Cummings."""
+    and numbers, its first and last words among them, or (Chinese) most of its character pairs. A passage about Jim
+    Backus does not name Jim Cummings."""
     if mentions(text, name):
         return True
     if _CJK.search(name):
         return overlap(name, text) >= 0.6
-    words = {w.lower().strip("'’-") for w in _LATIN.findall(name) if len(w) >= 3 or w.isupper()} - _FILLER
-    need = words | numbers(name)
+    order = [w.lower().strip("'’-") for w in _LATIN.findall(name) if len(w) >= 3 or w.isupper()]
+    order = [w for w in order if w not in _FILLER]
+    need = set(order) | numbers(name)
     if not need:
         return False
     have = {w.lower().strip("'’-") for w in _LATIN.findall(text)} | numbers(text)
-    return len(need & have) * 2 > len(need)
+    # its first and last words are a name's core; the middle may vary ("Roger O. Egeberg" for "Roger Olaf Egeberg")
+    # and "Big Stone County" is not "Big Stone Gap"
+    ends = {order[0], order[-1]} if order else set()
+    return ends <= have and len(need & have) * 2 > len(need)
 
 
 # a name in a claim: two or more capitalised Latin-script words in a row ("Jim Cummings", "Mr. Magoo")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from lingxi.agent.asks import asks_number, has_number
+from lingxi.agent.asks import asked_kind, asks_number, described_by, has_number, other_kind
 from lingxi.agent.grounding import anchored, anchors, mentions, names_entity, overlap, short_of, supporting_sentence
 from lingxi.agent.parts import split_parallel
 from lingxi.agent.prompts import is_chinese, language_rule, render, template
@@ -277,45 +277,41 @@ class SearchAgent:
             pool = self._pool(run)
             if not pool:
                 break
-            yield emit(Step("gather", {"passages": [{"n": i, "title": h.title, "locator": h.chunk.locator.label()}
-                                                    for i, h in enumerate(pool, 1)],
-                                       "chunk_ids": [h.chunk.id for h in pool]}))
-            findings = "".join(f"- {f.question}: {f.answer}\n" for f in run.findings)
-            prompt = render("answer", question=run.question, language_rule=language_rule(run.question),
-                            findings=f"\nAlready found (verified in the notes):\n{findings}" if findings else "",
-                            passages="\n\n".join(passage_block(i, h, cfg.passage_chars) for i, h in enumerate(pool, 1)))
-            final, fs = self._structured(run, "answer", prompt, FINAL_SCHEMA, force=rnd == 0)
-            for s in fs:
-                yield emit(s)
+            final, checked = yield from self._compose(run, pool, lang, emit, force=rnd == 0)
             if final is None:
                 break
             replied = True
-            t_text, t_cites = self._cite(run, str(final["answer"]), str(final["short_answer"]).strip(), pool)
-            # what the model wrote, before its claims were checked: how many of its citations held
-            yield emit(Step("draft", {"answer": str(final["answer"]), "short_answer": str(final["short_answer"]),
-                                      "found": bool(final["found"]), "cited": len(t_cites)}))
-            if t_cites:
-                text, citations, found = t_text, t_cites, True
-                said = str(final["short_answer"]).strip()
-                short = short_of(said, _MARKER.sub("", text))
-                ids = {c.chunk_id for c in citations}
-                cited = [h for h in self._usable(run, pool, said) if h.chunk.id in ids]
-                if short != said and said and not mentions(run.question, said) \
-                        and (where := self._verify(cited, None, said, said, run.question)):
-                    # The short answer the sentence does not state ("Indianapolis Motor Speedway" beside "The 1957
-                    # Indianapolis 500 [1]") is the answer when a passage the sentence cites backs it (that passage:
-                    # "...was held at the Indianapolis Motor Speedway"), said as its own cited sentence. One from
-                    # another passage is not: the small model's short answer sometimes names another passage's
-                    # subject ("No. 12 Squadron RAAF" beside "The English Electric Canberra [1]").
-                    text, citations, short = _with_findings(text, citations, [Finding(0, run.question, said, *where)],
-                                                            lang, said)
+            if checked is not None:
+                text, citations, short = checked
+                found = True
             nxt = str(final.get("next_query") or "").strip()
-            if (final["found"] and t_cites) or rnd + 1 >= cfg.answer_rounds or not nxt or nxt in run.queries \
+            if (final["found"] and checked is not None) or rnd + 1 >= cfg.answer_rounds or not nxt or nxt in run.queries \
                     or self._exhausted(run):
                 break
             yield emit(Step("decide", {"reason": "the passages do not answer the question" if not final["found"]
                                        else "no claim of the answer could be verified", "next_query": nxt}))
             yield emit(self._search(run, nxt, cfg.k, first=True))
+        # 3a. an answer naming what the question describes rather than what it asks: the chain's bridge ("Columbia
+        #     University" for "...a university that is located in what city?", found by a hop asking for a
+        #     university), or a name carrying a noun the question uses for what it describes ("The University of
+        #     Kansas" for "the fight song of the university whose ..."). The answer step runs once more, told so, over
+        #     the passages naming it first; an answer that names it again, or verifies nothing, leaves the first.
+        bridge = self._bridge_of(run, subqs, short) if found and short else None
+        if bridge is not None and not self._exhausted(run):
+            name, noun = bridge
+            kind = asked_kind(run.question)
+            asked = f"the {kind} of {name}" if kind not in ("", "thing", "person") \
+                else f"what the question asks about {name}"
+            yield emit(Step("decide", {"reason": "the answer names what the question describes", "name": name,
+                                       "asked": asked}))
+            pool = self._pool(run)
+            pool = ([h for h in pool if anchored(f"{h.title}\n{h.chunk.text}", [name])]
+                    + [h for h in pool if not anchored(f"{h.title}\n{h.chunk.text}", [name])])
+            _, checked = yield from self._compose(run, pool, lang, emit,
+                                                  note=render("beyond", bridge=name, noun=noun, asked=asked))
+            if checked is not None and not mentions(checked[2], name) and not mentions(name, checked[2]) \
+                    and not described_by(run.question, checked[2]):
+                text, citations, short = checked
         # 3b. a chain's question asking for a number answered with a name and no number among the verified findings:
         #     the small model stopped at the chain's bridge ("Carrefour" for "...a chain that operated how many
         #     hypermarkets?"); search for the question with that name and read once for the number
@@ -345,6 +341,45 @@ class SearchAgent:
         return self._answer(run, text, citations, steps, short=short)
 
     # --- helpers ---------------------------------------------------------
+
+    def _compose(self, run: _Run, pool: list[Hit], lang: str, emit: Callable[[Step], Step], force: bool = False,
+                 note: str = "") -> Generator[Step, None, tuple[dict[str, Any] | None, tuple[str, tuple[Citation, ...], str] | None]]:
+        """One answer step over ``pool`` (``note`` is said to the model after the findings): the model's reply, and
+        its checked answer (text, citations, short answer) when a claim of it verified."""
+        cfg = self.config
+        yield emit(Step("gather", {"passages": [{"n": i, "title": h.title, "locator": h.chunk.locator.label()}
+                                                for i, h in enumerate(pool, 1)],
+                                   "chunk_ids": [h.chunk.id for h in pool]}))
+        findings = "".join(f"- {f.question}: {f.answer}\n" for f in run.findings)
+        prompt = render("answer", question=run.question, language_rule=language_rule(run.question),
+                        findings=(f"\nAlready found (verified in the notes):\n{findings}" if findings else "")
+                        + (f"\n{note}\n" if note else ""),
+                        passages="\n\n".join(passage_block(i, h, cfg.passage_chars) for i, h in enumerate(pool, 1)))
+        final, fs = self._structured(run, "answer", prompt, FINAL_SCHEMA, force=force)
+        for s in fs:
+            yield emit(s)
+        if final is None:
+            return None, None
+        text, citations = self._cite(run, str(final["answer"]), str(final["short_answer"]).strip(), pool)
+        # what the model wrote, before its claims were checked: how many of its citations held
+        yield emit(Step("draft", {"answer": str(final["answer"]), "short_answer": str(final["short_answer"]),
+                                  "found": bool(final["found"]), "cited": len(citations)}))
+        if not citations:
+            return final, None
+        said = str(final["short_answer"]).strip()
+        short = short_of(said, _MARKER.sub("", text))
+        ids = {c.chunk_id for c in citations}
+        cited = [h for h in self._usable(run, pool, said) if h.chunk.id in ids]
+        if short != said and said and not mentions(run.question, said) \
+                and (where := self._verify(cited, None, said, said, run.question)):
+            # The short answer the sentence does not state ("Indianapolis Motor Speedway" beside "The 1957
+            # Indianapolis 500 [1]") is the answer when a passage the sentence cites backs it (that passage:
+            # "...was held at the Indianapolis Motor Speedway"), said as its own cited sentence. One from
+            # another passage is not: the small model's short answer sometimes names another passage's
+            # subject ("No. 12 Squadron RAAF" beside "The English Electric Canberra [1]").
+            text, citations, short = _with_findings(text, citations, [Finding(0, run.question, said, *where)],
+                                                    lang, said)
+        return final, (text, citations, short)
     def _search(self, run: _Run, query: str, k: int, first: bool = False, titled: str = "") -> Step:
         """One search, its hits kept for the answer's pool; with ``titled``, only the best hit from a note titled as
         that name."""
@@ -362,6 +397,24 @@ class SearchAgent:
             run.results.append(hits)
         return Step("search", {"query": query, "hits": [
             {"title": h.title, "locator": h.chunk.locator.label(), "chunk_id": h.chunk.id} for h in hits]}, dt)
+
+    @staticmethod
+    def _bridge_of(run: _Run, subqs: list[dict[str, Any]], short: str) -> tuple[str, str] | None:
+        """What the answer ``short`` names that the question describes rather than asks, with the noun for it: a
+        verified finding of a sub-question another rests on (a bridge) whose sub-question asks for another kind of
+        thing than the question (see ``other_kind``), or a common noun of the question the answer carries (see
+        ``described_by``)."""
+        words = described_by(run.question, short)
+        if words:
+            return short, min(words, key=lambda w: run.question.lower().find(w))
+        hop = {sq["id"]: sq for sq in subqs}
+        for f in run.findings:
+            sq = hop.get(f.sq_id)
+            if sq is None or not any(f.sq_id in o["depends_on"] for o in subqs):
+                continue
+            if (mentions(f.answer, short) or mentions(short, f.answer)) and other_kind(run.question, sq["question"]):
+                return f.answer, asked_kind(sq["question"])
+        return None
 
     def _unpooled_names(self, run: _Run) -> list[str]:
         """What the question names (see ``anchors``) that no passage of the answer's pool comes from a note titled
@@ -434,7 +487,7 @@ class SearchAgent:
         name read from the pooled passages — is answered by the chain's verified findings, the last hop's as the
         short answer: a read of one hop's own passages, verified in them, is more reliable than a small model's
         answer over every pooled passage. Unless the last hop asks something the question does not ask, or its
-        finding only repeats the question's words (a badly planned hop)."""
+        finding only repeats the question's words or what the hop was given (a badly planned hop)."""
         if len(subqs) > 1 and all(not sq["depends_on"] for sq in subqs):
             return [f for f in run.findings if not mentions(said, f.answer)], PART
         hop = {sq["id"]: sq for sq in subqs}
@@ -449,6 +502,8 @@ class SearchAgent:
             return [], ""
         deps = hop[f.sq_id]["depends_on"]
         found = {g.sq_id: g.answer for g in run.findings}
+        if any(mentions(found[d], f.answer) for d in deps if d in found):
+            return [], ""  # the last hop gave back what it was given (read twice, the echo stood): not an answer
         if not _asks_as(run.question, str(hop[f.sq_id]["question"]), [found[d] for d in deps if d in found]):
             return [], ""
         chain, todo = {f.sq_id}, list(deps)
