@@ -50,6 +50,25 @@ def test_json_schema_constrained_output(small):
     assert set(value) >= {"city", "days"} and isinstance(value["days"], int)
 
 
+def test_a_prompt_is_evaluated_from_its_system_message_whatever_came_before(model_path):
+    # the same prompt after different histories: the cache is cut back to the shared system message, so the prompt
+    # is always evaluated from there and greedy decoding gives the same reply
+    sys_msg = {"role": "system", "content": "You answer in one short sentence."}
+    ask = [sys_msg, {"role": "user", "content": "Name one fruit that is red and one that is yellow."}]
+    fresh = LocalChatModel(model_path, threads=default_threads(), context=2048)
+    first = fresh.complete(ask, max_tokens=24)
+    fresh.complete([sys_msg, {"role": "user", "content": "Name one fruit that is red. Then name a color."}],
+                   max_tokens=24)
+    head = len(fresh.llm.tokenize(f"<|im_start|>system\n{sys_msg['content']}<|im_end|>\n".encode(),
+                                  add_bos=False, special=True))
+    assert fresh.llm.n_tokens > head
+    fresh._from_system_prompt(ask)
+    assert fresh.llm.n_tokens == head  # the shared system message is kept, nothing after it
+    assert fresh.complete(ask, max_tokens=24) == first
+    fresh._from_system_prompt([{"role": "system", "content": "Another system message."}, ask[1]])
+    assert fresh.llm.n_tokens == 0  # another system message: nothing is kept
+
+
 def test_streaming_yields_pieces(small):
     pieces = list(small.stream([{"role": "user", "content": "Say hello in one word."}], max_tokens=8))
     assert len(pieces) >= 1 and "".join(pieces).strip()

@@ -159,9 +159,27 @@ class LocalChatModel(ChatModel):
             kw["response_format"] = {"type": "json_object", "schema": schema}
         return kw
 
+    def _from_system_prompt(self, messages: list[Message]) -> None:
+        """Keep at most the system message of what the model last read, so that every prompt is evaluated from the
+        same position whatever came before it.
+
+        llama-cpp-python reuses the longest prefix a prompt shares with the previous one and evaluates the rest in
+        batches from there; where those batches start changes the floating-point sums a little, and a greedy small
+        model's answer can flip with them (the same question over the same passages answered two ways depending on
+        the question asked before it). Cut back to the system message, the batches always start at its end."""
+        llm = self.llm
+        keep = 0
+        if messages and messages[0].get("role") == "system":
+            head = llm.tokenize(f"<|im_start|>system\n{messages[0]['content']}<|im_end|>\n".encode(),
+                                add_bos=False, special=True)
+            if llm.n_tokens >= len(head) and list(llm.input_ids[: len(head)]) == head:
+                keep = len(head)
+        llm.n_tokens = min(llm.n_tokens, keep)
+
     def complete(self, messages: list[Message], *, schema: dict[str, Any] | None = None, max_tokens: int = 512,
                  temperature: float = 0.0, stop: list[str] | None = None) -> str:
         with self._lock:
+            self._from_system_prompt(messages)
             out = self.llm.create_chat_completion(messages=messages, **self._kwargs(schema, max_tokens, temperature, stop))
         usage = out.get("usage") or {}
         self.calls += 1
@@ -172,6 +190,7 @@ class LocalChatModel(ChatModel):
     def stream(self, messages: list[Message], *, max_tokens: int = 512, temperature: float = 0.0) -> Iterator[str]:
         with self._lock:
             self.calls += 1
+            self._from_system_prompt(messages)
             for part in self.llm.create_chat_completion(
                 messages=messages, stream=True, **self._kwargs(None, max_tokens, temperature, None)
             ):
