@@ -65,8 +65,12 @@ def test_a_prompt_is_evaluated_from_its_system_message_whatever_came_before(mode
     fresh._from_system_prompt(ask)
     assert fresh.llm.n_tokens == head  # the shared system message is kept, nothing after it
     assert fresh.complete(ask, max_tokens=24) == first
-    fresh._from_system_prompt([{"role": "system", "content": "Another system message."}, ask[1]])
-    assert fresh.llm.n_tokens == 0  # another system message: nothing is kept
+    other = {"role": "system", "content": "Another system message."}
+    fresh._from_system_prompt([other, ask[1]])  # another system message: it alone is read, from the start
+    assert list(fresh.llm.input_ids[: fresh.llm.n_tokens]) == fresh.llm.tokenize(
+        f"<|im_start|>system\n{other['content']}<|im_end|>\n".encode(), add_bos=False, special=True)
+    fresh._from_system_prompt([ask[1]])
+    assert fresh.llm.n_tokens == 0  # no system message: nothing is kept
 
 
 def test_streaming_yields_pieces(small):

@@ -166,15 +166,19 @@ class LocalChatModel(ChatModel):
         llama-cpp-python reuses the longest prefix a prompt shares with the previous one and evaluates the rest in
         batches from there; where those batches start changes the floating-point sums a little, and a greedy small
         model's answer can flip with them (the same question over the same passages answered two ways depending on
-        the question asked before it). Cut back to the system message, the batches always start at its end."""
+        the question asked before it). Cut back to the system message, the batches always start at its end; a
+        system message not yet read is read alone first, so that its own state is the same every time too."""
         llm = self.llm
-        keep = 0
-        if messages and messages[0].get("role") == "system":
-            head = llm.tokenize(f"<|im_start|>system\n{messages[0]['content']}<|im_end|>\n".encode(),
-                                add_bos=False, special=True)
-            if llm.n_tokens >= len(head) and list(llm.input_ids[: len(head)]) == head:
-                keep = len(head)
-        llm.n_tokens = min(llm.n_tokens, keep)
+        if not messages or messages[0].get("role") != "system":
+            llm.reset()
+            return
+        head = llm.tokenize(f"<|im_start|>system\n{messages[0]['content']}<|im_end|>\n".encode(),
+                            add_bos=False, special=True)
+        if llm.n_tokens >= len(head) and list(llm.input_ids[: len(head)]) == head:
+            llm.n_tokens = len(head)
+        else:
+            llm.reset()
+            llm.eval(head)
 
     def complete(self, messages: list[Message], *, schema: dict[str, Any] | None = None, max_tokens: int = 512,
                  temperature: float = 0.0, stop: list[str] | None = None) -> str:
