@@ -827,6 +827,12 @@ def test_asked_kind_and_what_a_question_describes():
     assert asked_kind("What was the father of Kasper Schmeichel voted to be by the IFFHS?") == "thing"
     assert asked_kind("When was the album released?") == asked_kind("看熊猫的建议来自哪位嘉宾？") == ""
     assert asked_kind("The team competes in a conference that was formerly known as what from 1988 to 1996?") == "thing"
+    assert asked_kind("What company made the Apple Remote?") == "company"  # the verb ends the noun phrase
+    assert asked_kind("Which travel parody series featured an American actor?") == "travel parody series"
+    assert asked_kind("Which British jet-powered medium bomber was used in the Pacific?") == "british jet-powered medium bomber"
+    # a relative "in which" before a name asks nothing; the question's own "what" does
+    assert asked_kind("The battle in which Giuseppe Arimondi lost his life secured what for Ethiopia?") == "thing"
+    assert asked_kind("In which year was the King born?") == "year"
     # the answer names what the question describes (its bridge), not what it asks
     assert described_by(fight, "The University of Kansas") == {"university"}
     assert described_by(fight, "Kansas Song") == set() and described_by(city, "New York City") == set()
@@ -863,3 +869,24 @@ def test_an_answer_naming_the_bridge_is_answered_again(en_lib):
     # an answer that names it again leaves the first answer standing
     a, chat = agent(en_lib, [*replies, replies[-1]], k=4, answer_k=4)
     assert a.ask(q).short == "Columbia University" and chat.calls == 6
+
+
+def test_a_hop_asking_what_the_question_asks_answers_it(en_lib):
+    # the first hop asks for just what the question asks (a media program) and verified "Front Row"; the answer step
+    # named another thing (the remote itself, validly cited): the hop's finding is the answer
+    q = "What media program, designed to work with the Apple Remote, can also be controlled by other devices?"
+    none = {"found": False, "answer": "", "passage": 0, "next_query": ""}
+    replies = [
+        chain("What media program was the Apple Remote designed to interact with?", "What else controls #1?"),
+        read("originally designed", "Front Row"), none, none,
+        final(("The Apple Remote", "made by Apple", "."), short="Apple Remote"),
+    ]
+    a, _ = agent(en_lib, replies, k=4, answer_k=4)
+    ans = a.ask(q)
+    assert ans.short == "Front Row" and [c.title for c in ans.citations] == ["Apple Remote"]
+    assert ans.steps[-2].kind == "complete" and ans.steps[-2].detail["reason"] == "the answer is not what a hop asking the same found"
+    check_citations(en_lib, ans)
+    # a hop asking for another kind of thing leaves the answer alone
+    a, _ = agent(en_lib, [chain("What company made the Apple Remote?", "What else controls #1?"),
+                          read("made by Apple", "Apple"), none, none, replies[-1]], k=4, answer_k=4)
+    assert a.ask(q).short == "Apple Remote"

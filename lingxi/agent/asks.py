@@ -43,6 +43,7 @@ _ENDS_KIND = {
     "their", "born", "became", "played"}
 _NAME_OF = re.compile(rf"\bwhat\s+{_VERB}\s+the\s+(?:name|title)s?\s+(?:of|for)\s+(?:the\s+|a\s+|an\s+)?(.+)", re.I)
 _WH_X = re.compile(r"\b(?:what|which)(?:\s+other)?\s+(?=(.+))", re.I)  # each question word, with what follows it
+_RELATIVE = re.compile(r"\b(?:in|of|by|during|on|at|for|to|from|with|under)\s+$", re.I)
 _KIND_OF = re.compile(r"^(?:type|kind|sort|form)s?\s+of\s+", re.I)
 _NOUN = re.compile(r"[a-z][a-z'’-]+")
 
@@ -55,8 +56,11 @@ def asked_kind(question: str) -> str:
     if _ZH_CHAR.search(question) or re.match(r"\s*(?:when|where|how)\b", question, re.I):
         return ""
     m = _NAME_OF.search(question)
+    # "what"/"which" followed by a verb asks no noun; a relative "in which Giuseppe Arimondi ..." asks nothing
     rest = m.group(1) if m else next((x.group(1) for x in _WH_X.finditer(question)
-                                      if not re.match(rf"{_VERB}\b", x.group(1), re.I)), None)
+                                      if not re.match(rf"{_VERB}\b", x.group(1), re.I)
+                                      and not (x.group(1)[:1].isupper() and _RELATIVE.search(question[: x.start()]))),
+                                     None)
     if rest is None:
         if re.match(r"\s*whom?\b", question, re.I) or re.search(r"\bwhom?\s*[?？]?\s*$", question, re.I):
             return "person"
@@ -64,10 +68,24 @@ def asked_kind(question: str) -> str:
     words: list[str] = []
     for w in re.findall(r"[\w'’-]+", _KIND_OF.sub("", re.split(r"[,;:?!()\"“”]|\.\s", rest)[0].strip())):
         # a kind ends at a function word, or where a name starts after it ("what conference Vermont ...")
-        if w.lower() in _ENDS_KIND or (words and w[0].isupper() and not words[-1][0].isupper()) or len(words) >= 6:
+        if w.lower() in _ENDS_KIND or (words and ((w[0].isupper() and not words[-1][0].isupper()) or _verb(w))) \
+                or len(words) >= 6:
             break
         words.append(w)
     return " ".join(words).lower() or "thing"  # "...known as what?"
+
+
+_IRREGULAR = {"made", "won", "wrote", "written", "began", "begun", "built", "held", "led", "sang", "sung", "took",
+              "taken", "gave", "given", "ran", "sold", "bought", "left", "lost", "met", "came", "went", "saw", "seen",
+              "got", "became", "become", "did", "done", "had", "said", "told", "kept", "brought", "taught", "drew",
+              "drawn", "grew", "flew", "fly", "flies", "shot", "hosts", "host", "hosted", "contains", "features", "uses"}
+
+
+def _verb(word: str) -> bool:
+    """A word that ends a noun phrase as its verb: a past form ("founded", "released") or a common verb ("made")."""
+    w = word.lower()
+    return w in _IRREGULAR or (len(w) > 4 and w.endswith("ed") and "-" not in w
+                               and w not in {"hundred", "speed", "breed", "seed"})
 
 
 def described_by(question: str, answer: str) -> set[str]:

@@ -31,6 +31,7 @@ NO_EVIDENCE = {
 PART = "a part of the question the answer leaves out"
 NUMBER = "the question asks for a number"
 LAST = "the answer is not what the chain's last hop found"
+KIND = "the answer is not what a hop asking the same found"
 FAILED = {
     "zh": "抱歉，这次没能整理出答案：模型的回复无法解析。",
     "en": "Sorry, I could not put an answer together: the model's replies could not be parsed.",
@@ -324,7 +325,7 @@ class SearchAgent:
         #    the chain's findings in place of an answer that contradicts its last hop
         missing, reason = self._unstated(run, subqs, _MARKER.sub("", text) if found else "", short if found else "")
         if missing:
-            if reason == LAST:  # the chain's findings are the answer, the last hop's the short one
+            if reason in (LAST, KIND):  # the chain's findings are the answer, the last (or same-kind) hop's the short one
                 text, citations, short = _with_findings("", (), missing, lang, missing[-1].answer)
             else:  # added to what the model answered; a part keeps the model's short answer
                 text, citations, short = _with_findings(text if found else "", citations, missing, lang,
@@ -401,7 +402,9 @@ class SearchAgent:
     @staticmethod
     def _bridge_of(run: _Run, subqs: list[dict[str, Any]], short: str) -> tuple[str, str] | None:
         """What the answer ``short`` names that the question describes rather than asks, with the noun for it: a
-        verified finding of a sub-question another rests on (a bridge) whose sub-question asks for another kind of
+        verified finding of a sub-question another rests on (a bridge: the answer is it, or a part or another
+        spelling of it — "Columbia" of "Columbia University", not "Apple Remote" of "Apple") whose sub-question asks
+        for another kind of
         thing than the question (see ``other_kind``), or a common noun of the question the answer carries (see
         ``described_by``)."""
         words = described_by(run.question, short)
@@ -412,7 +415,7 @@ class SearchAgent:
             sq = hop.get(f.sq_id)
             if sq is None or not any(f.sq_id in o["depends_on"] for o in subqs):
                 continue
-            if (mentions(f.answer, short) or mentions(short, f.answer)) and other_kind(run.question, sq["question"]):
+            if names_entity(f.answer, short) and other_kind(run.question, sq["question"]):
                 return f.answer, asked_kind(sq["question"])
         return None
 
@@ -487,7 +490,9 @@ class SearchAgent:
         name read from the pooled passages — is answered by the chain's verified findings, the last hop's as the
         short answer: a read of one hop's own passages, verified in them, is more reliable than a small model's
         answer over every pooled passage. Unless the last hop asks something the question does not ask, or its
-        finding only repeats the question's words or what the hop was given (a badly planned hop)."""
+        finding only repeats the question's words or what the hop was given (a badly planned hop). Before that, a
+        hop asking for the same kind of thing as the question (see ``asked_kind``) whose verified finding the answer
+        does not name answers it the same way."""
         if len(subqs) > 1 and all(not sq["depends_on"] for sq in subqs):
             return [f for f in run.findings if not mentions(said, f.answer)], PART
         hop = {sq["id"]: sq for sq in subqs}
@@ -496,12 +501,23 @@ class SearchAgent:
             return [f for f in run.findings[::-1] if f.sq_id in ends and has_number(f.answer)][:1], NUMBER
         if not short:
             return [], ""
+        found = {g.sq_id: g.answer for g in run.findings}
+        # a hop that asks for just what the question asks (the same kind of thing, named by a noun: "What is the name
+        # of the science fantasy young adult series?" towards "What science fantasy young adult series, told in first
+        # person, ...?") and verified a finding that is not what it was given: an answer naming another thing is
+        # answered by that finding
+        kind = asked_kind(run.question)
+        if kind not in ("", "person", "thing"):
+            same = [g for g in run.findings if g.sq_id in hop and asked_kind(str(hop[g.sq_id]["question"])).split()[-1:]
+                    == kind.split()[-1:] and not any(mentions(found[d], g.answer)
+                                                     for d in hop[g.sq_id]["depends_on"] if d in found)]
+            if same and not any(mentions(short, g.answer) or mentions(g.answer, short) for g in same):
+                return same[-1:], KIND
         # the chain's last hop: the latest finding of a sub-question that rests on others and that none rests on
         f = next((g for g in run.findings[::-1] if g.sq_id in ends and hop[g.sq_id]["depends_on"]), None)
         if f is None or mentions(f.answer, short) or mentions(short, f.answer) or mentions(run.question, f.answer):
             return [], ""
         deps = hop[f.sq_id]["depends_on"]
-        found = {g.sq_id: g.answer for g in run.findings}
         if any(mentions(found[d], f.answer) for d in deps if d in found):
             return [], ""  # the last hop gave back what it was given (read twice, the echo stood): not an answer
         if not _asks_as(run.question, str(hop[f.sq_id]["question"]), [found[d] for d in deps if d in found]):
