@@ -890,3 +890,19 @@ def test_a_hop_asking_what_the_question_asks_answers_it(en_lib):
     a, _ = agent(en_lib, [chain("What company made the Apple Remote?", "What else controls #1?"),
                           read("made by Apple", "Apple"), none, none, replies[-1]], k=4, answer_k=4)
     assert a.ask(q).short == "Apple Remote"
+
+
+def test_restates_what_the_question_says():
+    from lingxi.agent.grounding import restates
+
+    q = "Who was known by his stage name Aladin and helped organizations improve their performance as a consultant?"
+    assert restates(q, "Aladin helped organizations improve their performance as a consultant.")  # its words, reordered
+    assert restates(q, "Aladin") and not restates(q, "Eenasul Fateh")
+    assert restates("...voted to be by the IFFHS in 1992?", "1992") and not restates("...in 1992?", "1993")
+    assert not restates("看熊猫的建议来自哪位嘉宾？", "林舟") and restates("看熊猫的建议来自哪位嘉宾？", "嘉宾")
+    from lingxi.agent.loop import _Run
+
+    # a chain's last hop whose finding restates the question is no answer to put in the model's place
+    run = _Run(question=q, started=0.0)
+    assert SearchAgent._echoes(run, {"id": 2, "question": "What did #1 help?", "depends_on": [1]}, {1: "Eenasul Fateh"},
+                               "Aladin helped organizations improve their performance as a consultant.")

@@ -83,6 +83,19 @@ def mentions(text: str, answer: str) -> bool:
     return bool(a) and a in _squash(text.replace(",", "").replace("，", ""))
 
 
+def restates(text: str, answer: str) -> bool:
+    """Whether ``answer`` only says what ``text`` (a question) says: it is in it, or (Latin script) every word of it
+    is ("Aladin helped organizations improve their performance as a consultant." for "Who was known by his stage
+    name Aladin and helped organizations improve their performance as a consultant?")."""
+    if mentions(text, answer):
+        return True
+    words = [w.lower() for w in _LATIN.findall(answer)] + re.findall(r"\d+", answer)
+    if not words or _CJK.search(answer):
+        return False
+    have = {w.lower() for w in _LATIN.findall(text)} | set(re.findall(r"\d+", text))
+    return all(w in have for w in words)
+
+
 _NUMBER = re.compile(r"\d+(?:[,，.]\d+)*")
 
 

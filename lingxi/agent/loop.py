@@ -13,7 +13,16 @@ from functools import lru_cache
 from typing import Any
 
 from lingxi.agent.asks import asked_kind, asks_number, described_by, has_number, other_kind
-from lingxi.agent.grounding import anchored, anchors, mentions, names_entity, overlap, short_of, supporting_sentence
+from lingxi.agent.grounding import (
+    anchored,
+    anchors,
+    mentions,
+    names_entity,
+    overlap,
+    restates,
+    short_of,
+    supporting_sentence,
+)
 from lingxi.agent.parts import split_parallel
 from lingxi.agent.prompts import is_chinese, language_rule, render, template
 from lingxi.agent.safety import MARKER, neutralize
@@ -515,7 +524,7 @@ class SearchAgent:
                 return same[-1:], KIND
         # the chain's last hop: the latest finding of a sub-question that rests on others and that none rests on
         f = next((g for g in run.findings[::-1] if g.sq_id in ends and hop[g.sq_id]["depends_on"]), None)
-        if f is None or mentions(f.answer, short) or mentions(short, f.answer) or mentions(run.question, f.answer):
+        if f is None or mentions(f.answer, short) or mentions(short, f.answer) or restates(run.question, f.answer):
             return [], ""
         deps = hop[f.sq_id]["depends_on"]
         if any(mentions(found[d], f.answer) for d in deps if d in found):
@@ -590,10 +599,10 @@ class SearchAgent:
         when it answered with words of the question that its own question does not have."""
         deps = sq["depends_on"]
         if not deps:
-            return mentions(run.question, answer) and not mentions(str(sq["question"]), answer)
+            return restates(run.question, answer) and not restates(str(sq["question"]), answer)
         if len(deps) != 1 or deps[0] not in answers:
             return False
-        return mentions(answers[deps[0]], answer) or mentions(run.question, answer)
+        return mentions(answers[deps[0]], answer) or restates(run.question, answer)
 
     @staticmethod
     def _resolve_refs(sq: dict[str, Any], answers: dict[int, str]) -> str:
