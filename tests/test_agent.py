@@ -833,6 +833,7 @@ def test_asked_kind_and_what_a_question_describes():
     # a relative "in which" before a name asks nothing; the question's own "what" does
     assert asked_kind("The battle in which Giuseppe Arimondi lost his life secured what for Ethiopia?") == "thing"
     assert asked_kind("In which year was the King born?") == "year"
+    assert asked_kind('The director of "Big Stone Gap" is based in what New York city?') == "new york city"  # no relative
     # the answer names what the question describes (its bridge), not what it asks
     assert described_by(fight, "The University of Kansas") == {"university"}
     assert described_by(fight, "Kansas Song") == set() and described_by(city, "New York City") == set()

@@ -59,7 +59,8 @@ def asked_kind(question: str) -> str:
     # "what"/"which" followed by a verb asks no noun; a relative "in which Giuseppe Arimondi ..." asks nothing
     rest = m.group(1) if m else next((x.group(1) for x in _WH_X.finditer(question)
                                       if not re.match(rf"{_VERB}\b", x.group(1), re.I)
-                                      and not (x.group(1)[:1].isupper() and _RELATIVE.search(question[: x.start()]))),
+                                      and not (x.group(0)[:5].lower() == "which" and x.group(1)[:1].isupper()
+                                               and _RELATIVE.search(question[: x.start()]))),
                                      None)
     if rest is None:
         if re.match(r"\s*whom?\b", question, re.I) or re.search(r"\bwhom?\s*[?？]?\s*$", question, re.I):
