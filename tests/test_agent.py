@@ -907,3 +907,15 @@ def test_restates_what_the_question_says():
     run = _Run(question=q, started=0.0)
     assert SearchAgent._echoes(run, {"id": 2, "question": "What did #1 help?", "depends_on": [1]}, {1: "Eenasul Fateh"},
                                "Aladin helped organizations improve their performance as a consultant.")
+
+
+def test_only_a_name_can_name_what_the_question_describes():
+    from lingxi.agent.loop import _Run
+
+    fight = _Run(question="What is the name of the fight song of the university whose main campus is in Lawrence?",
+                 started=0.0)
+    assert SearchAgent._bridge_of(fight, [], "The University of Kansas") == ("The University of Kansas", "university")
+    assert SearchAgent._bridge_of(fight, [], "Kansas Song") is None
+    # a sentence that repeats the question's words names nothing the question describes
+    git = _Run(question="How long does git reflog keep a lost commit?", started=0.0)
+    assert SearchAgent._bridge_of(git, [], "git reflog keeps a lost commit for about ninety days by default") is None

@@ -17,6 +17,7 @@ from lingxi.agent.grounding import (
     anchored,
     anchors,
     mentions,
+    name_only,
     names_entity,
     overlap,
     restates,
@@ -416,7 +417,7 @@ class SearchAgent:
         for another kind of
         thing than the question (see ``other_kind``), or a common noun of the question the answer carries (see
         ``described_by``)."""
-        words = described_by(run.question, short)
+        words = described_by(run.question, short) if name_only(short) else set()  # a name, not a sentence
         if words:
             return short, min(words, key=lambda w: run.question.lower().find(w))
         hop = {sq["id"]: sq for sq in subqs}

@@ -46,6 +46,7 @@ def show_step(step: Step) -> None:
         line = f"drafted {d['short_answer'][:60]!r}: {d['cited']} citation(s) verified"
     elif step.kind == "decide":
         line = f"decide: {d['reason']}; " + (f"search again: {d['next_query']}" if "next_query" in d
+                                               else f"answer again, asking for {d['asked']}" if "asked" in d
                                                else f"read the same passages for: {d.get('read_again', '')}")
     elif step.kind == "complete":
         line = f"added from verified reads ({d['reason']}): " + "; ".join(f"{a['question'][:30]} → {a['answer'][:40]}" for a in d["added"])
