@@ -919,3 +919,18 @@ def test_only_a_name_can_name_what_the_question_describes():
     # a sentence that repeats the question's words names nothing the question describes
     git = _Run(question="How long does git reflog keep a lost commit?", started=0.0)
     assert SearchAgent._bridge_of(git, [], "git reflog keeps a lost commit for about ninety days by default") is None
+
+
+def test_what_a_claim_adds_to_the_question_must_be_in_its_passage():
+    from lingxi.agent.grounding import supporting_sentence
+
+    q = "The battle in which Giuseppe Arimondi lost his life secured what for Ethiopia?"
+    claim = "The battle in which Giuseppe Arimondi lost his life secured Ethiopia's sovereignty."
+    war = ("Italian defeat came about after the Battle of Adwa, where the Ethiopian army dealt the heavily "
+           "outnumbered Italians a decisive defeat.")
+    adwa = "The Battle of Adwa was fought in 1896. The victory secured the sovereignty of Ethiopia."
+    assert supporting_sentence(war, claim, "Adwa", given=q) is None  # "sovereignty" is not there
+    assert supporting_sentence(adwa, claim, "Adwa", given=q) == "The victory secured the sovereignty of Ethiopia."
+    # a word of the question in another form ("initiated" for "initiate") adds nothing
+    assert supporting_sentence("Mikhail Gorbachev initiated the forum in 1990.", "Mikhail Gorbachev initiated a forum.",
+                               "Mikhail Gorbachev", given="What type of forum did a Soviet statesman initiate?")

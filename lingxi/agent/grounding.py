@@ -245,6 +245,8 @@ def supporting_sentence(chunk_text: str, claim: str, short: str = "", shown: str
         return None  # a bare answer (or a claim that is only a name) is backed only by a passage that names it
     if any(not names_entity(given, n) and not names_entity(named, n) for n in _NAMES.findall(claim)):
         return None  # a name the claim states and the question does not ("Jim Cummings") must be the passage's too
+    if given.strip() and not _states_new_words(named, claim, f"{given}\n{short}"):
+        return None  # what the claim adds to the question ("...secured Ethiopia's sovereignty") must be the passage's
     s = _squash(short)
     if len(s) >= 2 and s in _squash(claim or short) and s not in _squash(chunk_text) and not names_all(short, named):
         return None  # so is a sentence that states the answer: its words restating the question do not back it
@@ -261,6 +263,24 @@ def supporting_sentence(chunk_text: str, claim: str, short: str = "", shown: str
     if best is None:
         return None
     return best if has_short or about(claim, best, chunk_text) else None
+
+
+_PLAIN = {"what", "which", "who", "whose", "when", "where", "that", "this", "with", "from", "were", "have", "been",
+          "their", "there", "than", "then", "into", "over", "about", "also", "they", "them", "does", "said"}
+
+
+def _states_new_words(text: str, claim: str, given: str) -> bool:
+    """Whether ``text`` has most of the words a Latin-script claim adds to ``given`` (the question and the short
+    answer): words of four or more letters, matched on their first five letters so that "initiated" is the question's
+    "initiate". A claim that adds nothing passes."""
+    def key(w: str) -> str:
+        return w.lower().removesuffix("'s").removesuffix("’s")[:5]
+    known = {key(w) for w in _LATIN.findall(given)}
+    new = {key(w) for w in _LATIN.findall(claim) if len(w) >= 4 and w.lower() not in _PLAIN} - known
+    if not new or _CJK.search(claim):
+        return True
+    have = text.lower()
+    return sum(k not in have for k in new) * 2 <= len(new)
 
 
 # words that start a question or a sentence, capitalised without being a name
