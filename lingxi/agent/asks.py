@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from lingxi.agent.prompts import is_chinese
+
 _EN = re.compile(
     r"\b(?:what|which)\s+(?:year|years|decade|century|date|month|day|percentage|percent|number|amount|age)\b"
     r"|\bhow\s+(?:many|much|old|long|far|tall|high|big|large|deep|wide|often)\b"
@@ -45,7 +47,7 @@ _NAME_OF = re.compile(rf"\bwhat\s+{_VERB}\s+the\s+(?:name|title)s?\s+(?:of|for)\
 _WH_X = re.compile(r"\b(?:what|which)(?:\s+other)?\s+(?=(.+))", re.I)  # each question word, with what follows it
 _RELATIVE = re.compile(r"\b(?:in|of|by|during|on|at|for|to|from|with|under)\s+$", re.I)
 _KIND_OF = re.compile(r"^(?:type|kind|sort|form)s?\s+of\s+", re.I)
-_NOUN = re.compile(r"[a-z][a-z'’-]+")
+_NOUN = re.compile(r"\b[a-z][a-z'’-]+")  # whole lower-case words, not the tail of "New"
 
 
 def asked_kind(question: str) -> str:
@@ -53,7 +55,7 @@ def asked_kind(question: str) -> str:
     of the university whose ...?"), "city" ("...located in what city?"), "screenwriter" ("What screenwriter with
     credits for ...?"), "person" for "who", "thing" for "what" with a verb ("What was X voted to be?"); "" when the
     wording does not say (a Chinese question, "when", "how many", no question word)."""
-    if _ZH_CHAR.search(question) or re.match(r"\s*(?:when|where|how)\b", question, re.I):
+    if is_chinese(question) or re.match(r"\s*(?:when|where|how)\b", question, re.I):
         return ""
     m = _NAME_OF.search(question)
     # "what"/"which" followed by a verb asks no noun; a relative "in which Giuseppe Arimondi ..." asks nothing
@@ -94,14 +96,11 @@ def described_by(question: str, answer: str) -> set[str]:
     question asks for: "university" for "The University of Kansas" as the answer to "What is the name of the fight
     song of the university whose main campus is in Lawrence, Kansas ...?" — an answer naming what the question
     describes (its bridge) rather than what it asks."""
-    if _ZH_CHAR.search(question):
+    if is_chinese(question):
         return set()
     common = set(_NOUN.findall(question)) - _ENDS_KIND
     words = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'’-]+", answer)}
     return (words & common) - set(asked_kind(question).split())
-
-
-_ZH_CHAR = re.compile(r"[\u3400-\u9fff]")
 
 
 def other_kind(question: str, hop: str) -> bool:
