@@ -24,7 +24,7 @@ from lingxi.agent.grounding import (
     short_of,
     supporting_sentence,
 )
-from lingxi.agent.parts import split_parallel
+from lingxi.agent.parts import split_asks, split_parallel
 from lingxi.agent.prompts import is_chinese, language_rule, render, template
 from lingxi.agent.safety import MARKER, neutralize
 from lingxi.errors import BadInput, ModelOutputError
@@ -193,14 +193,20 @@ class SearchAgent:
             return step
 
         lang = "zh" if is_chinese(question) else "en"
-        # 1. plan
-        plan, plan_steps = self._structured(run, "plan", render(
-            "plan", question=run.question, max_subq=cfg.max_subquestions,
-            examples=template(f"plan_examples_{lang}").strip()), plan_schema(cfg.max_subquestions))
-        for s in plan_steps:
-            yield emit(s)
-        subqs = self._subquestions(plan, run.question)
-        yield emit(Step("plan", {"sub_questions": subqs}))
+        # 1. plan: a question written as several questions is planned by its own sentences (each is asked; a small
+        #    planner rewrote "她是做什么的" as "#1 她是谁"), any other by the model
+        subqs = split_asks(run.question, cfg.max_subquestions)
+        if subqs:
+            yield emit(Step("plan", {"sub_questions": subqs, "from": "the question's sentences"}))
+        else:
+            plan, plan_steps = self._structured(run, "plan", render(
+                "plan", question=run.question, max_subq=cfg.max_subquestions,
+                examples=template(f"plan_examples_{lang}").strip()), plan_schema(cfg.max_subquestions))
+            for s in plan_steps:
+                yield emit(s)
+            subqs = self._subquestions(plan, run.question)
+            yield emit(Step("plan", {"sub_questions": subqs}))
+        asked_all = any(sq.get("asked") for sq in subqs)
         # 2. search every sub-question in dependency order; read the ones a later sub-question needs
         if len(subqs) > 1:
             yield emit(self._search(run, run.question, cfg.k))  # the question itself, so the plan loses nothing
@@ -307,7 +313,7 @@ class SearchAgent:
         #     university), or a name carrying a noun the question uses for what it describes ("The University of
         #     Kansas" for "the fight song of the university whose ..."). The answer step runs once more, told so, over
         #     the passages naming it first; an answer that names it again, or verifies nothing, leaves the first.
-        bridge = self._bridge_of(run, subqs, short) if found and short else None
+        bridge = self._bridge_of(run, subqs, short) if found and short and not asked_all else None
         if bridge is not None and not self._exhausted(run):
             name, noun = bridge
             kind = asked_kind(run.question)
@@ -326,7 +332,7 @@ class SearchAgent:
         # 3b. a chain's question asking for a number answered with a name and no number among the verified findings:
         #     the small model stopped at the chain's bridge ("Carrefour" for "...a chain that operated how many
         #     hypermarkets?"); search for the question with that name and read once for the number
-        if found and short and any(sq["depends_on"] for sq in subqs) and asks_number(run.question) \
+        if found and short and not asked_all and any(sq["depends_on"] for sq in subqs) and asks_number(run.question) \
                 and not has_number(short) and not any(has_number(f.answer) for f in run.findings) \
                 and not self._exhausted(run):
             for s in self._read_for_number(run, subqs, short):
@@ -491,7 +497,8 @@ class SearchAgent:
     def _unstated(run: _Run, subqs: list[dict[str, Any]], said: str, short: str) -> tuple[list[Finding], str]:
         """Verified findings the answer (``said``, with its ``short`` answer) must still state, and why.
 
-        A question in parts ("A and B", the plan's sub-questions independent): every part a read verified belongs
+        A question in parts ("A and B", the plan's sub-questions independent; or a question written as several,
+        "…来自哪位嘉宾？她是做什么的？", where each is asked even when one rests on another): every part a read verified belongs
         in the answer; a small model's answer step drops a part or calls the notes silent although both were read
         and verified. A question asking for a number (a year, a count, a date) answered without one: the small model
         often names a chain's bridge entity ("Masakazu Katsura" for "born in what year?"); the last hop's verified
@@ -503,7 +510,7 @@ class SearchAgent:
         finding only repeats the question's words or what the hop was given (a badly planned hop). Before that, a
         hop asking for the same kind of thing as the question (see ``asked_kind``) whose verified finding the answer
         does not name answers it the same way."""
-        if len(subqs) > 1 and all(not sq["depends_on"] for sq in subqs):
+        if len(subqs) > 1 and all(not sq["depends_on"] or sq.get("asked") for sq in subqs):
             return [f for f in run.findings if not mentions(said, f.answer)], PART
         hop = {sq["id"]: sq for sq in subqs}
         ends = {i for i in hop if not any(i in o["depends_on"] for o in subqs)}

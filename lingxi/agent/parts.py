@@ -8,6 +8,7 @@ question, the agent asks one question per item: "2021年香港的GDP增长率" a
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from lingxi.index.tokenize import jieba_module
 
@@ -55,3 +56,74 @@ def split_parallel(question: str) -> list[str]:
         a, b = starts[lo], starts[hi + 1]
         return [re.sub(r"分别", "", question[:a] + item + question[b:]).strip() for item in (left, right)]
     return []
+
+
+# A question written as several questions ("…来自哪位嘉宾？她是做什么的？", "Who wrote Dune? Where was he born?"):
+# each is asked, and a later one's personal pronoun is the answer to an earlier one asking for a person.
+_ASK_END = re.compile(r"[？?]")
+_OPEN, _CLOSE = "“‘《「『(（\"", "”’》」』)）\""
+_ZH_PERSON_ASK = re.compile(r"谁|哪一?位|哪个人|哪些人|什么人|哪名")
+_EN_PERSON_ASK = re.compile(
+    r"^\s*whom?\b|\bwhom?\s*$|\b(?:which|what)\s+(?:\w+\s+)?(?:person|people|man|woman|guest|author|writer|actor|actress"
+    r"|director|singer|player|founder|artist|composer|host|presenter|scientist|politician|poet|novelist|musician"
+    r"|athlete|coach|chef)\b", re.I)
+_ZH_HE = re.compile(r"他们|她们|他|她")
+_EN_HE = re.compile(r"\b(?:he|she|they|him|her|them|his|their)\b", re.I)
+_ZH_IT = re.compile(r"它们|它")
+_EN_TITLE = re.compile(r"《[^》]{1,40}》|“[^”]{1,40}”")
+
+
+def _possessive(pronoun: str, rest: str) -> str:
+    """"'s" where an English pronoun is possessive ("his best known film" → "#1's best known film")."""
+    p = pronoun.lower()
+    nxt = re.match(r"\s*(\w+)", rest)
+    return "'s" if p in ("his", "their") or (p == "her" and nxt is not None and nxt.group(1).lower() not in _NOT_OWNED) \
+        else ""
+
+
+_NOT_OWNED = {"about", "to", "for", "with", "in", "on", "at", "from", "by", "and", "or", "as", "when", "after", "before"}
+
+
+def _sentences(question: str) -> list[str]:
+    """The question cut after each question mark that is not inside quotes or a title (《Old and in the Way?》)."""
+    out, start, depth = [], 0, 0
+    for i, ch in enumerate(question):
+        if ch in _OPEN and not (ch == '"' and depth):
+            depth += 1
+        elif ch in _CLOSE and depth:
+            depth -= 1
+        elif depth == 0 and _ASK_END.match(ch):
+            out.append(question[start : i + 1].strip())
+            start = i + 1
+    tail = question[start:].strip()
+    if tail:
+        out.append(tail)
+    return [s for s in out if len(re.sub(r"\W", "", s)) >= 2]
+
+
+def split_asks(question: str, limit: int = 3) -> list[dict[str, Any]]:
+    """Sub-questions for a question written as several ("成都攻略里早上看熊猫的建议来自哪位播客嘉宾？她是做什么的？"): one per
+    question, each ``asked`` (its answer belongs in the answer); a later question whose personal pronoun follows
+    an earlier one asking for a person rests on it, the pronoun becoming "#k" ("#1是做什么的"); an "它" stands for
+    the earlier question's title where it has one (《李茂扮太子》). [] for a question of one sentence, or of more
+    than ``limit``."""
+    parts = _sentences(question)
+    if not 2 <= len(parts) <= limit:
+        return []
+    out: list[dict[str, Any]] = []
+    for i, text in enumerate(parts, 1):
+        deps: list[int] = []
+        zh = bool(re.search(r"[\u4e00-\u9fff]", text))
+        he = (_ZH_HE if zh else _EN_HE).search(text)
+        if i > 1 and he:
+            asker = next((j for j in range(i - 1, 0, -1)
+                          if (_ZH_PERSON_ASK if zh else _EN_PERSON_ASK).search(parts[j - 1].rstrip("？? "))), 0)
+            if asker:
+                text = f"{text[: he.start()]}#{asker}{'' if zh else _possessive(he.group(0), text[he.end():])}{text[he.end():]}"
+                deps = [asker]
+        if zh and not deps and _ZH_IT.search(text):
+            title = next((m.group(0) for p in parts[: i - 1][::-1] for m in [_EN_TITLE.search(p)] if m), "")
+            if title:
+                text = _ZH_IT.sub(title, text, count=1)
+        out.append({"id": i, "question": text.rstrip("？? ").strip(), "depends_on": deps, "asked": True})
+    return out

@@ -33,7 +33,7 @@ def show_step(step: Step) -> None:
     if step.error:
         line = f"! {step.kind}: {step.error}"
     elif step.kind == "plan":
-        line = "plan: " + " | ".join(f"{s['id']}. {s['question']}" + (f" (after {s['depends_on']})" if s["depends_on"] else "")
+        line = ("plan (the question's own sentences): " if d.get("from") else "plan: ") + " | ".join(f"{s['id']}. {s['question']}" + (f" (after {s['depends_on']})" if s["depends_on"] else "")
                                      for s in d["sub_questions"])
     elif step.kind == "search":
         line = f"search: {d['query']} → " + "; ".join(f"{h['title'][:30]} {h['locator']}" for h in d["hits"][:4])
