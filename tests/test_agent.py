@@ -403,6 +403,8 @@ def test_split_parallel(question, parts):
     # "它" is the earlier question's title, not its answer
     ("《李茂扮太子》是什么类型的电影？它的导演是谁？", [("《李茂扮太子》是什么类型的电影", []), ("《李茂扮太子》的导演是谁", [])]),
     ("熊猫什么时候最活跃？看展要带什么？", [("熊猫什么时候最活跃", []), ("看展要带什么", [])]),
+    ("What genre is Jaws? Who directed it?", [("What genre is Jaws", []), ("Who directed Jaws", [])]),
+    ("When was Jaws released? What was its budget?", [("When was Jaws released", []), ("What was Jaws's budget", [])]),
     ("狂飙中的高启强谁演的？谁是导演", [("狂飙中的高启强谁演的", []), ("谁是导演", [])]),
     # a pronoun after a question that asks for no person is not its answer
     ("What did Marie Curie discover? When did she win the Nobel Prize?",

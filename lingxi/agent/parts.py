@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from lingxi.agent.grounding import anchors
 from lingxi.index.tokenize import jieba_module
 
 _CONJ = {"和", "与", "及", "以及", "跟"}
@@ -70,6 +71,7 @@ _EN_PERSON_ASK = re.compile(
 _ZH_HE = re.compile(r"他们|她们|他|她")
 _EN_HE = re.compile(r"\b(?:he|she|they|him|her|them|his|their)\b", re.I)
 _ZH_IT = re.compile(r"它们|它")
+_EN_IT = re.compile(r"\bits?\b", re.I)
 _EN_TITLE = re.compile(r"《[^》]{1,40}》|“[^”]{1,40}”")
 
 
@@ -104,9 +106,9 @@ def _sentences(question: str) -> list[str]:
 def split_asks(question: str, limit: int = 3) -> list[dict[str, Any]]:
     """Sub-questions for a question written as several ("成都攻略里早上看熊猫的建议来自哪位播客嘉宾？她是做什么的？"): one per
     question, each ``asked`` (its answer belongs in the answer); a later question whose personal pronoun follows
-    an earlier one asking for a person rests on it, the pronoun becoming "#k" ("#1是做什么的"); an "它" stands for
-    the earlier question's title where it has one (《李茂扮太子》). [] for a question of one sentence, or of more
-    than ``limit``."""
+    an earlier one asking for a person rests on it, the pronoun becoming "#k" ("#1是做什么的"); an "它" ("it")
+    stands for what the earlier question names, its title (《李茂扮太子》) or name ("Jaws"). [] for a question of
+    one sentence, or of more than ``limit``."""
     parts = _sentences(question)
     if not 2 <= len(parts) <= limit:
         return []
@@ -125,5 +127,10 @@ def split_asks(question: str, limit: int = 3) -> list[dict[str, Any]]:
             title = next((m.group(0) for p in parts[: i - 1][::-1] for m in [_EN_TITLE.search(p)] if m), "")
             if title:
                 text = _ZH_IT.sub(title, text, count=1)
+        elif not zh and not deps and _EN_IT.search(text) and not anchors(text):
+            # "What genre is Jaws? Who directed it?": "it" is what the earlier question names
+            name = next((a[0] for p in parts[: i - 1][::-1] for a in [anchors(p)] if a), "")
+            if name:
+                text = _EN_IT.sub(lambda m: f"{name}'s" if m.group(0).lower() == "its" else name, text, count=1)
         out.append({"id": i, "question": text.rstrip("？? ").strip(), "depends_on": deps, "asked": True})
     return out
