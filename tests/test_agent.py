@@ -79,6 +79,10 @@ def test_two_hop_question(demo_lib):
     check_citations(demo_lib, ans)
     # the answer step was told what each hop found, the second as the query it was asked with
     assert "- 成都攻略里早上看熊猫的建议来自哪位播客嘉宾: 林舟\n- 林舟是做什么的: 旅行作家" in chat.sent[-1][-1]["content"]
+    # the second question is read by itself: shown the whole question, a small model answers the first again
+    assert "It is a step towards answering" in chat.sent[0][-1]["content"]
+    assert "Sub-question: 林舟是做什么的" in chat.sent[1][-1]["content"]
+    assert "It is a step towards answering" not in chat.sent[1][-1]["content"]
 
 
 def test_each_part_of_a_two_part_question_is_read(demo_lib):
@@ -128,6 +132,23 @@ def test_a_chain_s_findings_are_not_added(demo_lib):
     ], per_note=3)
     ans = a.ask("给出看熊猫建议的那位嘉宾是做什么的？")
     assert ans.answer == "她是一位旅行作家[1]。" and "complete" not in [s.kind for s in ans.steps]
+
+
+def test_a_question_of_the_user_s_own_that_echoes_its_input_is_read_again_by_itself(demo_lib):
+    a, chat = agent(demo_lib, [
+        read("嘉宾林舟的建议", "林舟"),
+        read("林舟是一位旅行作家", "林舟"),  # the second question answered with the first's answer
+        read("林舟是一位旅行作家", "旅行作家"),
+        final(("她是一位旅行作家", "林舟是一位旅行作家", "。"), short="旅行作家"),
+    ], per_note=3)
+    ans = a.ask("看熊猫的建议来自哪位嘉宾？她是做什么的？")
+    again = chat.sent[2][-1]["content"]
+    assert "Sub-question: 林舟是做什么的（问的是林舟的情况，答案不是“林舟”这个名字本身）" in again
+    assert "It is a step towards answering" not in again
+    assert [(s.detail["answer"], s.detail.get("echoes", False)) for s in ans.steps if s.kind == "read"] == \
+        [("林舟", False), ("林舟", True), ("旅行作家", False)]
+    assert "旅行作家" in ans.answer and "林舟" in ans.answer
+    check_citations(demo_lib, ans)
 
 
 def test_each_of_several_questions_is_answered(demo_lib):
@@ -309,6 +330,28 @@ def test_sub_question_queries_get_the_answers_they_depend_on():
                                                {"id": 2, "question": "#1 哪里人", "depends_on": []},
                                                {"id": 3, "question": "#2 做什么", "depends_on": [1]}]}, "q")
     assert [s["depends_on"] for s in subqs] == [[], [1], [1, 2]]
+
+
+@pytest.mark.parametrize(("text", "digits"), [
+    ("用一百度的开水", "用100度的开水"), ("八十万条", "800000条"), ("80 万条", "800000条"), ("二〇二三年", "2023年"),
+    ("三千五百元", "3500元"), ("一亿两千万", "120000000"), ("第十二期", "第12期"), ("two hundred", "two hundred"),
+])
+def test_chinese_numerals_read_as_digits(text, digits):
+    from lingxi.agent.grounding import arabic
+
+    assert arabic(text) == digits
+
+
+def test_a_number_in_digits_is_backed_by_the_same_number_in_chinese_numerals():
+    from lingxi.agent.grounding import mentions, supporting_sentence
+
+    chunk = "第四步 冲泡 泡岩茶要用 一百度的沸水 温度不够香气出不来"
+    assert mentions(chunk, "100度") and mentions("大约 80 万条样本", "八十万条") and not mentions(chunk, "90度")
+    assert supporting_sentence(chunk, "泡岩茶要用100度的水", "100度", given="功夫茶泡岩茶要用多少度的水？") is not None
+    assert supporting_sentence(chunk, "100度", "1") is not None  # no short answer worth the name: the claim's digits
+    assert supporting_sentence(chunk, "泡岩茶要用90度的水", "90度", given="功夫茶泡岩茶要用多少度的水？") is None
+    # English text is compared as before
+    assert not mentions("one hundred degrees", "100 degrees")
 
 
 def test_a_claim_needs_its_numbers_stated_by_the_passage():

@@ -59,10 +59,42 @@ def ground_quote(quote: str, chunk_text: str, hint: str = "") -> str | None:
     return best if best is not None and best_score >= MIN_OVERLAP else None
 
 
+_ZH_DIGIT = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_ZH_UNIT = {"十": 10, "百": 100, "千": 1000}
+_ZH_BIG = {"万": 10_000, "亿": 100_000_000}
+_ZH_RUN = re.compile(r"[零〇一二两三四五六七八九十百千万亿]+")
+_TIMES_BIG = re.compile(r"(\d+(?:\.\d+)?)\s*([万亿])")
+
+
+def _zh_value(run: str) -> str:
+    """A run of Chinese numerals as digits: "一百" → "100", "八十万" → "800000", "二〇二三" → "2023"."""
+    if not any(ch in _ZH_UNIT or ch in _ZH_BIG for ch in run):
+        return "".join(str(_ZH_DIGIT[ch]) for ch in run)
+    total = section = digit = 0
+    for ch in run:
+        if ch in _ZH_DIGIT:
+            digit = _ZH_DIGIT[ch]
+        elif ch in _ZH_UNIT:
+            section += (digit or 1) * _ZH_UNIT[ch]
+            digit = 0
+        else:
+            total += (section + digit or 1) * _ZH_BIG[ch]
+            section = digit = 0
+    return str(total + section + digit)
+
+
+def arabic(text: str) -> str:
+    """``text`` with its Chinese numerals, and digits followed by 万 or 亿, written as digits: "用一百度的水" →
+    "用100度的水", "80 万条" → "800000条". Used on both sides of a comparison, so "100度" is said by "一百度"."""
+    text = _TIMES_BIG.sub(lambda m: f"{float(m.group(1)) * _ZH_BIG[m.group(2)]:.0f}", text)
+    return _ZH_RUN.sub(lambda m: _zh_value(m.group(0)), text) if _CJK.search(text) else text
+
+
 def about(claim: str, quote: str, chunk_text: str) -> bool:
     """Whether a grounded quote can support ``claim``: the claim shares enough of its characters with the
-    quote, or (for short extractive answers such as a name or a date) with the chunk the quote comes from."""
-    c = claim.strip()
+    quote, or (for short extractive answers such as a name or a date) with the chunk the quote comes from.
+    Numbers compare as digits ("100度" and "一百度")."""
+    c, quote, chunk_text = arabic(claim.strip()), arabic(quote), arabic(chunk_text)
     if not c:
         return True
     if len("".join(c.split())) <= 3:
@@ -78,9 +110,13 @@ def _squash(s: str) -> str:
 
 
 def mentions(text: str, answer: str) -> bool:
-    """Whether ``text`` states ``answer`` (case, spaces and thousands separators ignored)."""
+    """Whether ``text`` states ``answer`` (case, spaces and thousands separators ignored; Chinese numerals read as
+    digits, so "一百度" states "100度")."""
     a = _squash(answer.replace(",", "").replace("，", ""))
-    return bool(a) and a in _squash(text.replace(",", "").replace("，", ""))
+    if not a:
+        return False
+    t = _squash(text.replace(",", "").replace("，", ""))
+    return a in t or (bool(_CJK.search(text + answer)) and _squash(arabic(a)) in _squash(arabic(t)))
 
 
 def restates(text: str, answer: str) -> bool:
@@ -108,7 +144,7 @@ def states_numbers(chunk_text: str, claim: str, given: str = "") -> bool:
     """Whether the chunk states every number of the claim that ``given`` (the question) did not already state:
     character overlap cannot tell "seats 4,000" from "seats 3,677", so a number needs the number itself."""
     need = numbers(claim) - numbers(given)
-    return not need or need <= numbers(chunk_text)
+    return not need or need <= numbers(chunk_text) | numbers(arabic(chunk_text))
 
 
 _PUNCT = re.compile(r"[\W_]+", re.U)
@@ -248,21 +284,27 @@ def supporting_sentence(chunk_text: str, claim: str, short: str = "", shown: str
     if given.strip() and not _states_new_words(named, claim, f"{given}\n{short}"):
         return None  # what the claim adds to the question ("...secured Ethiopia's sovereignty") must be the passage's
     s = _squash(short)
-    if len(s) >= 2 and s in _squash(claim or short) and s not in _squash(chunk_text) and not names_all(short, named):
+    if len(s) >= 2 and s in _squash(claim or short) and not _said(chunk_text, short) and not names_all(short, named):
         return None  # so is a sentence that states the answer: its words restating the question do not back it
     # the bare answer counts only for a claim that states it
-    has_short = len(s) >= 2 and s not in _YES_NO and s in _squash(chunk_text) and s in _squash(claim or short)
+    has_short = len(s) >= 2 and s not in _YES_NO and _said(chunk_text, short) and s in _squash(claim or short)
     best, best_score = None, -1.0
     for a, b in sentence_spans(shown):
         sent = shown[a:b]
         if sent not in chunk_text or (exclude and exclude in sent):
             continue
-        score = overlap(claim, sent) + (1.0 if has_short and s in _squash(sent) else 0.0)
+        score = overlap(claim, sent) + (1.0 if has_short and _said(sent, short) else 0.0)
         if score > best_score:
             best, best_score = sent, score
     if best is None:
         return None
     return best if has_short or about(claim, best, chunk_text) else None
+
+
+def _said(text: str, short: str) -> bool:
+    """Whether ``text`` has the short answer (spaces and case aside; a Chinese one with numerals read as digits)."""
+    s = _squash(short)
+    return s in _squash(text) or (bool(_CJK.search(text + short)) and _squash(arabic(short)) in _squash(arabic(text)))
 
 
 _PLAIN = {"what", "which", "who", "whose", "when", "where", "that", "this", "with", "from", "were", "have", "been",

@@ -240,7 +240,10 @@ class SearchAgent:
                 seen.update(h.chunk.id for h in hits)
                 if not hits:
                     break
-                got, answer, where, es = self._read(run, hits, query, sq, answers)
+                # a question of the user's own resting on another ("#1是做什么的" of "…哪位嘉宾？她是做什么的？") is
+                # read by itself: shown the whole question, a small model answers its first question again
+                got, answer, where, es = self._read(run, hits, query, sq, answers,
+                                                    bare=bool(sq.get("asked") and sq["depends_on"]))
                 for s in es:
                     yield emit(s)
                 if where is not None and es[-1].detail.get("echoes") and not self._exhausted(run):
@@ -255,10 +258,15 @@ class SearchAgent:
                     # ("New York" for "who directed Big Stone Gap?", asked towards "...based in what New York
                     # city?") took them from the question it was shown as context: it is read again without it.
                     first = not sq["depends_on"]
-                    read_as = asked if first else f"{run.question} ({'; '.join(answers[d] for d in sq['depends_on'])})"
+                    given = "; ".join(answers[d] for d in sq["depends_on"] if d in answers)
+                    # a question of the user's own ("她是做什么的"): the hop itself, told its input is not the answer
+                    # (the whole question would ask the earlier question again)
+                    read_as = asked if first else render(f"not_itself_{lang}", question=asked, given=given) \
+                        if sq.get("asked") else f"{run.question} ({given})"
                     yield emit(Step("decide", {"reason": "the hop's answer repeats the question" if first
                                                else "the hop's answer repeats what it was given", "read_again": read_as}))
-                    again, a2, w2, es = self._read(run, hits, read_as, sq, answers, alone=first)
+                    again, a2, w2, es = self._read(run, hits, read_as, sq, answers, alone=first,
+                                                      bare=bool(sq.get("asked")))
                     for s in es:
                         yield emit(s)
                     if w2 is not None and not es[-1].detail.get("echoes"):
@@ -569,16 +577,16 @@ class SearchAgent:
 
     def _read(self, run: _Run, hits: list[Hit], asked: str, sq: dict[str, Any] | None = None,
               answers: dict[int, str] | None = None, need_number: bool = False, alone: bool = False,
-              about: str = "") -> tuple[dict[str, Any] | None, str, tuple[Hit, str] | None, list[Step]]:
+              about: str = "", bare: bool = False) -> tuple[dict[str, Any] | None, str, tuple[Hit, str] | None, list[Step]]:
         """One read of ``hits`` for ``asked``: (the reply, its answer, the passage and sentence that verify it or
         None, the steps: the structured call's, then the "read" step, marked ``echoes`` when hop ``sq`` answered
         with its input). With ``need_number`` an answer without a number does not verify; ``alone`` leaves out the
-        question the read is a step towards. The answer of a chain hop (resting on one other sub-question) verifies
+        question the read is a step towards (and checks no echo), ``bare`` only leaves it out. The answer of a chain hop (resting on one other sub-question) verifies
         only in a passage that names that sub-question's answer, else in one that names ``about``; the answer of a
         sub-question resting on none, in one that names something the question or the sub-question names (see
         ``anchors``)."""
         passages = "\n\n".join(passage_block(i, h, self.config.passage_chars) for i, h in enumerate(hits, 1))
-        context = "" if alone else render("extract_context", main=run.question) + "\n"
+        context = "" if alone or bare else render("extract_context", main=run.question) + "\n"
         got, steps = self._structured(run, "read", render("extract", context=context, question=asked,
                                                           passages=passages), EXTRACT_SCHEMA)
         if got is None:
