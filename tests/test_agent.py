@@ -354,6 +354,26 @@ def test_a_number_in_digits_is_backed_by_the_same_number_in_chinese_numerals():
     assert not mentions("one hundred degrees", "100 degrees")
 
 
+def test_a_numbered_item_is_answered_only_from_a_passage_about_it(demo_lib):
+    from lingxi.agent.grounding import names_ordinal, ordinals
+
+    assert ordinals("《慢慢聊》第十三期的嘉宾是谁") == {"第13期"} and ordinals("播客《慢慢聊》第 12 期里嘉宾") == {"第12期"}
+    assert ordinals("第一次去成都") == set()  # a first time is not a numbered item
+    assert names_ordinal("第13期的嘉宾是谁", "第13期｜开源大模型\n本期我们请到了 AI 工程师陈默")
+    assert not names_ordinal("第13期的嘉宾是谁", "第12期｜旅行要慢\n本期嘉宾林舟是一位旅行作家")
+    # the answer names episode 12's guest for episode 13, citing episode 12: no passage about episode 13 backs it
+    plan = {"sub_questions": []}
+    a, _ = agent(demo_lib, [plan, final(("本期嘉宾是林舟", "本期嘉宾林舟是一位旅行作家", "。"), short="林舟")], per_note=3)
+    ans = a.ask("《慢慢聊》第13期的嘉宾是谁？")
+    assert not ans.found and ans.citations == ()
+    # a passage about the episode asked for backs what it says
+    a, _ = agent(demo_lib, [plan, final(("第13期用的音乐是 Lo-fi Morning by Keys", "本期音乐", "。"),
+                                        short="Lo-fi Morning by Keys")], per_note=3)
+    ans = a.ask("播客第13期用的是什么音乐？")
+    assert ans.answer == "第13期用的音乐是 Lo-fi Morning by Keys[1]。" and ans.citations[0].title.startswith("第13期")
+    check_citations(demo_lib, ans)
+
+
 def test_a_claim_needs_its_numbers_stated_by_the_passage():
     from lingxi.agent.grounding import numbers, supporting_sentence
 

@@ -90,6 +90,21 @@ def arabic(text: str) -> str:
     return _ZH_RUN.sub(lambda m: _zh_value(m.group(0)), text) if _CJK.search(text) else text
 
 
+_ORDINAL = re.compile(r"第\s*([0-9０-９零〇一二两三四五六七八九十百千]+)\s*(期|集|季|届|章|回|部|辑|篇|课|讲|卷|话|轮|版)")
+
+
+def ordinals(text: str) -> set[str]:
+    """The numbered items a Chinese text names, as digits: {"第13期"} for "《慢慢聊》第十三期的嘉宾是谁", "第 13 期"."""
+    return {f"第{arabic(m.group(1))}{m.group(2)}" for m in _ORDINAL.finditer(text)}
+
+
+def names_ordinal(question: str, text: str) -> bool:
+    """Whether ``text`` (a passage with its title) names one of the numbered items the question names ("第13期"),
+    or the question names none: the guest of episode 12 does not answer a question about episode 13."""
+    want = ordinals(question)
+    return not want or bool(want & ordinals(text))
+
+
 def about(claim: str, quote: str, chunk_text: str) -> bool:
     """Whether a grounded quote can support ``claim``: the claim shares enough of its characters with the
     quote, or (for short extractive answers such as a name or a date) with the chunk the quote comes from.

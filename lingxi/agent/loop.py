@@ -19,6 +19,7 @@ from lingxi.agent.grounding import (
     mentions,
     name_only,
     names_entity,
+    names_ordinal,
     overlap,
     restates,
     short_of,
@@ -635,7 +636,10 @@ class SearchAgent:
 
     @staticmethod
     def _backing(hit: Hit, claim: str, short: str, question: str) -> str | None:
-        """A verbatim sentence of the hit's chunk that backs the claim, never one the model was shown as removed."""
+        """A verbatim sentence of the hit's chunk that backs the claim, never one the model was shown as removed; none
+        from a passage about another numbered item than the question's ("第12期" for "第13期的嘉宾是谁")."""
+        if not names_ordinal(question, f"{hit.title}\n{hit.chunk.text}"):
+            return None
         shown = _shown(hit.chunk.text)
         return supporting_sentence(hit.chunk.text, claim, short, shown=shown, exclude=MARKER, given=question,
                                    title=hit.title)
