@@ -97,7 +97,20 @@ def test_llm_reranker_prefers_relevant_passage(small, tmp_path):
     lib.ingest([DEMO / "notes" / "community-notes.jsonl"])
     hits = lib.search("espresso grind size sour shot", k=5)
     assert hits[0].chunk.note_id == "note-1004" and "rerank" in hits[0].signals
+    # the scores come from the model's logits: the relevant passage is judged more likely to help than the rest
+    scores = [h.signals["rerank"] for h in hits]
+    assert scores[0] > max(scores[1:]) and len(set(scores)) > 1, scores
     lib.close()
+
+
+def test_next_token_logprobs_tell_yes_from_no(small):
+    yes = small.next_token_logprobs([{"role": "user", "content": "Is Paris the capital of France? Reply yes or no."}],
+                                    ["yes", "no", "Yes", "No"])
+    no = small.next_token_logprobs([{"role": "user", "content": "Is Paris the capital of Japan? Reply yes or no."}],
+                                   ["yes", "no", "Yes", "No"])
+    assert len(set(yes.values())) == 4  # real log-probabilities, not one value for every token
+    # the small model's margin is thin, but a true statement gets more yes than a false one
+    assert yes["Yes"] - yes["No"] > no["Yes"] - no["No"]
 
 
 def test_openai_backend_against_llama_cpp_server(model_path):

@@ -135,7 +135,10 @@ class LocalChatModel(ChatModel):
         with self._lock:
             llm.reset()
             llm.eval(tokens)
-            logits = np.asarray(llm.scores[llm.n_tokens - 1], dtype=np.float64)
+            # llama-cpp-python keeps ``scores`` only with logits_all; without it the last token's logits are read
+            # from the context (``scores`` stays zero, and every candidate would score the same)
+            logits = np.array(np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),)),
+                              dtype=np.float64)
         logits = logits - logits.max()
         logp = logits - np.log(np.exp(logits).sum())
         out = {}
