@@ -127,11 +127,8 @@ def _squash(s: str) -> str:
 def mentions(text: str, answer: str) -> bool:
     """Whether ``text`` states ``answer`` (case, spaces and thousands separators ignored; Chinese numerals read as
     digits, so "一百度" states "100度")."""
-    a = _squash(answer.replace(",", "").replace("，", ""))
-    if not a:
-        return False
-    t = _squash(text.replace(",", "").replace("，", ""))
-    return a in t or (bool(_CJK.search(text + answer)) and _squash(arabic(a)) in _squash(arabic(t)))
+    a = answer.replace(",", "").replace("，", "")
+    return bool(_squash(a)) and _said(text.replace(",", "").replace("，", ""), a)
 
 
 def restates(text: str, answer: str) -> bool:

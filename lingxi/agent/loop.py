@@ -260,10 +260,13 @@ class SearchAgent:
                     # city?") took them from the question it was shown as context: it is read again without it.
                     first = not sq["depends_on"]
                     given = "; ".join(answers[d] for d in sq["depends_on"] if d in answers)
-                    # a question of the user's own ("她是做什么的"): the hop itself, told its input is not the answer
-                    # (the whole question would ask the earlier question again)
-                    read_as = asked if first else render(f"not_itself_{lang}", question=asked, given=given) \
-                        if sq.get("asked") else f"{run.question} ({given})"
+                    if first:
+                        read_as = asked
+                    elif sq.get("asked"):  # a question of the user's own ("她是做什么的"): the hop itself, told its
+                        # input is not the answer (the whole question would ask the earlier question again)
+                        read_as = render(f"not_itself_{lang}", question=asked, given=given)
+                    else:
+                        read_as = f"{run.question} ({given})"
                     yield emit(Step("decide", {"reason": "the hop's answer repeats the question" if first
                                                else "the hop's answer repeats what it was given", "read_again": read_as}))
                     again, a2, w2, es = self._read(run, hits, read_as, sq, answers, alone=first,
@@ -582,8 +585,9 @@ class SearchAgent:
         """One read of ``hits`` for ``asked``: (the reply, its answer, the passage and sentence that verify it or
         None, the steps: the structured call's, then the "read" step, marked ``echoes`` when hop ``sq`` answered
         with its input). With ``need_number`` an answer without a number does not verify; ``alone`` leaves out the
-        question the read is a step towards (and checks no echo), ``bare`` only leaves it out. The answer of a chain hop (resting on one other sub-question) verifies
-        only in a passage that names that sub-question's answer, else in one that names ``about``; the answer of a
+        question the read is a step towards (and checks no echo), ``bare`` only leaves it out. The answer of a chain
+        hop (resting on one other sub-question) verifies only in a passage that names that sub-question's answer,
+        else in one that names ``about``; the answer of a
         sub-question resting on none, in one that names something the question or the sub-question names (see
         ``anchors``)."""
         passages = "\n\n".join(passage_block(i, h, self.config.passage_chars) for i, h in enumerate(hits, 1))

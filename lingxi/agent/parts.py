@@ -72,7 +72,7 @@ _ZH_HE = re.compile(r"他们|她们|他|她")
 _EN_HE = re.compile(r"\b(?:he|she|they|him|her|them|his|their)\b", re.I)
 _ZH_IT = re.compile(r"它们|它")
 _EN_IT = re.compile(r"\bits?\b", re.I)
-_EN_TITLE = re.compile(r"《[^》]{1,40}》|“[^”]{1,40}”")
+_ZH_TITLE = re.compile(r"《[^》]{1,40}》|“[^”]{1,40}”")
 
 
 def _possessive(pronoun: str, rest: str) -> str:
@@ -124,7 +124,7 @@ def split_asks(question: str, limit: int = 3) -> list[dict[str, Any]]:
                 text = f"{text[: he.start()]}#{asker}{'' if zh else _possessive(he.group(0), text[he.end():])}{text[he.end():]}"
                 deps = [asker]
         if zh and not deps and _ZH_IT.search(text):
-            title = next((m.group(0) for p in parts[: i - 1][::-1] for m in [_EN_TITLE.search(p)] if m), "")
+            title = next((m.group(0) for p in parts[: i - 1][::-1] for m in [_ZH_TITLE.search(p)] if m), "")
             if title:
                 text = _ZH_IT.sub(title, text, count=1)
         elif not zh and not deps and _EN_IT.search(text) and not anchors(text):
