@@ -10,9 +10,21 @@ LX     := $(BIN)/lingxi --home $(DEMO_HOME)
 WHEELS ?= $(HOME)/.cache/lingxi/wheels
 LLAMA_VERSION := 0.3.36
 
-.PHONY: setup llama models demo test lint bench clean
+.PHONY: setup sysdeps llama models demo test lint bench clean
 
-setup: $(STAMP)
+# Debian packages the project needs (browser for the web-app tests, fonts, speech, OCR reference engine, ...).
+# Each area appends its own line; `make sysdeps` installs whatever is missing (as root, or through sudo).
+APT_PACKAGES :=
+
+setup: sysdeps $(STAMP)
+
+sysdeps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "==> installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 
 $(STAMP): pyproject.toml
 	@echo "==> creating virtualenv in $(VENV) with $(PYTHON)"
