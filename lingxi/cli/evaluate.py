@@ -31,8 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     a.add_argument("--hotpotqa", type=Path, help="HotpotQA with paragraphs (../shared/data/hotpotqa/dev_200.jsonl)")
     a.add_argument("--setting", choices=["shared", "per-question", "both"], default="shared",
                    help="HotpotQA: one store for all questions (default) or one per question")
-    a.add_argument("--questions", type=Path, help='generic QA JSONL: {"id", "q", "gold": [...]} per line')
+    a.add_argument("--questions", type=Path, help='QA JSONL: {"id", "q", "gold": [...]} per line, or'
+                   ' evidence-backed rows with a split (bench/data/realworld_qa.jsonl)')
     a.add_argument("--corpus", type=Path, help="folder (or file) ingested as the store for --questions")
+    a.add_argument("--split", choices=("dev", "test"), help="only the --questions rows of this split")
     a.add_argument("--limit", type=int, help="only the first N questions")
     a.add_argument("--skip", type=int, default=0, help="start after the first N questions (with --limit, a later"
                    " slice of the file: --skip 20 --limit 20 asks questions 21-40)")
@@ -155,7 +157,7 @@ def run_agent(lib: Library, args: argparse.Namespace) -> int:
                 print_result(result, args.json)
         if args.questions:
             result = ev.eval_questions(args.questions, args.corpus, chat, lib.settings, args.limit, config, say, log,
-                                       systems, skip=args.skip)
+                                       systems, skip=args.skip, split=args.split)
             print_result(result, args.json)
     return 0
 

@@ -2,7 +2,8 @@
 
 HotpotQA: each question's paragraphs become notes, either all questions in one shared
 store (harder, realistic) or one store per question. Generic format: a JSONL of
-{"id", "q", "gold": [...]} over a corpus folder; correct when every gold string occurs in the answer.
+{"id", "q", "gold": [...]} over a corpus folder (or the evidence-backed rows of lingxi.evals.qaset,
+filtered by split); correct when every gold fact occurs in the answer in one of its forms.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from lingxi.agent.loop import ANSWER_SCHEMA, passage_block
 from lingxi.agent.prompts import language_rule, render, template
 from lingxi.config import Settings
 from lingxi.errors import BadInput, ModelOutputError
+from lingxi.evals.qaset import load_questions
 from lingxi.index.store import note_of_chunk
 from lingxi.library import Library
 from lingxi.llm.chat import ChatModel
@@ -265,20 +267,8 @@ def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | 
 def eval_questions(qpath: Path, corpus: Path, chat: ChatModel, settings: Settings, limit: int | None,
                    config: AgentConfig, say: Callable[[str], None],
                    log: Callable[[dict[str, Any]], None] | None = None, systems: tuple[str, ...] = SYSTEMS,
-                   skip: int = 0) -> dict[str, Any]:
-    rows_in = []
-    with qpath.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    r = json.loads(line)
-                    golds = [[str(a) for a in g] if isinstance(g, list) else [str(g)] for g in r["gold"]]
-                    if not golds or not all(golds):
-                        raise TypeError("gold must list at least one fact, and each list of forms at least one form")
-                    rows_in.append((str(r["id"]), str(r["q"]), golds))
-                except (json.JSONDecodeError, KeyError, TypeError) as e:
-                    raise BadInput(f"{qpath}: line {n}: expected {{\"id\", \"q\", \"gold\": [fact or [form, ...], ...]}}"
-                                   f" ({e})") from e
+                   skip: int = 0, split: str | None = None) -> dict[str, Any]:
+    rows_in = [(q.id, q.q, [list(f) for f in q.facts]) for q in load_questions(qpath, split)]
     if skip < 0:
         raise BadInput(f"--skip must be 0 or more, got {skip}")
     rows_in = rows_in[skip:][:limit]
@@ -307,7 +297,7 @@ def eval_questions(qpath: Path, corpus: Path, chat: ChatModel, settings: Setting
             say(f"[{i}/{len(rows_in)}] " + ", ".join(f"{s}: acc {statistics.fmean(t.correct):.3f}" for s, t in tallies.items()))
         lib.close()
     return {"dataset": f"{qpath.name} over {corpus}", "rows": [{"system": s, "metrics": t.metrics()} for s, t in tallies.items()],
-            "config": {"questions": len(rows_in), "skipped": skip, "llm": chat.name, "rag_k": RAG_K}}
+            "config": {"questions": len(rows_in), "skipped": skip, "split": split, "llm": chat.name, "rag_k": RAG_K}}
 
 
 __all__ = ["eval_hotpotqa", "eval_questions", "f1", "ground_quote", "normalize"]
