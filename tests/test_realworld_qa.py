@@ -147,3 +147,13 @@ def test_gold_forms_become_one_fact_and_list_items_several(tmp_path):
     qa = tmp_path / "generic.jsonl"
     qa.write_text('{"id": "1", "q": "x", "gold": ["a", ["b", "B"]]}\n', encoding="utf-8")
     assert load_questions(qa)[0].facts == (("a",), ("b", "B"))
+
+
+def test_holds_survives_reflowing_but_not_other_text():
+    from lingxi.evals.qaset import holds
+
+    quote = "3 月 21 日-3 月 30 日 ，在阿那亚"
+    assert holds("单立人喜剧节 3月21日—3月30日，在 阿那亚 举办", quote)  # spaces and punctuation reflowed
+    assert holds("…有各种脱口秀专场表演，3 月 21 日-3 月 30 日 ，在阿", quote)  # a chunk boundary cut the end
+    assert not holds("3 月 21 日是世界睡眠日", quote) and not holds("anything", "——")
+    assert holds("Thank you President Nempahrd for that", "thank you president nempahrd")

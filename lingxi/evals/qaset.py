@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
@@ -206,4 +208,23 @@ def verify(questions: list[Question], corpus: Path) -> list[str]:
     return problems
 
 
-__all__ = ["KINDS", "LANGS", "SPLITS", "WINDOW", "Evidence", "Question", "load_questions", "searchable_text", "verify"]
+def _letters(text: str) -> str:
+    """Letters and digits only, NFKC-folded and lower-cased: what survives any parser's reflowing."""
+    return "".join(c for c in unicodedata.normalize("NFKC", text).lower() if c.isalnum())
+
+
+def holds(passage: str, quote: str, share: float = 0.6) -> bool:
+    """Whether an indexed passage holds an evidence quote. Parsers reflow whitespace, drop markup and
+    punctuation, and may cut a quote at a chunk boundary, so the test compares letters and digits only and
+    accepts a passage that holds an unbroken ``share`` of the quote."""
+    q, p = _letters(quote), _letters(passage)
+    if not q:
+        return False
+    if q in p:
+        return True
+    m = SequenceMatcher(None, q, p, autojunk=False).find_longest_match(0, len(q), 0, len(p))
+    return m.size >= max(4, share * len(q))
+
+
+__all__ = ["KINDS", "LANGS", "SPLITS", "WINDOW", "Evidence", "Question", "holds", "load_questions", "searchable_text",
+           "verify"]
