@@ -46,6 +46,9 @@ def test_schema_ids_and_mix():
             assert e["file"].split("/")[0] in FOLDERS
         if r["kind"] == "list":
             assert "all" in r, f"{r['id']}: a list answer names its items in 'all'"
+        forms = [f for item in r.get("all") or [r["gold"]] for f in item]
+        # an answer that only repeats the question must not score
+        assert not [f for f in forms if f.lower() in r["q"].lower()], f"{r['id']}: the question holds its answer"
     kinds = Counter(q.kind for q in qs)
     assert set(kinds) == set(KINDS)
     assert sum(q.hops == 2 for q in qs) >= 12 and kinds["cross-lingual"] >= 8 and kinds["homophone"] >= 8
