@@ -1,0 +1,372 @@
+"""Boilerplate removal by what boilerplate looks like, not by marker words.
+
+A page (a text dump, an HTML extraction, a clipped Markdown page) is cut into
+blocks: a paragraph, a list item, a menu line. Each block gets a score from a set
+of named features (``FEATURES``) — how long it is, whether it is written in
+sentences, how much of it is links, whether it is mostly numbers or prices,
+whether the page repeats it, whether it shares words with the article's core.
+Blocks scoring clearly above or below zero are decided; the uncertain ones in
+between (short headings, captions, list items, lines of a poem) take the side of
+the decided blocks around them (``context``), the way a reader sees that a short
+line between two paragraphs belongs to the article and a short line among menus
+does not.
+
+Every feature and the context step is a switch: ``Classifier(disabled={...})``
+turns any of them off, and ``bench/boilerplate.py`` prints an on/off row for each.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from lingxi.ingest.text import SENTENCE_END, is_cjk
+
+
+def visual_len(line: str) -> int:
+    """Display width: wide (CJK, full-width) characters count two, as they carry about as much as two Latin ones."""
+    return sum(2 if is_cjk(c) or unicodedata.east_asian_width(c) in "WF" else 1 for c in line.strip())
+
+
+@dataclass(frozen=True)
+class Block:
+    """A unit of the page: lines ``first..last`` (inclusive) of the input, and their text joined."""
+
+    first: int
+    last: int
+    text: str
+    bullet: bool = False
+
+
+@dataclass
+class Page:
+    """What features may look at besides the block itself."""
+
+    blocks: list[Block]
+    counts: Counter[str] = field(default_factory=Counter)
+    core: Counter[str] = field(default_factory=Counter)  # bigram -> number of core blocks holding it
+    in_core: frozenset[int] = frozenset()  # first lines of the core blocks
+    title: str = ""
+
+
+# --- segmentation -------------------------------------------------------------
+
+_BULLET = re.compile(r"^\s*(?:[-*+•●○◦▪·]|\d{1,3}[.)、]|[（(]?\d{1,3}[)）])\s+")
+# Bracketed placeholders that text browsers print for images, ads and form fields: [logo], [INS::INS], [    ].
+_PLACEHOLDER = re.compile(r"\[[^\[\]\n]{0,40}\]|<img\b[^>]*>|!\[[^\]]*\]\([^)]*\)")
+_MD_LINK = re.compile(r"\[([^\]\n]*)\]\([^)\n]*\)")
+_LYNX_REF = re.compile(r"\[\d{1,4}\]")
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.I)
+
+
+def _wrap_width(widths: list[int]) -> int:
+    """The column at which a text browser hard-wrapped the page, or 0 when lines were not wrapped.
+
+    Wrapped dumps have many lines ending within a few columns of the same width."""
+    long = sorted(w for w in widths if w >= 40)
+    if len(long) < 5:
+        return 0
+    top = long[int(len(long) * 0.9)]
+    near = sum(1 for w in long if top - 6 <= w <= top)
+    return top if near >= max(5, len(long) // 5) else 0
+
+
+def _join(a: str, b: str) -> str:
+    if not a:
+        return b
+    if (a[-1].isascii() and a[-1].isalnum()) and (b[:1].isascii() and b[:1].isalnum()):
+        return a + " " + b
+    return a + b
+
+
+def segment(text: str) -> list[Block]:
+    """Lines → blocks. A hard-wrapped paragraph (``w3m -dump``, ``lynx -dump``) becomes one block again."""
+    lines = text.split("\n")
+    widths = [visual_len(ln) for ln in lines]
+    wrap = _wrap_width(widths)
+    blocks: list[Block] = []
+    cur: list[int] = []
+
+    def close() -> None:
+        if cur:
+            joined = ""
+            for i in cur:
+                joined = _join(joined, lines[i].strip())
+            blocks.append(Block(cur[0], cur[-1], joined, bool(_BULLET.match(lines[cur[0]]))))
+            cur.clear()
+
+    for i, ln in enumerate(lines):
+        if not ln.strip():
+            close()
+            continue
+        continues = (
+            cur
+            and wrap
+            and widths[cur[-1]] >= wrap - 6
+            and not _BULLET.match(ln)
+            and (ln.startswith(" ") is lines[cur[0]].startswith(" ") or lines[cur[0]].lstrip().startswith("　"))
+        )
+        if not continues:
+            close()
+        cur.append(i)
+    close()
+    return blocks
+
+
+# --- features -------------------------------------------------------------------
+
+Feature = Callable[[Block, Page], float]
+_CLAUSE = "，,、；;"
+_PRICE = re.compile(r"[¥￥$€£]\s?\d|\d\s?(?:元|美元|块钱)|\d+%\s?off|\d折|\bcode\s+[A-Z0-9]{3,}", re.I)
+_COPYRIGHT = re.compile(r"©|\(c\)\s*\d{4}|copyright|all rights reserved|版权所有|ICP[备证]", re.I)
+_SEPARATOR = re.compile(r"\s[|｜/·•]\s|[|｜]")
+
+
+def content(block: Block) -> str:
+    """The block's text without placeholders, links' targets and list markers."""
+    s = _PLACEHOLDER.sub(" ", _MD_LINK.sub(r"\1", block.text))
+    s = _LYNX_REF.sub("", _URL.sub(" ", s))
+    return _BULLET.sub("", s).strip()
+
+
+def f_length(block: Block, page: Page) -> float:
+    """Long blocks are prose; very short ones are menu items, buttons, labels."""
+    n = visual_len(content(block))
+    if n >= 160:
+        return 2.0
+    if n >= 80:
+        return 1.0
+    if n >= 40:
+        return 0.0
+    return -1.0 if n >= 12 else -2.0
+
+
+def f_punctuation(block: Block, page: Page) -> float:
+    """Article text is written in sentences and clauses; chrome is bare noun phrases."""
+    s = content(block)
+    if not s:
+        return -1.5
+    # colons are left out: "关键字 : …", "Sponsors:" are labels, not clauses
+    marks = sum(1 for c in s if c in SENTENCE_END + _CLAUSE or (c == "." and not s.endswith("...")))
+    ends = s[-1] in SENTENCE_END + ".\"”』」" or s.rstrip("”』」\"'")[-1:] in SENTENCE_END
+    if ends:
+        return 2.0
+    if marks * 40 >= len(s):
+        return 1.5
+    return -1.5 if marks == 0 else 0.0
+
+
+def f_links(block: Block, page: Page) -> float:
+    """Headline and link lists: most of the block is link text or URLs."""
+    raw = block.text
+    linked = sum(len(m.group(1)) for m in _MD_LINK.finditer(raw)) + sum(len(m.group(0)) for m in _URL.finditer(raw))
+    if _LYNX_REF.match(_BULLET.sub("", raw.strip())):
+        # lynx prints [n] before each link: a block that starts with one is a link
+        linked = max(linked, len(raw) - sum(len(m.group(0)) for m in _LYNX_REF.finditer(raw)))
+    total = max(1, len(_PLACEHOLDER.sub("", _LYNX_REF.sub("", raw)).strip()))
+    density = min(1.0, linked / total)
+    if density >= 0.6:
+        return -3.0
+    if density >= 0.3:
+        return -1.5
+    return 0.0
+
+
+def f_numerals(block: Block, page: Page) -> float:
+    """Counters, dates, prices and promo codes: short lines made mostly of numbers or money."""
+    s = content(block)
+    if not s or visual_len(s) >= 120:
+        return 0.0
+    digits = sum(c.isdigit() for c in s)
+    if _PRICE.search(s) and s[-1] not in SENTENCE_END:
+        return -1.5
+    return -1.5 if digits / len(s) >= 0.25 else 0.0
+
+
+def f_repeated(block: Block, page: Page) -> float:
+    """Site chrome repeats: the same line several times on a page, or a caption printed twice side by side."""
+    key = _norm(content(block))
+    if len(key) < 2:
+        return 0.0
+    half = len(key) // 2
+    doubled = len(key) % 2 == 0 and key[:half] == key[half:]
+    return -2.0 if page.counts[key] >= 2 or doubled else 0.0
+
+
+def f_copyright(block: Block, page: Page) -> float:
+    """Copyright and licence footers."""
+    s = content(block)
+    return -3.0 if _COPYRIGHT.search(s) and visual_len(s) < 200 else 0.0
+
+
+def f_placeholder(block: Block, page: Page) -> float:
+    """Blocks that are only image alts, ad slots, form fields or symbols."""
+    s = content(block)
+    return -3.0 if not any(c.isalnum() for c in s) else 0.0
+
+
+def f_separators(block: Block, page: Page) -> float:
+    """Navigation bars: several short items between | or / separators."""
+    s = content(block)
+    parts = [p for p in re.split(r"\s[|｜/·•]\s|[|｜]", s) if p.strip()]
+    if len(parts) >= 3 and sum(visual_len(p) for p in parts) / len(parts) <= 16:
+        return -2.0
+    return 0.0
+
+
+def f_similarity(block: Block, page: Page) -> float:
+    """Shares words with the article's core (the clearly-prose blocks): an article heading or caption does, an
+    unrelated headline does not."""
+    grams = bigrams(content(block))
+    if not grams or not page.core:
+        return 0.0
+    own = 1 if block.first in page.in_core else 0  # a core block is compared with the others, not itself
+    share = sum(1 for g in grams if page.core[g] > own) / len(grams)
+    if share >= 0.35:
+        return 1.5
+    if share < 0.1:
+        return -1.0
+    return 0.0
+
+
+FEATURES: dict[str, Feature] = {
+    "length": f_length,
+    "punctuation": f_punctuation,
+    "links": f_links,
+    "numerals": f_numerals,
+    "repeated": f_repeated,
+    "copyright": f_copyright,
+    "placeholder": f_placeholder,
+    "separators": f_separators,
+    "similarity": f_similarity,
+}
+# Steps after scoring, switchable like the features.
+STEPS = ("region",)
+ANCHOR = 3.0
+# A block is decided by its own score alone when the region step is off: above zero is article text.
+# Inside the article region, only blocks that carry no text at all (placeholders, links, copyright) go.
+HARD = ("placeholder", "links", "copyright")
+HARD_SCORE = -3.0
+FLOOR = -2.5
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"\W+", "", s).lower()
+
+
+def bigrams(s: str) -> set[str]:
+    s = _norm(s)
+    words = re.findall(r"[a-z0-9]+|[^\W\da-z_]", s)
+    # CJK: character bigrams; Latin: word bigrams would be too sparse on short lines, so words.
+    out: set[str] = set()
+    prev = ""
+    for w in words:
+        if len(w) == 1 and not w.isascii():
+            if prev and len(prev) == 1 and not prev.isascii():
+                out.add(prev + w)
+        elif len(w) >= 3:
+            out.add(w)
+        prev = w
+    return out
+
+
+# --- the classifier -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    block: Block
+    score: float
+    keep: bool
+    parts: dict[str, float]
+
+
+# Rules switched off for parsers running in this context (the benchmark's ablation rows set it).
+DISABLED: ContextVar[frozenset[str]] = ContextVar("lingxi_boilerplate_disabled", default=frozenset())
+
+
+class Classifier:
+    """Scores blocks with the enabled features and decides which are article text."""
+
+    def __init__(self, disabled: Iterable[str] | None = None) -> None:
+        disabled = set(DISABLED.get() if disabled is None else disabled)
+        unknown = disabled - set(FEATURES) - set(STEPS)
+        if unknown:
+            raise ValueError(f"unknown boilerplate rules {sorted(unknown)}; known: {', '.join([*FEATURES, *STEPS])}")
+        self.features = {k: f for k, f in FEATURES.items() if k not in disabled}
+        self.region = "region" not in disabled
+
+    def classify(self, blocks: list[Block], title: str = "") -> list[Decision]:
+        page = Page(blocks, Counter(_norm(content(b)) for b in blocks), title=title)
+        # The core: blocks that are prose by shape alone. Similarity is measured against it.
+        core: Counter[str] = Counter(bigrams(title))
+        in_core = set()
+        for b in blocks:
+            if f_length(b, page) >= 1.0 and f_punctuation(b, page) > 0 and f_links(b, page) == 0:
+                core.update(bigrams(content(b)))
+                in_core.add(b.first)
+        page.core, page.in_core = core, frozenset(in_core)
+        scored = []
+        for b in blocks:
+            parts = {k: f(b, page) for k, f in self.features.items()}
+            scored.append((b, sum(parts.values()), parts))
+        keep = [s > 0 for _, s, _ in scored]
+        if self.region and scored:
+            # blocks with no text at all (image slots, empty bullets) neither make nor break a run
+            # A short line's shape says little on its own (a heading, "Note:"), so outside the hard rules one block
+            # costs a run at most FLOOR: it takes a run of chrome, not one odd line, to end the article.
+            inside = article_region([
+                0.0 if p.get("placeholder") else s if sum(p.get(h, 0.0) for h in HARD) < 0 else max(s, FLOOR)
+                for _, s, p in scored
+            ])
+            keep = [
+                i in inside and sum(p.get(h, 0.0) for h in HARD) > HARD_SCORE for i, (_, _, p) in enumerate(scored)
+            ]
+        return [Decision(b, s, k, p) for (b, s, p), k in zip(scored, keep)]
+
+
+def _best_run(scores: list[float], lo: int, hi: int) -> tuple[float, int, int]:
+    """The contiguous run of scores[lo:hi] with the largest sum (Kadane): (sum, start, end)."""
+    best, best_a, best_b = 0.0, lo, lo
+    run, a = 0.0, lo
+    for i in range(lo, hi):
+        if run <= 0:
+            run, a = 0.0, i
+        run += scores[i]
+        if run > best:
+            best, best_a, best_b = run, a, i + 1
+    return best, best_a, best_b
+
+
+def article_region(scores: list[float]) -> set[int]:
+    """Blocks of the article: the run of blocks with the largest total score, plus further runs at least
+    half as strong (an article split by an ad or a long list). Short headings, captions and list items
+    inside a run belong to it; prose islands among chrome (a comment, a teaser) do not."""
+    best, a, b = _best_run(scores, 0, len(scores))
+    if best <= 0:
+        return set()
+    out = set(range(a, b))
+    todo = [(0, a), (b, len(scores))]
+    while todo:
+        lo, hi = todo.pop()
+        if hi - lo <= 0:
+            continue
+        got, a2, b2 = _best_run(scores, lo, hi)
+        if got > max(2 * ANCHOR, best / 2):
+            out |= set(range(a2, b2))
+            todo += [(lo, a2), (b2, hi)]
+    return out
+
+
+def article_blocks(text: str, title: str = "", disabled: Iterable[str] | None = None) -> list[Block]:
+    """The blocks of ``text`` that are article text, in order."""
+    return [d.block for d in Classifier(disabled).classify(segment(text), title) if d.keep]
+
+
+def strip_boilerplate(text: str, title: str = "", disabled: Iterable[str] | None = None) -> str:
+    """``text`` with boilerplate blocks removed; kept blocks joined by blank lines."""
+    return "\n\n".join(b.text for b in article_blocks(text, title, disabled))
