@@ -41,7 +41,7 @@ EXTENSIONS = {
 TEXT_EXTENSIONS = {".txt", ".text", ".asr", ""}
 
 # Bump when a parser changes its output, so re-ingest replaces notes built by the old one.
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"
 
 _SRT = re.compile(r"^\s*\d+\s*\n\s*\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}\s*-->", re.M)
 _PUNCT = re.compile(r"[。！？，、；：,.!?;:]")
@@ -60,6 +60,8 @@ def sniff(text: str) -> str:
         return "vtt"
     if _SRT.search(text[:2000]):
         return "srt"
+    if transcript.looks_like_segments(text):
+        return "transcript"
     if head.startswith("---\n") and markdown.FRONT_MATTER.match(head):
         return "markdown"
     if re.match(r"\s*<(!DOCTYPE html|html)\b", head, re.I):
@@ -84,6 +86,8 @@ def detect_format(name: str, text: str) -> str:
         fmt = EXTENSIONS[ext]
         if fmt == "srt" and text.lstrip("\ufeff \n").startswith("WEBVTT"):
             return "vtt"
+        if fmt == "markdown" and shownotes.looks_like_shownotes(text, markdown=True):
+            return "shownotes"
         return fmt
     if ext in TEXT_EXTENSIONS:
         return sniff(text)

@@ -8,6 +8,8 @@ a chunk whose locator is its start time (and the next chapter's start as its end
 from __future__ import annotations
 
 import re
+from collections import Counter
+from pathlib import PurePath
 from typing import Any
 
 from lingxi.errors import BadInput
@@ -52,11 +54,30 @@ def is_chapter_line(line: str) -> bool:
     return len(marks) >= 2 or (len(marks) == 1 and not line[: marks[0].start()].strip(_LEAD))
 
 
-def looks_like_shownotes(text: str) -> bool:
+_FENCE = re.compile(r"^(```|~~~).*?^\1", re.S | re.M)
+_QUOTE = re.compile(r"^[ \t]*(?:>[ \t]?)+", re.M)
+_MD_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+", re.M)
+
+
+def unquote_markdown(text: str) -> str:
+    """Markdown show-notes pages: blockquote and heading markers off, code fences out, so chapter lines start lines."""
+    return _MD_HEADING.sub("", _QUOTE.sub("", _FENCE.sub("", text)))
+
+
+def looks_like_shownotes(text: str, markdown: bool = False) -> bool:
     if "-->" in text:
         return False
-    count = sum(len(chapter_marks(ln)) for ln in text.split("\n") if is_chapter_line(ln))
-    return count >= 3
+    if markdown:
+        text = unquote_markdown(text)
+    marks = [m for ln in text.split("\n") if is_chapter_line(ln) for m in chapter_marks(ln)]
+    # A timeline starts near the beginning of the episode and runs forward; times of day in a report (22:52,
+    # 23:07, past midnight to 00:10) do not.
+    secs = [clock_to_seconds(m.group(1)) for m in marks]
+    rising = all(a < b for a, b in zip(secs, secs[1:]))
+    if not secs or secs[0] > (1800 if rising else 600):
+        return False
+    # a Markdown post may quote a log or two; a timeline is a run of them
+    return len(marks) >= (5 if markdown else 3)
 
 
 def split_episodes(lines: list[str]) -> list[tuple[int, int]]:
@@ -104,6 +125,8 @@ def parse_episode(lines: list[str], index: int, name: str) -> Note | None:
             continue
         if is_chapter_line(ln):
             marks = chapter_marks(ln)
+            if not ln[marks[-1].end() :].strip(_LEAD + "，,;；、()（）"):
+                continue  # a time range ("40:35 - 41:55") names a clip, not a chapter
             lead = ln[: marks[0].start()].strip(_LEAD)
             if lead and not CHAPTER_HEADING.match(lead):
                 groups[-1].append(trim_span(body, off, off + marks[0].start()))
@@ -143,7 +166,37 @@ def parse_episode(lines: list[str], index: int, name: str) -> Note | None:
     return make_note(f"ep{index + 1}", title or f"{stem(name)} #{index + 1}", "shownotes", body, chunks, meta)
 
 
+def _drop_placeholder_chapters(note: Note) -> Note:
+    """Exports list untitled clips as chapters (``[41:55] Untitled`` many times over): a chapter title the page
+    repeats three or more times names nothing."""
+    counts = Counter(c.text for c in note.chunks if c.meta.get("part") == "chapter")
+    chunks = [c for c in note.chunks if not (c.meta.get("part") == "chapter" and counts[c.text] >= 3)]
+    meta = {**note.meta, "chapters": sum(1 for c in chunks if c.meta.get("part") == "chapter")}
+    return make_note(note.id, note.title, note.kind, note.body, chunks, meta)
+
+
+def parse_markdown(text: str, name: str) -> list[Note]:
+    """A Markdown show-notes page (a podcast app's export): one episode, titled by its front matter or first heading."""
+    from lingxi.ingest.markdown import clean_markdown, split_front_matter
+
+    fm, content = split_front_matter(text, name)
+    heading = re.search(r"^#[ \t]+(.+?)[ \t#]*$", content, re.M)
+    title = str(fm.get("title") or "").strip() or (heading.group(1).strip() if heading else "")
+    body = unquote_markdown(clean_markdown(content))
+    note = parse_episode(body.split("\n"), 0, name)
+    if note is None or not note.meta.get("chapters"):
+        raise BadInput(f"{name}: no chapter timestamps found (expected entries like '05:46 chapter title')")
+    note = _drop_placeholder_chapters(note)
+    meta = {**note.meta, **{k: v for k, v in fm.items() if k in ("author", "show", "source", "url")}}
+    created = fm.get("published") or fm.get("date") or fm.get("created")
+    if created:
+        meta["created_at"] = str(created)
+    return require_content([make_note("", title or note.title, "shownotes", note.body, list(note.chunks), meta)], name)
+
+
 def parse(text: str, name: str) -> list[Note]:
+    if PurePath(name).suffix.lower() in (".md", ".markdown", ".mdown") or text.startswith("---\n"):
+        return parse_markdown(text, name)
     lines = text.split("\n")
     episodes = [parse_episode(lines[a:b], i, name) for i, (a, b) in enumerate(split_episodes(lines))]
     notes = [n for n in episodes if n is not None]
