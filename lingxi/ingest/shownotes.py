@@ -69,12 +69,18 @@ def looks_like_shownotes(text: str, markdown: bool = False) -> bool:
         return False
     if markdown:
         text = unquote_markdown(text)
-    marks = [m for ln in text.split("\n") if is_chapter_line(ln) for m in chapter_marks(ln)]
+    lines = text.split("\n")
+    flags = [is_chapter_line(ln) for ln in lines]
+    marks = [m for ln, f in zip(lines, flags) if f for m in chapter_marks(ln)]
+    if not marks:
+        return False
     # A timeline starts near the beginning of the episode and runs forward; times of day in a report (22:52,
-    # 23:07, past midnight to 00:10) do not.
-    secs = [clock_to_seconds(m.group(1)) for m in marks]
-    rising = all(a < b for a, b in zip(secs, secs[1:]))
-    if not secs or secs[0] > (1800 if rising else 600):
+    # 23:07, past midnight to 00:10) do not. The first timeline is a run of consecutive chapter lines.
+    start = flags.index(True)
+    end = next((i for i in range(start, len(lines)) if not flags[i]), len(lines))
+    first = [clock_to_seconds(m.group(1)) for ln in lines[start:end] for m in chapter_marks(ln)]
+    rising = len(first) >= 3 and all(a < b for a, b in zip(first, first[1:]))
+    if first[0] > (1800 if rising else 600):
         return False
     # a Markdown post may quote a log or two; a timeline is a run of them
     return len(marks) >= (5 if markdown else 3)
