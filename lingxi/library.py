@@ -132,20 +132,26 @@ class Library:
 
     # --- ingest ------------------------------------------------------------
     def ingest(
-        self, paths: Iterable[str | os.PathLike[str]], fmt: str | None = None, progress: Progress | None = None
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        fmt: str | None = None,
+        progress: Progress | None = None,
+        strict: bool = False,
     ) -> list[FileReport]:
+        """Ingest files and folders. A JSONL file with bad rows stores its good rows and lists the bad ones in
+        its report's ``bad_rows``; with ``strict`` such a file fails whole and the store keeps what it had."""
         if fmt is not None:
             check_format(fmt)
         files = list(walk(paths))
         reports = []
         for i, (path, named) in enumerate(files, start=1):
-            report = self.ingest_file(path, fmt, named=named)
+            report = self.ingest_file(path, fmt, named=named, strict=strict)
             reports.append(report)
             if progress:
                 progress(i, len(files), report)
         return reports
 
-    def ingest_file(self, path: Path, fmt: str | None = None, named: bool = True) -> FileReport:
+    def ingest_file(self, path: Path, fmt: str | None = None, named: bool = True, strict: bool = False) -> FileReport:
         shown = str(path)
         suffix = path.suffix.lower()
         if not named and fmt is None and suffix not in EXTENSIONS and suffix not in TEXT_EXTENSIONS:
@@ -173,9 +179,11 @@ class Library:
                 and (fmt is None or fmt == state["format"])
             ):
                 return FileReport(shown, "unchanged", state["format"], len(self.store.note_ids_for_file(key)))
-            chosen, notes = parse_bytes(data, shown, fmt)
+            bad: list[str] = []
+            chosen, notes = parse_bytes(data, shown, fmt, bad_rows=None if strict else bad)
             stored = self._write(key, sha, chosen, len(data), notes)
-            return FileReport(shown, "ingested", chosen, len(stored), sum(len(n.chunks) for n in stored))
+            return FileReport(shown, "ingested", chosen, len(stored), sum(len(n.chunks) for n in stored),
+                              bad_rows=tuple(bad))
         except LingxiError as e:
             return FileReport(shown, "failed", fmt or "", reason=str(e))
 

@@ -97,8 +97,13 @@ def detect_format(name: str, text: str) -> str:
     )
 
 
-def parse_bytes(data: bytes, name: str, fmt: str | None = None) -> tuple[str, list[Note]]:
-    """Decode and parse one file's bytes. Raises BadInput for anything it cannot turn into notes."""
+def parse_bytes(
+    data: bytes, name: str, fmt: str | None = None, bad_rows: list[str] | None = None
+) -> tuple[str, list[Note]]:
+    """Decode and parse one file's bytes. Raises BadInput for anything it cannot turn into notes.
+
+    With ``bad_rows`` (a list to fill), a row-per-line file (JSONL) keeps its good rows and lists the bad
+    ones there (``NAME: line N: reason``) instead of failing whole; it still fails when no row is good."""
     if fmt is not None:
         check_format(fmt)
     text = decode(data, name)
@@ -106,6 +111,12 @@ def parse_bytes(data: bytes, name: str, fmt: str | None = None) -> tuple[str, li
         raise BadInput(f"{name}: file is empty")
     chosen = fmt or detect_format(name, text)
     try:
+        if chosen == "jsonl" and bad_rows is not None:
+            notes, bad = jsonl.parse_rows(text, name)
+            if not notes:
+                raise BadInput(f"{bad[0]} (and every other row: {len(bad)} bad, none good)" if len(bad) > 1 else bad[0])
+            bad_rows.extend(bad)
+            return chosen, notes
         return chosen, FORMATS[chosen](text, name)
     except BadInput:
         raise
