@@ -140,7 +140,8 @@ def evaluate(corpus: Path, labels: list[dict[str, Any]], disabled: list[str] | N
             src = norm("\n".join(lines) if path in ("html", "clip") else data.decode("utf-8", errors="replace"))
             boiler = len(src) - len(gold) - sum(len(n) for n in neutral)
             if disabled == ["*"]:
-                fmt, out = "raw", data.decode("utf-8", errors="replace")
+                # no removal: all the text the page shows (for HTML, its rendering, not its markup)
+                fmt, out = "raw", "\n".join(lines) if path == "html" else data.decode("utf-8", errors="replace")
             else:
                 try:
                     fmt, out = body_of(name, data, disabled)

@@ -70,8 +70,8 @@ def _wrap_width(widths: list[int]) -> int:
     long = sorted(w for w in widths if w >= 40)
     if len(long) < 5:
         return 0
-    top = long[int(len(long) * 0.9)]
-    near = sum(1 for w in long if top - 6 <= w <= top)
+    # the width most lines end just short of (a few over-long lines, URLs, do not move it)
+    near, top = max((sum(1 for w in long if t - 6 <= w <= t), t) for t in set(long))
     return top if near >= max(5, len(long) // 5) else 0
 
 
