@@ -80,8 +80,17 @@ def canonical(page: Path, render: str) -> list[str]:
     raise SystemExit(f"unknown render {render!r} in labels; known: w3m-wide, file")
 
 
+_MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_MD_LINK = re.compile(r"\[([^\]]*)\]\((?:[^()]|\([^)]*\))*\)")
+
+
 def take(lines: list[str], ranges: list[list[int]]) -> list[str]:
-    return [_PLACEHOLDER.sub("", lines[i - 1]) for a, b in ranges for i in range(a, b + 1)]
+    """The labelled lines as text: image slots, and the targets of Markdown images and links, are markup."""
+    out = []
+    for a, b in ranges:
+        for i in range(a, b + 1):
+            out.append(_PLACEHOLDER.sub("", _MD_LINK.sub(r"\1", _MD_IMAGE.sub("", lines[i - 1]))))
+    return out
 
 
 def dumps(page: Path) -> dict[str, tuple[str, bytes]]:
@@ -137,11 +146,13 @@ def evaluate(corpus: Path, labels: list[dict[str, Any]], disabled: list[str] | N
             if path in lab.get("skip", {}):
                 continue
             # the boilerplate this path's input holds: all of it but the article and the neutral lines
-            src = norm("\n".join(lines) if path in ("html", "clip") else data.decode("utf-8", errors="replace"))
+            src = norm("\n".join(take(lines, [[1, len(lines)]])) if path in ("html", "clip")
+                       else data.decode("utf-8", errors="replace"))
             boiler = len(src) - len(gold) - sum(len(n) for n in neutral)
             if disabled == ["*"]:
                 # no removal: all the text the page shows (for HTML, its rendering, not its markup)
-                fmt, out = "raw", "\n".join(lines) if path == "html" else data.decode("utf-8", errors="replace")
+                fmt, out = "raw", "\n".join(take(lines, [[1, len(lines)]])) if path in ("html", "clip") \
+                    else data.decode("utf-8", errors="replace")
             else:
                 try:
                     fmt, out = body_of(name, data, disabled)
@@ -150,7 +161,8 @@ def evaluate(corpus: Path, labels: list[dict[str, Any]], disabled: list[str] | N
             row = {"page": lab["page"], "path": path, "format": fmt, **score(gold, neutral, boiler, out)}
             rows.append(row)
             if log:
-                log(f"  {row['page']:48s} {path:5s} {fmt:9s} lost {row['lost_pct']:5.1f}%  kept {row['kept_pct']:5.1f}%")
+                log(f"  {row['page']:48s} {path:5s} {fmt:9s} lost {row['lost_pct']:5.1f}% ({row['lost']}/{row['article']})"
+                    f"  kept {row['kept_pct']:5.1f}% ({row['kept']}/{row['boiler']})")
     return rows
 
 

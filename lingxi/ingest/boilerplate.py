@@ -40,6 +40,7 @@ class Block:
     last: int
     text: str
     bullet: bool = False
+    verbatim: bool = False  # a fenced code block: its shape says nothing, only its place does
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Page:
 
 # --- segmentation -------------------------------------------------------------
 
+_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 _BULLET = re.compile(r"^\s*(?:[-*+•●○◦▪·]|\d{1,3}[.)、]|[（(]?\d{1,3}[)）])\s+")
 # Bracketed placeholders that text browsers print for images, ads and form fields: [logo], [INS::INS], [    ].
 _PLACEHOLDER = re.compile(r"\[[^\[\]\n]{0,40}\]|<img\b[^>]*>|!\[[^\]]*\]\([^)]*\)")
@@ -99,7 +101,18 @@ def segment(text: str) -> list[Block]:
             blocks.append(Block(cur[0], cur[-1], joined, bool(_BULLET.match(lines[cur[0]]))))
             cur.clear()
 
+    fence, start = "", 0
     for i, ln in enumerate(lines):
+        if fence:
+            if ln.strip().startswith(fence):
+                blocks.append(Block(start, i, "\n".join(lines[start : i + 1]), verbatim=True))
+                fence = ""
+            continue
+        opener = _FENCE.match(ln)
+        if opener:
+            close()
+            fence, start = opener.group(1), i
+            continue
         if not ln.strip():
             close()
             continue
@@ -114,6 +127,8 @@ def segment(text: str) -> list[Block]:
             close()
         cur.append(i)
     close()
+    if fence:
+        blocks.append(Block(start, len(lines) - 1, "\n".join(lines[start:]), verbatim=True))
     return blocks
 
 
@@ -300,33 +315,52 @@ class Classifier:
         self.features = {k: f for k, f in FEATURES.items() if k not in disabled}
         self.region = "region" not in disabled
 
-    def classify(self, blocks: list[Block], title: str = "") -> list[Decision]:
+    def classify(self, blocks: list[Block], title: str = "", clipped: bool = False) -> list[Decision]:
+        """Decide every block. ``clipped``: the text is already a page's main content (a web clipper's output),
+        so chrome can only be left at its edges; the article is everything from the first strong run to the
+        last, valleys (a long list of settings, a table) included."""
         page = Page(blocks, Counter(_norm(content(b)) for b in blocks), title=title)
-        # The core: blocks that are prose by shape alone. Similarity is measured against it.
-        core: Counter[str] = Counter(bigrams(title))
-        in_core = set()
-        for b in blocks:
-            if f_length(b, page) >= 1.0 and f_punctuation(b, page) > 0 and f_links(b, page) == 0:
-                core.update(bigrams(content(b)))
-                in_core.add(b.first)
-        page.core, page.in_core = core, frozenset(in_core)
-        scored = []
-        for b in blocks:
-            parts = {k: f(b, page) for k, f in self.features.items()}
-            scored.append((b, sum(parts.values()), parts))
-        keep = [s > 0 for _, s, _ in scored]
-        if self.region and scored:
-            # blocks with no text at all (image slots, empty bullets) neither make nor break a run
-            # A short line's shape says little on its own (a heading, "Note:"), so outside the hard rules one block
-            # costs a run at most FLOOR: it takes a run of chrome, not one odd line, to end the article.
-            inside = article_region([
-                0.0 if p.get("placeholder") else s if sum(p.get(h, 0.0) for h in HARD) < 0 else max(s, FLOOR)
-                for _, s, p in scored
-            ])
-            keep = [
-                i in inside and sum(p.get(h, 0.0) for h in HARD) > HARD_SCORE for i, (_, _, p) in enumerate(scored)
-            ]
+        # First pass: similarity is measured against every block that is prose by shape alone.
+        prose = [b for b in blocks if f_length(b, page) >= 1.0 and f_punctuation(b, page) > 0 and f_links(b, page) == 0]
+        self._set_core(page, prose)
+        scored = self._score(page)
+        if not (self.region and scored):
+            return [Decision(b, s, s > 0, p) for b, s, p in scored]
+        inside = article_region(_run_scores(scored), clipped)
+        if "similarity" in self.features and inside:
+            # Second pass: now that the article is located, "similar" means similar to the article itself, so a
+            # teaser for another story (prose, but about something else) no longer counts as its kin, and the
+            # article's own short lines (a changelog, a list of settings) do.
+            self._set_core(page, [scored[i][0] for i in sorted(inside) if scored[i][1] > 0])
+            scored = self._score(page)
+            inside = article_region(_run_scores(scored), clipped)
+        keep = [i in inside and _hard(p) > HARD_SCORE for i, (_, _, p) in enumerate(scored)]
         return [Decision(b, s, k, p) for (b, s, p), k in zip(scored, keep)]
+
+    @staticmethod
+    def _set_core(page: Page, core_blocks: list[Block]) -> None:
+        core: Counter[str] = Counter(bigrams(page.title))
+        for b in core_blocks:
+            core.update(bigrams(content(b)))
+        page.core, page.in_core = core, frozenset(b.first for b in core_blocks)
+
+    def _score(self, page: Page) -> list[tuple[Block, float, dict[str, float]]]:
+        out = []
+        for b in page.blocks:
+            parts = {} if b.verbatim else {k: f(b, page) for k, f in self.features.items()}
+            out.append((b, sum(parts.values()), parts))
+        return out
+
+
+def _hard(parts: dict[str, float]) -> float:
+    return sum(parts.get(h, 0.0) for h in HARD)
+
+
+def _run_scores(scored: list[tuple[Block, float, dict[str, float]]]) -> list[float]:
+    """Scores as the region sees them. Blocks with no text at all (image slots, empty bullets) neither make nor
+    break a run; a short line's shape says little on its own (a heading, "Note:"), so outside the hard rules one
+    block costs a run at most FLOOR: it takes a run of chrome, not one odd line, to end the article."""
+    return [0.0 if p.get("placeholder") else s if _hard(p) < 0 else max(s, FLOOR) for _, s, p in scored]
 
 
 def _best_run(scores: list[float], lo: int, hi: int) -> tuple[float, int, int]:
@@ -342,7 +376,7 @@ def _best_run(scores: list[float], lo: int, hi: int) -> tuple[float, int, int]:
     return best, best_a, best_b
 
 
-def article_region(scores: list[float]) -> set[int]:
+def article_region(scores: list[float], clipped: bool = False) -> set[int]:
     """Blocks of the article: the run of blocks with the largest total score, plus further runs at least
     half as strong (an article split by an ad or a long list). Short headings, captions and list items
     inside a run belong to it; prose islands among chrome (a comment, a teaser) do not."""
@@ -356,17 +390,21 @@ def article_region(scores: list[float]) -> set[int]:
         if hi - lo <= 0:
             continue
         got, a2, b2 = _best_run(scores, lo, hi)
-        if got > max(2 * ANCHOR, best / 2):
+        if got > (2 * ANCHOR if clipped else max(2 * ANCHOR, best / 2)):
             out |= set(range(a2, b2))
             todo += [(lo, a2), (b2, hi)]
-    return out
+    return set(range(min(out), max(out) + 1)) if clipped else out
 
 
-def article_blocks(text: str, title: str = "", disabled: Iterable[str] | None = None) -> list[Block]:
+def article_blocks(
+    text: str, title: str = "", disabled: Iterable[str] | None = None, clipped: bool = False
+) -> list[Block]:
     """The blocks of ``text`` that are article text, in order."""
-    return [d.block for d in Classifier(disabled).classify(segment(text), title) if d.keep]
+    return [d.block for d in Classifier(disabled).classify(segment(text), title, clipped) if d.keep]
 
 
-def strip_boilerplate(text: str, title: str = "", disabled: Iterable[str] | None = None) -> str:
+def strip_boilerplate(
+    text: str, title: str = "", disabled: Iterable[str] | None = None, clipped: bool = False
+) -> str:
     """``text`` with boilerplate blocks removed; kept blocks joined by blank lines."""
-    return "\n\n".join(b.text for b in article_blocks(text, title, disabled))
+    return "\n\n".join(b.text for b in article_blocks(text, title, disabled, clipped))

@@ -9,6 +9,7 @@ import yaml
 
 from lingxi.errors import BadInput
 from lingxi.ingest.base import HEADING, as_tags, jsonable, make_note, require_content, section_chunks, stem
+from lingxi.ingest.boilerplate import strip_boilerplate
 from lingxi.types import Note
 
 FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
@@ -60,9 +61,24 @@ def clean_markdown(text: str) -> str:
     return text.strip("\n ")
 
 
+_SOURCE_KEYS = ("source", "url", "link", "original", "source_url", "canonical")
+
+
+def clipped_from(meta: dict[str, Any]) -> str:
+    """The web address a clipped page came from (web clippers write it into the front matter), or ""."""
+    for key in _SOURCE_KEYS:
+        val = meta.get(key)
+        if isinstance(val, str) and re.match(r"https?://", val.strip()):
+            return val.strip()
+    return ""
+
+
 def parse(text: str, name: str) -> list[Note]:
     meta, content = split_front_matter(text, name)
     body = clean_markdown(content)
+    if clipped_from(meta):
+        # a page saved by a web clipper still carries the site's chrome (language switchers, tip jars, follow-us)
+        body = strip_boilerplate(body, str(meta.get("title") or ""), clipped=True)
     title = str(meta.get("title") or "").strip()
     if not title:
         h = HEADING.search(body)
