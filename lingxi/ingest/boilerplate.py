@@ -59,10 +59,10 @@ class Page:
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 _BULLET = re.compile(r"^\s*(?:[-*+•●○◦▪·]|\d{1,3}[.)、]|[（(]?\d{1,3}[)）])\s+")
 # Bracketed placeholders that text browsers print for images, ads and form fields: [logo], [INS::INS], [    ].
-_PLACEHOLDER = re.compile(r"\[[^\[\]\n]{0,40}\]|<img\b[^>]*>|!\[[^\]]*\]\([^)]*\)")
+_PLACEHOLDER = re.compile(r"\[[^\[\]\n]{0,80}\]|<img\b[^>]*>|!\[[^\]]*\]\([^)]*\)")
 _MD_LINK = re.compile(r"\[([^\]\n]*)\]\([^)\n]*\)")
 _LYNX_REF = re.compile(r"\[\d{1,4}\]")
-_URL = re.compile(r"(?:https?://|www\.)\S+", re.I)
+_URL = re.compile(r"(?:\b[a-z][a-z0-9+.-]{1,15}://|\bwww\.)\S+", re.I)
 
 
 def _wrap_width(widths: list[int]) -> int:
