@@ -260,7 +260,9 @@ FEATURES: dict[str, Feature] = {
     "similarity": f_similarity,
 }
 # Steps after scoring, switchable like the features.
-STEPS = ("region",)
+STEPS = ("region", "bridge")
+SHAPE = ("length", "punctuation", "similarity", "placeholder")  # what a short line of the article also shows
+BRIDGE_GAP = 4  # at most this many short lines between two stretches of article prose are bridged
 ANCHOR = 3.0
 # A block is decided by its own score alone when the region step is off: above zero is article text.
 # Inside the article region, only blocks that carry no text at all (placeholders, links, copyright) go.
@@ -314,6 +316,7 @@ class Classifier:
             raise ValueError(f"unknown boilerplate rules {sorted(unknown)}; known: {', '.join([*FEATURES, *STEPS])}")
         self.features = {k: f for k, f in FEATURES.items() if k not in disabled}
         self.region = "region" not in disabled
+        self.bridge = "bridge" not in disabled
 
     def classify(self, blocks: list[Block], title: str = "", clipped: bool = False) -> list[Decision]:
         """Decide every block. ``clipped``: the text is already a page's main content (a web clipper's output),
@@ -334,6 +337,8 @@ class Classifier:
             self._set_core(page, [scored[i][0] for i in sorted(inside) if scored[i][1] > 0])
             scored = self._score(page)
             inside = article_region(_run_scores(scored), clipped)
+        if self.bridge and not clipped:
+            inside = bridge(scored, inside)
         keep = [i in inside and _hard(p) > HARD_SCORE for i, (_, _, p) in enumerate(scored)]
         return [Decision(b, s, k, p) for (b, s, p), k in zip(scored, keep)]
 
@@ -350,6 +355,30 @@ class Classifier:
             parts = {} if b.verbatim else {k: f(b, page) for k, f in self.features.items()}
             out.append((b, sum(parts.values()), parts))
         return out
+
+
+def bridge(scored: list[tuple[Block, float, dict[str, float]]], inside: set[int]) -> set[int]:
+    """Extend the article over a few short lines (a subheading, a short list) to the prose that follows or
+    precedes them, when those lines are only short (no other feature counts against them) and what lies beyond is prose (long, in
+    sentences): a list inside an article costs the region more than the paragraph after it earns back."""
+    out = set(inside)
+    changed = True
+    while changed and out:
+        changed = False
+        for step, edge in ((1, max(out)), (-1, min(out))):
+            i, gap = edge + step, 0
+            while 0 <= i < len(scored) and i not in out and gap <= BRIDGE_GAP:
+                _, s, p = scored[i]
+                if any(v < 0 for k, v in p.items() if k not in SHAPE):
+                    break  # chrome by more than its shape: numbers, separators, repeats, links
+                if s > 0 and p.get("length", 0) >= 1 and p.get("punctuation", 0) > 0:
+                    lo, hi = sorted((edge, i))
+                    out |= set(range(lo, hi + 1))
+                    changed = True
+                    break
+                gap += 0 if p.get("placeholder") else 1
+                i += step
+    return out
 
 
 def _hard(parts: dict[str, float]) -> float:
