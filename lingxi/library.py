@@ -67,6 +67,14 @@ def make_embedder(settings: Settings) -> Embedder | None:
     return E5Embedder(threads=settings.threads)
 
 
+def rows_left_out(data: bytes, name: str) -> list[str]:
+    """The bad-row messages of a JSONL file (re-parsed: parsing is cheap next to embedding)."""
+    from lingxi.ingest import jsonl
+    from lingxi.ingest.text import decode
+
+    return jsonl.parse_rows(decode(data, name), name)[1]
+
+
 class _EmbeddedBackend:
     """Binds the embedded index to the store's connection for the Searcher."""
 
@@ -178,7 +186,10 @@ class Library:
                 and state["parser_version"] == PARSER_VERSION
                 and (fmt is None or fmt == state["format"])
             ):
-                return FileReport(shown, "unchanged", state["format"], len(self.store.note_ids_for_file(key)))
+                # an unchanged JSONL file still has the bad rows it had: say so again rather than report success
+                left_out = rows_left_out(data, shown) if state["format"] == "jsonl" else []
+                return FileReport(shown, "unchanged", state["format"], len(self.store.note_ids_for_file(key)),
+                                  bad_rows=tuple(left_out))
             bad: list[str] = []
             chosen, notes = parse_bytes(data, shown, fmt, bad_rows=None if strict else bad)
             stored = self._write(key, sha, chosen, len(data), notes)

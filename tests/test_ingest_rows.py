@@ -31,6 +31,9 @@ def test_bad_rows_reported_good_rows_stored(tmp_path, capsys):
     assert f"lingxi: error: {rows}: line 4: field 'text' must be a non-empty string (row skipped)" in err
     code, out, _ = run(capsys, "--home", home, "notes", "list", "--json")
     assert sorted(r["title"] for r in json.loads(out)) == ["Third row is fine.", "第一条笔记：多肉植物浇水要见干见湿。"]
+    # run again on the same file: nothing to store, but the bad rows are still there and still reported
+    code, out, err = run(capsys, "--home", home, "ingest", str(rows))
+    assert code == 1 and "unchanged" in out and "line 2: not valid JSON" in err
 
 
 def test_bad_rows_json_report(tmp_path, capsys):
