@@ -3,8 +3,11 @@ skipped when absent), and on small fixtures of our own."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from lingxi.errors import BadInput
 from lingxi.ingest import boilerplate as bp
 from lingxi.ingest import parse_bytes, transcript
 
@@ -23,6 +26,9 @@ EXPECTED = {
     "transcripts/pythonhunter-ep03-whisper.txt": ("transcript", "pythonhunter-ep03-whisper", True),
     "transcripts/pythonhunter-avocado-toast-crossover-whisper.txt": (
         "transcript", "pythonhunter-avocado-toast-crossover-whisper", True),
+    "transcripts/3b1b-harvey-mudd-speech.en.word_timings.json": (
+        "asrjson", "3b1b-harvey-mudd-speech.en.word_timings", True),
+    "transcripts/3b1b-harvey-mudd-speech.en.asr.txt": ("text", "3b1b-harvey-mudd-speech.en.asr", False),
     "web/bilibili-713-outage-postmortem.clip.md": ("markdown", "bilibili-713-outage-postmortem.clip", False),
     "web/sina-news-huawei-5g-chip.html": ("html", "最强“中国芯”本月商用 华为抢跑5G芯片大战", False),
     "web/people-culture-zhengbanqiao.html": ("html", "女儿出嫁，郑板桥画了几笔兰花当嫁妆", False),
@@ -134,3 +140,29 @@ def test_boilerplate_rules_switch_off():
 def test_webtext_fixture_title_and_body():
     fmt, [note] = parse_bytes((DATA / "webpage-dump.txt").read_bytes(), "webpage-dump.txt")
     assert fmt == "webtext" and note.title == "熬夜之后怎么补救？医生给出三条建议"
+
+
+def test_word_timings_json_becomes_timed_segments():
+    words = [[" Last", 0.0, 0.28], [" year,", 0.28, 0.7], [" we", 0.84, 0.96], [" met.", 0.96, 1.3],
+             [" Then", 3.0, 3.2], [" nothing", 3.2, 3.6], [" happened", 3.6, 4.0]]
+    fmt, [note] = parse_bytes(json.dumps(words).encode(), "talk.json")
+    assert fmt == "asrjson" and note.kind == "transcript"
+    assert note.body == "Last year, we met.\nThen nothing happened"
+    assert [c.locator.label() for c in note.chunks] == ["00:00:00–00:00:04"]
+
+
+def test_whisper_json_segments_and_bad_json():
+    doc = {"segments": [{"start": 0.0, "end": 2.5, "text": " 大家好"}, {"start": 2.5, "end": 5.0, "text": "欢迎收听"}]}
+    _, [note] = parse_bytes(json.dumps(doc, ensure_ascii=False).encode(), "ep.json")
+    assert note.body == "大家好\n欢迎收听" and note.meta["duration_s"] == 5.0
+    with pytest.raises(BadInput, match=r"cfg\.json: expected Whisper JSON"):
+        parse_bytes(b'{"name": "x"}', "cfg.json")
+    with pytest.raises(BadInput, match=r"ep\.json: segments\[0\]: time must be a number of seconds, got '0'"):
+        parse_bytes(b'{"segments": [{"start": "0", "end": 1, "text": "hi"}]}', "ep.json")
+
+
+def test_plain_text_title_is_a_heading_not_a_first_sentence():
+    _, [note] = parse_bytes(b"Last year, Grant gave a talk.\nIt was about math.\n", "speech.asr.txt")
+    assert note.title == "speech.asr"
+    _, [note] = parse_bytes(b"Packing list\nTent\nStove\n", "list.txt")
+    assert note.title == "Packing list"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import PurePath
 
 from lingxi.errors import BadInput
-from lingxi.ingest import html, jsonl, markdown, plain, shownotes, subtitles, transcript, webtext
+from lingxi.ingest import asrjson, html, jsonl, markdown, plain, shownotes, subtitles, transcript, webtext
 from lingxi.ingest.text import decode
 from lingxi.types import Note
 
@@ -23,6 +23,7 @@ FORMATS: dict[str, Parser] = {
     "transcript": transcript.parse,
     "text": plain.parse,
     "jsonl": jsonl.parse,
+    "asrjson": asrjson.parse,
 }
 
 EXTENSIONS = {
@@ -36,6 +37,7 @@ EXTENSIONS = {
     ".vtt": "vtt",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
+    ".json": "asrjson",
 }
 # Extensions whose content decides between the text-like formats.
 TEXT_EXTENSIONS = {".txt", ".text", ".asr", ""}

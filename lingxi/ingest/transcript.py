@@ -142,15 +142,23 @@ def group_segments(body: str, segs: list[Segment], pol: Policy) -> list[tuple[in
 
 
 def parse_segments(text: str, name: str, pol: Policy) -> list[Note]:
+    pieces = []
+    for ln in text.split("\n"):
+        m = SEGMENT_LINE.match(ln)
+        if m and m.group(3).strip():
+            pieces.append((_seconds(m.group(1)), _seconds(m.group(2)), m.group(3).strip()))
+    return [timed_note(pieces, name, pol)]
+
+
+def timed_note(pieces: list[tuple[float, float, str]], name: str, pol: Policy | None = None) -> Note:
+    """A transcript note from timed segments (start s, end s, text): one segment per body line, chunks grouped by
+    the chunking policy, each with the time range of its segments."""
+    pol = pol or CHUNKING.get() or policy_from_env()
     lines: list[str] = []
     segs: list[Segment] = []
     pos = 0
-    for ln in text.split("\n"):
-        m = SEGMENT_LINE.match(ln)
-        if not m or not m.group(3).strip():
-            continue
-        t = m.group(3).strip()
-        segs.append(Segment(_seconds(m.group(1)), _seconds(m.group(2)), pos, pos + len(t)))
+    for start, end, t in pieces:
+        segs.append(Segment(start, end, pos, pos + len(t)))
         lines.append(t)
         pos += len(t) + 1
     body = "\n".join(lines)
@@ -161,7 +169,7 @@ def parse_segments(text: str, name: str, pol: Policy) -> list[Note]:
                                                              char_start=s, char_end=e)))
     meta = {"timed": True, "segments": len(segs), "duration_s": segs[-1].end if segs else 0.0,
             "chunking": f"{pol.mode}:{pol.target}"}
-    return require_content([make_note("", stem(name), "transcript", body, chunks, meta)], name)
+    return require_content([make_note("", stem(name), "transcript", body, chunks, meta)], name)[0]
 
 
 def parse(text: str, name: str) -> list[Note]:
