@@ -1,18 +1,23 @@
 """Boilerplate removal by what boilerplate looks like, not by marker words.
 
-A page (a text dump, an HTML extraction, a clipped Markdown page) is cut into
-blocks: a paragraph, a list item, a menu line. Each block gets a score from a set
-of named features (``FEATURES``) — how long it is, whether it is written in
-sentences, how much of it is links, whether it is mostly numbers or prices,
-whether the page repeats it, whether it shares words with the article's core.
-Blocks scoring clearly above or below zero are decided; the uncertain ones in
-between (short headings, captions, list items, lines of a poem) take the side of
-the decided blocks around them (``context``), the way a reader sees that a short
-line between two paragraphs belongs to the article and a short line among menus
-does not.
+A page (a text dump, an HTML extraction, a clipped Markdown page) is cut into blocks:
+a paragraph (hard-wrapped lines joined again), a list item, a menu line, a code block.
+Each block gets a score from named features (``FEATURES``): how long it is, whether it
+is written in sentences, whether it is mostly numbers or prices, whether the page
+repeats it, whether it is only an image slot or a link target, whether it is a bar of
+``|``-separated items, whether it shares words with the rest of the article.
 
-Every feature and the context step is a switch: ``Classifier(disabled={...})``
-turns any of them off, and ``bench/boilerplate.py`` prints an on/off row for each.
+The article is then the run of consecutive blocks with the largest total score
+(``region``): a short heading, a caption or a line of a poem between paragraphs belongs
+to it, a prose island among the chrome (a comment, a teaser for another story) does not.
+Once the article is located, similarity is measured against it alone and the region
+found again. ``bridge`` carries the article over a few merely-short lines (a subheading
+and a short list) to the paragraph beyond them. A page a clipper already cut to its main
+content (``clipped=True``) is only trimmed at its edges.
+
+Every feature and step is a switch: ``Classifier(disabled={...})`` (or the context
+variable ``DISABLED``) turns any of them off, and ``bench/boilerplate.py`` prints an
+on/off row for each.
 """
 
 from __future__ import annotations
@@ -137,7 +142,6 @@ def segment(text: str) -> list[Block]:
 Feature = Callable[[Block, Page], float]
 _CLAUSE = "，,、；;"
 _PRICE = re.compile(r"[¥￥$€£]\s?\d|\d\s?(?:元|美元|块钱)|\d+%\s?off|\d折|\bcode\s+[A-Z0-9]{3,}", re.I)
-_COPYRIGHT = re.compile(r"©|\(c\)\s*\d{4}|copyright|all rights reserved|版权所有|ICP[备证]", re.I)
 _SEPARATOR = re.compile(r"\s[|｜/·•]\s|[|｜]")
 
 
@@ -175,22 +179,6 @@ def f_punctuation(block: Block, page: Page) -> float:
     return -1.5 if marks == 0 else 0.0
 
 
-def f_links(block: Block, page: Page) -> float:
-    """Headline and link lists: most of the block is link text or URLs."""
-    raw = block.text
-    linked = sum(len(m.group(1)) for m in _MD_LINK.finditer(raw)) + sum(len(m.group(0)) for m in _URL.finditer(raw))
-    if _LYNX_REF.match(_BULLET.sub("", raw.strip())):
-        # lynx prints [n] before each link: a block that starts with one is a link
-        linked = max(linked, len(raw) - sum(len(m.group(0)) for m in _LYNX_REF.finditer(raw)))
-    total = max(1, len(_PLACEHOLDER.sub("", _LYNX_REF.sub("", raw)).strip()))
-    density = min(1.0, linked / total)
-    if density >= 0.6:
-        return -3.0
-    if density >= 0.3:
-        return -1.5
-    return 0.0
-
-
 def f_numerals(block: Block, page: Page) -> float:
     """Counters, dates, prices and promo codes: short lines made mostly of numbers or money."""
     s = content(block)
@@ -212,14 +200,8 @@ def f_repeated(block: Block, page: Page) -> float:
     return -2.0 if page.counts[key] >= 2 or doubled else 0.0
 
 
-def f_copyright(block: Block, page: Page) -> float:
-    """Copyright and licence footers."""
-    s = content(block)
-    return -3.0 if _COPYRIGHT.search(s) and visual_len(s) < 200 else 0.0
-
-
 def f_placeholder(block: Block, page: Page) -> float:
-    """Blocks that are only image alts, ad slots, form fields or symbols."""
+    """Blocks that are only image alts, ad slots, form fields, link targets (URLs) or symbols."""
     s = content(block)
     return -3.0 if not any(c.isalnum() for c in s) else 0.0
 
@@ -251,10 +233,8 @@ def f_similarity(block: Block, page: Page) -> float:
 FEATURES: dict[str, Feature] = {
     "length": f_length,
     "punctuation": f_punctuation,
-    "links": f_links,
     "numerals": f_numerals,
     "repeated": f_repeated,
-    "copyright": f_copyright,
     "placeholder": f_placeholder,
     "separators": f_separators,
     "similarity": f_similarity,
@@ -265,9 +245,7 @@ SHAPE = ("length", "punctuation", "similarity", "placeholder")  # what a short l
 BRIDGE_GAP = 4  # at most this many short lines between two stretches of article prose are bridged
 ANCHOR = 3.0
 # A block is decided by its own score alone when the region step is off: above zero is article text.
-# Inside the article region, only blocks that carry no text at all (placeholders, links, copyright) go.
-HARD = ("placeholder", "links", "copyright")
-HARD_SCORE = -3.0
+# Inside the article region, only blocks that carry no text at all (image slots, bare link targets) go.
 FLOOR = -2.5
 
 
@@ -324,7 +302,7 @@ class Classifier:
         last, valleys (a long list of settings, a table) included."""
         page = Page(blocks, Counter(_norm(content(b)) for b in blocks), title=title)
         # First pass: similarity is measured against every block that is prose by shape alone.
-        prose = [b for b in blocks if f_length(b, page) >= 1.0 and f_punctuation(b, page) > 0 and f_links(b, page) == 0]
+        prose = [b for b in blocks if f_length(b, page) >= 1.0 and f_punctuation(b, page) > 0]
         self._set_core(page, prose)
         scored = self._score(page)
         if not (self.region and scored):
@@ -339,7 +317,7 @@ class Classifier:
             inside = article_region(_run_scores(scored), clipped)
         if self.bridge and not clipped:
             inside = bridge(scored, inside)
-        keep = [i in inside and _hard(p) > HARD_SCORE for i, (_, _, p) in enumerate(scored)]
+        keep = [i in inside and not p.get("placeholder") for i, (_, _, p) in enumerate(scored)]
         return [Decision(b, s, k, p) for (b, s, p), k in zip(scored, keep)]
 
     @staticmethod
@@ -370,7 +348,7 @@ def bridge(scored: list[tuple[Block, float, dict[str, float]]], inside: set[int]
             while 0 <= i < len(scored) and i not in out and gap <= BRIDGE_GAP:
                 _, s, p = scored[i]
                 if any(v < 0 for k, v in p.items() if k not in SHAPE):
-                    break  # chrome by more than its shape: numbers, separators, repeats, links
+                    break  # chrome by more than its shape: numbers, separators, repeats
                 if s > 0 and p.get("length", 0) >= 1 and p.get("punctuation", 0) > 0:
                     lo, hi = sorted((edge, i))
                     out |= set(range(lo, hi + 1))
@@ -381,15 +359,11 @@ def bridge(scored: list[tuple[Block, float, dict[str, float]]], inside: set[int]
     return out
 
 
-def _hard(parts: dict[str, float]) -> float:
-    return sum(parts.get(h, 0.0) for h in HARD)
-
-
 def _run_scores(scored: list[tuple[Block, float, dict[str, float]]]) -> list[float]:
     """Scores as the region sees them. Blocks with no text at all (image slots, empty bullets) neither make nor
-    break a run; a short line's shape says little on its own (a heading, "Note:"), so outside the hard rules one
-    block costs a run at most FLOOR: it takes a run of chrome, not one odd line, to end the article."""
-    return [0.0 if p.get("placeholder") else s if _hard(p) < 0 else max(s, FLOOR) for _, s, p in scored]
+    break a run; a short line's shape says little on its own (a heading, "Note:"), so one block costs a run at
+    most FLOOR: it takes a run of chrome, not one odd line, to end the article."""
+    return [0.0 if p.get("placeholder") else max(s, FLOOR) for _, s, p in scored]
 
 
 def _best_run(scores: list[float], lo: int, hi: int) -> tuple[float, int, int]:
