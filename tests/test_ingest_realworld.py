@@ -56,6 +56,15 @@ def test_snipd_placeholder_chapters_and_clip_ranges_dropped():
     assert note.meta["show"] == "屠龙之术"
 
 
+def test_snip_transcripts_carry_their_clip_range():
+    path = shared_file("realworld/shownotes/tim-ferriss-737-naval-kokonas.en.snipd.md")
+    _, [note] = parse_bytes(path.read_bytes(), path.name)
+    [chunk] = [c for c in note.chunks if "I have a couple of core foundational values" in c.text]
+    assert chunk.meta["part"] == "description" and chunk.locator.label() == "00:06:05–00:08:00"
+    # the episode description above the snips has no time
+    assert note.chunks[0].text.startswith("This episode is a two-for-one") and note.chunks[0].locator.start_s is None
+
+
 WHISPER = "\n".join(
     [f"[00:{i:02d}.000 --> 00:{i + 1:02d}.000] 今天我们聊一聊咖啡的烘焙程度和风味变化第{i}句" for i in range(0, 20)]
     + [f"[01:{i:02d}.000 --> 01:{i + 1:02d}.000] 换个话题说说跑步训练的心率区间安排第{i}句" for i in range(0, 20)]

@@ -120,6 +120,7 @@ def parse_episode(lines: list[str], index: int, name: str) -> Note | None:
     chapters: list[tuple[int, int, int, str]] = []  # (seconds, char_start, char_end, title)
     # Description lines in groups that chapter lines interrupt; a group packs into chunks on its own.
     groups: list[list[tuple[int, int]]] = [[]]
+    ranges: dict[int, tuple[int, int]] = {}  # group index -> the clip time range it transcribes
     title_done = False
     for ln, off in zip(blines, offsets):
         if not ln.strip():
@@ -132,7 +133,11 @@ def parse_episode(lines: list[str], index: int, name: str) -> Note | None:
         if is_chapter_line(ln):
             marks = chapter_marks(ln)
             if not ln[marks[-1].end() :].strip(_LEAD + "，,;；、()（）"):
-                continue  # a time range ("40:35 - 41:55") names a clip, not a chapter
+                # a time range ("Play clip (40:35 - 41:55)") is not a chapter: it times the text that follows it
+                if len(marks) >= 2:
+                    groups.append([])
+                    ranges[len(groups) - 1] = (clock_to_seconds(marks[-2].group(1)), clock_to_seconds(marks[-1].group(1)))
+                continue
             lead = ln[: marks[0].start()].strip(_LEAD)
             if lead and not CHAPTER_HEADING.match(lead):
                 groups[-1].append(trim_span(body, off, off + marks[0].start()))
@@ -150,9 +155,12 @@ def parse_episode(lines: list[str], index: int, name: str) -> Note | None:
     if not chapters and not any(groups):
         return None
     chunks: list[Chunk] = []
-    for group in groups:
-        if group:
-            chunks.extend(span_chunks(body, pack_spans(body, group), {"part": "description"}))
+    for gi, group in enumerate(groups):
+        for c in span_chunks(body, pack_spans(body, group), {"part": "description"}):
+            if gi in ranges:
+                a, b = ranges[gi]
+                c = Chunk(c.text, Locator(float(a), float(b), c.locator.char_start, c.locator.char_end), c.meta)
+            chunks.append(c)
     chapters.sort(key=lambda c: c[1])
     for k, (sec, cs, ce, ctitle) in enumerate(chapters):
         nxt = chapters[k + 1][0] if k + 1 < len(chapters) and chapters[k + 1][0] > sec else None
