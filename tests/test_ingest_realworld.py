@@ -95,6 +95,19 @@ def test_topic_chunking_cuts_at_the_pause_and_topic_shift():
     assert note.chunks[0].locator.end_s != 20.0
 
 
+def test_pause_chunking_cuts_where_the_recogniser_ended_a_sentence():
+    # contiguous segments (no silences): the only boundary signal is the one full stop, after segment 12
+    lines = [f"[00:{i:02d}.000 --> 00:{i + 1:02d}.000] 我们继续聊这个话题里面的细节部分{i}" + ("。" if i == 12 else "")
+             for i in range(30)]
+    token = transcript.CHUNKING.set(transcript.Policy("pause", 300))
+    try:
+        _, [note] = parse_bytes("\n".join(lines).encode(), "talk.txt")
+    finally:
+        transcript.CHUNKING.reset(token)
+    assert note.chunks[0].text.endswith("细节部分12。")
+    assert note.chunks[1].locator.start_s == 13.0
+
+
 def test_bad_chunking_setting_is_named(monkeypatch):
     monkeypatch.setenv("LINGXI_TRANSCRIPT_CHUNKING", "sentences")
     with pytest.raises(Exception, match="LINGXI_TRANSCRIPT_CHUNKING='sentences'; choose one of: length, pause, topic"):
