@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import hashlib
+import html
 import json
 import os
 import re
@@ -85,11 +86,12 @@ _MD_LINK = re.compile(r"\[([^\]]*)\]\((?:[^()]|\([^)]*\))*\)")
 
 
 def take(lines: list[str], ranges: list[list[int]]) -> list[str]:
-    """The labelled lines as text: image slots, and the targets of Markdown images and links, are markup."""
+    """The labelled lines as text: entities decoded; image slots and the targets of Markdown images and links
+    are markup."""
     out = []
     for a, b in ranges:
         for i in range(a, b + 1):
-            out.append(_PLACEHOLDER.sub("", _MD_LINK.sub(r"\1", _MD_IMAGE.sub("", lines[i - 1]))))
+            out.append(_PLACEHOLDER.sub("", _MD_LINK.sub(r"\1", _MD_IMAGE.sub("", html.unescape(lines[i - 1])))))
     return out
 
 

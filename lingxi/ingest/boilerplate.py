@@ -61,6 +61,7 @@ class Page:
 
 # --- segmentation -------------------------------------------------------------
 
+_HEADING = re.compile(r"^\s*(?:#{1,6}\s+\S.*|\*\*[^*\n]+\*\*)\s*$")  # Markdown heading, or a bold-only line
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 _BULLET = re.compile(r"^\s*(?:[-*+•●○◦▪·]|\d{1,3}[.)、]|[（(]?\d{1,3}[)）])\s+")
 # Bracketed placeholders that text browsers print for images, ads and form fields: [logo], [INS::INS], [    ].
@@ -317,6 +318,12 @@ class Classifier:
             inside = article_region(_run_scores(scored), clipped)
         if self.bridge and not clipped:
             inside = bridge(scored, inside)
+        if clipped and inside:
+            # a clipped page's own headings stay with the text they open, even the first one
+            first = min(inside)
+            while first > 0 and _HEADING.match(scored[first - 1][0].text):
+                first -= 1
+                inside.add(first)
         keep = [i in inside and not p.get("placeholder") for i, (_, _, p) in enumerate(scored)]
         return [Decision(b, s, k, p) for (b, s, p), k in zip(scored, keep)]
 
