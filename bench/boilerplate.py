@@ -85,13 +85,20 @@ _MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _MD_LINK = re.compile(r"\[([^\]]*)\]\((?:[^()]|\([^)]*\))*\)")
 
 
-def take(lines: list[str], ranges: list[list[int]]) -> list[str]:
-    """The labelled lines as text: entities decoded; image slots and the targets of Markdown images and links
-    are markup."""
+_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def take(lines: list[str], ranges: list[list[int]], markdown: bool = False) -> list[str]:
+    """The labelled lines as a reader sees them: in a browser rendering, image slots (``[logo]``) are not text;
+    in Markdown, entities and escapes are decoded and image and link targets are markup."""
     out = []
     for a, b in ranges:
         for i in range(a, b + 1):
-            out.append(_PLACEHOLDER.sub("", _MD_LINK.sub(r"\1", _MD_IMAGE.sub("", html.unescape(lines[i - 1])))))
+            ln = lines[i - 1]
+            if markdown:
+                out.append(_MD_ESCAPE.sub(r"\1", _MD_LINK.sub(r"\1", _MD_IMAGE.sub("", html.unescape(ln)))))
+            else:
+                out.append(_PLACEHOLDER.sub("", ln))
     return out
 
 
@@ -138,22 +145,23 @@ def evaluate(corpus: Path, labels: list[dict[str, Any]], disabled: list[str] | N
     for lab in labels:
         page = corpus / lab["page"]
         lines = canonical(page, lab["render"])
-        gold = norm("".join(take(lines, lab["article"])))
+        md = lab["render"] == "file"
+        gold = norm("".join(take(lines, lab["article"], md)))
         sha = hashlib.sha1(gold.encode()).hexdigest()[:12]
         if lab.get("sha1") and lab["sha1"] != sha:
             sys.exit(f"{lab['page']}: labelled text changed (sha1 {sha}, labels say {lab['sha1']}); "
                      f"the renderer or the file differs from the one labelled")
-        neutral = [norm(s) for s in take(lines, lab.get("neutral", []))]
+        neutral = [norm(s) for s in take(lines, lab.get("neutral", []), md)]
         for path, (name, data) in dumps(page).items():
             if path in lab.get("skip", {}):
                 continue
             # the boilerplate this path's input holds: all of it but the article and the neutral lines
-            src = norm("\n".join(take(lines, [[1, len(lines)]])) if path in ("html", "clip")
+            src = norm("\n".join(take(lines, [[1, len(lines)]], md)) if path in ("html", "clip")
                        else data.decode("utf-8", errors="replace"))
             boiler = len(src) - len(gold) - sum(len(n) for n in neutral)
             if disabled == ["*"]:
                 # no removal: all the text the page shows (for HTML, its rendering, not its markup)
-                fmt, out = "raw", "\n".join(take(lines, [[1, len(lines)]])) if path in ("html", "clip") \
+                fmt, out = "raw", "\n".join(take(lines, [[1, len(lines)]], md)) if path in ("html", "clip") \
                     else data.decode("utf-8", errors="replace")
             else:
                 try:

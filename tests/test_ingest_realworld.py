@@ -188,3 +188,13 @@ def test_plain_text_title_is_a_heading_not_a_first_sentence():
     assert note.title == "speech.asr"
     _, [note] = parse_bytes(b"Packing list\nTent\nStove\n", "list.txt")
     assert note.title == "Packing list"
+
+
+def test_markdown_entities_and_escapes_read_as_text_but_code_kept():
+    md = (
+        "# Outage\n\nThe balance\\_by\\_lua phase got &#34;0&#34; &amp; looped.\n\n"
+        "```\nif b == \"0\" then return &#34;x&#34; end -- balance\\_by\\_lua\n```\n"
+    )
+    _, [note] = parse_bytes(md.encode(), "post.md")
+    assert 'The balance_by_lua phase got "0" & looped.' in note.body
+    assert 'return &#34;x&#34; end -- balance\\_by\\_lua' in note.body

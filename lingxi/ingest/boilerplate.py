@@ -44,7 +44,6 @@ class Block:
     first: int
     last: int
     text: str
-    bullet: bool = False
     verbatim: bool = False  # a fenced code block: its shape says nothing, only its place does
 
 
@@ -104,7 +103,7 @@ def segment(text: str) -> list[Block]:
             joined = ""
             for i in cur:
                 joined = _join(joined, lines[i].strip())
-            blocks.append(Block(cur[0], cur[-1], joined, bool(_BULLET.match(lines[cur[0]]))))
+            blocks.append(Block(cur[0], cur[-1], joined))
             cur.clear()
 
     fence, start = "", 0

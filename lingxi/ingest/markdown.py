@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import re
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -48,12 +50,28 @@ def split_front_matter(text: str, name: str) -> tuple[dict[str, Any], str]:
     return jsonable(data), text[m.end() :]
 
 
+_CODE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,}).*?^[ \t]{0,3}\1[ \t]*$|`[^`\n]+`", re.S | re.M)
+_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def _unescape(text: str) -> str:
+    """What a reader sees: HTML entities (``&#34;``, ``&amp;``) decoded, Markdown escapes (``balance\\_by``) undone."""
+    return _ESCAPE.sub(r"\1", html.unescape(text)).replace("\xa0", " ")
+
+
+def _outside_code(text: str, fn: Callable[[str], str]) -> str:
+    out, pos = [], 0
+    for m in _CODE.finditer(text):
+        out += [fn(text[pos : m.start()]), m.group(0)]
+        pos = m.end()
+    return "".join(out) + fn(text[pos:])
+
+
 def clean_markdown(text: str) -> str:
     for pat in _NOISE:
         text = pat.sub("", text)
     text = _LINK.sub(r"\1", text)
-    text = re.sub(r"&nbsp;", " ", text)
-    text = re.sub(r"&amp;", "&", text)
+    text = _outside_code(text, _unescape)
     # Lines left empty by removed noise collapse into paragraph breaks.
     lines = [ln.rstrip() for ln in text.split("\n")]
     text = "\n".join(lines)
