@@ -198,3 +198,40 @@ def test_markdown_entities_and_escapes_read_as_text_but_code_kept():
     _, [note] = parse_bytes(md.encode(), "post.md")
     assert 'The balance_by_lua phase got "0" & looped.' in note.body
     assert 'return &#34;x&#34; end -- balance\\_by\\_lua' in note.body
+
+
+# a select-all copy: one paragraph per line
+EN_PAGE = """Home | World | Business | Tech | Sport | Weather
+Sign in   Subscribe
+We use cookies to improve your experience
+Accept all
+Tech
+Small towns are building their own fibre networks
+By Jane Doe | 4 May 2025 | 5 min read
+Share
+When the national carriers passed over the valley, the residents of Millbrook decided to dig the trenches \
+themselves. Three years later, 1,200 homes have gigabit connections run by a co-operative that answers to them.
+What it took
+Volunteers for the digging
+A loan from the county
+Two engineers on retainer
+The co-operative charges members a flat monthly fee and reinvests any surplus in extending the network to the \
+farms at the edge of the valley, which private firms had called uneconomic.
+Comments (12)
+Report
+Related stories
+Phone prices rise again as chips run short
+New electric SUV launches at $39,999
+Ten jobs hiring now near you
+Copyright 2025 Example News Ltd. All rights reserved.
+"""
+
+
+def test_english_page_dump():
+    fmt, [note] = parse_bytes(EN_PAGE.encode(), "fibre.txt")
+    assert fmt == "webtext"
+    assert note.title == "Small towns are building their own fibre networks"
+    for kept in ("residents of Millbrook", "What it took", "A loan from the county", "farms at the edge"):
+        assert kept in note.body, kept
+    for gone in ("Sign in", "cookies", "Share", "Comments", "Report", "Related", "$39,999", "Copyright", "Weather"):
+        assert gone not in note.body, gone

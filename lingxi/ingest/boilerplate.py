@@ -254,17 +254,17 @@ def _norm(s: str) -> str:
 
 
 def bigrams(s: str) -> set[str]:
-    s = _norm(s)
-    words = re.findall(r"[a-z0-9]+|[^\W\da-z_]", s)
-    # CJK: character bigrams; Latin: word bigrams would be too sparse on short lines, so words.
+    """The terms similarity is measured on: CJK character bigrams, and Latin words of four letters or more cut to
+    five (a crude stem: network/networks; word bigrams would be too sparse on short lines, and shorter words are
+    mostly function words)."""
     out: set[str] = set()
     prev = ""
-    for w in words:
+    for w in re.findall(r"[a-z0-9]+|[^\W\da-z_]", s.lower()):
         if len(w) == 1 and not w.isascii():
             if prev and len(prev) == 1 and not prev.isascii():
                 out.add(prev + w)
-        elif len(w) >= 3:
-            out.add(w)
+        elif len(w) >= 4 and not w.isdigit():
+            out.add(w[:5])
         prev = w
     return out
 

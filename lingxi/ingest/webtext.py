@@ -20,7 +20,10 @@ __all__ = ["looks_like_webtext", "parse", "visual_len"]
 
 # A trail of short items joined by ">" (``首页 > 科技 > 正文``, ``Home » News``).
 BREADCRUMB = re.compile(r"^\s*(?:[^\s>›»＞。，！？]{1,12}\s*[>›»＞]{1,2}\s*)+[^\s>›»＞。，！？]{1,12}\s*$")
-_DATELINE = re.compile(r"\d{4}\s*[-/年.]\s*\d{1,2}\s*[-/月.]\s*\d{1,2}")
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?"
+_DATELINE = re.compile(
+    rf"\d{{4}}\s*[-/年.]\s*\d{{1,2}}\s*[-/月.]\s*\d{{1,2}}|\b\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|\b{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}"
+)
 
 
 def looks_like_webtext(text: str) -> bool:
