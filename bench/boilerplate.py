@@ -10,8 +10,9 @@ byline, editor credit) count neither way: a parser may keep or drop them. ``sha1
 labelled article text, checked on every run so a different renderer cannot silently move the labels.
 
 Each page goes through the ingest paths a user has: the HTML file itself (``html``), and the text dumps people
-make of it — ``w3m -dump`` and ``lynx -dump`` with their default settings — ingested as ``.txt``
-files (``w3m``, ``lynx``); clipped Markdown pages go through the Markdown path (``clip``). The parsed
+make of it — ``w3m -dump`` and ``lynx -dump`` with their default settings, and a browser's select-all copy
+(``copy``: Chromium's ``innerText`` of the page, scripts off, when Playwright and Chromium are installed) —
+ingested as ``.txt`` files; clipped Markdown pages go through the Markdown path (``clip``). The parsed
 notes' bodies are compared with the labels on letters, digits and CJK characters only (whitespace and
 punctuation ignored), aligned in order with difflib, so a line kept twice counts once as article text:
 
@@ -102,15 +103,61 @@ def take(lines: list[str], ranges: list[list[int]], markdown: bool = False) -> l
     return out
 
 
-def dumps(page: Path) -> dict[str, tuple[str, bytes]]:
-    """The ingest paths for one page: name → (file name as ingested, bytes)."""
-    if page.suffix == ".html":
-        return {
-            "html": (page.name, page.read_bytes()),
-            "w3m": (page.stem + ".txt", w3m(page).encode()),
-            "lynx": (page.stem + ".txt", lynx(page).encode()),
-        }
-    return {"clip": (page.name, page.read_bytes())}
+class Browser:
+    """A browser's select-all copy (``innerText`` of the body) from Debian's Chromium through Playwright, when
+    both are installed; scripts off and every request refused (nothing may download)."""
+
+    def __init__(self) -> None:
+        self._pw: Any = None
+        self._browser: Any = None
+        self.why_not = ""
+        exe = shutil.which("chromium") or shutil.which("chromium-browser")
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError:
+            self.why_not = "playwright is not installed"
+            return
+        if exe is None:
+            self.why_not = "chromium is not installed (Debian: apt-get install chromium)"
+            return
+        self._pw = sync_playwright().start()
+        self._browser = self._pw.chromium.launch(executable_path=exe, args=["--no-sandbox"])
+
+    def copy(self, page: Path) -> str | None:
+        if self._browser is None:
+            return None
+        tab = self._browser.new_page(java_script_enabled=False)
+        tab.route("**/*", lambda route: route.abort())
+        tab.set_content(page.read_text(encoding="utf-8", errors="replace"), wait_until="domcontentloaded")
+        text = str(tab.inner_text("body"))
+        tab.close()
+        return text
+
+    def close(self) -> None:
+        if self._browser is not None:
+            self._browser.close()
+            self._pw.stop()
+
+
+_DUMPS: dict[Path, dict[str, tuple[str, bytes]]] = {}
+
+
+def dumps(page: Path, browser: Browser | None = None) -> dict[str, tuple[str, bytes]]:
+    """The ingest paths for one page: name → (file name as ingested, bytes); made once per page and run."""
+    if page not in _DUMPS:
+        if page.suffix == ".html":
+            out = {
+                "html": (page.name, page.read_bytes()),
+                "w3m": (page.stem + ".txt", w3m(page).encode()),
+                "lynx": (page.stem + ".txt", lynx(page).encode()),
+            }
+            copied = browser.copy(page) if browser else None
+            if copied is not None:
+                out["copy"] = (page.stem + ".txt", copied.encode())
+        else:
+            out = {"clip": (page.name, page.read_bytes())}
+        _DUMPS[page] = out
+    return _DUMPS[page]
 
 
 def body_of(name: str, data: bytes, disabled: list[str] | None) -> tuple[str, str]:
@@ -140,7 +187,7 @@ def score(gold: str, neutral: list[str], boiler: int, out: str) -> dict[str, Any
 
 
 def evaluate(corpus: Path, labels: list[dict[str, Any]], disabled: list[str] | None,
-             log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+             log: Callable[[str], None] | None = None, browser: Browser | None = None) -> list[dict[str, Any]]:
     rows = []
     for lab in labels:
         page = corpus / lab["page"]
@@ -152,7 +199,7 @@ def evaluate(corpus: Path, labels: list[dict[str, Any]], disabled: list[str] | N
             sys.exit(f"{lab['page']}: labelled text changed (sha1 {sha}, labels say {lab['sha1']}); "
                      f"the renderer or the file differs from the one labelled")
         neutral = [norm(s) for s in take(lines, lab.get("neutral", []), md)]
-        for path, (name, data) in dumps(page).items():
+        for path, (name, data) in dumps(page, browser).items():
             if path in lab.get("skip", {}):
                 continue
             # the boilerplate this path's input holds: all of it but the article and the neutral lines
@@ -193,8 +240,14 @@ def main() -> None:
     if not (args.corpus / "web").is_dir():
         sys.exit(f"{args.corpus}: no web/ folder; pass the realworld corpus (../shared/data/realworld)")
     labels = [json.loads(ln) for ln in args.labels.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    browser = Browser()
+    if browser.why_not:
+        print(f"no 'copy' path: {browser.why_not}")
     print("per file, all rules on:")
-    base = evaluate(args.corpus, labels, None if bp is None else [], log=print)
+    try:
+        base = evaluate(args.corpus, labels, None if bp is None else [], log=print, browser=browser)
+    finally:
+        browser.close()
     results: dict[str, list[dict[str, Any]]] = {"all rules on": base}
     if args.ablate and bp is not None:
         results["none (no removal)"] = evaluate(args.corpus, labels, ["*"])

@@ -235,3 +235,13 @@ def test_english_page_dump():
         assert kept in note.body, kept
     for gone in ("Sign in", "cookies", "Share", "Comments", "Report", "Related", "$39,999", "Copyright", "Weather"):
         assert gone not in note.body, gone
+
+
+def test_a_plain_note_with_a_list_is_not_a_page_dump():
+    note = (
+        "周末露营清单\n\n第一次去山里露营，我按照朋友的建议准备了下面这些东西，大部分都用上了，少数几样其实可以不带。\n\n"
+        "帐篷\n睡袋\n防潮垫\n头灯\n炉头和气罐\n\n"
+        "晚上山里降温很快，睡袋的温标要比预报的最低气温再低五度才够用，这是这次最大的教训。\n"
+    )
+    fmt, [n] = parse_bytes(note.encode(), "camping.txt")
+    assert fmt == "text" and n.title == "周末露营清单" and "炉头和气罐" in n.body

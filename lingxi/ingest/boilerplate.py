@@ -242,7 +242,7 @@ FEATURES: dict[str, Feature] = {
 # Steps after scoring, switchable like the features.
 STEPS = ("region", "bridge")
 SHAPE = ("length", "punctuation", "similarity", "placeholder")  # what a short line of the article also shows
-BRIDGE_GAP = 4  # at most this many short lines between two stretches of article prose are bridged
+BRIDGE_GAP = 8  # at most this many short lines (a list) between two stretches of article prose are bridged
 ANCHOR = 3.0
 # A block is decided by its own score alone when the region step is off: above zero is article text.
 # Inside the article region, only blocks that carry no text at all (image slots, bare link targets) go.

@@ -21,6 +21,7 @@ __all__ = ["looks_like_webtext", "parse", "visual_len"]
 # A trail of short items joined by ">" (``首页 > 科技 > 正文``, ``Home » News``).
 BREADCRUMB = re.compile(r"^\s*(?:[^\s>›»＞。，！？]{1,12}\s*[>›»＞]{1,2}\s*)+[^\s>›»＞。，！？]{1,12}\s*$")
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?"
+CHROME = ("numerals", "repeated", "separators", "placeholder")
 _DATELINE = re.compile(
     rf"\d{{4}}\s*[-/年.]\s*\d{{1,2}}\s*[-/月.]\s*\d{{1,2}}|\b\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|\b{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}"
 )
@@ -40,7 +41,10 @@ def looks_like_webtext(text: str) -> bool:
     dropped = [d for d in decisions if not d.keep]
     dropped_chars = sum(len(bp.content(d.block)) for d in dropped)
     total = sum(len(bp.content(b)) for b in blocks)
-    return bool(head) or (len(dropped) >= 5 and dropped_chars >= 0.15 * total)
+    # Page chrome shows more than shortness: counters, separator bars, repeated menu lines, image slots. A note
+    # whose only short lines are its own list or heading is plain text, whatever the classifier would drop.
+    chrome = [d for d in dropped if any(v < 0 for k, v in d.parts.items() if k in CHROME)]
+    return bool(head) or (len(dropped) >= 5 and len(chrome) >= 2 and dropped_chars >= 0.05 * total)
 
 
 def pick_title(candidates: list[bp.Block], body: str) -> str:
