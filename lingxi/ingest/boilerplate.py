@@ -23,18 +23,26 @@ on/off row for each.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from lingxi.ingest.text import SENTENCE_END, is_cjk
+from lingxi.ingest.text import SENTENCE_END
+
+# East Asian wide and full-width characters (Unicode's W and F classes, the ranges that occur in text).
+_WIDE = re.compile(
+    "[\u1100-\u115f\u231a-\u231b\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf"
+    "\ua960-\ua97f\uac00-\ud7a3\uf900-\ufaff\ufe10-\ufe19\ufe30-\ufe6f\uff00-\uff60\uffe0-\uffe6"
+    "\U0001f300-\U0001f64f\U0001f900-\U0001f9ff\U00020000-\U0003fffd]"
+)
 
 
 def visual_len(line: str) -> int:
     """Display width: wide (CJK, full-width) characters count two, as they carry about as much as two Latin ones."""
-    return sum(2 if is_cjk(c) or unicodedata.east_asian_width(c) in "WF" else 1 for c in line.strip())
+    s = line.strip()
+    return len(s) + len(_WIDE.findall(s))
 
 
 @dataclass(frozen=True)
@@ -74,12 +82,13 @@ def _wrap_width(widths: list[int]) -> int:
     """The column at which a text browser hard-wrapped the page, or 0 when lines were not wrapped.
 
     Wrapped dumps have many lines ending within a few columns of the same width."""
-    long = sorted(w for w in widths if w >= 40)
-    if len(long) < 5:
+    long = Counter(w for w in widths if w >= 40)
+    total = sum(long.values())
+    if total < 5:
         return 0
     # the width most lines end just short of (a few over-long lines, URLs, do not move it)
-    near, top = max((sum(1 for w in long if t - 6 <= w <= t), t) for t in set(long))
-    return top if near >= max(5, len(long) // 5) else 0
+    near, top = max((sum(long[w] for w in range(t - 6, t + 1)), t) for t in long)
+    return top if near >= max(5, total // 5) else 0
 
 
 def _join(a: str, b: str) -> str:
@@ -145,6 +154,7 @@ _PRICE = re.compile(r"[¥￥$€£]\s?\d|\d\s?(?:元|美元|块钱)|\d+%\s?off|\
 _SEPARATOR = re.compile(r"\s[|｜/·•]\s|[|｜]")
 
 
+@lru_cache(maxsize=8192)
 def content(block: Block) -> str:
     """The block's text without placeholders, links' targets and list markers."""
     s = _PLACEHOLDER.sub(" ", _MD_LINK.sub(r"\1", block.text))
@@ -253,7 +263,8 @@ def _norm(s: str) -> str:
     return re.sub(r"\W+", "", s).lower()
 
 
-def bigrams(s: str) -> set[str]:
+@lru_cache(maxsize=8192)
+def bigrams(s: str) -> frozenset[str]:
     """The terms similarity is measured on: CJK character bigrams, and Latin words of four letters or more cut to
     five (a crude stem: network/networks; word bigrams would be too sparse on short lines, and shorter words are
     mostly function words)."""
@@ -266,7 +277,7 @@ def bigrams(s: str) -> set[str]:
         elif len(w) >= 4 and not w.isdigit():
             out.add(w[:5])
         prev = w
-    return out
+    return frozenset(out)
 
 
 # --- the classifier -------------------------------------------------------------

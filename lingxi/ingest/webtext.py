@@ -27,9 +27,12 @@ _DATELINE = re.compile(
 )
 
 
+SAMPLE_CHARS = 60_000  # detection reads this much: a page dump shows its chrome well within it
+
+
 def looks_like_webtext(text: str) -> bool:
     """A page dump: article prose with a good share of page chrome around it, or a breadcrumb trail on top."""
-    blocks = bp.segment(text)
+    blocks = bp.segment(text[:SAMPLE_CHARS])
     if len(blocks) < 3:
         return False
     head = [b for b in blocks[:6] if BREADCRUMB.search(bp.content(b))]
