@@ -15,6 +15,8 @@ LLAMA_VERSION := 0.3.36
 # Debian packages the project needs (browser for the web-app tests, fonts, speech, OCR reference engine, ...).
 # Each area appends its own line; `make sysdeps` installs whatever is missing (as root, or through sudo).
 APT_PACKAGES :=
+# ingest: text browsers for the boilerplate benchmark's page dumps (bench/boilerplate.py)
+APT_PACKAGES += w3m lynx
 
 setup: sysdeps $(STAMP)
 

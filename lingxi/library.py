@@ -67,6 +67,14 @@ def make_embedder(settings: Settings) -> Embedder | None:
     return E5Embedder(threads=settings.threads)
 
 
+def rows_left_out(data: bytes, name: str) -> list[str]:
+    """The bad-row messages of a JSONL file (re-parsed: parsing is cheap next to embedding)."""
+    from lingxi.ingest import jsonl
+    from lingxi.ingest.text import decode
+
+    return jsonl.parse_rows(decode(data, name), name)[1]
+
+
 class _EmbeddedBackend:
     """Binds the embedded index to the store's connection for the Searcher."""
 
@@ -132,20 +140,26 @@ class Library:
 
     # --- ingest ------------------------------------------------------------
     def ingest(
-        self, paths: Iterable[str | os.PathLike[str]], fmt: str | None = None, progress: Progress | None = None
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        fmt: str | None = None,
+        progress: Progress | None = None,
+        strict: bool = False,
     ) -> list[FileReport]:
+        """Ingest files and folders. A JSONL file with bad rows stores its good rows and lists the bad ones in
+        its report's ``bad_rows``; with ``strict`` such a file fails whole and the store keeps what it had."""
         if fmt is not None:
             check_format(fmt)
         files = list(walk(paths))
         reports = []
         for i, (path, named) in enumerate(files, start=1):
-            report = self.ingest_file(path, fmt, named=named)
+            report = self.ingest_file(path, fmt, named=named, strict=strict)
             reports.append(report)
             if progress:
                 progress(i, len(files), report)
         return reports
 
-    def ingest_file(self, path: Path, fmt: str | None = None, named: bool = True) -> FileReport:
+    def ingest_file(self, path: Path, fmt: str | None = None, named: bool = True, strict: bool = False) -> FileReport:
         shown = str(path)
         suffix = path.suffix.lower()
         if not named and fmt is None and suffix not in EXTENSIONS and suffix not in TEXT_EXTENSIONS:
@@ -172,10 +186,15 @@ class Library:
                 and state["parser_version"] == PARSER_VERSION
                 and (fmt is None or fmt == state["format"])
             ):
-                return FileReport(shown, "unchanged", state["format"], len(self.store.note_ids_for_file(key)))
-            chosen, notes = parse_bytes(data, shown, fmt)
+                # an unchanged JSONL file still has the bad rows it had: say so again rather than report success
+                left_out = rows_left_out(data, shown) if state["format"] == "jsonl" else []
+                return FileReport(shown, "unchanged", state["format"], len(self.store.note_ids_for_file(key)),
+                                  bad_rows=tuple(left_out))
+            bad: list[str] = []
+            chosen, notes = parse_bytes(data, shown, fmt, bad_rows=None if strict else bad)
             stored = self._write(key, sha, chosen, len(data), notes)
-            return FileReport(shown, "ingested", chosen, len(stored), sum(len(n.chunks) for n in stored))
+            return FileReport(shown, "ingested", chosen, len(stored), sum(len(n.chunks) for n in stored),
+                              bad_rows=tuple(bad))
         except LingxiError as e:
             return FileReport(shown, "failed", fmt or "", reason=str(e))
 

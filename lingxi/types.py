@@ -95,6 +95,7 @@ class FileReport:
     notes: int = 0
     chunks: int = 0
     reason: str = ""
+    bad_rows: tuple[str, ...] = ()  # rows of a JSONL file left out, one message each (line number and reason)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -48,12 +48,17 @@ def test_failed_file_leaves_old_version_and_others_ingest(lib, tmp_path):
     other = tmp_path / "other.txt"
     other.write_text("Just a plain note.", encoding="utf-8")
     missing = tmp_path / "missing.md"
-    reports = lib.ingest([good, other, missing])
+    # strict: a JSONL file with a bad row is all-or-nothing (without it the good row would be stored, see below)
+    reports = lib.ingest([good, other, missing], strict=True)
     assert [r.status for r in reports] == ["failed", "ingested", "failed"]
     assert reports[0].reason.endswith("good.jsonl: line 2: field 'text' must be a non-empty string")
     assert reports[2].reason.endswith("missing.md: no such file or directory")
     # the failed re-ingest left the previous version whole
     assert [c.text for c in lib.get_note("g1").chunks] == ["hello"]
+    [r] = lib.ingest([good])
+    assert (r.status, r.notes) == ("ingested", 1)
+    assert [m.split(": ", 1)[1] for m in r.bad_rows] == ["line 2: field 'text' must be a non-empty string"]
+    assert [c.text for c in lib.get_note("g1").chunks] == ["hello again"]
 
 
 def test_duplicate_jsonl_id_across_files_rejected_whole(lib, tmp_path):

@@ -16,6 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--format", choices=list(FORMATS), help="force a format instead of detecting it")
     p.add_argument("--json", action="store_true", help="print the per-file report as JSON")
+    p.add_argument("--strict", action="store_true",
+                   help="a JSONL file with any bad row is not stored at all (default: store the good rows)")
     p.set_defaults(run=run)
 
 
@@ -43,10 +45,11 @@ def run(lib: Library, args: argparse.Namespace) -> int:
         sys.stderr.flush()
 
     lib.embed_progress = embedding
-    reports = lib.ingest(args.paths, fmt=args.format, progress=progress)
+    reports = lib.ingest(args.paths, fmt=args.format, progress=progress, strict=args.strict)
     counts = {s: sum(r.status == s for r in reports) for s in ("ingested", "unchanged", "failed", "skipped")}
+    bad = sum(len(r.bad_rows) for r in reports)
     if args.json:
-        emit_json({"files": [r.to_dict() for r in reports], "summary": counts})
+        emit_json({"files": [r.to_dict() for r in reports], "summary": {**counts, **({"bad_rows": bad} if bad else {})}})
     else:
         for r in reports:
             if r.status == "failed":
@@ -57,8 +60,13 @@ def run(lib: Library, args: argparse.Namespace) -> int:
                 print(f"unchanged  {r.path}")
             else:
                 print(f"skipped    {r.path}  ({r.reason})")
-        print(", ".join(f"{v} {k}" for k, v in counts.items() if v or k != "skipped"))
+        print(", ".join(f"{v} {k}" for k, v in counts.items() if v or k != "skipped") + (f", {bad} bad rows" if bad else ""))
     for r in reports:
         if r.status == "failed":
             print(f"lingxi: error: {r.reason}", file=sys.stderr)
-    return 1 if counts["failed"] else 0
+        for msg in r.bad_rows:
+            print(f"lingxi: error: {msg} (row skipped)", file=sys.stderr)
+    if bad and not args.json:
+        print(f"lingxi: {bad} bad rows were left out; fix them and ingest the file again, "
+              "or use --strict to store nothing from a file with bad rows", file=sys.stderr)
+    return 1 if counts["failed"] or bad else 0

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import PurePath
 
 from lingxi.errors import BadInput
-from lingxi.ingest import html, jsonl, markdown, plain, shownotes, subtitles, transcript, webtext
+from lingxi.ingest import asrjson, html, jsonl, markdown, plain, shownotes, subtitles, transcript, webtext
 from lingxi.ingest.text import decode
 from lingxi.types import Note
 
@@ -23,6 +23,7 @@ FORMATS: dict[str, Parser] = {
     "transcript": transcript.parse,
     "text": plain.parse,
     "jsonl": jsonl.parse,
+    "asrjson": asrjson.parse,
 }
 
 EXTENSIONS = {
@@ -36,12 +37,13 @@ EXTENSIONS = {
     ".vtt": "vtt",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
+    ".json": "asrjson",
 }
 # Extensions whose content decides between the text-like formats.
 TEXT_EXTENSIONS = {".txt", ".text", ".asr", ""}
 
 # Bump when a parser changes its output, so re-ingest replaces notes built by the old one.
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"
 
 _SRT = re.compile(r"^\s*\d+\s*\n\s*\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}\s*-->", re.M)
 _PUNCT = re.compile(r"[。！？，、；：,.!?;:]")
@@ -60,6 +62,8 @@ def sniff(text: str) -> str:
         return "vtt"
     if _SRT.search(text[:2000]):
         return "srt"
+    if transcript.looks_like_segments(text):
+        return "transcript"
     if head.startswith("---\n") and markdown.FRONT_MATTER.match(head):
         return "markdown"
     if re.match(r"\s*<(!DOCTYPE html|html)\b", head, re.I):
@@ -84,6 +88,8 @@ def detect_format(name: str, text: str) -> str:
         fmt = EXTENSIONS[ext]
         if fmt == "srt" and text.lstrip("\ufeff \n").startswith("WEBVTT"):
             return "vtt"
+        if fmt == "markdown" and shownotes.looks_like_shownotes(text, markdown=True):
+            return "shownotes"
         return fmt
     if ext in TEXT_EXTENSIONS:
         return sniff(text)
@@ -93,8 +99,13 @@ def detect_format(name: str, text: str) -> str:
     )
 
 
-def parse_bytes(data: bytes, name: str, fmt: str | None = None) -> tuple[str, list[Note]]:
-    """Decode and parse one file's bytes. Raises BadInput for anything it cannot turn into notes."""
+def parse_bytes(
+    data: bytes, name: str, fmt: str | None = None, bad_rows: list[str] | None = None
+) -> tuple[str, list[Note]]:
+    """Decode and parse one file's bytes. Raises BadInput for anything it cannot turn into notes.
+
+    With ``bad_rows`` (a list to fill), a row-per-line file (JSONL) keeps its good rows and lists the bad
+    ones there (``NAME: line N: reason``) instead of failing whole; it still fails when no row is good."""
     if fmt is not None:
         check_format(fmt)
     text = decode(data, name)
@@ -102,6 +113,12 @@ def parse_bytes(data: bytes, name: str, fmt: str | None = None) -> tuple[str, li
         raise BadInput(f"{name}: file is empty")
     chosen = fmt or detect_format(name, text)
     try:
+        if chosen == "jsonl" and bad_rows is not None:
+            notes, bad = jsonl.parse_rows(text, name)
+            if not notes:
+                raise BadInput(f"{bad[0]} (and every other row: {len(bad)} bad, none good)" if len(bad) > 1 else bad[0])
+            bad_rows.extend(bad)
+            return chosen, notes
         return chosen, FORMATS[chosen](text, name)
     except BadInput:
         raise

@@ -7,6 +7,7 @@ from typing import Any
 
 from lingxi.errors import BadInput
 from lingxi.ingest.base import as_tags, make_note, require_content, section_chunks, stem
+from lingxi.ingest.boilerplate import strip_boilerplate
 from lingxi.types import Note
 
 
@@ -35,6 +36,8 @@ def parse(text: str, name: str) -> list[Note]:
     # trafilatura separates paragraphs with single newlines; make them paragraphs for chunking.
     body = re.sub(r"\n+", "\n\n", body)
     title = (get("title") or "").strip() or stem(name)
+    # what trafilatura leaves at the edges of the main text (follow-us lines, teaser lists, report hotlines)
+    body = strip_boilerplate(body, title, clipped=True) or body
     meta: dict[str, Any] = {}
     for key in ("author", "date", "sitename", "url", "description"):
         val = get(key)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import html
 import re
+from collections.abc import Callable
 from typing import Any
 
 import yaml
 
 from lingxi.errors import BadInput
 from lingxi.ingest.base import HEADING, as_tags, jsonable, make_note, require_content, section_chunks, stem
+from lingxi.ingest.boilerplate import strip_boilerplate
 from lingxi.types import Note
 
 FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
@@ -47,12 +50,28 @@ def split_front_matter(text: str, name: str) -> tuple[dict[str, Any], str]:
     return jsonable(data), text[m.end() :]
 
 
+_CODE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,}).*?^[ \t]{0,3}\1[ \t]*$|`[^`\n]+`", re.S | re.M)
+_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def _unescape(text: str) -> str:
+    """What a reader sees: HTML entities (``&#34;``, ``&amp;``) decoded, Markdown escapes (``balance\\_by``) undone."""
+    return _ESCAPE.sub(r"\1", html.unescape(text)).replace("\xa0", " ")
+
+
+def _outside_code(text: str, fn: Callable[[str], str]) -> str:
+    out, pos = [], 0
+    for m in _CODE.finditer(text):
+        out += [fn(text[pos : m.start()]), m.group(0)]
+        pos = m.end()
+    return "".join(out) + fn(text[pos:])
+
+
 def clean_markdown(text: str) -> str:
     for pat in _NOISE:
         text = pat.sub("", text)
     text = _LINK.sub(r"\1", text)
-    text = re.sub(r"&nbsp;", " ", text)
-    text = re.sub(r"&amp;", "&", text)
+    text = _outside_code(text, _unescape)
     # Lines left empty by removed noise collapse into paragraph breaks.
     lines = [ln.rstrip() for ln in text.split("\n")]
     text = "\n".join(lines)
@@ -60,9 +79,24 @@ def clean_markdown(text: str) -> str:
     return text.strip("\n ")
 
 
+_SOURCE_KEYS = ("source", "url", "link", "original", "source_url", "canonical")
+
+
+def clipped_from(meta: dict[str, Any]) -> str:
+    """The web address a clipped page came from (web clippers write it into the front matter), or ""."""
+    for key in _SOURCE_KEYS:
+        val = meta.get(key)
+        if isinstance(val, str) and re.match(r"https?://", val.strip()):
+            return val.strip()
+    return ""
+
+
 def parse(text: str, name: str) -> list[Note]:
     meta, content = split_front_matter(text, name)
     body = clean_markdown(content)
+    if clipped_from(meta):
+        # a page saved by a web clipper still carries the site's chrome (language switchers, tip jars, follow-us)
+        body = strip_boilerplate(body, str(meta.get("title") or ""), clipped=True)
     title = str(meta.get("title") or "").strip()
     if not title:
         h = HEADING.search(body)

@@ -8,6 +8,8 @@ a chunk whose locator is its start time (and the next chapter's start as its end
 from __future__ import annotations
 
 import re
+from collections import Counter
+from pathlib import PurePath
 from typing import Any
 
 from lingxi.errors import BadInput
@@ -52,11 +54,36 @@ def is_chapter_line(line: str) -> bool:
     return len(marks) >= 2 or (len(marks) == 1 and not line[: marks[0].start()].strip(_LEAD))
 
 
-def looks_like_shownotes(text: str) -> bool:
+_FENCE = re.compile(r"^(```|~~~).*?^\1", re.S | re.M)
+_QUOTE = re.compile(r"^[ \t]*(?:>[ \t]?)+", re.M)
+_MD_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+", re.M)
+
+
+def unquote_markdown(text: str) -> str:
+    """Markdown show-notes pages: blockquote and heading markers off, code fences out, so chapter lines start lines."""
+    return _MD_HEADING.sub("", _QUOTE.sub("", _FENCE.sub("", text)))
+
+
+def looks_like_shownotes(text: str, markdown: bool = False) -> bool:
     if "-->" in text:
         return False
-    count = sum(len(chapter_marks(ln)) for ln in text.split("\n") if is_chapter_line(ln))
-    return count >= 3
+    if markdown:
+        text = unquote_markdown(text)
+    lines = text.split("\n")
+    flags = [is_chapter_line(ln) for ln in lines]
+    marks = [m for ln, f in zip(lines, flags) if f for m in chapter_marks(ln)]
+    if not marks:
+        return False
+    # A timeline starts near the beginning of the episode and runs forward; times of day in a report (22:52,
+    # 23:07, past midnight to 00:10) do not. The first timeline is a run of consecutive chapter lines.
+    start = flags.index(True)
+    end = next((i for i in range(start, len(lines)) if not flags[i]), len(lines))
+    first = [clock_to_seconds(m.group(1)) for ln in lines[start:end] for m in chapter_marks(ln)]
+    rising = len(first) >= 3 and all(a < b for a, b in zip(first, first[1:]))
+    if first[0] > (1800 if rising else 600):
+        return False
+    # a Markdown post may quote a log or two; a timeline is a run of them
+    return len(marks) >= (5 if markdown else 3)
 
 
 def split_episodes(lines: list[str]) -> list[tuple[int, int]]:
@@ -93,6 +120,7 @@ def parse_episode(lines: list[str], index: int, name: str) -> Note | None:
     chapters: list[tuple[int, int, int, str]] = []  # (seconds, char_start, char_end, title)
     # Description lines in groups that chapter lines interrupt; a group packs into chunks on its own.
     groups: list[list[tuple[int, int]]] = [[]]
+    ranges: dict[int, tuple[int, int]] = {}  # group index -> the clip time range it transcribes
     title_done = False
     for ln, off in zip(blines, offsets):
         if not ln.strip():
@@ -104,6 +132,12 @@ def parse_episode(lines: list[str], index: int, name: str) -> Note | None:
             continue
         if is_chapter_line(ln):
             marks = chapter_marks(ln)
+            if not ln[marks[-1].end() :].strip(_LEAD + "，,;；、()（）"):
+                # a time range ("Play clip (40:35 - 41:55)") is not a chapter: it times the text that follows it
+                if len(marks) >= 2:
+                    groups.append([])
+                    ranges[len(groups) - 1] = (clock_to_seconds(marks[-2].group(1)), clock_to_seconds(marks[-1].group(1)))
+                continue
             lead = ln[: marks[0].start()].strip(_LEAD)
             if lead and not CHAPTER_HEADING.match(lead):
                 groups[-1].append(trim_span(body, off, off + marks[0].start()))
@@ -121,9 +155,12 @@ def parse_episode(lines: list[str], index: int, name: str) -> Note | None:
     if not chapters and not any(groups):
         return None
     chunks: list[Chunk] = []
-    for group in groups:
-        if group:
-            chunks.extend(span_chunks(body, pack_spans(body, group), {"part": "description"}))
+    for gi, group in enumerate(groups):
+        for c in span_chunks(body, pack_spans(body, group), {"part": "description"}):
+            if gi in ranges:
+                a, b = ranges[gi]
+                c = Chunk(c.text, Locator(float(a), float(b), c.locator.char_start, c.locator.char_end), c.meta)
+            chunks.append(c)
     chapters.sort(key=lambda c: c[1])
     for k, (sec, cs, ce, ctitle) in enumerate(chapters):
         nxt = chapters[k + 1][0] if k + 1 < len(chapters) and chapters[k + 1][0] > sec else None
@@ -143,7 +180,37 @@ def parse_episode(lines: list[str], index: int, name: str) -> Note | None:
     return make_note(f"ep{index + 1}", title or f"{stem(name)} #{index + 1}", "shownotes", body, chunks, meta)
 
 
+def _drop_placeholder_chapters(note: Note) -> Note:
+    """Exports list untitled clips as chapters (``[41:55] Untitled`` many times over): a chapter title the page
+    repeats three or more times names nothing."""
+    counts = Counter(c.text for c in note.chunks if c.meta.get("part") == "chapter")
+    chunks = [c for c in note.chunks if not (c.meta.get("part") == "chapter" and counts[c.text] >= 3)]
+    meta = {**note.meta, "chapters": sum(1 for c in chunks if c.meta.get("part") == "chapter")}
+    return make_note(note.id, note.title, note.kind, note.body, chunks, meta)
+
+
+def parse_markdown(text: str, name: str) -> list[Note]:
+    """A Markdown show-notes page (a podcast app's export): one episode, titled by its front matter or first heading."""
+    from lingxi.ingest.markdown import clean_markdown, split_front_matter
+
+    fm, content = split_front_matter(text, name)
+    heading = re.search(r"^#[ \t]+(.+?)[ \t#]*$", content, re.M)
+    title = str(fm.get("title") or "").strip() or (heading.group(1).strip() if heading else "")
+    body = unquote_markdown(clean_markdown(content))
+    note = parse_episode(body.split("\n"), 0, name)
+    if note is None or not note.meta.get("chapters"):
+        raise BadInput(f"{name}: no chapter timestamps found (expected entries like '05:46 chapter title')")
+    note = _drop_placeholder_chapters(note)
+    meta = {**note.meta, **{k: v for k, v in fm.items() if k in ("author", "show", "source", "url")}}
+    created = fm.get("published") or fm.get("date") or fm.get("created")
+    if created:
+        meta["created_at"] = str(created)
+    return require_content([make_note("", title or note.title, "shownotes", note.body, list(note.chunks), meta)], name)
+
+
 def parse(text: str, name: str) -> list[Note]:
+    if PurePath(name).suffix.lower() in (".md", ".markdown", ".mdown") or text.startswith("---\n"):
+        return parse_markdown(text, name)
     lines = text.split("\n")
     episodes = [parse_episode(lines[a:b], i, name) for i, (a, b) in enumerate(split_episodes(lines))]
     notes = [n for n in episodes if n is not None]

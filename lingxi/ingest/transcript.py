@@ -1,32 +1,184 @@
 """Raw transcripts (ASR output): long lines, little or no punctuation, mixed Chinese and English.
 
-Passages are cut by length at the best available boundary — sentence punctuation,
-line breaks, ASR pause spaces, discourse markers — so splitting works with no
-punctuation at all. Chunks keep exact character offsets into the file's text; if
-lines carry ``[00:12:34]`` style times, chunks get a time range too.
+Two shapes arrive:
+
+* untimed text: passages are cut by length at the best available boundary — sentence
+  punctuation, line breaks, ASR pause spaces, discourse markers — so splitting works with
+  no punctuation at all; lines that start with ``[00:12:34]`` give chunks a time range;
+* Whisper segment lines, ``[00:12.000 --> 00:22.720] text``: the body is the segments'
+  text, one per line, and every chunk carries the time range of its segments.
+
+How timed segments are grouped into chunks is a switch (``CHUNKING``, or the environment
+variable ``LINGXI_TRANSCRIPT_CHUNKING``): ``length`` packs segments up to a size;
+``pause`` (the default) cuts, within the size bounds, where the silence between segments
+is longest and where the recogniser ended a sentence; ``topic`` also weighs how much the
+words before and after a cut differ. ``LINGXI_TRANSCRIPT_CHARS`` sets the target size
+(characters). ``bench/transcript_chunking.py`` measures how often each puts its cuts at
+sentence ends.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
+import os
 import re
+from collections import Counter
+from contextvars import ContextVar
+from dataclasses import dataclass
 
+from lingxi.errors import BadInput
 from lingxi.ingest.base import make_note, require_content, stem
-from lingxi.ingest.text import line_spans, pack_spans
+from lingxi.ingest.text import SENTENCE_END, line_spans, pack_spans
 from lingxi.types import Chunk, Locator, Note
 
 LINE_TIME = re.compile(r"^\s*[\[(（]?((?:\d{1,2}:)?\d{1,2}:\d{2})(?:[.,]\d{1,3})?[\])）]?(?=\s|$)", re.M)
+_STAMP = r"((?:\d{1,2}:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?)"
+SEGMENT_LINE = re.compile(rf"^\s*\[{_STAMP}\s*-->\s*{_STAMP}\]\s?(.*)$")
 TARGET, MAX, MIN = 300, 450, 120
+MODES = ("length", "pause", "topic")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How timed segments become chunks: ``mode`` is one of MODES; sizes in characters."""
+
+    mode: str = "pause"
+    target: int = TARGET
+
+    @property
+    def max_chars(self) -> int:
+        return self.target * 3 // 2
+
+    @property
+    def min_chars(self) -> int:
+        return self.target * 2 // 5
+
+
+def policy_from_env() -> Policy:
+    mode = os.environ.get("LINGXI_TRANSCRIPT_CHUNKING", "pause")
+    if mode not in MODES:
+        raise BadInput(f"LINGXI_TRANSCRIPT_CHUNKING={mode!r}; choose one of: {', '.join(MODES)}")
+    raw = os.environ.get("LINGXI_TRANSCRIPT_CHARS", str(TARGET))
+    if not raw.isdigit() or not 50 <= int(raw) <= 5000:
+        raise BadInput(f"LINGXI_TRANSCRIPT_CHARS={raw!r}; expected a whole number of characters from 50 to 5000")
+    return Policy(mode, int(raw))
+
+
+CHUNKING: ContextVar[Policy | None] = ContextVar("lingxi_transcript_chunking", default=None)
 
 
 def _seconds(stamp: str) -> float:
-    parts = [int(p) for p in stamp.split(":")]
+    head, _, frac = stamp.replace(",", ".").partition(".")
+    parts = [int(p) for p in head.split(":")]
     while len(parts) < 3:
         parts.insert(0, 0)
-    return float(parts[0] * 3600 + parts[1] * 60 + parts[2])
+    return parts[0] * 3600 + parts[1] * 60 + parts[2] + (float("0." + frac) if frac else 0.0)
+
+
+def looks_like_segments(text: str) -> bool:
+    """Whisper's ``[mm:ss.mmm --> mm:ss.mmm] text`` lines make up most of the file."""
+    lines = [ln for ln in text.split("\n")[:200] if ln.strip()]
+    hits = sum(1 for ln in lines if SEGMENT_LINE.match(ln))
+    return hits >= 3 and hits * 2 >= len(lines)
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    char_start: int
+    char_end: int
+
+
+def _profile(text: str) -> Counter[str]:
+    chars = [c for c in text if c.isalnum()]
+    return Counter(a + b for a, b in zip(chars, chars[1:]))
+
+
+def _cosine(a: Counter[str], b: Counter[str]) -> float:
+    if not a or not b:
+        return 0.0
+    dot = sum(v * b[k] for k, v in a.items() if k in b)
+    return dot / math.sqrt(sum(v * v for v in a.values()) * sum(v * v for v in b.values()))
+
+
+def group_segments(body: str, segs: list[Segment], pol: Policy) -> list[tuple[int, int]]:
+    """Index ranges [i, j) of segments, one per chunk."""
+    out: list[tuple[int, int]] = []
+    i = 0
+    n = len(segs)
+    while i < n:
+        size = 0
+        j = i
+        cands: list[int] = []  # cut before segment k
+        while j < n and (size < pol.max_chars or j == i):
+            size = segs[j].char_end - segs[i].char_start
+            j += 1
+            if size >= pol.min_chars and j < n:
+                cands.append(j)
+            if pol.mode == "length" and size >= pol.target:
+                break
+        if j >= n and size <= pol.max_chars:
+            out.append((i, n))
+            break
+        if pol.mode == "length" or not cands:
+            cut = j if pol.mode == "length" or not cands else cands[-1]
+        else:
+
+            def score(k: int) -> float:
+                gap = max(0.0, segs[k].start - segs[k - 1].end)
+                s = min(gap, 3.0) / 3.0  # a pause of 3 s or more is as strong a boundary as it gets
+                if body[segs[k - 1].char_end - 1] in SENTENCE_END + ".":
+                    s += 1.0  # the recogniser punctuated a sentence end here
+                if pol.mode == "topic":
+                    before = _profile(body[segs[max(i, k - 4)].char_start : segs[k - 1].char_end])
+                    after = _profile(body[segs[k].char_start : segs[min(n - 1, k + 3)].char_end])
+                    s += 1.0 - _cosine(before, after)
+                # mild preference for sizes near the target
+                size_k = segs[k - 1].char_end - segs[i].char_start
+                return s - 0.3 * abs(size_k - pol.target) / pol.target
+
+            cut = max(cands, key=score)
+        out.append((i, cut))
+        i = cut
+    return out
+
+
+def parse_segments(text: str, name: str, pol: Policy) -> list[Note]:
+    pieces = []
+    for ln in text.split("\n"):
+        m = SEGMENT_LINE.match(ln)
+        if m and m.group(3).strip():
+            pieces.append((_seconds(m.group(1)), _seconds(m.group(2)), m.group(3).strip()))
+    return [timed_note(pieces, name, pol)]
+
+
+def timed_note(pieces: list[tuple[float, float, str]], name: str, pol: Policy | None = None) -> Note:
+    """A transcript note from timed segments (start s, end s, text): one segment per body line, chunks grouped by
+    the chunking policy, each with the time range of its segments."""
+    pol = pol or CHUNKING.get() or policy_from_env()
+    lines: list[str] = []
+    segs: list[Segment] = []
+    pos = 0
+    for start, end, t in pieces:
+        segs.append(Segment(start, end, pos, pos + len(t)))
+        lines.append(t)
+        pos += len(t) + 1
+    body = "\n".join(lines)
+    chunks = []
+    for a, b in group_segments(body, segs, pol):
+        s, e = segs[a].char_start, segs[b - 1].char_end
+        chunks.append(Chunk(text=body[s:e], locator=Locator(start_s=segs[a].start, end_s=segs[b - 1].end,
+                                                             char_start=s, char_end=e)))
+    meta = {"timed": True, "segments": len(segs), "duration_s": segs[-1].end if segs else 0.0,
+            "chunking": f"{pol.mode}:{pol.target}"}
+    return require_content([make_note("", stem(name), "transcript", body, chunks, meta)], name)[0]
 
 
 def parse(text: str, name: str) -> list[Note]:
+    if looks_like_segments(text):
+        return parse_segments(text, name, CHUNKING.get() or policy_from_env())
     body = text.strip("\n")
     stamps = [(m.start(), _seconds(m.group(1))) for m in LINE_TIME.finditer(body)]
     positions = [p for p, _ in stamps]

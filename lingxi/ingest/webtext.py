@@ -1,87 +1,98 @@
-"""Plain-text dumps of web pages that still carry site chrome.
+"""Plain-text dumps of web pages that still carry site chrome (``w3m -dump``, ``lynx -dump``, select-all copies).
 
-A copied page has a head (breadcrumbs such as ``首页 > 科技 > AI``, menus, login
-links), the article, and a tail (``相关阅读``/``Related``, a list of unrelated
-headlines, copyright lines). Article lines are long or end a sentence; chrome lines
-are short fragments. The body is the region between the first and the last article
-line, cut at the first tail marker.
+The page is cut into blocks and the boilerplate classifier (``lingxi.ingest.boilerplate``)
+keeps the article's blocks: menus, headline lists, comment widgets, share bars and
+footers go by their shape, whatever words the site uses. The title is the head line
+above the article that shares most words with it.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Any
 
+from lingxi.ingest import boilerplate as bp
 from lingxi.ingest.base import make_note, prose_chunks, require_content, stem
-from lingxi.ingest.text import SENTENCE_END, is_cjk
+from lingxi.ingest.boilerplate import visual_len
 from lingxi.types import Note
 
-BREADCRUMB = re.compile(
-    r"^\s*(首页|主页|首頁|Home|HOME|当前位置|您的位置|位置)\s*[:：]?\s*([>›»/|＞]|$)|(\S+\s*[>›»＞]\s*){2,}\S+\s*$"
-)
-TAIL_MARKER = re.compile(
-    r"^\s*[【\[]?\s*(相关阅读|相关文章|相关推荐|推荐阅读|延伸阅读|热门文章|热门推荐|热点推荐|热门新闻|猜你喜欢|更多阅读|"
-    r"最新文章|精彩推荐|大家都在看|往期回顾|往期推荐|阅读更多|Related( articles| posts| stories)?|Read more|"
-    r"More from|You may also like|Recommended|Trending|Popular( posts| stories)?|Most read)\s*[】\]]?\s*[:：]?\s*$",
-    re.I,
-)
-FOOTER = re.compile(r"(版权所有|Copyright|©|ICP备|ICP证|All rights reserved|京公网安备|违法和不良信息举报)", re.I)
-META_LINE = re.compile(
-    r"^\s*(来源|作者|编辑|责任编辑|发布时间|发布于|时间|日期|By|Author|Posted|Published|Updated)\s*[:：]|^\s*\d{4}[-/年.]\d{1,2}[-/月.]\d{1,2}",
-    re.I,
+__all__ = ["looks_like_webtext", "parse", "visual_len"]
+
+# A trail of short items joined by ">" (``首页 > 科技 > 正文``, ``Home » News``).
+BREADCRUMB = re.compile(r"^\s*(?:[^\s>›»＞。，！？]{1,12}\s*[>›»＞]{1,2}\s*)+[^\s>›»＞。，！？]{1,12}\s*$")
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?"
+CHROME = ("numerals", "repeated", "separators", "placeholder")
+_DATELINE = re.compile(
+    rf"\d{{4}}\s*[-/年.]\s*\d{{1,2}}\s*[-/月.]\s*\d{{1,2}}|\b\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|\b{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}"
 )
 
 
-def visual_len(line: str) -> int:
-    """Display width: wide (CJK, full-width) characters count two, as they carry about as much as two Latin ones."""
-    return sum(2 if is_cjk(c) or unicodedata.east_asian_width(c) in "WF" else 1 for c in line.strip())
-
-
-def is_article_line(line: str) -> bool:
-    s = line.strip()
-    if not s or BREADCRUMB.search(s) or FOOTER.search(s):
-        return False
-    n = visual_len(s)
-    ends_sentence = s[-1] in SENTENCE_END + "." or (len(s) > 1 and s[-1] in '”」"’' and s[-2] in SENTENCE_END + ".")
-    return n >= 120 or (ends_sentence and n >= 24)
+SAMPLE_CHARS = 60_000  # detection reads this much: a page dump shows its chrome well within it
 
 
 def looks_like_webtext(text: str) -> bool:
-    head = [ln for ln in text.split("\n")[:8] if ln.strip()]
-    return any(BREADCRUMB.search(ln) for ln in head) or bool(
-        any(TAIL_MARKER.match(ln) for ln in text.split("\n"))
-        and sum(is_article_line(ln) for ln in text.split("\n")) >= 2
-    )
+    """A page dump: article prose with a good share of page chrome around it, or a breadcrumb trail on top."""
+    blocks = bp.segment(text[:SAMPLE_CHARS])
+    if len(blocks) < 3:
+        return False
+    head = [b for b in blocks[:6] if BREADCRUMB.search(bp.content(b))]
+    decisions = bp.Classifier().classify(blocks)
+    kept = [d for d in decisions if d.keep]
+    # the article must be written in sentences somewhere: an unpunctuated transcript is not a web page
+    if not any(d.parts.get("punctuation", 0) > 0 and d.parts.get("length", 0) > 0 for d in kept):
+        return False
+    dropped = [d for d in decisions if not d.keep]
+    dropped_chars = sum(len(bp.content(d.block)) for d in dropped)
+    total = sum(len(bp.content(b)) for b in blocks)
+    # Page chrome shows more than shortness: counters, separator bars, repeated menu lines, image slots. A note
+    # whose only short lines are its own list or heading is plain text, whatever the classifier would drop.
+    chrome = [d for d in dropped if any(v < 0 for k, v in d.parts.items() if k in CHROME)]
+    return bool(head) or (len(dropped) >= 5 and len(chrome) >= 2 and dropped_chars >= 0.05 * total)
+
+
+def pick_title(candidates: list[bp.Block], body: str) -> str:
+    """The head line that shares most words with the article; among equals the nearest to it."""
+    grams = bp.bigrams(body)
+    best, best_share = "", 0.2
+    for b in candidates:
+        s = bp.content(b)
+        n = visual_len(s)
+        if not 8 <= n <= 160 or BREADCRUMB.search(s):
+            continue
+        g = bp.bigrams(s)
+        share = len(g & grams) / len(g) if g else 0.0
+        if share >= best_share:
+            best, best_share = s, share
+    return best
 
 
 def parse(text: str, name: str) -> list[Note]:
-    lines = text.split("\n")
-    end_limit = len(lines)
-    for i, ln in enumerate(lines):
-        if TAIL_MARKER.match(ln) and any(is_article_line(x) for x in lines[:i]):
-            end_limit = i
-            break
-    article = [i for i in range(end_limit) if is_article_line(lines[i])]
+    blocks = bp.segment(text)
+    decisions = bp.Classifier().classify(blocks)
+    kept = [i for i, d in enumerate(decisions) if d.keep]
+    if not kept:
+        return require_content([], name)
+    body = "\n\n".join(blocks[i].text for i in kept)
+    head = blocks[max(0, kept[0] - 40) : kept[0]]
     meta: dict[str, Any] = {}
-    crumbs = [ln.strip() for ln in lines[: article[0] if article else end_limit] if BREADCRUMB.search(ln)]
+    crumbs = [bp.content(b) for b in head if BREADCRUMB.search(bp.content(b))]
     if crumbs:
         meta["breadcrumb"] = crumbs[0]
-    if not article:
-        return require_content([], name)
-    first, last = article[0], article[-1]
-    # Title: the nearest head line above the article that is neither breadcrumb, meta line nor menu fragment.
-    title = ""
-    for ln in reversed(lines[:first]):
-        s = ln.strip()
-        if not s or BREADCRUMB.search(s) or FOOTER.search(s):
-            continue
-        if META_LINE.search(s):
-            meta.setdefault("byline", s)
-            continue
-        if visual_len(s) >= 8:
-            title = s
-            break
-    body_lines = [ln.strip() for ln in lines[first : last + 1]]
-    body = "\n\n".join(ln for ln in body_lines if (ln and not META_LINE.search(ln)) or (ln and is_article_line(ln)))
+    title = pick_title(head, body)
+    dated = [i for i, b in enumerate(head) if _DATELINE.search(bp.content(b)) and visual_len(bp.content(b)) <= 80]
+    if not title and dated:
+        # no head line shares the article's words: the headline is the line printed above the dateline
+        above = [bp.content(b) for b in head[: dated[-1]] if 8 <= visual_len(bp.content(b)) <= 160]
+        above = [s for s in above if not BREADCRUMB.search(s)]
+        title = above[-1] if above else ""
+    if not title:
+        # A page whose article starts at the top: a short first line is its title.
+        first = bp.content(blocks[kept[0]])
+        if visual_len(first) <= 80 and len(kept) > 1:
+            title, body = first, "\n\n".join(blocks[i].text for i in kept[1:])
+    if dated:
+        meta["byline"] = bp.content(head[dated[-1]])
+    if title:
+        # the headline printed inside the kept text is not body
+        body = re.sub(rf"\A{re.escape(title)}\s*", "", body)
     return require_content([make_note("", title or stem(name), "webtext", body, prose_chunks(body), meta)], name)
