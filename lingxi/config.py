@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -24,6 +24,16 @@ def default_threads() -> int:
     (a busy core makes every thread of a parallel step wait). Set LINGXI_THREADS to use them all."""
     n = os.cpu_count() or 1
     return max(1, n - 1)
+
+
+def default_model_cache() -> Path:
+    """Where bundled models are assembled, shared by every home: $LINGXI_MODEL_CACHE, else
+    $XDG_CACHE_HOME/lingxi/models, else ~/.cache/lingxi/models."""
+    explicit = os.environ.get("LINGXI_MODEL_CACHE")
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return (Path(base).expanduser() / "lingxi" / "models").resolve()
 
 
 _Num = TypeVar("_Num", int, float)
@@ -48,6 +58,7 @@ def _env_int(name: str, default: int) -> int:
 class Settings:
     home: Path
     threads: int = 2
+    model_cache: Path = field(default_factory=default_model_cache)
     embedder: str = "e5"
     embed_url: str = ""
     embed_model: str = ""
@@ -95,6 +106,7 @@ class Settings:
         values: dict[str, object] = {
             "home": Path(raw).expanduser().resolve(),
             "threads": max(1, t),
+            "model_cache": default_model_cache(),
             "embedder": env("LINGXI_EMBEDDER", "e5"),
             "embed_url": env("LINGXI_EMBED_URL", ""),
             "embed_model": env("LINGXI_EMBED_MODEL", ""),
@@ -120,6 +132,7 @@ class Settings:
             "speculative": env("LINGXI_SPECULATIVE", "0").lower() in ("1", "true", "yes", "on"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
+        values["model_cache"] = Path(str(values["model_cache"])).expanduser().resolve()
         s = cls(**values)  # type: ignore[arg-type]
         if s.embedder not in EMBEDDERS:
             raise BadInput(f"embedder {s.embedder!r} is not one of: {', '.join(EMBEDDERS)}")

@@ -54,7 +54,7 @@ def make_chat(settings: Settings, progress: Callable[[int, int], None] | None = 
     if settings.llm == "openai":
         return OpenAIChatModel(settings.llm_url, settings.llm_model, api_key=settings.llm_api_key or None,
                                context=settings.llm_context)
-    path = resolve_model(settings.llm_model, settings.home, progress)
+    path = resolve_model(settings.llm_model, settings.model_cache, progress)
     return LocalChatModel(path, threads=settings.threads, context=settings.llm_context, speculative=settings.speculative)
 
 

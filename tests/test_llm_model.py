@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from lingxi import Library, Settings
-from lingxi.config import default_threads
+from lingxi.config import default_model_cache, default_threads
 from lingxi.errors import BackendUnavailable
 from lingxi.llm.bundled import MODELS, resolve_model
 from lingxi.llm.chat import LocalChatModel, OpenAIChatModel
@@ -28,7 +28,7 @@ SCHEMA = {
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-    return resolve_model("qwen2.5-coder-0.5b", tmp_path_factory.mktemp("models-home"))
+    return resolve_model("qwen2.5-coder-0.5b", default_model_cache())  # the shared cache every home uses
 
 
 @pytest.fixture(scope="module")

@@ -194,7 +194,7 @@ def run_rec(lib: Library, args: argparse.Namespace) -> int:
 
         model = args.llm_model or lib.settings.llm_model
         if not args.no_llm_features:
-            hidden = LocalHiddenState(resolve_model(model, lib.settings.home, model_progress),
+            hidden = LocalHiddenState(resolve_model(model, lib.settings.model_cache, model_progress),
                                       threads=lib.settings.threads)
             say(f"LLM compression features ({hidden.name}); cached after the first run")
             feats["llm"] = llm_compression(cache, hidden, data.items, ev.progress_printer("  llm"))

@@ -121,7 +121,7 @@ class RecService:
             if self.lib.settings.llm != "local":
                 raise BadInput("LLM compression vectors need the local LLM (hidden states are not served over HTTP)")
             s = self.lib.settings
-            self._llm_hidden = LocalHiddenState(resolve_model(s.llm_model, s.home), threads=s.threads)
+            self._llm_hidden = LocalHiddenState(resolve_model(s.llm_model, s.model_cache), threads=s.threads)
         return self._llm_hidden
 
     def features(self, items: Sequence[Item], with_llm: bool,
