@@ -82,6 +82,7 @@ class Settings:
     llm_api_key: str = ""
     llm_context: int = 4096
     speculative: bool = False
+    explore_ttl_hours: float = 24.0
 
     @property
     def db_path(self) -> Path:
@@ -130,6 +131,7 @@ class Settings:
             "llm_api_key": env("LINGXI_LLM_API_KEY", ""),
             "llm_context": _env_int("LINGXI_LLM_CONTEXT", 4096),
             "speculative": env("LINGXI_SPECULATIVE", "0").lower() in ("1", "true", "yes", "on"),
+            "explore_ttl_hours": _env_num("LINGXI_EXPLORE_TTL", 24.0, float),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["model_cache"] = Path(str(values["model_cache"])).expanduser().resolve()
@@ -147,6 +149,8 @@ class Settings:
                            " query term)")
         if s.bm25_prune_from < 0:
             raise BadInput(f"LINGXI_BM25_PRUNE_FROM={s.bm25_prune_from!r} must be a chunk count ≥ 0")
+        if not s.explore_ttl_hours > 0:
+            raise BadInput(f"LINGXI_EXPLORE_TTL={s.explore_ttl_hours!r} must be a number of hours > 0")
         if s.llm not in LLMS:
             raise BadInput(f"llm {s.llm!r} is not one of: {', '.join(LLMS)}")
         if s.llm == "openai" and not (s.llm_url and s.llm_model):
