@@ -187,6 +187,25 @@ def test_llm_proposer_stays_in_taxonomy(small):
             assert 1 <= len(props) <= 2
 
 
+def test_exploration_refreshed_by_the_real_model_is_served_by_the_feed(small, tmp_path):
+    """`recommend refresh` with the real 0.5B caches a user's topics; the feed then serves them without a model."""
+    from lingxi.rec.service import RecService
+
+    lib = Library(Settings.load(tmp_path / "home", threads=default_threads()))
+    try:
+        lib.ingest([DEMO.parent / "rec" / "notes.jsonl"])
+        svc = RecService(lib)
+        svc.import_events([DEMO.parent / "rec" / "events.csv"])
+        [rep] = svc.refresh(["chen"], small)
+        assert rep.status == "refreshed" and rep.topics
+        out = svc.recommend("chen", k=6, explore=0.34)
+        assert out["explore"]["proposer"] == "llm+evidence"
+        assert [t["topic"] for t in out["explore_topics"]] == rep.topics
+        assert sum(it["explore"] for it in out["items"]) == 2
+    finally:
+        lib.close()
+
+
 def test_llm_compression_vectors(model_path):
     """Real 0.5B in llama.cpp embedding mode: one unit vector per note, same note → same vector."""
     import numpy as np

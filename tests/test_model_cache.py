@@ -111,9 +111,14 @@ def test_leftovers_of_a_dead_process_and_a_damaged_file_are_replaced(tmp_path: P
 
 def test_every_home_shares_one_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LINGXI_MODEL_CACHE", raising=False)
+    monkeypatch.delenv("LINGXI_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     a, b = Settings.load(tmp_path / "home-a"), Settings.load(tmp_path / "home-b")
     assert a.model_cache == b.model_cache == (tmp_path / "xdg" / "lingxi" / "models").resolve()
+    assert a.cache_dir == b.cache_dir == (tmp_path / "xdg" / "lingxi").resolve()
+    monkeypatch.setenv("LINGXI_CACHE_DIR", str(tmp_path / "c"))
+    assert Settings.load(tmp_path / "home-a").model_cache == (tmp_path / "c" / "models").resolve()
+    monkeypatch.delenv("LINGXI_CACHE_DIR")
     assert not str(a.model_cache).startswith(str(a.home))
     monkeypatch.setenv("LINGXI_MODEL_CACHE", str(tmp_path / "elsewhere"))
     assert Settings.load(tmp_path / "home-a").model_cache == (tmp_path / "elsewhere").resolve()

@@ -57,9 +57,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     rc.add_argument("--cold-share", type=float, default=0.2)
     rc.add_argument("--seed", type=int, default=0)
     rc.add_argument("--steps", type=int, default=3000, help="encoder training steps")
-    rc.add_argument("--no-llm", action="store_true", help="skip the LLM compression features and the LLM proposer")
-    rc.add_argument("--no-llm-features", action="store_true",
-                    help="skip the LLM compression features (the slow part) but keep the LLM proposer rows")
+    rc.add_argument("--llm-features", action="store_true",
+                    help="slow, opt-in: add the LLM compression features (one LLM pass per item the first time; cached"
+                    " by content hash in $LINGXI_CACHE_DIR for every later run) and the LLM compression encoder row")
+    rc.add_argument("--llm-proposer", action="store_true",
+                    help="slow, opt-in: exploration rows with the LLM proposer on --explore-users users (seconds per"
+                    " user; replies cached in $LINGXI_CACHE_DIR)")
     rc.add_argument("--llm-model", help="model for LLM features/proposals (default: LINGXI_LLM_MODEL)")
     rc.add_argument("--explore", type=float, default=0.2)
     rc.add_argument("--explore-tail", default=str(EXPLORE_TAIL),
@@ -229,37 +232,45 @@ def run_rec(lib: Library, args: argparse.Namespace) -> int:
     def say(msg: str) -> None:
         print(f"[{data.name}] {msg}", file=sys.stderr, flush=True)
 
-    cache = open_cache(lib.settings.home / "eval-cache" / "features.db")
+    started = time.perf_counter()
+
+    # features and LLM replies are cached by content hash in the machine's cache, shared by every home and run
+    cache = open_cache(lib.settings.cache_dir / "eval-features.db")
     emb = lib.embedder
     if emb is None:
         raise BadInput("eval rec needs an embedder (LINGXI_EMBEDDER is 'none')")
-    say(f"zero-shot features for {len(data.items)} items ({emb.name})")
-    feats = {"zero-shot": zero_shot(cache, emb, data.items, ev.progress_printer("  embed"))}
+    say(f"zero-shot features for {len(data.items)} items ({emb.name}); cached by content hash")
+    feats = {"zero-shot": zero_shot(cache, emb, data.items, ev.progress_printer("  embed (items)"))}
     proposer = None
-    if not args.no_llm:
+    if not (args.llm_features or args.llm_proposer):
+        say("LLM rows are opt-in (--llm-features, --llm-proposer)")
+    if args.llm_features or args.llm_proposer:
         from lingxi.cli.ask import model_progress
         from lingxi.library import make_chat
         from lingxi.rec.explore import LLMProposer
 
         model = args.llm_model or lib.settings.llm_model
-        if not args.no_llm_features:
+        if args.llm_features:
             hidden = LocalHiddenState(resolve_model(model, lib.settings.model_cache, model_progress),
                                       threads=lib.settings.threads)
-            say(f"LLM compression features ({hidden.name}); cached after the first run")
-            feats["llm"] = llm_compression(cache, hidden, data.items, ev.progress_printer("  llm"))
+            say(f"LLM compression features ({hidden.name}); cached by content hash after the first run")
+            feats["llm"] = llm_compression(cache, hidden, data.items, ev.progress_printer("  llm (items)"))
             hidden._llm = None
-        settings = lib.settings if not args.llm_model else type(lib.settings).load(
-            lib.settings.home, lib.settings.threads, llm_model=args.llm_model)
-        from lingxi.llm.cache import CachedChatModel
+        if args.llm_proposer:
+            settings = lib.settings if not args.llm_model else type(lib.settings).load(
+                lib.settings.home, lib.settings.threads, llm_model=args.llm_model)
+            from lingxi.llm.cache import CachedChatModel
 
-        # replies are cached beside the features: a re-run with the same model and prompts asks the model nothing
-        chat = CachedChatModel(make_chat(settings, model_progress), cache)
-        proposer = [LLMProposer(chat, evidence=ev_on) for ev_on in (False, True)
-                    if args.llm_evidence == "both" or (args.llm_evidence == "on") == ev_on]
+            # replies are cached beside the features: a re-run with the same model and prompts asks the model nothing
+            chat = CachedChatModel(make_chat(settings, model_progress), cache)
+            proposer = [LLMProposer(chat, evidence=ev_on) for ev_on in (False, True)
+                        if args.llm_evidence == "both" or (args.llm_evidence == "on") == ev_on]
     result = ev.evaluate(data, feats, k=args.k, cold_share=args.cold_share, seed=args.seed,
                          train_config=TrainConfig(steps=args.steps, seed=args.seed), explore_share=args.explore,
                          proposer=proposer, explore_users=args.explore_users,
-                         explore_tails=_tails(args.explore_tail), explore_order=args.explore_order, say=say)
+                         explore_tails=_tails(args.explore_tail), explore_order=args.explore_order, say=say,
+                         progress=ev.progress_printer)
+    result["config"]["wall_s"] = round(time.perf_counter() - started, 1)
     print_result(result, args.json)
     return 0
 
