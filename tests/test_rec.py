@@ -435,7 +435,7 @@ def test_eval_rec_on_the_generic_format(tmp_path: Path, capsys: pytest.CaptureFi
 
     home = str(tmp_path / "home")
     argv = ["--home", home, "--threads", "1", "eval", "rec", "--notes", str(DEMO_REC / "notes.jsonl"),
-            "--events", str(DEMO_REC / "events.csv"), "--no-llm", "--steps", "30", "--k", "5",
+            "--events", str(DEMO_REC / "events.csv"), "--steps", "30", "--k", "5",
             "--explore", "0.4", "--explore-tail", "0.5,1", "--json"]
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
