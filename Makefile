@@ -71,6 +71,9 @@ demo: setup
 	@$(LX) events import demo/rec/events.csv
 	@$(LX) encoder train --steps 300
 	@$(LX) recommend --user alice --k 6
+	@echo "==> exploration made ahead of time: the LLM proposes new interests for chen (seconds), cached for the feed"
+	@$(LX) recommend refresh --user chen
+	@echo "==> the feed answers from the cache (the elapsed ms is on its first line)"
 	@$(LX) recommend --user chen --k 6 --explore 0.34
 	@echo
 	@echo "==> companion: the virtual pet remembers what you told it"

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lingxi import Library, Settings
+from lingxi.config import default_model_cache
 from lingxi.llm.bundled import resolve_model
 from lingxi.llm.chat import LocalChatModel
 
@@ -73,7 +74,7 @@ def main() -> None:
     ap.add_argument("--prompts", type=int, default=len(QUESTIONS), help="how many of the built-in questions")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
-    path = resolve_model(a.model, Path.home() / ".lingxi")
+    path = resolve_model(a.model, default_model_cache())
     ps = prompts(a.corpus)[: a.prompts]
     rows = []
     for threads in [int(t) for t in a.threads.split(",")]:

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lingxi import Library, Settings
-from lingxi.config import default_threads
+from lingxi.config import default_model_cache, default_threads
 from lingxi.evals.retrieval import load_hotpotqa, load_rgb, ndcg
 from lingxi.llm.bundled import resolve_model
 from lingxi.llm.chat import LocalChatModel
@@ -35,7 +35,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     data = load_rgb(a.rgb, a.limit) if a.rgb else load_hotpotqa(a.hotpotqa, a.limit)
-    model = LocalChatModel(resolve_model(a.model, Path.home() / ".lingxi"), threads=default_threads())
+    model = LocalChatModel(resolve_model(a.model, default_model_cache()), threads=default_threads())
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         lib = Library(Settings.load(tmp))

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from lingxi.agent import AgentConfig, SearchAgent
-from lingxi.config import Settings
+from lingxi.config import Settings, limit_native_threads
 from lingxi.errors import BadInput, LingxiError
 from lingxi.index.embedded import EmbeddedIndex, cached_vectors, index_text
 from lingxi.index.filters import Filters
@@ -54,7 +54,7 @@ def make_chat(settings: Settings, progress: Callable[[int, int], None] | None = 
     if settings.llm == "openai":
         return OpenAIChatModel(settings.llm_url, settings.llm_model, api_key=settings.llm_api_key or None,
                                context=settings.llm_context)
-    path = resolve_model(settings.llm_model, settings.home, progress)
+    path = resolve_model(settings.llm_model, settings.model_cache, progress)
     return LocalChatModel(path, threads=settings.threads, context=settings.llm_context, speculative=settings.speculative)
 
 
@@ -94,6 +94,7 @@ class _EmbeddedBackend:
 class Library:
     def __init__(self, settings: Settings, embedder: Embedder | None = None, reranker: Reranker | None = None) -> None:
         self.settings = settings
+        limit_native_threads(settings.threads)
         self.store = NoteStore(settings.db_path)
         self._embedder = embedder
         self._embedder_made = embedder is not None

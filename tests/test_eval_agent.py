@@ -48,7 +48,7 @@ def test_eval_hotpotqa_shared_store(tmp_path):
     assert rows["agent"]["em"] == 1.0 and rows["agent"]["f1"] == 1.0
     assert rows["agent"]["citation_validity"] == 1.0 and rows["agent"]["support_recall"] == 1.0
     assert rows["agent"]["searches"] == 1.0
-    # --skip: a later slice of the file (the shared store still holds every question's paragraphs)
+    # --skip: a later slice of the file
     f.write_text(json.dumps({**row, "question_id": "q0"}) + "\n" + json.dumps(row) + "\n", encoding="utf-8")
     records = []
     later = eval_hotpotqa(f, Echo(), Settings.load(tmp_path, threads=1), 5, "shared", AgentConfig(), lambda s: None,
@@ -131,3 +131,107 @@ def test_a_short_answer_that_echoes_the_reply_format_is_dropped():
         == "Shut Up, Make Love"
     echo = ScriptedChat([{"short_answer": "the answer in as few words as possible", "answer": "Yellowcraigs."}])
     assert closed_book(echo, "Which coastal area?") == ("", "Yellowcraigs.")
+
+
+def _hotpot_rows(n):
+    return [{"question_id": f"q{i}", "question_text": "What position did Shirley Temple hold?",
+             "answers_objects": [{"spans": ["Chief of Protocol"]}],
+             "contexts": [{"title": "Shirley Temple", "paragraph_text": "Shirley Temple served as Chief of Protocol of the"
+                           " United States.", "is_supporting": True},
+                          {"title": f"Film {i}", "paragraph_text": f"Film {i} is a {1940 + i} comedy film.",
+                           "is_supporting": False}]} for i in range(1, n + 1)]
+
+
+def test_shared_store_is_built_from_the_questions_asked(tmp_path):
+    from lingxi import Library
+
+    f = tmp_path / "h.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in _hotpot_rows(4)), encoding="utf-8")
+    said = []
+    settings = Settings.load(tmp_path / "home", threads=1)
+    eval_hotpotqa(f, Echo(), settings, 1, "shared", AgentConfig(), said.append, None, ("closed-book",), skip=1)
+    assert any("from the 1 questions asked (questions 2–2: 2 paragraphs)" in m for m in said)
+    [store] = (settings.home / "eval-stores").iterdir()
+    lib = Library(Settings.load(store, threads=1))
+    assert sorted(n["title"] for n in lib.list_notes()) == ["Film 2", "Shirley Temple"]
+    lib.close()
+    said.clear()
+    result = eval_hotpotqa(f, Echo(), settings, 1, "shared", AgentConfig(), said.append, None, ("closed-book",),
+                           store_from="file")
+    assert any("from all 4 questions in h.jsonl (5 paragraphs), 1 of them asked" in m for m in said)
+    assert result["config"]["store_from"] == "file"
+    # per-question progress, with an estimate of the time left
+    said.clear()
+    eval_hotpotqa(f, Echo(), settings, 2, "shared", AgentConfig(), said.append, None, ("closed-book", "agent"))
+    assert [m.split(":")[0] for m in said if m.startswith("[")] == [
+        "[1/2] closed-book", "[1/2] agent", "[1/2] done; closed-book", "[2/2] closed-book", "[2/2] agent",
+        "[2/2] done; closed-book"]
+    assert "ETA" in next(m for m in said if m.startswith("[1/2] done"))
+
+
+def test_summary_is_recovered_from_the_trace_of_an_interrupted_run(tmp_path, monkeypatch, capsys):
+    import lingxi.library
+    from lingxi.cli.main import main
+    from lingxi.evals.agent import summarize
+
+    f = tmp_path / "h.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in _hotpot_rows(3)), encoding="utf-8")
+    home, trace = str(tmp_path / "home"), tmp_path / "trace.jsonl"
+
+    class Stops(Echo):  # the run is stopped (Ctrl-C, `timeout`) while it asks the 3rd question
+        def complete(self, messages, **kw):
+            if "What position" in messages[-1]["content"] and self.asked >= 2 * 2:  # two systems, one call each
+                raise KeyboardInterrupt
+            self.asked += 1
+            return super().complete(messages, **kw)
+
+    chats = []
+
+    def make(settings, progress=None):
+        chats.append(Stops())
+        chats[-1].asked = 0
+        return chats[-1]
+
+    monkeypatch.setattr(lingxi.library, "make_chat", make)
+    full = eval_hotpotqa(f, Echo(), Settings.load(tmp_path / "ref", threads=1), 2, "shared", AgentConfig(),
+                         lambda s: None, None, ("closed-book", "single-shot RAG"))
+    code = main(["--home", home, "--threads", "1", "eval", "agent", "--hotpotqa", str(f), "--systems",
+                 "closed-book,rag", "--trace", str(trace), "--json"])
+    assert code == 130
+    out, err = capsys.readouterr()
+    assert "interrupted: the table of the questions that finished" in err and "[2/3] done" in err
+    [printed] = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    [recovered] = summarize(trace)
+    assert recovered["config"]["answered"] == 2 and recovered["config"]["finished"] is False
+    assert printed["rows"] == recovered["rows"]
+    # the same figures a run of those two questions reports (latency aside: it is the clock's)
+    for got, want in zip(recovered["rows"], full["rows"]):
+        assert got["system"] == want["system"]
+        assert {k: v for k, v in got["metrics"].items() if k != "p50_ms"} == \
+            {k: v for k, v in want["metrics"].items() if k != "p50_ms"}
+    # the command-line summary; a line cut short by a kill is ignored, a broken file is named
+    with trace.open("a", encoding="utf-8") as t:
+        t.write('{"id": "q3", "system": "clo')
+    assert main(["--home", home, "eval", "summarize", str(trace)]) == 0
+    text = capsys.readouterr().out
+    assert "(partial: the run stopped after 2 questions)" in text and "single-shot RAG" in text
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n{}\n", encoding="utf-8")
+    assert main(["--home", home, "eval", "summarize", str(bad)]) == 1
+    assert "line 1 is not JSON" in capsys.readouterr().err
+
+
+def test_eval_agent_writes_a_trace_by_default(tmp_path, monkeypatch, capsys):
+    import lingxi.library
+    from lingxi.cli.main import main
+
+    f = tmp_path / "h.jsonl"
+    f.write_text(json.dumps(_hotpot_rows(1)[0]) + "\n", encoding="utf-8")
+    monkeypatch.setattr(lingxi.library, "make_chat", lambda settings, progress=None: Echo())
+    home = tmp_path / "home"
+    assert main(["--home", str(home), "--threads", "1", "eval", "agent", "--hotpotqa", str(f), "--systems",
+                 "closed-book", "--json"]) == 0
+    [trace] = (home / "eval-traces").iterdir()
+    assert str(trace) in capsys.readouterr().err
+    lines = [json.loads(line) for line in trace.read_text(encoding="utf-8").splitlines()]
+    assert lines[0]["run"] and lines[1]["system"] == "closed-book" and lines[-1] == {"finished": True, "questions": 1}

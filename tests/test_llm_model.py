@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from lingxi import Library, Settings
-from lingxi.config import default_threads
+from lingxi.config import default_model_cache, default_threads
 from lingxi.errors import BackendUnavailable
 from lingxi.llm.bundled import MODELS, resolve_model
 from lingxi.llm.chat import LocalChatModel, OpenAIChatModel
@@ -28,7 +28,7 @@ SCHEMA = {
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-    return resolve_model("qwen2.5-coder-0.5b", tmp_path_factory.mktemp("models-home"))
+    return resolve_model("qwen2.5-coder-0.5b", default_model_cache())  # the shared cache every home uses
 
 
 @pytest.fixture(scope="module")
@@ -185,6 +185,25 @@ def test_llm_proposer_stays_in_taxonomy(small):
         assert all(p.topic != "opera" for p in props)
         if evidence:  # asked for all n topics, under the grammar the real model gives two distinct ones or repeats
             assert 1 <= len(props) <= 2
+
+
+def test_exploration_refreshed_by_the_real_model_is_served_by_the_feed(small, tmp_path):
+    """`recommend refresh` with the real 0.5B caches a user's topics; the feed then serves them without a model."""
+    from lingxi.rec.service import RecService
+
+    lib = Library(Settings.load(tmp_path / "home", threads=default_threads()))
+    try:
+        lib.ingest([DEMO.parent / "rec" / "notes.jsonl"])
+        svc = RecService(lib)
+        svc.import_events([DEMO.parent / "rec" / "events.csv"])
+        [rep] = svc.refresh(["chen"], small)
+        assert rep.status == "refreshed" and rep.topics
+        out = svc.recommend("chen", k=6, explore=0.34)
+        assert out["explore"]["proposer"] == "llm+evidence"
+        assert [t["topic"] for t in out["explore_topics"]] == rep.topics
+        assert sum(it["explore"] for it in out["items"]) == 2
+    finally:
+        lib.close()
 
 
 def test_llm_compression_vectors(model_path):

@@ -256,36 +256,83 @@ def test_fresh_note_recommended_after_training(rec_lib: Library, tmp_path: Path)
     assert all("pets" in it["tags"] for it in sim)
 
 
-def test_recommend_errors_and_explore_fallback(rec_lib: Library) -> None:
+def test_recommend_errors(rec_lib: Library) -> None:
     svc = RecService(rec_lib)
     with pytest.raises(NotFound, match="nobody"):
         svc.recommend("nobody")
     with pytest.raises(BadInput, match="explore"):
         svc.recommend("alice", explore=1.5)
+    with pytest.raises(BadInput, match="proposer 'oracle' is not one of: llm, co-engagement"):
+        svc.recommend("alice", explore=0.2, proposer="oracle")
     with pytest.raises(NotFound):
         svc.similar("no-such-note")
-    # an LLM reply outside the taxonomy is never trusted: co-engagement topics stand in
-    chat = ScriptedChat([{"topics": ["外星美食"]}])
-    out = svc.recommend("chen", k=10, explore=0.2, chat=chat)
-    topics = {t["topic"] for t in out["explore_topics"]}
-    tax = svc.catalogue().taxonomy
-    assert topics and topics <= set(tax.topics)
-    explored = [it for it in out["items"] if it["explore"]]
-    assert len(explored) == 2 and all(set(it["tags"]) & topics for it in explored)
-    # cached until chen's events change: no second LLM call
-    out2 = svc.recommend("chen", k=10, explore=0.2, chat=ScriptedChat([]))
-    assert out2["explore_topics"] == out["explore_topics"]
-    # ... or until the proposals' format changes: a row cached by an older lingxi is made again
+    with pytest.raises(NotFound, match="nobody"):
+        svc.refresh(["nobody"], ScriptedChat([]))
+
+
+def _picks_reversed(chat: ScriptedChat):  # type: ignore[no-untyped-def]
+    """A scripted LLM reply: the offered topics in reverse order (so its picks differ from co-engagement's order)."""
+    def reply(_messages):  # type: ignore[no-untyped-def]
+        topics = chat.schemas[-1]["properties"]["topics"]  # type: ignore[index]
+        return {"topics": topics["items"]["enum"][::-1][: topics["minItems"]]}
+    return reply
+
+
+def test_list_shows_rank_and_reason_not_scores_of_two_scales(rec_lib: Library) -> None:
+    out = RecService(rec_lib).recommend("chen", k=10, explore=0.3, proposer="co-engagement")
+    items = out["items"]
+    assert [it["rank"] for it in items] == list(range(1, 11))
+    assert all("score" not in it for it in items)  # exploration slots are placed by share, not by a score
+    explored = [it for it in items if it["explore"]]
+    assert len(explored) == 3 and all(it["reason"].startswith("explore ") for it in explored)
+    assert all(it["signals"] and not it["reason"].startswith("explore") for it in items if not it["explore"])
+
+
+def test_exploration_is_made_ahead_of_time_and_served_from_the_cache(rec_lib: Library) -> None:
+    svc = RecService(rec_lib)
+    co_topics = [p.topic for p in svc.catalogue().co_engagement().propose(
+        svc.history("chen"), svc.catalogue().items, svc.catalogue().taxonomy, 6)]
+    # nothing refreshed yet: the feed asks no model, co-engagement topics stand in and it says so
+    out = svc.recommend("chen", k=10, explore=0.2)
+    assert out["explore"]["proposer"] == "co-engagement"
+    assert "no fresh LLM proposals for chen" in out["explore"]["note"]
+    assert [t["topic"] for t in out["explore_topics"]] == co_topics
+    # the refresh runs the LLM once and caches its topics
+    chat = ScriptedChat([])
+    chat.replies.append(_picks_reversed(chat))
+    [rep] = svc.refresh(["chen"], chat)
+    assert rep.status == "refreshed" and chat.calls == 1 and rep.topics
+    assert rep.topics != co_topics
+    out = svc.recommend("chen", k=10, explore=0.2)
+    assert out["explore"]["proposer"] == "llm+evidence" and out["explore"]["note"].startswith("LLM proposals made")
+    assert [t["topic"] for t in out["explore_topics"]] == rep.topics
+    assert sum(it["explore"] for it in out["items"]) == 2
+    # a second refresh keeps fresh topics: no model call (the scripted chat has no reply left)
+    assert svc.refresh(["chen"], ScriptedChat([]))[0].status == "fresh"
+    # a new event: still served until refreshed; the refresh then asks the model again
+    with rec_lib.store.transaction() as c:
+        c.execute("INSERT INTO events(user, note_id, action, ts) VALUES ('chen', 'r-pet-01', 'view', 1900000000)")
+    out = svc.recommend("chen", k=10, explore=0.2)
+    assert out["explore"]["proposer"] == "llm+evidence" and out["explore"]["events_since"] is True
+    again = ScriptedChat([])
+    again.replies.append(_picks_reversed(again))
+    assert svc.refresh(["chen"], again)[0].status == "refreshed" and again.calls == 1
+    # expired (LINGXI_EXPLORE_TTL, 24 h by default): not served
+    with rec_lib.store.transaction() as c:
+        c.execute("UPDATE explore_cache SET created_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-25 hours')")
+    assert svc.recommend("chen", k=10, explore=0.2)["explore"]["proposer"] == "co-engagement"
+    # an LLM reply outside the taxonomy is never trusted: co-engagement topics are cached in its place, and said so
+    [rep] = svc.refresh(["chen"], ScriptedChat([{"topics": ["外星美食"]}]))
+    assert rep.status == "fallback" and set(rep.topics) <= set(svc.catalogue().taxonomy.topics)
+    out = svc.recommend("chen", k=10, explore=0.2)
+    assert "co-engagement topics" in out["explore"]["note"]
+    # ... or proposals cached by an older lingxi in another format: not served
     from lingxi.rec.explore import PROPOSAL_FORMAT
 
-    [stamp] = rec_lib.store.conn.execute("SELECT stamp FROM explore_cache WHERE user='chen'").fetchone()
-    assert stamp.endswith(f":{PROPOSAL_FORMAT}")
     with rec_lib.store.transaction() as c:
-        c.execute("UPDATE explore_cache SET stamp=? WHERE user='chen'",
-                  (stamp.rsplit(":", 1)[0] + f":{PROPOSAL_FORMAT - 1}",))
-    again = ScriptedChat([{"topics": ["外星美食"]}])
-    svc.recommend("chen", k=10, explore=0.2, chat=again)
-    assert again.calls == 1
+        c.execute("UPDATE explore_cache SET stamp = substr(stamp, 1, length(stamp) - 1) || ?",
+                  (str(PROPOSAL_FORMAT - 1),))
+    assert svc.recommend("chen", k=10, explore=0.2)["explore"]["proposer"] == "co-engagement"
 
 
 def test_cli_events_train_recommend(rec_lib: Library, capsys: pytest.CaptureFixture[str]) -> None:
@@ -301,6 +348,15 @@ def test_cli_events_train_recommend(rec_lib: Library, capsys: pytest.CaptureFixt
     assert len(out["items"]) == 4 and out["encoder"] == trained["version"]
     assert main(["--home", home, "recommend", "--user", "bob", "--explore", "2"]) == 1
     assert "between 0 and 1" in capsys.readouterr().err
+    assert main(["--home", home, "recommend", "--user", "chen", "--k", "6", "--explore", "0.34"]) == 0
+    text = capsys.readouterr().out
+    assert "answered in" in text and "no fresh LLM proposals for chen" in text
+    header = next(line for line in text.splitlines() if line.startswith("#"))
+    assert header.split() == ["#", "title", "tags", "why"]
+    assert main(["--home", home, "recommend", "refresh"]) == 1
+    assert "needs --user U or --all" in capsys.readouterr().err
+    assert main(["--home", home, "recommend", "--all", "--user", "chen"]) == 1
+    assert "belong to `lingxi recommend refresh`" in capsys.readouterr().err
 
 
 def test_fill_orders_and_long_tail() -> None:
@@ -379,7 +435,7 @@ def test_eval_rec_on_the_generic_format(tmp_path: Path, capsys: pytest.CaptureFi
 
     home = str(tmp_path / "home")
     argv = ["--home", home, "--threads", "1", "eval", "rec", "--notes", str(DEMO_REC / "notes.jsonl"),
-            "--events", str(DEMO_REC / "events.csv"), "--no-llm", "--steps", "30", "--k", "5",
+            "--events", str(DEMO_REC / "events.csv"), "--steps", "30", "--k", "5",
             "--explore", "0.4", "--explore-tail", "0.5,1", "--json"]
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +23,7 @@ if TYPE_CHECKING:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ev = sub.add_parser("eval", help="benchmarks: retrieval (more arrive with later components)")
-    esub = ev.add_subparsers(dest="eval_cmd", required=True, metavar="{retrieval,agent,rec,memory}")
+    esub = ev.add_subparsers(dest="eval_cmd", required=True, metavar="{retrieval,agent,rec,memory,summarize}")
     r = esub.add_parser("retrieval", help="nDCG@10, Recall@10/50, MRR for bm25, dense, hybrid and bm25s")
     r.add_argument("--rgb", type=Path, help="RGB file (e.g. ../shared/data/rgb/zh_refine.json)")
     r.add_argument("--hotpotqa", type=Path, help="HotpotQA with paragraphs (e.g. ../shared/data/hotpotqa/dev_200.jsonl)")
@@ -31,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     a.add_argument("--hotpotqa", type=Path, help="HotpotQA with paragraphs (../shared/data/hotpotqa/dev_200.jsonl)")
     a.add_argument("--setting", choices=["shared", "per-question", "both"], default="shared",
                    help="HotpotQA: one store for all questions (default) or one per question")
+    a.add_argument("--store", choices=["asked", "file"], default="asked",
+                   help="HotpotQA shared store: the paragraphs of the questions asked (default) or of every question"
+                   " in the file (more distractors)")
     a.add_argument("--questions", type=Path, help='QA JSONL: {"id", "q", "gold": [...]} per line, or'
                    ' evidence-backed rows with a split (bench/data/realworld_qa.jsonl)')
     a.add_argument("--corpus", type=Path, help="folder (or file) ingested as the store for --questions")
@@ -40,8 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    " slice of the file: --skip 20 --limit 20 asks questions 21-40)")
     a.add_argument("--max-llm-calls", type=int, default=12)
     a.add_argument("--systems", help="comma-separated rows to run: closed-book,rag,agent (default: all)")
-    a.add_argument("--trace", type=Path, help="write one JSON line per question and system: answer, gold, passages"
-                   " read, the agent's steps and citations")
+    a.add_argument("--trace", type=Path, help="write one JSON line per question and system as it finishes: answer,"
+                   " gold, scores, costs, passages read, the agent's steps and citations (default: a new file under"
+                   " $LINGXI_HOME/eval-traces/); `lingxi eval summarize TRACE` gives its table")
     a.add_argument("--json", action="store_true")
     a.set_defaults(run=run_agent)
     rc = esub.add_parser("rec", help="Recall/NDCG@20 warm and cold, exploration: popularity, ItemCF, encoders, blend")
@@ -52,9 +59,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     rc.add_argument("--cold-share", type=float, default=0.2)
     rc.add_argument("--seed", type=int, default=0)
     rc.add_argument("--steps", type=int, default=3000, help="encoder training steps")
-    rc.add_argument("--no-llm", action="store_true", help="skip the LLM compression features and the LLM proposer")
-    rc.add_argument("--no-llm-features", action="store_true",
-                    help="skip the LLM compression features (the slow part) but keep the LLM proposer rows")
+    rc.add_argument("--llm-features", action="store_true",
+                    help="slow, opt-in: add the LLM compression features (one LLM pass per item the first time; cached"
+                    " by content hash in $LINGXI_CACHE_DIR for every later run) and the LLM compression encoder row")
+    rc.add_argument("--llm-proposer", action="store_true",
+                    help="slow, opt-in: exploration rows with the LLM proposer on --explore-users users (seconds per"
+                    " user; replies cached in $LINGXI_CACHE_DIR)")
     rc.add_argument("--llm-model", help="model for LLM features/proposals (default: LINGXI_LLM_MODEL)")
     rc.add_argument("--explore", type=float, default=0.2)
     rc.add_argument("--explore-tail", default=str(EXPLORE_TAIL),
@@ -69,6 +79,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     " of each on the same users (both)")
     rc.add_argument("--json", action="store_true")
     rc.set_defaults(run=run_rec)
+    sm = esub.add_parser("summarize", help="the result table of an `eval agent` trace file, also of an interrupted run")
+    sm.add_argument("trace", type=Path)
+    sm.add_argument("--json", action="store_true")
+    sm.set_defaults(run=run_summarize)
     mm = esub.add_parser("memory", help="LoCoMo: F1 per category, evidence recall@10, prompt tokens, latency")
     mm.add_argument("--locomo", type=Path, required=True, help="LoCoMo JSON (../shared/data/locomo/locomo_conv0-4.json)")
     mm.add_argument("--limit", type=int, help="only the first N questions of each conversation (after --stride)")
@@ -140,25 +154,63 @@ def run_agent(lib: Library, args: argparse.Namespace) -> int:
     def say(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
+    trace = args.trace or lib.settings.home / "eval-traces" / f"agent-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
+    trace.parent.mkdir(parents=True, exist_ok=True)
+    say(f"each answer is written to {trace} as it finishes (`lingxi eval summarize {trace}` gives the table)")
     with contextlib.ExitStack() as stack:
-        log = None
-        if args.trace:
-            out = stack.enter_context(args.trace.open("w", encoding="utf-8"))
+        out = stack.enter_context(trace.open("w", encoding="utf-8"))
 
-            def log(rec: dict[str, Any]) -> None:
-                out.write(json.dumps(rec, ensure_ascii=False) + "\n")
-                out.flush()
+        def log(rec: dict[str, Any]) -> None:
+            out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            out.flush()
 
-        if args.hotpotqa:
-            settings = ["shared", "per-question"] if args.setting == "both" else [args.setting]
-            for setting in settings:
-                result = ev.eval_hotpotqa(args.hotpotqa, chat, lib.settings, args.limit, setting, config, say, log,
-                                          systems, skip=args.skip)
+        # `timeout` and schedulers stop a run with SIGTERM: treated as an interrupt, so the summary still prints
+        if threading.current_thread() is threading.main_thread():
+            stack.callback(signal.signal, signal.SIGTERM, signal.signal(signal.SIGTERM, _interrupt))
+        try:
+            def header(dataset: str, **extra: Any) -> None:
+                log({"run": "eval agent", "dataset": dataset, "systems": list(systems),
+                     "config": {"llm": chat.name, "skipped": args.skip, "limit": args.limit, **extra}})
+
+            if args.hotpotqa:
+                settings = ["shared", "per-question"] if args.setting == "both" else [args.setting]
+                for setting in settings:
+                    header(f"{args.hotpotqa.name} ({setting} store)", setting=setting,
+                           **({"store_from": args.store} if setting == "shared" else {}))
+                    result = ev.eval_hotpotqa(args.hotpotqa, chat, lib.settings, args.limit, setting, config, say, log,
+                                              systems, skip=args.skip, store_from=args.store)
+                    log({"finished": True, "questions": result["config"]["questions"]})
+                    print_result(result, args.json)
+            if args.questions:
+                header(f"{args.questions.name} over {args.corpus}")
+                result = ev.eval_questions(args.questions, args.corpus, chat, lib.settings, args.limit, config, say,
+                                           log, systems, skip=args.skip, split=args.split)
+                log({"finished": True, "questions": result["config"]["questions"]})
                 print_result(result, args.json)
-        if args.questions:
-            result = ev.eval_questions(args.questions, args.corpus, chat, lib.settings, args.limit, config, say, log,
-                                       systems, skip=args.skip, split=args.split)
-            print_result(result, args.json)
+        except KeyboardInterrupt:
+            out.flush()
+            say(f"interrupted: the table of the questions that finished, from {trace}")
+            try:
+                for result in ev.summarize(trace):
+                    if result["config"].get("answered"):
+                        print_result(result, args.json)
+            except BadInput as e:
+                say(str(e))
+            return 130
+    return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run_summarize(lib: Library, args: argparse.Namespace) -> int:
+    from lingxi.evals.agent import summarize
+
+    for result in summarize(args.trace):
+        if not args.json and not result["config"]["finished"]:
+            print(f"(partial: the run stopped after {result['config']['answered']} questions)")
+        print_result(result, args.json)
     return 0
 
 
@@ -182,37 +234,45 @@ def run_rec(lib: Library, args: argparse.Namespace) -> int:
     def say(msg: str) -> None:
         print(f"[{data.name}] {msg}", file=sys.stderr, flush=True)
 
-    cache = open_cache(lib.settings.home / "eval-cache" / "features.db")
+    started = time.perf_counter()
+
+    # features and LLM replies are cached by content hash in the machine's cache, shared by every home and run
+    cache = open_cache(lib.settings.cache_dir / "eval-features.db")
     emb = lib.embedder
     if emb is None:
         raise BadInput("eval rec needs an embedder (LINGXI_EMBEDDER is 'none')")
-    say(f"zero-shot features for {len(data.items)} items ({emb.name})")
-    feats = {"zero-shot": zero_shot(cache, emb, data.items, ev.progress_printer("  embed"))}
+    say(f"zero-shot features for {len(data.items)} items ({emb.name}); cached by content hash")
+    feats = {"zero-shot": zero_shot(cache, emb, data.items, ev.progress_printer("  embed (items)"))}
     proposer = None
-    if not args.no_llm:
+    if not (args.llm_features or args.llm_proposer):
+        say("LLM rows are opt-in (--llm-features, --llm-proposer)")
+    if args.llm_features or args.llm_proposer:
         from lingxi.cli.ask import model_progress
         from lingxi.library import make_chat
         from lingxi.rec.explore import LLMProposer
 
         model = args.llm_model or lib.settings.llm_model
-        if not args.no_llm_features:
-            hidden = LocalHiddenState(resolve_model(model, lib.settings.home, model_progress),
+        if args.llm_features:
+            hidden = LocalHiddenState(resolve_model(model, lib.settings.model_cache, model_progress),
                                       threads=lib.settings.threads)
-            say(f"LLM compression features ({hidden.name}); cached after the first run")
-            feats["llm"] = llm_compression(cache, hidden, data.items, ev.progress_printer("  llm"))
+            say(f"LLM compression features ({hidden.name}); cached by content hash after the first run")
+            feats["llm"] = llm_compression(cache, hidden, data.items, ev.progress_printer("  llm (items)"))
             hidden._llm = None
-        settings = lib.settings if not args.llm_model else type(lib.settings).load(
-            lib.settings.home, lib.settings.threads, llm_model=args.llm_model)
-        from lingxi.llm.cache import CachedChatModel
+        if args.llm_proposer:
+            settings = lib.settings if not args.llm_model else type(lib.settings).load(
+                lib.settings.home, lib.settings.threads, llm_model=args.llm_model)
+            from lingxi.llm.cache import CachedChatModel
 
-        # replies are cached beside the features: a re-run with the same model and prompts asks the model nothing
-        chat = CachedChatModel(make_chat(settings, model_progress), cache)
-        proposer = [LLMProposer(chat, evidence=ev_on) for ev_on in (False, True)
-                    if args.llm_evidence == "both" or (args.llm_evidence == "on") == ev_on]
+            # replies are cached beside the features: a re-run with the same model and prompts asks the model nothing
+            chat = CachedChatModel(make_chat(settings, model_progress), cache)
+            proposer = [LLMProposer(chat, evidence=ev_on) for ev_on in (False, True)
+                        if args.llm_evidence == "both" or (args.llm_evidence == "on") == ev_on]
     result = ev.evaluate(data, feats, k=args.k, cold_share=args.cold_share, seed=args.seed,
                          train_config=TrainConfig(steps=args.steps, seed=args.seed), explore_share=args.explore,
                          proposer=proposer, explore_users=args.explore_users,
-                         explore_tails=_tails(args.explore_tail), explore_order=args.explore_order, say=say)
+                         explore_tails=_tails(args.explore_tail), explore_order=args.explore_order, say=say,
+                         progress=ev.progress_printer)
+    result["config"]["wall_s"] = round(time.perf_counter() - started, 1)
     print_result(result, args.json)
     return 0
 

@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lingxi.cli.output import emit_fields, emit_json, table
+from lingxi.errors import BadInput
 from lingxi.library import Library
 from lingxi.rec.explore import EXPLORE_TAIL
+
+if TYPE_CHECKING:
+    from lingxi.rec.service import RefreshReport
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -40,10 +45,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     s.add_argument("--json", action="store_true")
     s.set_defaults(run=run_similar)
 
-    r = sub.add_parser("recommend", help="notes for a user: interests + ItemCF + popularity, optional exploration")
-    r.add_argument("--user", required=True)
+    r = sub.add_parser("recommend", help="notes for a user: interests + ItemCF + popularity, optional exploration;"
+                       " `recommend refresh` runs the LLM exploration ahead of time")
+    r.add_argument("action", nargs="?", choices=["refresh"],
+                   help="refresh: run the LLM proposer now for --user U (or --all users) and cache its topics, so"
+                   " that `recommend --explore` answers from the cache")
+    r.add_argument("--user", help="the user (required, except for `refresh --all`)")
+    r.add_argument("--all", action="store_true", help="refresh: every user with events")
+    r.add_argument("--force", action="store_true", help="refresh: also users whose cached topics are still fresh")
     r.add_argument("--k", type=int, default=20)
-    r.add_argument("--explore", type=float, default=0.0, help="share of the list for LLM-proposed new interests (e.g. 0.2)")
+    r.add_argument("--explore", type=float, default=0.0,
+                   help="share of the list for new interests (e.g. 0.2): the LLM's topics cached by `recommend"
+                   " refresh`, or co-engagement topics when none are fresh")
     r.add_argument("--explore-tail", type=float, default=EXPLORE_TAIL,
                    help="explore slots take notes at or below this quantile of the popularity of the user's history")
     r.add_argument("--proposer", choices=["llm", "co-engagement"], default="llm")
@@ -97,9 +110,16 @@ def run_info(lib: Library, args: argparse.Namespace) -> int:
 
 
 def _print_items(items: list[dict], show_reason: bool) -> None:  # type: ignore[type-arg]
-    rows = [[str(i), it["title"][:40], " ".join(it["tags"][:3]), f"{it['score']:.3f}",
-             *([it.get("reason", "")[:70]] if show_reason else [])] for i, it in enumerate(items, 1)]
-    print(table(rows, ["#", "title", "tags", "score", *(["why"] if show_reason else [])]))
+    """similar: cosine scores (one scale); recommend: the rank and the reason only (exploration slots are placed by
+    share, not by a score that would compare with the ranker's)."""
+    if show_reason:
+        rows = [[str(it["rank"]), it["title"][:40], " ".join(it["tags"][:3]), it.get("reason", "")[:90]]
+                for it in items]
+        print(table(rows, ["#", "title", "tags", "why"]))
+    else:
+        rows = [[str(i), it["title"][:40], " ".join(it["tags"][:3]), f"{it['score']:.3f}"]
+                for i, it in enumerate(items, 1)]
+        print(table(rows, ["#", "title", "tags", "similarity"]))
 
 
 def run_similar(lib: Library, args: argparse.Namespace) -> int:
@@ -112,22 +132,51 @@ def run_similar(lib: Library, args: argparse.Namespace) -> int:
 
 
 def run_recommend(lib: Library, args: argparse.Namespace) -> int:
-    svc = _service(lib)
-    chat = proposer = None
-    if args.explore > 0:
-        if args.proposer == "llm":
-            from lingxi.cli.ask import model_progress
-            from lingxi.library import make_chat
-
-            chat = make_chat(lib.settings, model_progress)
-        else:
-            proposer = svc.catalogue().co_engagement()
-    out = svc.recommend(args.user, args.k, args.explore, chat=chat, proposer=proposer, tail=args.explore_tail)
+    if args.action == "refresh":
+        return run_refresh(lib, args)
+    if args.all or args.force:
+        raise BadInput("--all and --force belong to `lingxi recommend refresh`")
+    if not args.user:
+        raise BadInput("recommend needs --user U")
+    out = _service(lib).recommend(args.user, args.k, args.explore, proposer=args.proposer, tail=args.explore_tail)
     if args.json:
         emit_json(out)
         return 0
-    print(f"user {out['user']}: {out['history']} notes in history; encoder {out['encoder']}; {out['ms']} ms")
+    print(f"user {out['user']}: {out['history']} notes in history; encoder {out['encoder']}; answered in {out['ms']} ms")
+    if out["explore"]:
+        print(f"  exploration: {out['explore'].get('note') or out['explore']['proposer'] + ' topics'}")
     for t in out["explore_topics"]:
         print(f"  exploring {t['topic']}: {t['reason']}")
     _print_items(out["items"], True)
+    return 0
+
+
+def run_refresh(lib: Library, args: argparse.Namespace) -> int:
+    from lingxi.cli.ask import model_progress
+    from lingxi.library import make_chat
+
+    if bool(args.user) == bool(args.all):
+        raise BadInput("recommend refresh needs --user U or --all")
+    svc = _service(lib)
+    users = None if args.all else [args.user]
+    if users is not None:
+        svc.history(args.user)  # an unknown user is reported before the model loads
+    chat = make_chat(lib.settings, model_progress)
+    total = len(users) if users is not None else len(svc.explore_users())
+    done = [0]
+
+    def show(rep: RefreshReport) -> None:
+        done[0] += 1
+        if not args.json:
+            took = f" in {rep.seconds:.1f} s" if rep.status != "fresh" else " (cached, still fresh)"
+            print(f"[{done[0]}/{total}] {rep.user}: {rep.status}{took}: {', '.join(rep.topics) or '-'}",
+                  file=sys.stderr, flush=True)
+
+    reports = svc.refresh(users, chat, force=args.force, on_user=show)
+    if args.json:
+        emit_json({"users": [r.to_json() for r in reports], "ttl_hours": lib.settings.explore_ttl_hours})
+    else:
+        n = sum(r.status != "fresh" for r in reports)
+        print(f"refreshed {n} of {len(reports)} users' exploration topics in {sum(r.seconds for r in reports):.1f} s;"
+              f" they are served for {lib.settings.explore_ttl_hours:g} h (LINGXI_EXPLORE_TTL)")
     return 0

@@ -32,6 +32,7 @@ from lingxi.llm.chat import ChatModel
 from lingxi.types import Hit
 
 RAG_K = 5
+STORE_FROM = ("asked", "file")  # what the shared HotpotQA store is built from
 
 
 def normalize(s: str) -> str:
@@ -74,6 +75,35 @@ class Tally:
     latency: list[float] = field(default_factory=list)
     calls: list[int] = field(default_factory=list)
     prompt_tokens: list[int] = field(default_factory=list)
+
+    def mark(self) -> tuple[int, int, int]:
+        return self.cites, self.cites_ok, len(self.support)
+
+    def measured(self, mark: tuple[int, int, int]) -> dict[str, Any]:
+        """What the last question cost and scored beyond its answer, for its trace record (``mark`` was taken
+        before it ran): enough to rebuild the tally from the trace alone (``summarize``)."""
+        cites, ok, support = mark
+        return {"latency_s": round(self.latency[-1], 3), "llm_calls": self.calls[-1],
+                "prompt_tokens": self.prompt_tokens[-1], "searches": self.searches[-1],
+                "cited": self.cites - cites, "cited_valid": self.cites_ok - ok,
+                **({"support_recall": self.support[-1]} if len(self.support) > support else {})}
+
+    def add(self, rec: dict[str, Any]) -> None:
+        """One trace record back into the tally (the inverse of what the run logged)."""
+        if "em" in rec:
+            self.em.append(float(rec["em"]))
+            self.f1.append(float(rec["f1"]))
+        if "correct" in rec:
+            self.correct.append(float(rec["correct"]))
+        if "support_recall" in rec:
+            self.support.append(float(rec["support_recall"]))
+        if "latency_s" in rec:
+            self.latency.append(float(rec["latency_s"]))
+            self.calls.append(int(rec["llm_calls"]))
+            self.prompt_tokens.append(int(rec["prompt_tokens"]))
+            self.searches.append(int(rec["searches"]))
+            self.cites += int(rec["cited"])
+            self.cites_ok += int(rec["cited_valid"])
 
     def metrics(self) -> dict[str, float]:
         def mean(xs: list[float] | list[int]) -> float:
@@ -190,9 +220,14 @@ def pick_systems(spec: str | None) -> tuple[str, ...]:
 def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | None, setting: str,
                   config: AgentConfig, say: Callable[[str], None],
                   log: Callable[[dict[str, Any]], None] | None = None, systems: tuple[str, ...] = SYSTEMS,
-                  skip: int = 0) -> dict[str, Any]:
+                  skip: int = 0, store_from: str = "asked") -> dict[str, Any]:
     """Closed-book, single-shot RAG and the agent on HotpotQA-format rows (after the first ``skip``, at most
-    ``limit``); ``log`` gets one record per system and question (answer, gold, what it read, the agent's steps)."""
+    ``limit``); ``log`` gets one record per system and question as it finishes (answer, gold, what it read, the
+    agent's steps, its scores and costs: ``summarize`` rebuilds the table from them).
+    The shared store holds the paragraphs of the questions asked (``store_from="asked"``) or of every question in
+    the file (``"file"``: more distractors, what the published figures used)."""
+    if store_from not in STORE_FROM:
+        raise BadInput(f"--store must be one of {', '.join(STORE_FROM)}, got {store_from!r}")
     rows = []
     with path.open(encoding="utf-8") as f:
         everything = [json.loads(line) for line in f if line.strip()]
@@ -227,10 +262,20 @@ def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | 
             return lib
 
         if setting == "shared":
-            # every question's paragraphs, also when only the first few questions are asked
-            say(f"building one shared store from {len(everything)} questions' paragraphs")
-            # kept under the home, so later runs over the same file do not embed the paragraphs again
-            shared = build(everything, settings.home / "eval-stores" / f"{path.stem}-shared-{len(everything)}")
+            pool = everything if store_from == "file" else data
+            paragraphs = len({(c["title"], c["paragraph_text"]) for row in pool for c in row["contexts"]})
+            if store_from == "file":
+                say(f"building one shared store from all {len(everything)} questions in {path.name} ({paragraphs}"
+                    f" paragraphs), {len(data)} of them asked")
+                name = f"{path.stem}-shared-{len(everything)}"
+            else:
+                say(f"building one shared store from the {len(data)} questions asked (questions {skip + 1}–"
+                    f"{skip + len(data)}: {paragraphs} paragraphs); --store file builds it from all"
+                    f" {len(everything)} questions in {path.name}")
+                name = f"{path.stem}-shared-q{skip + 1}-{skip + len(data)}"
+            # kept under the home, so later runs over the same questions do not embed the paragraphs again
+            shared = build(pool, settings.home / "eval-stores" / name)
+        started = time.perf_counter()
         for i, row in enumerate(data, 1):
             golds = [s for a in row["answers_objects"] for s in a.get("spans", []) if s] or [""]
             lib = shared or build([row], Path(tmp) / f"q{i}")
@@ -246,14 +291,18 @@ def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | 
             for system in systems:
                 rec: dict[str, Any] = {"id": row.get("question_id", i), "question": row["question_text"],
                                        "system": system, "gold": golds, "supporting": sorted(sup)}
+                mark = tallies[system].mark()
                 short, answer = _run_question(system, chat, lib, row["question_text"], tallies[system], config,
                                               supports, relevant, rec)
                 em, f1_score = best_em_f1(short, golds)
                 tallies[system].em.append(em)
                 tallies[system].f1.append(f1_score)
                 if log:
-                    log({**rec, "short_answer": short, "answer": answer, "em": em, "f1": f1_score})
-            say(f"[{i}/{len(data)}] " + ", ".join(f"{s}: f1 {statistics.fmean(t.f1):.3f}" for s, t in tallies.items()))
+                    log({**rec, "short_answer": short, "answer": answer, "em": em, "f1": f1_score,
+                         **tallies[system].measured(mark)})
+                say(f"[{i}/{len(data)}] {system}: f1 {f1_score:.2f} in {tallies[system].latency[-1]:.1f} s")
+            say(f"[{i}/{len(data)}] done; " + ", ".join(f"{s}: mean f1 {statistics.fmean(t.f1):.3f}"
+                                                        for s, t in tallies.items()) + eta(started, i, len(data)))
             if shared is None:
                 lib.close()
         if shared is not None:
@@ -261,6 +310,7 @@ def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | 
     rows = [{"system": s, "metrics": t.metrics()} for s, t in tallies.items()]
     return {"dataset": f"{path.name} ({setting} store)", "rows": rows,
             "config": {"questions": len(data), "skipped": skip, "llm": chat.name, "rag_k": RAG_K, "setting": setting,
+                       **({"store_from": store_from} if setting == "shared" else {}),
                        "agent": {"max_llm_calls": config.max_llm_calls, "k": config.k, "read_k": config.read_k}}}
 
 
@@ -281,6 +331,7 @@ def eval_questions(qpath: Path, corpus: Path, chat: ChatModel, settings: Setting
         bad = [r for r in lib.ingest([corpus]) if r.status == "failed"]
         if bad:
             raise BadInput(f"corpus: {bad[0].reason}")
+        started = time.perf_counter()
         for i, (qid, q, golds) in enumerate(rows_in, 1):
             def supports(nid: str, answer: str, golds: list[list[str]] = golds) -> bool:
                 body = lib.get_note(nid).body.lower()
@@ -288,16 +339,81 @@ def eval_questions(qpath: Path, corpus: Path, chat: ChatModel, settings: Setting
 
             for system in systems:
                 rec = {"id": qid, "question": q, "system": system, "gold": golds}
+                mark = tallies[system].mark()
                 short, answer = _run_question(system, chat, lib, q, tallies[system], config, supports, None, rec)
                 said = f"{short} {answer}".lower()
                 # correct: every fact is said, in any of its forms
                 tallies[system].correct.append(float(all(any(f.lower() in said for f in forms) for forms in golds)))
                 if log:
-                    log({**rec, "short_answer": short, "answer": answer, "correct": tallies[system].correct[-1]})
-            say(f"[{i}/{len(rows_in)}] " + ", ".join(f"{s}: acc {statistics.fmean(t.correct):.3f}" for s, t in tallies.items()))
+                    log({**rec, "short_answer": short, "answer": answer, "correct": tallies[system].correct[-1],
+                         **tallies[system].measured(mark)})
+                say(f"[{i}/{len(rows_in)}] {system}: {'correct' if tallies[system].correct[-1] else 'wrong'} in"
+                    f" {tallies[system].latency[-1]:.1f} s")
+            say(f"[{i}/{len(rows_in)}] done; " + ", ".join(f"{s}: acc {statistics.fmean(t.correct):.3f}"
+                                                           for s, t in tallies.items())
+                + eta(started, i, len(rows_in)))
         lib.close()
     return {"dataset": f"{qpath.name} over {corpus}", "rows": [{"system": s, "metrics": t.metrics()} for s, t in tallies.items()],
             "config": {"questions": len(rows_in), "skipped": skip, "split": split, "llm": chat.name, "rag_k": RAG_K}}
 
 
-__all__ = ["eval_hotpotqa", "eval_questions", "f1", "ground_quote", "normalize"]
+def _recorded(t: Tally) -> dict[str, float]:
+    """A tally's metrics, less the costs an older trace did not record (they would read as zeros)."""
+    m = t.metrics() if (t.em or t.correct) else {}
+    return m if t.latency else {k: v for k, v in m.items() if k in ("em", "f1", "accuracy", "support_recall")}
+
+
+def eta(started: float, done: int, total: int) -> str:
+    """'; ETA 3 min' from the mean time of the ``done`` questions so far ('' when finished)."""
+    if done >= total or done == 0:
+        return ""
+    left = (time.perf_counter() - started) / done * (total - done)
+    return f"; ETA {left:.0f} s" if left < 90 else f"; ETA {left / 60:.0f} min"
+
+
+def summarize(path: Path) -> list[dict[str, Any]]:
+    """The result tables of the runs recorded in a trace file (``lingxi eval agent --trace``), also of a run that
+    was interrupted: each record was written when its question finished. A run starts with a header record
+    (``{"run": ..., "dataset", "systems", "config"}``) and ends with ``{"finished": true}``, both written by the
+    caller; ``config.answered`` counts the questions that finished, ``config.finished`` says whether the run did."""
+    if not path.exists():
+        raise BadInput(f"{path}: no such trace file")
+    runs: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
+    lines = [(n, line) for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if line.strip()]
+    for j, (n, line) in enumerate(lines):
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            if j == len(lines) - 1:  # the last line of a run killed mid-write may be cut short
+                break
+            raise BadInput(f"{path}: line {n} is not JSON (is this a `lingxi eval agent --trace` file?)") from None
+        if not isinstance(rec, dict):
+            raise BadInput(f"{path}: line {n} is not a trace record")
+        if "run" in rec:
+            current = {"dataset": rec.get("dataset", path.name), "config": dict(rec.get("config", {})),
+                       "tallies": {s: Tally() for s in rec.get("systems", [])}, "ids": set()}
+            runs.append(current)
+        elif "finished" in rec and current is not None:
+            current["config"]["finished"] = True
+        elif "system" in rec:
+            if current is None:  # a trace written before runs had a header
+                current = {"dataset": path.name, "config": {}, "tallies": {}, "ids": set()}
+                runs.append(current)
+            current["tallies"].setdefault(rec["system"], Tally()).add(rec)
+            current["ids"].add(json.dumps(rec.get("id"), ensure_ascii=False))
+        else:
+            raise BadInput(f"{path}: line {n} is neither a run header nor a question record")
+    if not runs:
+        raise BadInput(f"{path}: no records (the run stopped before its first question finished)")
+    out = []
+    for r in runs:
+        config = r["config"]
+        config["answered"] = len(r["ids"])
+        config.setdefault("finished", False)
+        rows = [{"system": s, "metrics": _recorded(t)} for s, t in r["tallies"].items()]
+        out.append({"dataset": r["dataset"], "rows": rows, "config": config})
+    return out
+
+
+__all__ = ["eval_hotpotqa", "eval_questions", "f1", "ground_quote", "normalize", "summarize"]

@@ -174,9 +174,14 @@ def evaluate(
     explore_tails: Sequence[float] = (EXPLORE_TAIL,),
     explore_order: str = EXPLORE_ORDER,
     say: Say | None = None,
+    progress: Callable[[str], Callable[[int, int], None]] | None = None,
 ) -> dict[str, Any]:
-    """``features``: name → item feature matrix (rows = data.items); 'zero-shot' is required, 'llm' optional."""
+    """``features``: name → item feature matrix (rows = data.items); 'zero-shot' is required, 'llm' optional.
+    ``progress(stage)`` gives a (done, total) callback per stage (e.g. ``progress_printer``)."""
     say = say or (lambda s: None)
+
+    def stage(name: str) -> Callable[[int, int], None]:
+        return progress(name) if progress else (lambda done, total: None)
     sp, row_of = split(data, cold_share, seed)
     if not sp.test:
         raise BadInput(f"{data.name}: no user has 3 or more engaged items; nothing to evaluate")
@@ -188,8 +193,10 @@ def evaluate(
     pairs = mine_pairs(sp.train_events)
     pair_rows = [(row_of[a], row_of[b], w) for (a, b), w in pairs.items()]
     t0 = time.perf_counter()
+    steps = stage("  train (steps)")
     enc, stats = train(x, pair_rows, base_dim=zs.shape[1], config=train_config,
-                       progress=lambda s, n, loss: say(f"train step {s}/{n} loss {loss:.3f}") if s % 500 == 0 else None)
+                       progress=lambda s, n, loss: steps(s, n))
+    say(f"encoder trained: loss {stats['first_loss']:.3f} → {stats['final_loss']:.3f} in {time.perf_counter() - t0:.0f} s")
     train_s = time.perf_counter() - t0
     vectors = {"zero-shot encoder": zs}
     if "llm" in features:
@@ -202,13 +209,15 @@ def evaluate(
     cold_set = set(sp.cold.tolist())
     exclude = cold_set  # cold items are not part of the warm ranking
 
-    def run(rec: Recommender, hist: dict[int, list[int]], target: dict[int, int]) -> dict[str, float]:
+    def run(rec: Recommender, hist: dict[int, list[int]], target: dict[int, int], name: str) -> dict[str, float]:
         r, n = [], []
-        for u, h in hist.items():
+        shown = stage(f"  {name} (users)")
+        for j, (u, h) in enumerate(hist.items(), 1):
             ranked = [i for i, _, _ in rec.recommend(h, k, exclude=exclude)]
             a, b = _metrics(ranked, {target[u]}, k)
             r.append(a)
             n.append(b)
+            shown(j, len(hist))
         return {f"recall@{k}": round(statistics.fmean(r), 4), f"ndcg@{k}": round(statistics.fmean(n), 4)}
 
     rows: list[dict[str, Any]] = []
@@ -233,21 +242,20 @@ def evaluate(
         return {f"recall@{k}": round(statistics.fmean(r), 4), f"ndcg@{k}": round(statistics.fmean(n), 4)}
 
     add("popularity", run(Recommender(None, pop_test, None, RecConfig(dense_weight=0, cf_weight=0, pop_weight=1)),
-                          full_hist, sp.test), None)
+                          full_hist, sp.test, "popularity"), None)
     add("ItemCF", run(Recommender(None, pop_test, cf_test, RecConfig(dense_weight=0, cf_weight=1, pop_weight=0)),
-                      full_hist, sp.test), None)
+                      full_hist, sp.test, "ItemCF"), None)
     for name, vec in vectors.items():
-        add(name, run(Recommender(vec, pop_test, None, RecConfig(cf_weight=0, pop_weight=0)), full_hist, sp.test),
-            cold_run(vec))
+        add(name, run(Recommender(vec, pop_test, None, RecConfig(cf_weight=0, pop_weight=0)), full_hist, sp.test,
+                      name), cold_run(vec))
     # blend: weights picked on the validation item, then applied to the test item
     trained = vectors["trained encoder"]
     grid = [(d, c, p) for d in (0.5, 1.0, 2.0) for c in (0.5, 1.0, 2.0) for p in (0.0, 0.2, 0.5)]
-    best = max(grid, key=lambda w: run(Recommender(trained, pop_val, cf_val,
-                                                   RecConfig(dense_weight=w[0], cf_weight=w[1], pop_weight=w[2])),
-                                       sp.train, sp.val)[f"ndcg@{k}"])
+    best = _pick_weights(Recommender(trained, pop_val, cf_val), sp.train, sp.val, grid, k, exclude,
+                         stage("  blend weights (users)"))
     blend_cfg = RecConfig(dense_weight=best[0], cf_weight=best[1], pop_weight=best[2])
     blend = Recommender(trained, pop_test, cf_test, blend_cfg)
-    add("final blend", run(blend, full_hist, sp.test), cold_run(trained))
+    add("final blend", run(blend, full_hist, sp.test, "final blend"), cold_run(trained))
     # --- exploration -----------------------------------------------------------------------------
     taxonomy = Taxonomy(data.items)
     explore_rows = []
@@ -272,6 +280,7 @@ def evaluate(
         for share, tail in [(0.0, None)] + [(explore_share, t) for t in explore_tails]:
             lists, rec_, nov, ild = [], [], [], []
             fallbacks = 0
+            shown = stage(f"  explore={share} ({prop.name}{label}) (users)")
             t1 = time.perf_counter()
             chat = getattr(prop, "chat", None)
             cached = chat if isinstance(chat, CachedChatModel) else None
@@ -299,8 +308,7 @@ def evaluate(
                 rec_.append(_metrics(final, {target[u]}, k)[0])
                 nov.append(novelty(final, pop, len(hists)))
                 ild.append(intra_list_diversity(final, zs))
-                if share > 0 and prop in proposers and (j + 1) % 10 == 0:
-                    say(f"explore ({prop.name}) {j + 1}/{len(users)} users")
+                shown(j + 1, len(users))
             name = f"blend explore={share}" + (f" tail={tail}" if share > 0 else "")
             explore_rows.append({"system": f"{name} ({prop.name}, {len(users)} users{label})", "metrics": {
                 f"recall@{k}": round(statistics.fmean(rec_), 4),
@@ -331,6 +339,22 @@ def evaluate(
     }
 
 
+def _pick_weights(rec: Recommender, hist: dict[int, list[int]], target: dict[int, int],
+                  grid: Sequence[tuple[float, float, float]], k: int, exclude: set[int],
+                  shown: Callable[[int, int], None]) -> tuple[float, float, float]:
+    """The (dense, cf, pop) weights of ``grid`` with the best mean NDCG@k on ``target``: each user's candidates
+    are retrieved once and fused with every weighting (the fusion is cheap, retrieval is not)."""
+    totals = dict.fromkeys(grid, 0.0)
+    for j, (u, h) in enumerate(hist.items(), 1):
+        cands = rec.candidates(h, exclude, signals=("dense", "cf", "pop"))
+        for w in grid:
+            cfg = RecConfig(dense_weight=w[0], cf_weight=w[1], pop_weight=w[2])
+            totals[w] += _metrics([i for i, _, _ in rec.fuse(cands, h, k, exclude, cfg)], {target[u]}, k)[1]
+        shown(j, len(hist))
+    # the mean rounded as the rows report it: of weightings equal to 4 decimals, the grid's first
+    return max(grid, key=lambda w: round(totals[w] / max(len(hist), 1), 4))
+
+
 def recall_change(base: Sequence[float], new: Sequence[float], resamples: int = 2000,
                   seed: int = 0) -> dict[str, Any]:
     """Relative Recall change of ``new`` over ``base`` (the same users, paired) with a 95% bootstrap interval:
@@ -346,8 +370,22 @@ def recall_change(base: Sequence[float], new: Sequence[float], resamples: int = 
             "recall_change_ci95": [round(float(lo), 4), round(float(hi), 4)]}
 
 
-def progress_printer(prefix: str) -> Callable[[int, int], None]:
+def progress_printer(prefix: str, every: float = 2.0) -> Callable[[int, int], None]:
+    """A stderr progress line for one stage: done/total, rate and ETA, at most every ``every`` seconds."""
+    started = time.perf_counter()
+    last = [0.0]
+
     def show(done: int, total: int) -> None:
-        print(f"\r{prefix} {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+        now = time.perf_counter()
+        if done < total and now - last[0] < every:
+            return
+        last[0] = now
+        spent = now - started
+        tail = f" in {_duration(spent)}" if done >= total else \
+            (f", ETA {_duration(spent / done * (total - done))}" if done else "")
+        print(f"\r{prefix} {done}/{total}{tail}  ", end="" if done < total else "\n", file=sys.stderr, flush=True)
     return show
 
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"

@@ -221,17 +221,35 @@ class Recommender:
     def recommend(self, history: Sequence[int], k: int = 20, exclude: set[int] | None = None,
                   exact: bool = False) -> list[tuple[int, float, dict[str, int]]]:
         """[(row, fused score, {signal: rank})] best first; history rows and ``exclude`` never returned."""
+        return self.fuse(self.candidates(history, exclude, exact), history, k, exclude)
+
+    def candidates(self, history: Sequence[int], exclude: set[int] | None = None, exact: bool = False,
+                   signals: Sequence[str] | None = None) -> dict[str, list[tuple[int, float]]]:
+        """Each signal's ranked candidates (those with a weight > 0, or the named ``signals``): the costly half
+        of ``recommend``, reusable across fusion weights (``fuse``)."""
         cfg = self.config
         seen = set(history) | (exclude or set())
         pool = cfg.candidates + len(seen)
+        want = set(signals) if signals is not None else {
+            n for n, w in (("dense", cfg.dense_weight), ("cf", cfg.cf_weight), ("pop", cfg.pop_weight)) if w > 0}
         sources: dict[str, list[tuple[int, float]]] = {}
-        if cfg.dense_weight > 0:
+        if "dense" in want:
             sources["dense"] = self.dense(history, pool, exact=exact)
-        if cfg.cf_weight > 0:
+        if "cf" in want:
             sources["cf"] = self.item_cf(history, pool)
-        if cfg.pop_weight > 0:
+        if "pop" in want:
             sources["pop"] = self.popular(cfg.candidates, seen)
+        return sources
+
+    def fuse(self, sources: dict[str, list[tuple[int, float]]], history: Sequence[int], k: int,
+             exclude: set[int] | None = None,
+             config: RecConfig | None = None) -> list[tuple[int, float, dict[str, int]]]:
+        """Weighted reciprocal-rank fusion of ``candidates`` with this recommender's weights (or ``config``'s):
+        signals weighted 0 take no part."""
+        cfg = config or self.config
+        seen = set(history) | (exclude or set())
         weights = {"dense": cfg.dense_weight, "cf": cfg.cf_weight, "pop": cfg.pop_weight}
+        sources = {n: hits for n, hits in sources.items() if weights[n] > 0}
         fused: dict[int, float] = {}
         ranks: dict[int, dict[str, int]] = {}
         for name, hits in sources.items():

@@ -21,6 +21,7 @@ from lingxi.errors import BadInput, ModelOutputError, NotFound
 from lingxi.rec import events as ev
 from lingxi.rec.encoder import Encoder, TrainConfig, train
 from lingxi.rec.explore import (
+    EXPLORE_EVIDENCE,
     EXPLORE_TAIL,
     EXPLORE_TOPICS,
     PROPOSAL_FORMAT,
@@ -28,9 +29,9 @@ from lingxi.rec.explore import (
     CoEngagementProposer,
     LLMProposer,
     Proposal,
-    Proposer,
     Taxonomy,
     fill,
+    interests_of,
 )
 from lingxi.rec.features import Item, combine, llm_compression, zero_shot
 from lingxi.rec.pairs import mine_pairs, user_histories
@@ -47,6 +48,31 @@ CREATE TABLE IF NOT EXISTS explore_cache (
     PRIMARY KEY (user, proposer)
 );
 """
+
+
+PROPOSERS = ("llm", "co-engagement")
+# the cache key of the LLM proposer's proposals (LLMProposer.fit names it so when it reads co-engagement evidence)
+LLM_PROPOSER = "llm+evidence" if EXPLORE_EVIDENCE else "llm"
+
+
+@dataclass(frozen=True)
+class CachedProposals:
+    proposer: str
+    proposals: list[Proposal]
+    age_s: int
+    current: bool  # made from the user's current events
+    fallback: bool  # the LLM's reply was unusable and co-engagement topics stood in
+
+
+@dataclass(frozen=True)
+class RefreshReport:
+    user: str
+    status: str  # refreshed | fresh (kept) | fallback (the LLM's reply was unusable)
+    topics: list[str]
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"user": self.user, "status": self.status, "topics": self.topics, "seconds": round(self.seconds, 3)}
 
 
 @dataclass
@@ -83,6 +109,7 @@ class RecService:
         self.config = config or RecConfig()
         self._cat: Catalogue | None = None
         self._llm_hidden: Any = None
+        self.explore_ttl = int(lib.settings.explore_ttl_hours * 3600)
         conn = lib.conn
         ev.ensure_schema(conn)
         conn.executescript(EXPLORE_SCHEMA)
@@ -121,7 +148,7 @@ class RecService:
             if self.lib.settings.llm != "local":
                 raise BadInput("LLM compression vectors need the local LLM (hidden states are not served over HTTP)")
             s = self.lib.settings
-            self._llm_hidden = LocalHiddenState(resolve_model(s.llm_model, s.home), threads=s.threads)
+            self._llm_hidden = LocalHiddenState(resolve_model(s.llm_model, s.model_cache), threads=s.threads)
         return self._llm_hidden
 
     def features(self, items: Sequence[Item], with_llm: bool,
@@ -196,9 +223,9 @@ class RecService:
                              enc.version if enc is not None else "zero-shot")
         return self._cat
 
-    def _note(self, cat: Catalogue, i: int, score: float, **extra: Any) -> dict[str, Any]:
+    def _note(self, cat: Catalogue, i: int, **extra: Any) -> dict[str, Any]:
         it = cat.items[i]
-        return {"note_id": cat.ids[i], "title": it.title, "tags": list(it.tags), "score": round(float(score), 4), **extra}
+        return {"note_id": cat.ids[i], "title": it.title, "tags": list(it.tags), **extra}
 
     def similar(self, note_id: str, k: int = 10) -> list[dict[str, Any]]:
         cat = self.catalogue()
@@ -206,7 +233,8 @@ class RecService:
         if cat.recommender.index is None:
             return []
         idx, sc = cat.recommender.index.search(cat.vectors[i], k + 1)
-        return [self._note(cat, int(j), float(s)) for j, s in zip(idx.tolist(), sc.tolist()) if int(j) != i][:k]
+        return [self._note(cat, int(j), score=round(float(s), 4))
+                for j, s in zip(idx.tolist(), sc.tolist()) if int(j) != i][:k]
 
     def history(self, user: str) -> list[int]:
         cat = self.catalogue()
@@ -214,63 +242,128 @@ class RecService:
             raise NotFound(f"no events for user {user!r} (import events first: lingxi events import FILE)")
         return cat.histories[user]
 
-    def proposals(self, user: str, proposer: Proposer, n: int = EXPLORE_TOPICS) -> list[Proposal]:
-        """Exploration topics for a user, cached until the user's events change."""
+    # --- exploration, made ahead of time --------------------------------------------------------------
+    def _explore_stamp(self, user: str) -> str:
+        """What the cached proposals were made from: the user's events, the taxonomy size and the proposal format."""
         cat = self.catalogue()
-        hist = self.history(user)
         st = self.conn.execute("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM events WHERE user=?", (user,)).fetchone()
-        stamp = f"{st[0]}:{st[1]}:{len(cat.taxonomy.topics)}:{PROPOSAL_FORMAT}"
-        row = self.conn.execute("SELECT stamp, proposals FROM explore_cache WHERE user=? AND proposer=?",
-                                (user, proposer.name)).fetchone()
-        if row is not None and row[0] == stamp:
-            return [Proposal(p["topic"], p["reason"]) for p in json.loads(row[1]) if p["topic"] in cat.taxonomy.rows]
-        try:
-            props = proposer.propose(hist, cat.items, cat.taxonomy, n)
-        except ModelOutputError:
-            # A reply that breaks the taxonomy is never trusted; co-engagement statistics stand in.
-            props = cat.co_engagement().propose(hist, cat.items, cat.taxonomy, n)
-        with self.lib.store.transaction() as c:
-            c.execute("INSERT OR REPLACE INTO explore_cache(user, proposer, stamp, proposals) VALUES (?,?,?,?)",
-                      (user, proposer.name, stamp,
-                       json.dumps([{"topic": p.topic, "reason": p.reason} for p in props], ensure_ascii=False)))
-        return props
+        return f"{st[0]}:{st[1]}:{len(cat.taxonomy.topics)}:{PROPOSAL_FORMAT}"
 
-    def recommend(self, user: str, k: int = 20, explore: float = 0.0, chat: ChatModel | None = None,
-                  proposer: Proposer | None = None, tail: float | None = EXPLORE_TAIL) -> dict[str, Any]:
+    def cached_proposals(self, user: str, name: str = LLM_PROPOSER) -> CachedProposals | None:
+        """The user's proposals by ``name`` as cached, if they are of the current format and younger than the
+        expiry (``Settings.explore_ttl_hours``); topics that have since become the user's interests are dropped."""
+        row = self.conn.execute(
+            "SELECT stamp, proposals, CAST(strftime('%s','now') AS INTEGER) - CAST(strftime('%s', created_at) AS"
+            " INTEGER) FROM explore_cache WHERE user=? AND proposer=?", (user, name)).fetchone()
+        if row is None or not row[0].endswith(f":{PROPOSAL_FORMAT}") or row[2] >= self.explore_ttl:
+            return None
+        cat = self.catalogue()
+        known = set(interests_of(self.history(user), cat.taxonomy))
+        props = [Proposal(p["topic"], p["reason"]) for p in json.loads(row[1])
+                 if p["topic"] in cat.taxonomy.rows and p["topic"] not in known]
+        return CachedProposals(name, props, int(row[2]), row[0] == self._explore_stamp(user),
+                               any(p.get("by") for p in json.loads(row[1])))
+
+    def explore_users(self) -> list[str]:
+        return sorted(self.catalogue().histories)
+
+    def refresh(self, users: Sequence[str] | None, chat: ChatModel, force: bool = False,
+                on_user: Callable[[RefreshReport], None] | None = None) -> list[RefreshReport]:
+        """Run the LLM proposer ahead of time for ``users`` (None: every user with events) and cache its proposals.
+        A user whose cached proposals are unexpired and made from their current events is skipped unless ``force``."""
+        cat = self.catalogue()
+        todo = list(users) if users is not None else self.explore_users()
+        for u in todo:
+            self.history(u)  # NotFound before any LLM call
+        proposer = LLMProposer(chat).fit(cat.co_engagement())
+        reports = []
+        for u in todo:
+            t0 = time.perf_counter()
+            have = self.cached_proposals(u, proposer.name)
+            if not force and have is not None and have.current:
+                rep = RefreshReport(u, "fresh", [p.topic for p in have.proposals], 0.0)
+            else:
+                stamp = self._explore_stamp(u)
+                hist = self.history(u)
+                status = "refreshed"
+                try:
+                    props = proposer.propose(hist, cat.items, cat.taxonomy, EXPLORE_TOPICS)
+                    by = ""
+                except ModelOutputError:
+                    # A reply that breaks the taxonomy is never trusted; co-engagement statistics stand in.
+                    props = cat.co_engagement().propose(hist, cat.items, cat.taxonomy, EXPLORE_TOPICS)
+                    by, status = CoEngagementProposer.name, "fallback"
+                with self.lib.store.transaction() as c:
+                    c.execute("INSERT OR REPLACE INTO explore_cache(user, proposer, stamp, proposals) VALUES (?,?,?,?)",
+                              (u, proposer.name, stamp, json.dumps(
+                                  [{"topic": p.topic, "reason": p.reason, **({"by": by} if by else {})} for p in props],
+                                  ensure_ascii=False)))
+                rep = RefreshReport(u, status, [p.topic for p in props], time.perf_counter() - t0)
+            reports.append(rep)
+            if on_user:
+                on_user(rep)
+        return reports
+
+    def recommend(self, user: str, k: int = 20, explore: float = 0.0, proposer: str = "llm",
+                  tail: float | None = EXPLORE_TAIL) -> dict[str, Any]:
+        """A user's list, answered from memory and the store (no model call): exploration uses the LLM proposals
+        that ``refresh`` cached for the user, or co-engagement topics when there are none fresh (``explore.note``
+        says so). Items carry their rank in the list and the reason; the ranker's scores are not shown, since
+        exploration slots are placed by share, not by score."""
         if k < 1:
             raise BadInput("k must be at least 1")
         if not 0.0 <= explore <= 1.0:
             raise BadInput(f"--explore must be between 0 and 1, got {explore}")
         if tail is not None and not 0.0 < tail <= 1.0:
             raise BadInput(f"--explore-tail must be in (0, 1], got {tail}")
+        if proposer not in PROPOSERS:
+            raise BadInput(f"proposer {proposer!r} is not one of: {', '.join(PROPOSERS)}")
         t0 = time.perf_counter()
         cat = self.catalogue()
         hist = self.history(user)
         ranked = cat.recommender.recommend(hist, k + 200 if explore > 0 else k)
         why = {i: sig for i, _, sig in ranked}
-        score = {i: s for i, s, _ in ranked}
         props: list[Proposal] = []
+        source: dict[str, Any] = {}
         if explore > 0:
-            if proposer is None and chat is not None:
-                proposer = LLMProposer(chat).fit(cat.co_engagement())
-            if proposer is None:
-                raise BadInput("exploration needs a proposer (the LLM)")
-            props = self.proposals(user, proposer)
+            have = self.cached_proposals(user) if proposer == "llm" else None
+            if have is not None:
+                props = have.proposals
+                source = {"proposer": LLM_PROPOSER, "age_s": have.age_s, "events_since": not have.current,
+                          "note": f"LLM proposals made {_ago(have.age_s)}"
+                                  + (" (the LLM's reply was not usable: co-engagement topics)" if have.fallback else "")}
+            else:
+                props = cat.co_engagement().propose(hist, cat.items, cat.taxonomy, EXPLORE_TOPICS)
+                source = {"proposer": CoEngagementProposer.name}
+                if proposer == "llm":
+                    source["note"] = (f"no fresh LLM proposals for {user}: co-engagement topics instead (`lingxi"
+                                      f" recommend refresh --user {user}` makes them)")
         ints = cat.recommender.user_interests(hist)
         aff = cat.vectors @ ints[0][0] if ints else None
         final = fill([i for i, _, _ in ranked], props, cat.taxonomy, k, explore, set(hist), aff,
                      popularity=cat.recommender.popularity, tail=tail, history=hist,
                      recent=cat.recommender.recent_cf(hist, RECENT_NOTES) if props else None)
         out = []
-        for i, reason in final:
+        for rank, (i, reason) in enumerate(final, 1):
             if reason is None:
                 sig = why.get(i, {})
-                parts = [{"dense": "similar to your interests", "cf": "engaged by people with your history",
-                          "pop": "popular"}[s] for s in sorted(sig, key=lambda s: sig[s])]
-                out.append(self._note(cat, i, score.get(i, 0.0), reason="; ".join(parts), explore=False))
+                parts = [SIGNAL_REASONS[s] for s in sorted(sig, key=lambda s: sig[s])]
+                out.append(self._note(cat, i, rank=rank, reason="; ".join(parts), explore=False, signals=sig))
             else:
-                out.append(self._note(cat, i, float(aff[i]) if aff is not None else 0.0, reason=reason, explore=True))
+                out.append(self._note(cat, i, rank=rank, reason=reason, explore=True))
         return {"user": user, "items": out, "history": len(hist),
+                "explore": source,
                 "explore_topics": [{"topic": p.topic, "reason": p.reason} for p in props],
                 "encoder": cat.encoder_version,
                 "ms": round((time.perf_counter() - t0) * 1000, 2)}
+
+
+SIGNAL_REASONS = {"dense": "similar to your interests", "cf": "engaged by people with your history", "pop": "popular"}
+
+
+def _ago(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} s ago"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min ago"
+    return f"{seconds / 3600:.1f} h ago"
