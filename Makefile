@@ -15,6 +15,8 @@ LLAMA_VERSION := 0.3.36
 # Debian packages the project needs (browser for the web-app tests, fonts, speech, OCR reference engine, ...).
 # Each area appends its own line; `make sysdeps` installs whatever is missing (as root, or through sudo).
 APT_PACKAGES :=
+# the web app's browser tests (Playwright drives Debian's Chromium) and CJK fonts for its screenshots
+APT_PACKAGES += chromium fonts-noto-cjk
 
 setup: sysdeps $(STAMP)
 

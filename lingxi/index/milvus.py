@@ -26,6 +26,10 @@ def _quote(s: str) -> str:
 
 def milvus_expr(f: Filters) -> str:
     """The same filters as Filters.sql, as a Milvus boolean expression."""
+    if f.viewer is not None:
+        # The collection has no owner/visibility fields yet: fail closed rather than show private notes.
+        raise BackendUnavailable("per-user visibility (lingxi serve) needs the embedded backend; the milvus"
+                                 " collection does not record note owners yet")
     parts = []
     if f.kinds:
         parts.append(f"kind in [{', '.join(_quote(k) for k in f.kinds)}]")

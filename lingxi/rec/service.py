@@ -104,6 +104,24 @@ class RecService:
                 reports.append(ev.import_events(conn, Path(p), known))
         return reports
 
+    def record(self, user: str, note_id: str, action: str, ts: float) -> bool:
+        """One engagement event of ``user`` (the API's caller); False when it was already recorded."""
+        if action not in ev.ACTIONS:
+            raise BadInput(f"action {action!r} is not one of: {', '.join(ev.ACTIONS)}")
+        with self.lib.store.transaction() as c:
+            before = c.total_changes
+            c.execute("INSERT OR IGNORE INTO events(user, note_id, action, ts) VALUES (?,?,?,?)",
+                      (user, note_id, action, ts))
+            return c.total_changes > before
+
+    def hidden(self, cat: Catalogue, viewer: str | None) -> set[int]:
+        """Catalogue rows ``viewer`` may not see (other users' private notes); none without a viewer."""
+        if viewer is None:
+            return set()
+        rows = self.conn.execute("SELECT id FROM notes WHERE visibility <> 'public' AND (owner IS NULL OR owner <> ?)",
+                                 (viewer,))
+        return {cat.rows[r[0]] for r in rows if r[0] in cat.rows}
+
     # --- features and training --------------------------------------------------------------------
     def items(self) -> tuple[list[str], list[Item]]:
         ids, items = [], []
@@ -200,13 +218,17 @@ class RecService:
         it = cat.items[i]
         return {"note_id": cat.ids[i], "title": it.title, "tags": list(it.tags), "score": round(float(score), 4), **extra}
 
-    def similar(self, note_id: str, k: int = 10) -> list[dict[str, Any]]:
+    def similar(self, note_id: str, k: int = 10, viewer: str | None = None) -> list[dict[str, Any]]:
         cat = self.catalogue()
         i = cat.row(note_id)
+        hidden = self.hidden(cat, viewer)
+        if i in hidden:
+            raise NotFound(f"no note with id {note_id!r}")
         if cat.recommender.index is None:
             return []
-        idx, sc = cat.recommender.index.search(cat.vectors[i], k + 1)
-        return [self._note(cat, int(j), float(s)) for j, s in zip(idx.tolist(), sc.tolist()) if int(j) != i][:k]
+        idx, sc = cat.recommender.index.search(cat.vectors[i], min(k + 1 + len(hidden), len(cat.ids)))
+        return [self._note(cat, int(j), float(s)) for j, s in zip(idx.tolist(), sc.tolist())
+                if int(j) != i and int(j) not in hidden][:k]
 
     def history(self, user: str) -> list[int]:
         cat = self.catalogue()
@@ -236,7 +258,9 @@ class RecService:
         return props
 
     def recommend(self, user: str, k: int = 20, explore: float = 0.0, chat: ChatModel | None = None,
-                  proposer: Proposer | None = None, tail: float | None = EXPLORE_TAIL) -> dict[str, Any]:
+                  proposer: Proposer | None = None, tail: float | None = EXPLORE_TAIL,
+                  viewer: str | None = None) -> dict[str, Any]:
+        """A user's list; with ``viewer`` only notes that user may see."""
         if k < 1:
             raise BadInput("k must be at least 1")
         if not 0.0 <= explore <= 1.0:
@@ -246,7 +270,8 @@ class RecService:
         t0 = time.perf_counter()
         cat = self.catalogue()
         hist = self.history(user)
-        ranked = cat.recommender.recommend(hist, k + 200 if explore > 0 else k)
+        hidden = self.hidden(cat, viewer)
+        ranked = cat.recommender.recommend(hist, k + 200 if explore > 0 else k, exclude=hidden)
         why = {i: sig for i, _, sig in ranked}
         score = {i: s for i, s, _ in ranked}
         props: list[Proposal] = []
@@ -258,7 +283,7 @@ class RecService:
             props = self.proposals(user, proposer)
         ints = cat.recommender.user_interests(hist)
         aff = cat.vectors @ ints[0][0] if ints else None
-        final = fill([i for i, _, _ in ranked], props, cat.taxonomy, k, explore, set(hist), aff,
+        final = fill([i for i, _, _ in ranked], props, cat.taxonomy, k, explore, set(hist) | hidden, aff,
                      popularity=cat.recommender.popularity, tail=tail, history=hist,
                      recent=cat.recommender.recent_cf(hist, RECENT_NOTES) if props else None)
         out = []
