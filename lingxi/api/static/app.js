@@ -49,8 +49,10 @@
   });
   document.body.addEventListener("htmx:afterSwap", (e) => {
     if (e.detail.target.id === "note") {
-      const t = $("#note .target");
-      if (t) t.scrollIntoView({ block: "center" });
+      // scroll the note panel (not the page) so the passage sits in its middle
+      const pane = $("#note"), t = $("#note .target");
+      if (t) pane.scrollTop += t.getBoundingClientRect().top - pane.getBoundingClientRect().top - pane.clientHeight / 2 + t.clientHeight / 2;
+      pane.scrollIntoView({ block: "nearest" });
     }
   });
 
