@@ -52,7 +52,6 @@
       // scroll the note panel (not the page) so the passage sits in its middle
       const pane = $("#note"), t = $("#note .target");
       if (t) pane.scrollTop += t.getBoundingClientRect().top - pane.getBoundingClientRect().top - pane.clientHeight / 2 + t.clientHeight / 2;
-      pane.scrollIntoView({ block: "nearest" });
     }
   });
 
