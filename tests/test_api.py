@@ -300,3 +300,33 @@ def test_validation_errors_are_json_4xx(server):
     assert server.post("/v1/ask", json={}, headers=h).status_code == 422
     assert server.post("/v1/ask", content=b"not json", headers={**h, "Content-Type": "application/json"}).status_code == 422
     assert server.get("/v1/notes/nope", headers=h).status_code == 404
+
+
+def test_lingxi_serve_runs_as_a_process(home: Path):
+    import os
+    import subprocess
+    import sys
+    import urllib.request
+
+    from conftest import free_port, wait_http
+
+    env = {**os.environ, "LINGXI_EMBEDDER": "none",
+           "PYTHONPATH": str(Path(__file__).parent.parent) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "lingxi", "--home", str(home), "serve", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", 60)
+        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/?lang=zh").read().decode()
+        assert "灵犀" in page and "/static/htmx.min.js" in page
+        spec = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/openapi.json").read())
+        assert {"/v1/search", "/v1/ask", "/v1/files", "/v1/chat/completions"} <= set(spec["paths"])
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/notes")
+            raise AssertionError("expected 401")
+        except urllib.error.HTTPError as e:
+            assert e.code == 401
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert b"lingxi users add NAME" in err  # it says how to make the first user

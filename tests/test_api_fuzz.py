@@ -5,6 +5,8 @@ Requests carry a valid key (so they reach the handlers); the key-less case is co
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from lingxi.api import ServerConfig, create_app
 from reading_fake import ReadingChat
 
 _home = Path(tempfile.mkdtemp(prefix="lingxi-fuzz-"))
+atexit.register(shutil.rmtree, _home, True)
 _lib = Library(Settings.load(_home, threads=1, embedder="none"))
 _lib.ingest([Path(__file__).parent / "data" / "liquid-post.md"])
 _KEY = _lib.users().add("fuzzer")

@@ -139,7 +139,7 @@ def test_the_web_app_end_to_end(site, page, tmp_path_factory, tmp_path):
     assert steps_while_working >= 1 and "琥珀七号" not in answer_then  # steps streamed before the answer came
     assert page.locator("#steps li").count() > steps_while_working
     expect(page.locator("#answer")).to_contain_text("琥珀七号")
-    page.screenshot(path=str(out / "ask.png"))
+    page.screenshot(path=str(out / "ask.png"), full_page=True)
     page.locator("#citations a.cite").click()
     expect(page.locator("#note mark.quote")).to_contain_text("琥珀七号")
     expect(page.locator("#note .chunk.target")).to_be_in_viewport()
