@@ -330,3 +330,23 @@ def test_lingxi_serve_runs_as_a_process(home: Path):
         proc.terminate()
         _, err = proc.communicate(timeout=30)
     assert b"lingxi users add NAME" in err  # it says how to make the first user
+
+
+def test_a_store_from_before_owners_opens_with_its_notes_public(tmp_path: Path):
+    import sqlite3
+
+    from lingxi.index.store import SCHEMA, NoteStore
+
+    db = tmp_path / "lingxi.db"
+    old = sqlite3.connect(db)
+    old.executescript(SCHEMA)  # the version-1 tables, without owner/visibility
+    old.execute("INSERT INTO files(path, sha256, format, parser_version, size) VALUES ('/a.md', 'x', 'markdown', '1', 1)")
+    old.execute("INSERT INTO notes(id, file_path, ord, title, kind, body, meta) VALUES ('n1', '/a.md', 0, 'A', 'markdown', 'b', '{}')")
+    old.execute("PRAGMA user_version=1")
+    old.commit()
+    old.close()
+    store = NoteStore(db)
+    assert store.access("n1") == (None, "public")
+    assert store.list_notes(viewer="anyone")[0]["id"] == "n1"
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    store.close()
