@@ -32,9 +32,10 @@ NOTE = ("# 紫色长颈鹿计划\n\n这是计划的背景。" + "背景说明很
         "这个计划只有爱丽丝知道。\n\n## 尾声\n\n" + "后面还有很多无关的段落。" * 60 + "\n")
 
 
-def test_vendored_htmx_is_the_recorded_file():
-    digest = hashlib.sha256((STATIC / "htmx.min.js").read_bytes()).hexdigest()
-    assert digest in (STATIC / "VENDORED.md").read_text()
+def test_vendored_files_are_the_recorded_ones():
+    record = (STATIC / "VENDORED.md").read_text()
+    for name in ("htmx.min.js", "swagger/swagger-ui-bundle.js", "swagger/swagger-ui.css"):
+        assert hashlib.sha256((STATIC / name).read_bytes()).hexdigest() in record, name
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +71,18 @@ def page(site):
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         pg = browser.new_page(viewport={"width": 1280, "height": 860}, locale="en-US")
         pg.set_default_timeout(15000)
+        base = site[0]
+        outside: list[str] = []
+
+        def only_loopback(route):  # the page must work offline: anything not from our server fails
+            if route.request.url.startswith(base) or route.request.url.startswith("data:"):
+                route.continue_()
+            else:
+                outside.append(route.request.url)
+                route.abort()
+
+        pg.route("**/*", only_loopback)
+        pg.outside = outside
         yield pg
         browser.close()
 
@@ -171,4 +184,10 @@ def test_the_web_app_end_to_end(site, page, tmp_path_factory, tmp_path):
     expect(page.locator('[data-tab="upload"]')).to_have_text("上传")
     expect(page.locator("#user")).to_have_text("alice")
     page.screenshot(path=str(out / "zh.png"))
+
+    # the API docs render from the vendored Swagger UI
+    page.goto(base + "/docs")
+    expect(page.locator(".swagger-ui .title").first).to_contain_text("lingxi")
+    expect(page.locator(".opblock-summary-path", has_text="/v1/ask").first).to_be_visible()
+    assert page.outside == []  # nothing was fetched from outside the server
     assert time.time() - t0 < 90

@@ -12,7 +12,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -124,7 +125,7 @@ def create_app(lib: Library, config: ServerConfig | None = None, chat: ChatModel
     from lingxi.api.openai_compat import router as openai_router
 
     svc = Service(lib, config or ServerConfig.load(), chat)
-    app = FastAPI(title="lingxi", version=__version__,
+    app = FastAPI(title="lingxi", version=__version__, docs_url=None, redoc_url=None,
                   description="Search, a search agent with citations, recommendations and companions over a notes "
                               "community. Every /v1 call needs `Authorization: Bearer KEY` (`lingxi users add NAME`).")
     svc.prepare()
@@ -151,6 +152,13 @@ def create_app(lib: Library, config: ServerConfig | None = None, chat: ChatModel
     def healthz() -> dict[str, Any]:
         """Liveness, with the LLM queue's state (no key needed)."""
         return {"ok": True, "version": __version__, "llm_queue": svc.gate.stats()}
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        """Swagger UI from the vendored files (no CDN: the page works offline)."""
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="lingxi API",
+                                   swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/swagger/swagger-ui.css", swagger_favicon_url="data:,")
 
     app.include_router(v1.router)
     app.include_router(openai_router)
