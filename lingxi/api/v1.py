@@ -186,11 +186,8 @@ def recommendations(svc: Svc, user: User, k: Annotated[int, Query(ge=1, le=100)]
     try:
         rec.history(user)
     except NotFound:
-        cat = rec.catalogue()
-        hidden = rec.hidden(cat, user)
-        items = [rec._note(cat, i, s, reason="popular (no history yet)", explore=False)
-                 for i, s in cat.recommender.popular(k, hidden)]
-        return {"user": user, "items": items, "history": 0, "explore_topics": [], "encoder": cat.encoder_version}
+        return {"user": user, "items": rec.popular(k, viewer=user), "history": 0, "explore_topics": [],
+                "encoder": rec.catalogue().encoder_version}
     proposer = rec.catalogue().co_engagement() if explore > 0 else None
     return dict(rec.recommend(user, k, explore, proposer=proposer, viewer=user))
 

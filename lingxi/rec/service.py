@@ -122,6 +122,12 @@ class RecService:
                                  (viewer,))
         return {cat.rows[r[0]] for r in rows if r[0] in cat.rows}
 
+    def popular(self, k: int, viewer: str | None = None) -> list[dict[str, Any]]:
+        """The most engaged notes ``viewer`` may see: the list for a user without events yet."""
+        cat = self.catalogue()
+        return [self._note(cat, i, s, reason="popular", explore=False)
+                for i, s in cat.recommender.popular(k, self.hidden(cat, viewer))]
+
     # --- features and training --------------------------------------------------------------------
     def items(self) -> tuple[list[str], list[Item]]:
         ids, items = [], []
