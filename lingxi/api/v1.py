@@ -189,7 +189,11 @@ def recommendations(svc: Svc, user: User, k: Annotated[int, Query(ge=1, le=100)]
         return {"user": user, "items": rec.popular(k, viewer=user), "history": 0, "explore_topics": [],
                 "encoder": rec.catalogue().encoder_version}
     proposer = rec.catalogue().co_engagement() if explore > 0 else None
-    return dict(rec.recommend(user, k, explore, proposer=proposer, viewer=user))
+    out = dict(rec.recommend(user, k, explore, proposer=proposer, viewer=user))
+    # topics are named from every note's tags; show only those the caller's own list explores
+    shown = " ".join(it["reason"] for it in out["items"] if it["explore"])
+    out["explore_topics"] = [t for t in out["explore_topics"] if t["topic"] in shown]
+    return out
 
 
 @router.get("/notes/{note_id}/similar", tags=["recommend"])
