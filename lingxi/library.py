@@ -5,6 +5,7 @@ The CLI and the API are thin layers over this class.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import sqlite3
@@ -302,6 +303,9 @@ class Library:
         self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters | list[str] | None = None, per_note: int = 1
     ) -> list[Hit]:
         f = filters if isinstance(filters, Filters) else Filters.parse(filters)
+        if f.viewer is not None and self.milvus is not None:
+            _ = self.conn
+            f = dataclasses.replace(f, viewer=None, hidden_notes=f.hidden_notes + tuple(self.store.hidden_from(f.viewer)))
         return self.searcher().search(query, k=k, mode=mode, filters=f, per_note=per_note)
 
     def agent(self, chat: ChatModel, config: AgentConfig | None = None, filters: Filters | None = None) -> SearchAgent:

@@ -31,9 +31,13 @@ class Filters:
     # and that user's own private notes only. Every read on a user's behalf (search, the agent's reads, similar
     # notes, recommendations) carries it, so another user's private note never reaches the caller.
     viewer: str | None = None
+    # Note ids to leave out: how ``viewer`` reaches a backend that does not record owners (Milvus), computed from
+    # the store by the library.
+    hidden_notes: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.kinds or self.tags or self.authors or self.after or self.before or self.viewer is not None)
+        return bool(self.kinds or self.tags or self.authors or self.after or self.before or self.viewer is not None
+                    or self.hidden_notes)
 
     def for_viewer(self, viewer: str | None) -> Filters:
         """These filters, seen by ``viewer``."""
@@ -94,4 +98,7 @@ class Filters:
         if self.viewer is not None:
             parts.append(f"({alias}.visibility = 'public' OR {alias}.owner = ?)")
             args.append(self.viewer)
+        if self.hidden_notes:
+            parts.append(f"{alias}.id NOT IN ({','.join('?' * len(self.hidden_notes))})")
+            args += self.hidden_notes
         return " AND ".join(parts), args

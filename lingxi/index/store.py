@@ -243,6 +243,11 @@ class NoteStore:
             raise NotFound(f"no note with id {note_id!r}")
         return row[0], row[1]
 
+    def hidden_from(self, viewer: str) -> list[str]:
+        """Ids of the notes ``viewer`` may not see: other users' private notes."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT id FROM notes WHERE visibility <> 'public' AND (owner IS NULL OR owner <> ?)", (viewer,))]
+
     def note_ids_for_file(self, path: str) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT id FROM notes WHERE file_path=? ORDER BY ord", (path,))]
 
