@@ -184,6 +184,8 @@ def test_the_web_app_end_to_end(site, page, tmp_path_factory, tmp_path):
     expect(page.locator('[data-tab="upload"]')).to_have_text("上传")
     expect(page.locator("#user")).to_have_text("alice")
     page.screenshot(path=str(out / "zh.png"))
+    page.click('[data-tab="chat"]')  # the conversation so far comes back after a reload
+    expect(page.locator("#chat-log p.me").first).to_have_text("我养的猫叫南瓜。")
 
     # the API docs render from the vendored Swagger UI
     page.goto(base + "/docs")

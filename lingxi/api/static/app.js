@@ -15,7 +15,7 @@
     key = k; localStorage.setItem("lingxi_key", k);
     $("#user").textContent = (await r.json()).user;
     $("#login").hidden = true; $("#app").hidden = false; $("#who").hidden = false;
-    loadMemories();
+    loadMemories(); loadHistory();
     return true;
   }
   $("#login-form").addEventListener("submit", async (e) => {
@@ -112,7 +112,16 @@
   function loadMemories() {
     htmx.ajax("GET", "/ui/memories?persona=" + encodeURIComponent($("#persona").value), { target: "#memories", swap: "innerHTML" });
   }
-  $("#persona").addEventListener("change", loadMemories);
+  async function loadHistory() {  // the conversation so far with this persona
+    const r = await fetch("/v1/chat/history?limit=20&persona=" + encodeURIComponent($("#persona").value), { headers: auth() });
+    if (!r.ok) return;
+    $("#chat-log").innerHTML = "";
+    for (const t of (await r.json()).turns) {
+      const p = document.createElement("p"); p.className = t.speaker === "user" ? "me" : "it"; p.textContent = t.text;
+      $("#chat-log").append(p);
+    }
+  }
+  $("#persona").addEventListener("change", () => { loadMemories(); loadHistory(); });
   $("#chat-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const msg = $("#message").value; $("#message").value = "";
