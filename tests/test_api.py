@@ -148,6 +148,9 @@ def test_bad_uploads_are_4xx_and_leave_the_store_as_it_was(server):
     r = server.post("/v1/files", headers=auth(server, "alice"),
                     files={"file": ("big.md", b"# big\n\n" + b"x" * (64 * 1024 + 1), "text/markdown")})
     assert r.status_code == 413 and r.json()["error"] == "TooLarge"
+    r = server.post("/v1/files", headers=auth(server, "alice"),  # refused on its declared size, before reading
+                    files={"file": ("huge.md", b"x" * (64 * 1024 + (1 << 20) + 1), "text/markdown")})
+    assert r.status_code == 413 and "limit is 65536 bytes" in r.json()["detail"]
     r = server.post("/v1/files", headers=auth(server, "alice"), files={"file": ("a.md", b"# a\n\nb\n", "text/markdown")},
                     data={"visibility": "secret"})
     assert r.status_code == 422 and "visibility" in r.json()["detail"]

@@ -131,6 +131,18 @@ def create_app(lib: Library, config: ServerConfig | None = None, chat: ChatModel
     svc.prepare()
     app.state.svc = svc
 
+    @app.middleware("http")
+    async def refuse_oversized_uploads(request: Request, call_next: Any) -> Any:
+        """Turn away an upload whose declared size is over the limit before its body is read (a body without a
+        declared size is still cut off by the route as it is read)."""
+        limit = svc.config.max_upload_bytes
+        allowed = {"/v1/files": limit + (1 << 20), "/ui/files": 20 * limit + (1 << 20)}.get(request.url.path)
+        size = request.headers.get("content-length", "")
+        if request.method == "POST" and allowed is not None and size.isdigit() and int(size) > allowed:
+            return JSONResponse(error_body("TooLarge", f"the upload is {size} bytes; the limit is {limit} bytes a file"),
+                                status_code=413)
+        return await call_next(request)
+
     @app.exception_handler(LingxiError)
     async def on_lingxi_error(request: Request, e: LingxiError) -> JSONResponse:
         return lingxi_error_response(e)
