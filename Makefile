@@ -17,6 +17,8 @@ LLAMA_VERSION := 0.3.36
 APT_PACKAGES :=
 # ingest: text browsers for the boilerplate benchmark's page dumps (bench/boilerplate.py)
 APT_PACKAGES += w3m lynx
+# the web app's browser tests (Playwright drives Debian's Chromium) and CJK fonts for its screenshots
+APT_PACKAGES += chromium fonts-noto-cjk
 
 setup: sysdeps $(STAMP)
 

@@ -15,6 +15,18 @@ class NotFound(LingxiError):
     """A note, chunk or other object asked for by id does not exist."""
 
 
+class PermissionDenied(LingxiError):
+    """The caller may see the object but not change it (another user's note)."""
+
+
+class Busy(LingxiError):
+    """A bounded resource (the local LLM's queue) is full; try again after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: float = 5.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ModelOutputError(LingxiError):
     """A model reply that does not parse or does not satisfy its schema."""
 

@@ -5,6 +5,7 @@ The CLI and the API are thin layers over this class.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import sqlite3
@@ -16,7 +17,7 @@ import numpy as np
 
 from lingxi.agent import AgentConfig, SearchAgent
 from lingxi.config import Settings, limit_native_threads
-from lingxi.errors import BadInput, LingxiError
+from lingxi.errors import BadInput, LingxiError, NotFound, PermissionDenied
 from lingxi.index.embedded import EmbeddedIndex, cached_vectors, index_text
 from lingxi.index.filters import Filters
 from lingxi.index.store import NoteStore, note_id_for
@@ -27,6 +28,7 @@ from lingxi.llm.chat import ChatModel, LocalChatModel, OpenAIChatModel
 from lingxi.llm.embedder import E5Embedder, Embedder, OpenAIEmbedder
 from lingxi.search.hybrid import FusionWeights, Reranker, Searcher
 from lingxi.types import Answer, FileReport, Hit, Note, Step
+from lingxi.users import Users
 
 Progress = Callable[[int, int, FileReport], None]
 
@@ -104,6 +106,7 @@ class Library:
                                    budget=settings.bm25_budget, prune_from=settings.bm25_prune_from)
         self._schema_ready = False
         self._milvus: Any = None
+        self._users: Users | None = None
         # Called with (done, total) while a file's chunks are embedded; the CLI shows it for big files.
         self.embed_progress: Callable[[int, int], None] | None = None
 
@@ -133,6 +136,13 @@ class Library:
             dim = self.embedder.dim if self.embedder is not None else 0
             self._milvus = MilvusIndex(uri, self.settings.milvus_collection, dim, self.settings.milvus_token)
         return self._milvus
+
+    def users(self) -> Users:
+        """The HTTP API's users and keys, in this store."""
+        if self._users is None:
+            with self.store._lock:  # its schema is created while no other thread is mid-transaction
+                self._users = Users(self.conn, self.store.transaction)
+        return self._users
 
     def close(self) -> None:
         if self._milvus is not None:
@@ -178,26 +188,50 @@ class Library:
                 data = path.read_bytes()
             except OSError as e:
                 raise BadInput(f"{shown}: cannot read ({e.strerror})") from e
-            sha = hashlib.sha256(data).hexdigest()
-            _ = self.conn
-            state = self.store.file_state(key)
-            if (
-                state
-                and state["sha256"] == sha
-                and state["parser_version"] == PARSER_VERSION
-                and (fmt is None or fmt == state["format"])
-            ):
-                # an unchanged JSONL file still has the bad rows it had: say so again rather than report success
-                left_out = rows_left_out(data, shown) if state["format"] == "jsonl" else []
-                return FileReport(shown, "unchanged", state["format"], len(self.store.note_ids_for_file(key)),
-                                  bad_rows=tuple(left_out))
-            bad: list[str] = []
-            chosen, notes = parse_bytes(data, shown, fmt, bad_rows=None if strict else bad)
-            stored = self._write(key, sha, chosen, len(data), notes)
-            return FileReport(shown, "ingested", chosen, len(stored), sum(len(n.chunks) for n in stored),
-                              bad_rows=tuple(bad))
+            return self._ingest_data(key, shown, data, fmt, strict=strict)
         except LingxiError as e:
             return FileReport(shown, "failed", fmt or "", reason=str(e))
+
+    def ingest_upload(self, data: bytes, name: str, owner: str, visibility: str = "private",
+                      fmt: str | None = None) -> FileReport:
+        """Ingest one uploaded file for ``owner``. Its notes are stored under ``upload:OWNER/NAME`` (uploading the
+        same name again replaces them) with the given visibility. A file that fails leaves the store as it was."""
+        from lingxi.index.filters import VISIBILITIES
+
+        shown = name
+        try:
+            if visibility not in VISIBILITIES:
+                raise BadInput(f"visibility {visibility!r} is not one of: {', '.join(VISIBILITIES)}")
+            if fmt is not None:
+                check_format(fmt)
+            if len(data) > MAX_FILE_BYTES:
+                raise BadInput(f"{name}: file is {len(data)} bytes, over the {MAX_FILE_BYTES}-byte limit")
+            return self._ingest_data(f"upload:{owner}/{name}", shown, data, fmt, owner, visibility)
+        except LingxiError as e:
+            return FileReport(shown, "failed", fmt or "", reason=str(e))
+
+    def _ingest_data(self, key: str, shown: str, data: bytes, fmt: str | None, owner: str | None = None,
+                     visibility: str = "public", strict: bool = False) -> FileReport:
+        sha = hashlib.sha256(data).hexdigest()
+        _ = self.conn
+        state = self.store.file_state(key)
+        if (
+            state
+            and state["sha256"] == sha
+            and state["parser_version"] == PARSER_VERSION
+            and (fmt is None or fmt == state["format"])
+        ):
+            with self.store.transaction() as conn:  # the same file uploaded again may change only who sees it
+                conn.execute("UPDATE notes SET visibility=? WHERE file_path=? AND visibility<>?", (visibility, key, visibility))
+            # an unchanged JSONL file still has the bad rows it had: say so again rather than report success
+            left_out = rows_left_out(data, shown) if state["format"] == "jsonl" else []
+            return FileReport(shown, "unchanged", state["format"], len(self.store.note_ids_for_file(key)),
+                              bad_rows=tuple(left_out))
+        bad: list[str] = []
+        chosen, notes = parse_bytes(data, shown, fmt, bad_rows=None if strict else bad)
+        stored = self._write(key, sha, chosen, len(data), notes, owner, visibility)
+        return FileReport(shown, "ingested", chosen, len(stored), sum(len(n.chunks) for n in stored),
+                          bad_rows=tuple(bad))
 
     def _embed_notes(self, path: str, notes: list[Note]) -> tuple[dict[str, np.ndarray] | None, dict[str, np.ndarray]]:
         emb = self.embedder
@@ -210,11 +244,12 @@ class Library:
                 texts[f"{nid}:{c.ord}"] = index_text(note, c.text)
         return cached_vectors(self.conn, emb.name, texts, lambda t: emb.embed(t, "passage", self.embed_progress), emb.dim)
 
-    def _write(self, key: str, sha: str, fmt: str, size: int, notes: list[Note]) -> list[Note]:
+    def _write(self, key: str, sha: str, fmt: str, size: int, notes: list[Note], owner: str | None = None,
+               visibility: str = "public") -> list[Note]:
         vectors, fresh = self._embed_notes(key, notes)
         old_ids = self.store.note_ids_for_file(key)
         with self.store.transaction() as conn:
-            stored = self.store.write_file(conn, key, sha, fmt, PARSER_VERSION, size, notes)
+            stored = self.store.write_file(conn, key, sha, fmt, PARSER_VERSION, size, notes, owner, visibility)
             self.index.add(conn, stored, vectors)
             self._cache(conn, fresh)
         if self.milvus is not None:
@@ -288,15 +323,25 @@ class Library:
         self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters | list[str] | None = None, per_note: int = 1
     ) -> list[Hit]:
         f = filters if isinstance(filters, Filters) else Filters.parse(filters)
+        if f.viewer is not None and self.milvus is not None:
+            _ = self.conn
+            f = dataclasses.replace(f, viewer=None, hidden_notes=f.hidden_notes + tuple(self.store.hidden_from(f.viewer)))
         return self.searcher().search(query, k=k, mode=mode, filters=f, per_note=per_note)
 
-    def agent(self, chat: ChatModel, config: AgentConfig | None = None) -> SearchAgent:
-        """A search agent over this library; it reads up to two chunks per note per search."""
-        return SearchAgent(chat, lambda q, k: self.search(q, k=k, per_note=2), config)
+    def agent(self, chat: ChatModel, config: AgentConfig | None = None, filters: Filters | None = None) -> SearchAgent:
+        """A search agent over this library; it reads up to two chunks per note per search, and only notes that
+        pass ``filters`` (a viewer's filters keep it to what that user may see: it can neither read nor cite
+        anything else)."""
+        mode = self.default_mode()
+        return SearchAgent(chat, lambda q, k: self.search(q, k=k, mode=mode, per_note=2, filters=filters), config)
+
+    def default_mode(self) -> str:
+        """Hybrid search, or BM25 alone in a store opened with embeddings off."""
+        return "bm25" if self.settings.embedder == "none" else "hybrid"
 
     def ask(self, question: str, chat: ChatModel, config: AgentConfig | None = None,
-            on_step: Callable[[Step], None] | None = None) -> Answer:
-        return self.agent(chat, config).ask(question, on_step)
+            on_step: Callable[[Step], None] | None = None, filters: Filters | None = None) -> Answer:
+        return self.agent(chat, config, filters).ask(question, on_step)
 
     def _resolve(self, chunk_ids: list[str]) -> list[Hit]:
         chunks = self.store.get_chunks(chunk_ids)
@@ -314,13 +359,34 @@ class Library:
                 for c in chunks if c.note_id in meta]
 
     # --- reads -------------------------------------------------------------
-    def list_notes(self, kind: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    def list_notes(self, kind: str | None = None, limit: int | None = None, offset: int = 0,
+                   viewer: str | None = None, owner: str | None = None) -> list[dict[str, Any]]:
         _ = self.conn
-        return self.store.list_notes(kind=kind, limit=limit)
+        return self.store.list_notes(kind=kind, limit=limit, offset=offset, viewer=viewer, owner=owner)
 
-    def get_note(self, note_id: str) -> Note:
+    def get_note(self, note_id: str, viewer: str | None = None) -> Note:
+        """A note by id; with a ``viewer``, another user's private note is as missing as one that never was."""
         _ = self.conn
+        if viewer is not None:
+            owner, visibility = self.store.access(note_id)
+            if visibility != "public" and owner != viewer:
+                raise NotFound(f"no note with id {note_id!r}")
         return self.store.get_note(note_id)
+
+    def delete_note(self, note_id: str, owner: str | None = None) -> None:
+        """Delete one note; with ``owner``, only a note that user uploaded (PermissionDenied otherwise, NotFound
+        when the user may not even see it)."""
+        _ = self.conn
+        if owner is not None:
+            who, visibility = self.store.access(note_id)
+            if who != owner:
+                if visibility != "public":
+                    raise NotFound(f"no note with id {note_id!r}")
+                raise PermissionDenied(f"note {note_id!r} belongs to {who or 'the operator'}; only its owner may delete it")
+        with self.store.transaction() as conn:
+            self.store.delete_note(conn, note_id)
+        if self.milvus is not None:
+            self.milvus.replace([note_id], [], {})
 
     def stats(self) -> dict[str, Any]:
         _ = self.conn

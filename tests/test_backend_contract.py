@@ -112,3 +112,27 @@ class TestBackendContract:
         before = ids(backend_lib.search("git revert commit", k=3, mode="hybrid"))
         backend_lib.rebuild_index()
         assert ids(backend_lib.search("git revert commit", k=3, mode="hybrid")) == before
+
+    @pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+    def test_a_viewer_sees_public_notes_and_only_their_own_private_ones(self, backend_lib, mode):
+        from lingxi.index.filters import Filters
+
+        mine = backend_lib.ingest_upload(b"# Giraffe plan\n\nThe purple giraffe plan's password is amber seven.\n",
+                                         "giraffe.md", "alice")
+        theirs = backend_lib.ingest_upload(b"# Giraffe diary\n\nBob saw a purple giraffe eating amber leaves.\n",
+                                           "diary.md", "bob")
+        public = backend_lib.ingest_upload(b"# Giraffe facts\n\nGiraffes sleep standing; a purple tongue eats leaves.\n",
+                                           "facts.md", "bob", visibility="public")
+        assert [r.status for r in (mine, theirs, public)] == ["ingested"] * 3
+        a, b, p = (backend_lib.store.note_ids_for_file(f"upload:{who}/{n}")[0]
+                   for who, n in (("alice", "giraffe.md"), ("bob", "diary.md"), ("bob", "facts.md")))
+        try:
+            q = "purple giraffe amber"
+            assert {a, b, p} <= set(ids(backend_lib.search(q, k=10, mode=mode)))  # the operator sees everything
+            assert set(ids(backend_lib.search(q, k=10, mode=mode, filters=Filters(viewer="alice")))) & {a, b, p} == {a, p}
+            assert set(ids(backend_lib.search(q, k=10, mode=mode, filters=Filters(viewer="bob")))) & {a, b, p} == {b, p}
+            assert set(ids(backend_lib.search(q, k=10, mode=mode, filters=Filters(viewer="carol")))) & {a, b, p} == {p}
+        finally:
+            for nid in (a, b, p):
+                backend_lib.delete_note(nid)
+        assert not {a, b, p} & set(ids(backend_lib.search("purple giraffe amber", k=10, mode=mode)))

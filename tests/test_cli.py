@@ -26,7 +26,8 @@ def test_ingest_list_show_stats_json(tmp_path, capsys):
     code, out, _ = run(capsys, "--home", home, "notes", "list", "--json")
     rows = json.loads(out)
     assert [r["title"] for r in rows] == ["EP58 | 大模型的推理成本还能降多少", "EP59 | 一个人的公司"]
-    assert set(rows[0]) == {"id", "title", "source", "kind", "created_at", "chunk_count"}
+    assert set(rows[0]) == {"id", "title", "source", "kind", "created_at", "chunk_count", "owner", "visibility"}
+    assert (rows[0]["owner"], rows[0]["visibility"]) == (None, "public")  # the operator's notes are everyone's
     code, out, _ = run(capsys, "--home", home, "notes", "show", rows[0]["id"], "--json")
     note = json.loads(out)
     assert note["chunks"][4]["locator"]["label"] == "00:27:31–00:41:08"

@@ -6,12 +6,12 @@ import argparse
 import sys
 
 from lingxi import __version__
-from lingxi.cli import ask, companion, evaluate, ingest, model, notes, rec, search
+from lingxi.cli import ask, companion, evaluate, ingest, model, notes, rec, search, serve, users
 from lingxi.config import Settings
 from lingxi.errors import LingxiError
 from lingxi.library import Library
 
-COMMANDS = [ingest, notes, search, ask, rec, companion, evaluate, model]
+COMMANDS = [ingest, notes, search, ask, rec, companion, evaluate, model, serve, users]
 
 
 def build_parser() -> argparse.ArgumentParser:

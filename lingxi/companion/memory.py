@@ -388,7 +388,10 @@ def exchanges(turns: Sequence[tuple[str, str, str]], ts: float, importance: int 
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
-    conn.executescript(SCHEMA)
+    # Only when missing: executescript COMMITs first, which would end another thread's open transaction on a
+    # connection the server shares between threads.
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='memory_vectors'").fetchone() is None:
+        conn.executescript(SCHEMA)
 
 
 def hours_between(a: float, b: float) -> float:

@@ -26,7 +26,13 @@ def _quote(s: str) -> str:
 
 def milvus_expr(f: Filters) -> str:
     """The same filters as Filters.sql, as a Milvus boolean expression."""
+    if f.viewer is not None:
+        # The collection does not record owners: the library turns a viewer into ``hidden_notes`` first. A viewer
+        # that reaches here was not resolved, and fails closed rather than show private notes.
+        raise BackendUnavailable("milvus filters need the viewer resolved to hidden note ids (Library.search does)")
     parts = []
+    if f.hidden_notes:
+        parts.append(f"not (note_id in [{', '.join(_quote(n) for n in f.hidden_notes)}])")
     if f.kinds:
         parts.append(f"kind in [{', '.join(_quote(k) for k in f.kinds)}]")
     if f.authors:

@@ -18,7 +18,7 @@ from typing import Any
 from lingxi.errors import BadInput, NotFound
 from lingxi.types import Chunk, Locator, Note
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -54,6 +54,24 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_note ON chunks(note_id, ord);
 """
+
+# Additive migrations, applied in order to a store that lacks the column (a store of any earlier version opens).
+# owner: the user who uploaded the note (NULL for notes the operator ingested with the CLI);
+# visibility: 'private' (the owner only) or 'public' (every user). The operator's notes are public.
+MIGRATIONS = (
+    ("notes", "owner", "ALTER TABLE notes ADD COLUMN owner TEXT"),
+    ("notes", "visibility", "ALTER TABLE notes ADD COLUMN visibility TEXT NOT NULL DEFAULT 'public'"),
+)
+POST_MIGRATION = "CREATE INDEX IF NOT EXISTS notes_owner ON notes(owner, visibility);"
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Add the columns later versions need; nothing is rewritten or dropped."""
+    for table, column, ddl in MIGRATIONS:
+        have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in have:
+            conn.execute(ddl)
+    conn.executescript(POST_MIGRATION)
 
 
 def note_id_for(path: str, key: str, kind: str) -> str:
@@ -94,6 +112,7 @@ class NoteStore:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.executescript(SCHEMA)
+            migrate(conn)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self._conn = conn
         return self._conn
@@ -130,10 +149,16 @@ class NoteStore:
         parser_version: str,
         size: int,
         notes: list[Note],
+        owner: str | None = None,
+        visibility: str = "public",
     ) -> list[Note]:
         """Replace everything stored for ``path`` by ``notes``, inside the caller's transaction.
 
-        Returns the notes as stored (with final ids and chunk ids)."""
+        ``owner`` and ``visibility`` apply to every note of the file. Returns the notes as stored (with final ids and chunk ids)."""
+        from lingxi.index.filters import VISIBILITIES
+
+        if visibility not in VISIBILITIES:
+            raise BadInput(f"visibility {visibility!r} is not one of: {', '.join(VISIBILITIES)}")
         conn.execute("DELETE FROM files WHERE path=?", (path,))
         conn.execute(
             "INSERT INTO files(path, sha256, format, parser_version, size) VALUES (?,?,?,?,?)",
@@ -142,11 +167,12 @@ class NoteStore:
         stored = []
         for i, note in enumerate(notes):
             nid = note_id_for(path, note.id, note.kind)
-            owner = conn.execute("SELECT file_path FROM notes WHERE id=?", (nid,)).fetchone()
-            if owner is not None:
-                raise BadInput(f"{path}: note id {nid!r} already exists, from {owner[0]}")
+            clash = conn.execute("SELECT file_path FROM notes WHERE id=?", (nid,)).fetchone()
+            if clash is not None:
+                raise BadInput(f"{path}: note id {nid!r} already exists, from {clash[0]}")
             conn.execute(
-                "INSERT INTO notes(id, file_path, ord, title, kind, body, meta, created_at) VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT INTO notes(id, file_path, ord, title, kind, body, meta, created_at, owner, visibility)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
                     nid,
                     path,
@@ -156,6 +182,8 @@ class NoteStore:
                     note.body,
                     json.dumps(note.meta, ensure_ascii=False),
                     note.meta.get("created_at"),
+                    owner,
+                    visibility,
                 ),
             )
             chunks = []
@@ -198,23 +226,57 @@ class NoteStore:
         conn.execute("DELETE FROM files WHERE path=?", (path,))
         return ids
 
+    def delete_note(self, conn: sqlite3.Connection, note_id: str) -> None:
+        """Delete one note (its chunks and index rows cascade) inside the caller's transaction; its file's record
+        goes with its last note."""
+        row = conn.execute("SELECT file_path FROM notes WHERE id=?", (note_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no note with id {note_id!r}")
+        conn.execute("DELETE FROM notes WHERE id=?", (note_id,))
+        if conn.execute("SELECT 1 FROM notes WHERE file_path=? LIMIT 1", (row[0],)).fetchone() is None:
+            conn.execute("DELETE FROM files WHERE path=?", (row[0],))
+
+    def access(self, note_id: str) -> tuple[str | None, str]:
+        """(owner, visibility) of a note."""
+        row = self.conn.execute("SELECT owner, visibility FROM notes WHERE id=?", (note_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no note with id {note_id!r}")
+        return row[0], row[1]
+
+    def hidden_from(self, viewer: str) -> list[str]:
+        """Ids of the notes ``viewer`` may not see: other users' private notes."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT id FROM notes WHERE visibility <> 'public' AND (owner IS NULL OR owner <> ?)", (viewer,))]
+
     def note_ids_for_file(self, path: str) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT id FROM notes WHERE file_path=? ORDER BY ord", (path,))]
 
     # --- reads -------------------------------------------------------------
-    def list_notes(self, kind: str | None = None, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+    def list_notes(self, kind: str | None = None, limit: int | None = None, offset: int = 0,
+                   viewer: str | None = None, owner: str | None = None) -> list[dict[str, Any]]:
+        """Notes in file order; ``viewer`` keeps those the user may see, ``owner`` those the user uploaded."""
         sql = (
             "SELECT n.id, n.title, n.file_path, n.kind, n.created_at,"
-            " (SELECT COUNT(*) FROM chunks c WHERE c.note_id = n.id) FROM notes n"
+            " (SELECT COUNT(*) FROM chunks c WHERE c.note_id = n.id), n.owner, n.visibility FROM notes n"
         )
+        where: list[str] = []
         args: list[Any] = []
         if kind:
-            sql += " WHERE n.kind=?"
+            where.append("n.kind=?")
             args.append(kind)
+        if viewer is not None:
+            where.append("(n.visibility = 'public' OR n.owner = ?)")
+            args.append(viewer)
+        if owner is not None:
+            where.append("n.owner = ?")
+            args.append(owner)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY n.file_path, n.ord LIMIT ? OFFSET ?"
         args += [-1 if limit is None else limit, offset]
         return [
-            {"id": r[0], "title": r[1], "source": r[2], "kind": r[3], "created_at": r[4], "chunk_count": r[5]}
+            {"id": r[0], "title": r[1], "source": r[2], "kind": r[3], "created_at": r[4], "chunk_count": r[5],
+             "owner": r[6], "visibility": r[7]}
             for r in self.conn.execute(sql, args)
         ]
 

@@ -131,6 +131,30 @@ class RecService:
                 reports.append(ev.import_events(conn, Path(p), known))
         return reports
 
+    def record(self, user: str, note_id: str, action: str, ts: float) -> bool:
+        """One engagement event of ``user`` (the API's caller); False when it was already recorded."""
+        if action not in ev.ACTIONS:
+            raise BadInput(f"action {action!r} is not one of: {', '.join(ev.ACTIONS)}")
+        with self.lib.store.transaction() as c:
+            before = c.total_changes
+            c.execute("INSERT OR IGNORE INTO events(user, note_id, action, ts) VALUES (?,?,?,?)",
+                      (user, note_id, action, ts))
+            return c.total_changes > before
+
+    def hidden(self, cat: Catalogue, viewer: str | None) -> set[int]:
+        """Catalogue rows ``viewer`` may not see (other users' private notes); none without a viewer."""
+        if viewer is None:
+            return set()
+        rows = self.conn.execute("SELECT id FROM notes WHERE visibility <> 'public' AND (owner IS NULL OR owner <> ?)",
+                                 (viewer,))
+        return {cat.rows[r[0]] for r in rows if r[0] in cat.rows}
+
+    def popular(self, k: int, viewer: str | None = None) -> list[dict[str, Any]]:
+        """The most engaged notes ``viewer`` may see: the list for a user without events yet."""
+        cat = self.catalogue()
+        return [self._note(cat, i, rank=rank, reason="popular", explore=False)
+                for rank, (i, _s) in enumerate(cat.recommender.popular(k, self.hidden(cat, viewer)), 1)]
+
     # --- features and training --------------------------------------------------------------------
     def items(self) -> tuple[list[str], list[Item]]:
         ids, items = [], []
@@ -227,14 +251,17 @@ class RecService:
         it = cat.items[i]
         return {"note_id": cat.ids[i], "title": it.title, "tags": list(it.tags), **extra}
 
-    def similar(self, note_id: str, k: int = 10) -> list[dict[str, Any]]:
+    def similar(self, note_id: str, k: int = 10, viewer: str | None = None) -> list[dict[str, Any]]:
         cat = self.catalogue()
         i = cat.row(note_id)
+        hidden = self.hidden(cat, viewer)
+        if i in hidden:
+            raise NotFound(f"no note with id {note_id!r}")
         if cat.recommender.index is None:
             return []
-        idx, sc = cat.recommender.index.search(cat.vectors[i], k + 1)
-        return [self._note(cat, int(j), score=round(float(s), 4))
-                for j, s in zip(idx.tolist(), sc.tolist()) if int(j) != i][:k]
+        idx, sc = cat.recommender.index.search(cat.vectors[i], min(k + 1 + len(hidden), len(cat.ids)))
+        return [self._note(cat, int(j), score=round(float(s), 4)) for j, s in zip(idx.tolist(), sc.tolist())
+                if int(j) != i and int(j) not in hidden][:k]
 
     def history(self, user: str) -> list[int]:
         cat = self.catalogue()
@@ -305,8 +332,8 @@ class RecService:
         return reports
 
     def recommend(self, user: str, k: int = 20, explore: float = 0.0, proposer: str = "llm",
-                  tail: float | None = EXPLORE_TAIL) -> dict[str, Any]:
-        """A user's list, answered from memory and the store (no model call): exploration uses the LLM proposals
+                  tail: float | None = EXPLORE_TAIL, viewer: str | None = None) -> dict[str, Any]:
+        """A user's list (with ``viewer``, only notes that user may see), answered from memory and the store (no model call): exploration uses the LLM proposals
         that ``refresh`` cached for the user, or co-engagement topics when there are none fresh (``explore.note``
         says so). Items carry their rank in the list and the reason; the ranker's scores are not shown, since
         exploration slots are placed by share, not by score."""
@@ -321,7 +348,8 @@ class RecService:
         t0 = time.perf_counter()
         cat = self.catalogue()
         hist = self.history(user)
-        ranked = cat.recommender.recommend(hist, k + 200 if explore > 0 else k)
+        hidden = self.hidden(cat, viewer)
+        ranked = cat.recommender.recommend(hist, k + 200 if explore > 0 else k, exclude=hidden)
         why = {i: sig for i, _, sig in ranked}
         props: list[Proposal] = []
         source: dict[str, Any] = {}
@@ -340,7 +368,7 @@ class RecService:
                                       f" recommend refresh --user {user}` makes them)")
         ints = cat.recommender.user_interests(hist)
         aff = cat.vectors @ ints[0][0] if ints else None
-        final = fill([i for i, _, _ in ranked], props, cat.taxonomy, k, explore, set(hist), aff,
+        final = fill([i for i, _, _ in ranked], props, cat.taxonomy, k, explore, set(hist) | hidden, aff,
                      popularity=cat.recommender.popularity, tail=tail, history=hist,
                      recent=cat.recommender.recent_cf(hist, RECENT_NOTES) if props else None)
         out = []
