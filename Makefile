@@ -15,6 +15,8 @@ LLAMA_VERSION := 0.3.36
 # Debian packages the project needs (browser for the web-app tests, fonts, speech, OCR reference engine, ...).
 # Each area appends its own line; `make sysdeps` installs whatever is missing (as root, or through sudo).
 APT_PACKAGES :=
+# images and voice notes: a CJK font and a speech synthesiser make the test fixtures; tesseract is the OCR benchmark's reference engine
+APT_PACKAGES += espeak-ng fonts-noto-cjk tesseract-ocr tesseract-ocr-chi-sim
 
 setup: sysdeps $(STAMP)
 

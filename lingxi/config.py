@@ -71,6 +71,7 @@ class Settings:
     llm_api_key: str = ""
     llm_context: int = 4096
     speculative: bool = False
+    asr_languages: tuple[str, ...] = ("zh", "en")
 
     @property
     def db_path(self) -> Path:
@@ -118,6 +119,8 @@ class Settings:
             "llm_api_key": env("LINGXI_LLM_API_KEY", ""),
             "llm_context": _env_int("LINGXI_LLM_CONTEXT", 4096),
             "speculative": env("LINGXI_SPECULATIVE", "0").lower() in ("1", "true", "yes", "on"),
+            # Languages a recording may be in (Whisper codes, comma-separated; empty: any of Whisper's 99).
+            "asr_languages": tuple(c.strip() for c in env("LINGXI_ASR_LANGUAGES", "zh,en").split(",") if c.strip()),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         s = cls(**values)  # type: ignore[arg-type]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 from lingxi.errors import BadInput
-from lingxi.ingest import html, jsonl, markdown, plain, shownotes, subtitles, transcript, webtext
+from lingxi.ingest import audio, html, image, jsonl, markdown, plain, shownotes, subtitles, transcript, webtext
+from lingxi.ingest.base import require_content
 from lingxi.ingest.text import decode
+from lingxi.media import Recognizers
 from lingxi.types import Note
 
 Parser = Callable[[str, str], list[Note]]
@@ -37,19 +39,22 @@ EXTENSIONS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
 }
+# Binary media, read from the file (streamed) by a recogniser instead of decoded as text.
+MEDIA_FORMATS = ("image", "audio")
+MEDIA_EXTENSIONS = {**{e: "image" for e in image.EXTENSIONS}, **{e: "audio" for e in audio.EXTENSIONS}}
 # Extensions whose content decides between the text-like formats.
 TEXT_EXTENSIONS = {".txt", ".text", ".asr", ""}
 
 # Bump when a parser changes its output, so re-ingest replaces notes built by the old one.
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"
 
 _SRT = re.compile(r"^\s*\d+\s*\n\s*\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}\s*-->", re.M)
 _PUNCT = re.compile(r"[。！？，、；：,.!?;:]")
 
 
 def check_format(fmt: str) -> str:
-    if fmt not in FORMATS:
-        raise BadInput(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    if fmt not in FORMATS and fmt not in MEDIA_FORMATS:
+        raise BadInput(f"unknown format {fmt!r}; choose one of: {', '.join([*FORMATS, *MEDIA_FORMATS])}")
     return fmt
 
 
@@ -89,12 +94,30 @@ def detect_format(name: str, text: str) -> str:
         return sniff(text)
     raise BadInput(
         f"{name}: unknown format for extension {ext!r}; known extensions: "
-        f"{', '.join(sorted(set(EXTENSIONS) | TEXT_EXTENSIONS - {''}))} (or pass --format)"
+        f"{', '.join(sorted(set(EXTENSIONS) | set(MEDIA_EXTENSIONS) | TEXT_EXTENSIONS - {''}))} (or pass --format)"
     )
 
 
-def parse_bytes(data: bytes, name: str, fmt: str | None = None) -> tuple[str, list[Note]]:
-    """Decode and parse one file's bytes. Raises BadInput for anything it cannot turn into notes."""
+def media_format(name: str, fmt: str | None = None) -> str | None:
+    """'image' or 'audio' when the file is read by a recogniser (by --format, else by extension), else None."""
+    if fmt is not None:
+        return fmt if fmt in MEDIA_FORMATS else None
+    return MEDIA_EXTENSIONS.get(PurePath(name).suffix.lower())
+
+
+def parse_media(path: Path, name: str, fmt: str, media: Recognizers) -> list[Note]:
+    """Recognise one image or recording. Raises BadInput for an unreadable file, NoContent when nothing is in it."""
+    if fmt == "image":
+        return image.parse(path, name, media.ocr)
+    return audio.parse(path, name, media.asr, media.progress)
+
+
+def parse_bytes(
+    data: bytes, name: str, fmt: str | None = None, media: Recognizers | None = None
+) -> tuple[str, list[Note]]:
+    """Decode and parse one file's bytes. Raises BadInput for anything it cannot turn into notes.
+
+    With ``media``, the images a Markdown post or JSONL row references (relative to the file) are read too."""
     if fmt is not None:
         check_format(fmt)
     text = decode(data, name)
@@ -102,7 +125,10 @@ def parse_bytes(data: bytes, name: str, fmt: str | None = None) -> tuple[str, li
         raise BadInput(f"{name}: file is empty")
     chosen = fmt or detect_format(name, text)
     try:
-        return chosen, FORMATS[chosen](text, name)
+        notes = FORMATS[chosen](text, name)
+        if media is not None:
+            notes = image.attach(notes, Path(name).parent, media.ocr)
+        return chosen, require_content(notes, name)
     except BadInput:
         raise
     except (RecursionError, ValueError, IndexError, KeyError, TypeError) as e:
