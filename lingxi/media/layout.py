@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from lingxi.ingest.text import is_cjk
 from lingxi.media.ocr import OcrLine
 
-GUTTER = 1.2  # a column gutter is at least this many line heights wide
+GUTTER = 0.5  # a column gutter is at least this many line heights wide
 COLUMN_LINE = 5.0  # lines of a text column are (median) at least this many line heights wide
 SPAN = 0.6  # a line wider than this share of its region spans the columns
 PARA_GAP = 0.75  # a vertical gap over this many line heights starts a new paragraph
