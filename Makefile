@@ -66,6 +66,11 @@ demo: setup
 	@echo "==> ask (two facts from two notes): 成都攻略里早上看熊猫的建议来自哪位播客嘉宾？她是做什么的？"
 	@$(LX) ask "成都攻略里早上看熊猫的建议来自哪位播客嘉宾？她是做什么的？" --show-steps
 	@echo
+	@echo "==> images and voice notes: text read by OCR (with its box in the image), speech by Whisper (with times)"
+	@$(LX) ingest demo/media
+	@$(LX) search "东门市集几点开门" --k 2
+	@$(LX) search "how much is a pot of jasmine tea at the tea house" --k 2
+	@echo
 	@echo "==> recommendation: community notes + a demo event log, encoder training, lists for two users"
 	@$(LX) ingest demo/rec/notes.jsonl
 	@$(LX) events import demo/rec/events.csv

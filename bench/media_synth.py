@@ -2,6 +2,7 @@
 
     python bench/media_synth.py ocr --text demo/corpus --out /tmp/ocr-set --n 120 --seed 1
     python bench/media_synth.py asr --text demo/corpus --out /tmp/asr-set --n 24 --seed 1
+    python bench/media_synth.py demo --out demo/media      # the image and voice note `make demo` ingests
 
 Each set gets a ``truth.jsonl`` (file, text, lang, style). Sentences come from the notes under ``--text``,
 read by lingxi's own parsers. Image styles cycle through clean, noisy (speckle + blur + JPEG),
@@ -22,6 +23,9 @@ from typing import Any
 
 FONTS = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc")
 STYLES = ("clean", "noisy", "rotated", "two-column")
+
+
+SC_FACE = 2  # in Noto's .ttc files faces are JP, KR, SC, TC, HK: the JP default draws 门 and 关 the Japanese way
 
 
 def font_path() -> str:
@@ -58,7 +62,7 @@ def render(paragraphs: list[str], style: str = "clean", seed: int = 0, width: in
     from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
     rng = random.Random(seed)
-    font = ImageFont.truetype(font_file or font_path(), size)
+    font = ImageFont.truetype(font_file or font_path(), size, index=SC_FACE)
     margin, lh = 40, int(size * 1.6)
     columns: list[list[str]]
     title: list[str] = []
@@ -134,8 +138,10 @@ def sentences(folder: Path) -> tuple[list[str], list[str]]:
             continue
         for n in notes:
             for s in re.split(r"(?<=[。！？!?])|(?<=\.)\s+|\n+", n.body):
-                s = re.sub(r"[#*`>|\[\]]", "", s).strip(" -")
-                if is_zh(s) and 8 <= len(s) <= 40:
+                s = re.sub(r"[#*`>|\[\]]", "", s)
+                s = re.sub(r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?|-->|--", " ", s)  # subtitle times
+                s = re.sub(r"\s+", " ", s).strip(" -")
+                if is_zh(s) and 8 <= len(s) <= 40 and not re.search(r"[A-Za-z]", s):
                     zh.append(s)
                 elif not is_zh(s) and re.fullmatch(r"[A-Za-z0-9 ,.;:'’()?!-]+", s) and 5 <= len(s.split()) <= 22:
                     en.append(s)
@@ -173,14 +179,51 @@ def make_asr(text: Path, out: Path, n: int, seed: int) -> None:
             f.write(json.dumps({"file": name, "text": said, "lang": lang}, ensure_ascii=False) + "\n")
 
 
+DEMO_CARD = ["东门周末市集｜路线卡", "东门市集每周六早上七点开门，九点以后人最多。", "糖油果子五元一串，冰粉八元一碗。",
+             "Bring cash: some stalls take no cards.", "The bus stop is beside the old bridge."]
+DEMO_VOICE = ("Voice memo about Chengdu. The tea house on Kuanzhai Alley opens at nine in the morning. "
+              "A pot of jasmine tea costs thirty yuan, and the ear cleaning is extra.")
+
+
+def to_opus(wav: Path, out: Path) -> Path:
+    """Re-encode a WAV as Ogg/Opus with PyAV (a voice note as phones save them)."""
+    import av
+
+    with av.open(str(wav)) as src, av.open(str(out), "w", format="ogg") as dst:
+        stream = dst.add_stream("libopus", rate=48000, layout="mono")
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
+        for frame in src.decode(audio=0):
+            for f in resampler.resample(frame):
+                for packet in stream.encode(f):
+                    dst.mux(packet)
+        for packet in stream.encode(None):
+            dst.mux(packet)
+    return out
+
+
+def make_demo(out: Path) -> None:
+    import tempfile
+
+    out.mkdir(parents=True, exist_ok=True)
+    render(DEMO_CARD, "two-column", seed=7).save(out / "market-card.png", optimize=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        to_opus(speak(DEMO_VOICE, Path(tmp) / "memo.wav", "en"), out / "tea-house-memo.opus")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("kind", choices=["ocr", "asr"])
-    ap.add_argument("--text", type=Path, required=True, help="folder of notes to take sentences from")
+    ap.add_argument("kind", choices=["ocr", "asr", "demo"])
+    ap.add_argument("--text", type=Path, help="folder of notes to take sentences from")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--n", type=int, default=120)
     ap.add_argument("--seed", type=int, default=1, help="0 = dev split, 1 = test split")
     a = ap.parse_args()
+    if a.kind == "demo":
+        make_demo(a.out)
+        print(f"wrote the demo image and voice note to {a.out}")
+        return
+    if a.text is None:
+        ap.error("--text is required for ocr and asr sets")
     (make_ocr if a.kind == "ocr" else make_asr)(a.text, a.out, a.n, a.seed)
     print(f"wrote {a.n} {a.kind} items to {a.out}")
 

@@ -219,3 +219,19 @@ def test_synthesised_fixtures_render_and_speak(tmp_path):
     img = media_synth.render(["标题一行", "左栏第一段文字内容比较长一些", "右栏第二段", "third"], "two-column", seed=3)
     assert img.size[0] == 900 and img.size[1] > 100
     assert media_synth.pinyin("早上八点，去看熊猫。") == "zao3 shang4 ba1 dian3, qu4 kan4 xiong2 mao1"
+
+
+def test_a_line_the_detector_ran_across_a_gutter_is_split_at_the_wide_gap():
+    from lingxi.media.ocr import split_line
+
+    joined = OcrLine("早上七点开门 Bring cash", 0.97, ((10, 10), (600, 10), (600, 46), (10, 46)))
+    pieces = [("早", 0.9, [[10, 10], [36, 10], [36, 46], [10, 46]]), ("上", 0.9, [[40, 10], [66, 10], [66, 46], [40, 46]]),
+              ("七点开门", 0.9, [[70, 10], [180, 10], [180, 46], [70, 46]]),
+              ("Bring", 0.9, [[240, 10], [330, 10], [330, 46], [240, 46]]),
+              ("cash", 0.9, [[340, 10], [600, 10], [600, 46], [340, 46]])]
+    left, right = split_line(joined, pieces)
+    assert (left.text, left.box) == ("早上七点开门", (10, 10, 180, 46))
+    assert (right.text, right.box) == ("Bring cash", (240, 10, 600, 46))
+    # pieces that do not spell the line, or no wide gap: the line stays whole
+    assert split_line(joined, pieces[:2]) == [joined]
+    assert split_line(joined, [("早上七点开门 Bring cash", 0.9, [[10, 10], [600, 10], [600, 46], [10, 46]])]) == [joined]

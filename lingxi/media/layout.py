@@ -1,7 +1,7 @@
 """Reading order for OCR lines: deskew, split columns (and cards) at gutters, merge lines into paragraphs.
 
 Pure geometry over line boxes, no model: a column split needs a vertical gutter wider than
-``GUTTER`` line heights between groups of lines at least ``COLUMN_LINE`` line heights wide, so
+``GUTTER`` line heights (boxes trimmed of the detector's padding) between groups of lines at least ``COLUMN_LINE`` line heights wide, so
 key–value rows (``面粉  200克``) stay rows while text columns are read one after the other. Lines
 spanning the region (titles over two columns) cut it into bands that are read top to bottom."""
 
@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from lingxi.ingest.text import is_cjk
 from lingxi.media.ocr import OcrLine
 
-GUTTER = 0.5  # a column gutter is at least this many line heights wide
+GUTTER = 0.2  # a column gutter is at least this many line heights wide (between trimmed boxes)
+TRIM = 0.4  # detection pads each box sideways by about this many line heights: trimmed before looking for gutters
 COLUMN_LINE = 5.0  # lines of a text column are (median) at least this many line heights wide
 SPAN = 0.6  # a line wider than this share of its region spans the columns
 PARA_GAP = 0.75  # a vertical gap over this many line heights starts a new paragraph
@@ -89,7 +90,8 @@ def _rows(items: list[Placed]) -> list[list[Placed]]:
 
 def _columns(items: list[Placed], lh: float) -> list[list[Placed]] | None:
     """Split into columns at vertical gutters, or None when these lines are not columns of text."""
-    cuts = _gaps([(p.x0, p.x1) for p in items], GUTTER * lh)
+    pad = TRIM * lh
+    cuts = _gaps([(p.x0 + pad, max(p.x0 + pad, p.x1 - pad)) for p in items], GUTTER * lh)
     if not cuts:
         return None
     bounds = [-math.inf, *cuts, math.inf]
