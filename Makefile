@@ -19,6 +19,8 @@ APT_PACKAGES :=
 APT_PACKAGES += w3m lynx
 # the web app's browser tests (Playwright drives Debian's Chromium) and CJK fonts for its screenshots
 APT_PACKAGES += chromium fonts-noto-cjk
+# images and voice notes: a CJK font and a speech synthesiser make the test fixtures; tesseract is the OCR benchmark's reference engine
+APT_PACKAGES += espeak-ng fonts-noto-cjk tesseract-ocr tesseract-ocr-chi-sim
 
 setup: sysdeps $(STAMP)
 
@@ -67,6 +69,11 @@ demo: setup
 	@echo
 	@echo "==> ask (two facts from two notes): 成都攻略里早上看熊猫的建议来自哪位播客嘉宾？她是做什么的？"
 	@$(LX) ask "成都攻略里早上看熊猫的建议来自哪位播客嘉宾？她是做什么的？" --show-steps
+	@echo
+	@echo "==> images and voice notes: text read by OCR (with its box in the image), speech by Whisper (with times)"
+	@$(LX) ingest demo/media
+	@$(LX) search "东门市集几点开门" --k 2
+	@$(LX) search "how much is a pot of jasmine tea at the tea house" --k 2
 	@echo
 	@echo "==> recommendation: community notes + a demo event log, encoder training, lists for two users"
 	@$(LX) ingest demo/rec/notes.jsonl

@@ -103,6 +103,7 @@ class Settings:
     llm_context: int = 4096
     speculative: bool = False
     explore_ttl_hours: float = 24.0
+    asr_languages: tuple[str, ...] = ("zh", "en")
 
     @property
     def db_path(self) -> Path:
@@ -153,6 +154,8 @@ class Settings:
             "llm_context": _env_int("LINGXI_LLM_CONTEXT", 4096),
             "speculative": env("LINGXI_SPECULATIVE", "0").lower() in ("1", "true", "yes", "on"),
             "explore_ttl_hours": _env_num("LINGXI_EXPLORE_TTL", 24.0, float),
+            # Languages a recording may be in (Whisper codes, comma-separated; empty: any of Whisper's 99).
+            "asr_languages": tuple(c.strip() for c in env("LINGXI_ASR_LANGUAGES", "zh,en").split(",") if c.strip()),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         for key in ("model_cache", "cache_dir"):

@@ -33,3 +33,7 @@ class ModelOutputError(LingxiError):
 
 class BackendUnavailable(LingxiError):
     """A configured backend (LLM server, vector engine) cannot be reached."""
+
+
+class NoContent(LingxiError):
+    """A readable media file with no text or speech in it: reported as ``empty``, neither a failure nor a note."""

@@ -9,23 +9,25 @@ import dataclasses
 import hashlib
 import os
 import sqlite3
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import numpy as np
 
 from lingxi.agent import AgentConfig, SearchAgent
 from lingxi.config import Settings, limit_native_threads
-from lingxi.errors import BadInput, LingxiError, NotFound, PermissionDenied
+from lingxi.errors import BadInput, LingxiError, NoContent, NotFound, PermissionDenied
 from lingxi.index.embedded import EmbeddedIndex, cached_vectors, index_text
 from lingxi.index.filters import Filters
 from lingxi.index.store import NoteStore, note_id_for
 from lingxi.ingest import PARSER_VERSION, parse_bytes
-from lingxi.ingest.formats import EXTENSIONS, TEXT_EXTENSIONS, check_format
+from lingxi.ingest.formats import EXTENSIONS, MEDIA_EXTENSIONS, TEXT_EXTENSIONS, check_format, media_format, parse_media
 from lingxi.llm.bundled import resolve_model
 from lingxi.llm.chat import ChatModel, LocalChatModel, OpenAIChatModel
 from lingxi.llm.embedder import E5Embedder, Embedder, OpenAIEmbedder
+from lingxi.media import Recognizers
 from lingxi.search.hybrid import FusionWeights, Reranker, Searcher
 from lingxi.types import Answer, FileReport, Hit, Note, Step
 from lingxi.users import Users
@@ -33,6 +35,16 @@ from lingxi.users import Users
 Progress = Callable[[int, int, FileReport], None]
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
+# Images and recordings are streamed from disk (hashed in blocks, decoded in windows), so they may be larger.
+MAX_MEDIA_BYTES = 8 * 1024 * 1024 * 1024
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 22):
+            h.update(block)
+    return h.hexdigest()
 
 
 def walk(paths: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[Path, bool]]:
@@ -109,6 +121,8 @@ class Library:
         self._users: Users | None = None
         # Called with (done, total) while a file's chunks are embedded; the CLI shows it for big files.
         self.embed_progress: Callable[[int, int], None] | None = None
+        # OCR and speech recognition for images and recordings (and images that notes reference); lazy.
+        self.recognizers = Recognizers(settings.threads, settings.asr_languages)
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -173,8 +187,10 @@ class Library:
     def ingest_file(self, path: Path, fmt: str | None = None, named: bool = True, strict: bool = False) -> FileReport:
         shown = str(path)
         suffix = path.suffix.lower()
-        if not named and fmt is None and suffix not in EXTENSIONS and suffix not in TEXT_EXTENSIONS:
+        known = suffix in EXTENSIONS or suffix in TEXT_EXTENSIONS or suffix in MEDIA_EXTENSIONS
+        if not named and fmt is None and not known:
             return FileReport(shown, "skipped", reason=f"extension {path.suffix!r} is not a known format")
+        media = media_format(shown, fmt)
         try:
             key = str(path.resolve())
             if not path.exists():
@@ -182,13 +198,35 @@ class Library:
             if not path.is_file():
                 raise BadInput(f"{shown}: not a regular file")
             size = path.stat().st_size
-            if size > MAX_FILE_BYTES:
-                raise BadInput(f"{shown}: file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit")
+            limit = MAX_MEDIA_BYTES if media else MAX_FILE_BYTES
+            if size > limit:
+                raise BadInput(f"{shown}: file is {size} bytes, over the {limit}-byte limit")
+            data = b""
             try:
-                data = path.read_bytes()
+                if media:
+                    sha = file_sha256(path)
+                else:
+                    data = path.read_bytes()
+                    sha = hashlib.sha256(data).hexdigest()
             except OSError as e:
                 raise BadInput(f"{shown}: cannot read ({e.strerror})") from e
-            return self._ingest_data(key, shown, data, fmt, strict=strict)
+            if not media:
+                return self._ingest_data(key, shown, data, fmt, strict=strict, refs=True)
+            # a recording or an image is read from the file as a stream, never whole into memory
+            _ = self.conn
+            state = self.store.file_state(key)
+            if (
+                state
+                and state["sha256"] == sha
+                and state["parser_version"] == PARSER_VERSION
+                and (fmt is None or fmt == state["format"])
+            ):
+                return FileReport(shown, "unchanged", state["format"], len(self.store.note_ids_for_file(key)))
+            notes = parse_media(path, shown, media, self.recognizers)
+            stored = self._write(key, sha, media, size, notes)
+            return FileReport(shown, "ingested", media, len(stored), sum(len(n.chunks) for n in stored))
+        except NoContent as e:
+            return FileReport(shown, "empty", media or fmt or "", reason=str(e))
         except LingxiError as e:
             return FileReport(shown, "failed", fmt or "", reason=str(e))
 
@@ -207,11 +245,15 @@ class Library:
             if len(data) > MAX_FILE_BYTES:
                 raise BadInput(f"{name}: file is {len(data)} bytes, over the {MAX_FILE_BYTES}-byte limit")
             return self._ingest_data(f"upload:{owner}/{name}", shown, data, fmt, owner, visibility)
+        except NoContent as e:
+            return FileReport(shown, "empty", media_format(name, fmt) or fmt or "", reason=str(e))
         except LingxiError as e:
             return FileReport(shown, "failed", fmt or "", reason=str(e))
 
     def _ingest_data(self, key: str, shown: str, data: bytes, fmt: str | None, owner: str | None = None,
-                     visibility: str = "public", strict: bool = False) -> FileReport:
+                     visibility: str = "public", strict: bool = False, refs: bool = False) -> FileReport:
+        """Parse and store one file's bytes under ``key``. ``refs``: also read the images a note references, relative
+        to the file (only for files of this machine: an upload's references would name the server's own files)."""
         sha = hashlib.sha256(data).hexdigest()
         _ = self.conn
         state = self.store.file_state(key)
@@ -228,7 +270,15 @@ class Library:
             return FileReport(shown, "unchanged", state["format"], len(self.store.note_ids_for_file(key)),
                               bad_rows=tuple(left_out))
         bad: list[str] = []
-        chosen, notes = parse_bytes(data, shown, fmt, bad_rows=None if strict else bad)
+        media = media_format(shown, fmt)
+        if media:  # an uploaded image or recording: the recognisers read files
+            with tempfile.TemporaryDirectory(prefix="lingxi-upload-") as tmp:
+                path = Path(tmp) / ("upload" + PurePath(shown).suffix.lower())
+                path.write_bytes(data)
+                chosen, notes = media, parse_media(path, shown, media, self.recognizers)
+        else:
+            chosen, notes = parse_bytes(data, shown, fmt, bad_rows=None if strict else bad,
+                                        media=self.recognizers if refs else None)
         stored = self._write(key, sha, chosen, len(data), notes, owner, visibility)
         return FileReport(shown, "ingested", chosen, len(stored), sum(len(n.chunks) for n in stored),
                           bad_rows=tuple(bad))

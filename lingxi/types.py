@@ -14,14 +14,20 @@ def format_clock(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class Locator:
-    """Where a chunk sits in its source: a time range, a character span of the note body, or both."""
+    """Where a chunk sits in its source: a time range, a character span of the note body, or both;
+    for text read from an image, also the image and the pixel box ``(x0, y0, x1, y1)`` of its lines."""
 
     start_s: float | None = None
     end_s: float | None = None
     char_start: int | None = None
     char_end: int | None = None
+    image: str | None = None
+    box: tuple[int, int, int, int] | None = None
 
     def label(self) -> str:
+        if self.image is not None:
+            where = f" ({self.box[0]},{self.box[1]})–({self.box[2]},{self.box[3]})" if self.box else ""
+            return f"{self.image}{where}"
         if self.start_s is not None:
             if self.end_s is not None:
                 return f"{format_clock(self.start_s)}–{format_clock(self.end_s)}"
@@ -87,7 +93,8 @@ class Note:
 
 @dataclass(frozen=True)
 class FileReport:
-    """Outcome of ingesting one file: status is ingested | unchanged | failed."""
+    """Outcome of ingesting one file: status is ingested | unchanged | failed | skipped | empty
+    (empty: a readable image or recording with no text or speech in it)."""
 
     path: str
     status: str

@@ -22,7 +22,7 @@ def test_ingest_list_show_stats_json(tmp_path, capsys):
     code, out, err = run(capsys, "--home", home, "ingest", str(DATA / "two-episodes.txt"), "--json")
     assert code == 0
     report = json.loads(out)
-    assert report["summary"] == {"ingested": 1, "unchanged": 0, "failed": 0, "skipped": 0}
+    assert report["summary"] == {"ingested": 1, "unchanged": 0, "failed": 0, "skipped": 0, "empty": 0}
     code, out, _ = run(capsys, "--home", home, "notes", "list", "--json")
     rows = json.loads(out)
     assert [r["title"] for r in rows] == ["EP58 | 大模型的推理成本还能降多少", "EP59 | 一个人的公司"]

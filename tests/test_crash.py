@@ -65,7 +65,7 @@ def test_sigkill_mid_ingest_leaves_only_whole_notes(tmp_path):
     out = subprocess.run([sys.executable, "-m", "lingxi", "--home", str(home), "ingest", str(corpus), "--json"],
                          capture_output=True, text=True, check=True, env=env).stdout
     summary = json.loads(out)["summary"]
-    assert summary == {"ingested": 1500 - files, "unchanged": files, "failed": 0, "skipped": 0}
+    assert summary == {"ingested": 1500 - files, "unchanged": files, "failed": 0, "skipped": 0, "empty": 0}
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT COUNT(*), COUNT(DISTINCT file_path) FROM notes").fetchone() == (1500, 1500)
     dup = conn.execute("SELECT COUNT(*) FROM (SELECT note_id, ord FROM chunks GROUP BY note_id, ord HAVING COUNT(*) > 1)")

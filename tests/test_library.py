@@ -76,10 +76,10 @@ def test_duplicate_jsonl_id_across_files_rejected_whole(lib, tmp_path):
 def test_folder_walk_skips_unknown_and_hidden(lib, tmp_path):
     (tmp_path / "d" / ".git").mkdir(parents=True)
     (tmp_path / "d" / ".git" / "x.md").write_text("# hidden", encoding="utf-8")
-    (tmp_path / "d" / "pic.png").write_bytes(b"\x89PNG")
+    (tmp_path / "d" / "model.pdb").write_bytes(b"\x89PDB")
     (tmp_path / "d" / "a.md").write_text("# A\n\ntext", encoding="utf-8")
     reports = lib.ingest([tmp_path / "d"])
-    assert [(r.path.rsplit("/", 1)[-1], r.status) for r in reports] == [("a.md", "ingested"), ("pic.png", "skipped")]
+    assert [(r.path.rsplit("/", 1)[-1], r.status) for r in reports] == [("a.md", "ingested"), ("model.pdb", "skipped")]
 
 
 def test_forced_format(lib, tmp_path):

@@ -50,7 +50,9 @@ CREATE TABLE IF NOT EXISTS chunks (
     char_start INTEGER,
     char_end INTEGER,
     meta TEXT NOT NULL,
-    content_hash TEXT NOT NULL
+    content_hash TEXT NOT NULL,
+    image TEXT,
+    box TEXT
 );
 CREATE INDEX IF NOT EXISTS chunks_note ON chunks(note_id, ord);
 """
@@ -113,6 +115,11 @@ class NoteStore:
             conn.execute("PRAGMA foreign_keys=ON")
             conn.executescript(SCHEMA)
             migrate(conn)
+            # Stores made before image locators: add the two nullable columns.
+            have = {r[1] for r in conn.execute("PRAGMA table_info(chunks)")}
+            for col in ("image", "box"):
+                if col not in have:
+                    conn.execute(f"ALTER TABLE chunks ADD COLUMN {col} TEXT")
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self._conn = conn
         return self._conn
@@ -191,8 +198,8 @@ class NoteStore:
                 cid = chunk_id(nid, c.ord)
                 loc = c.locator
                 conn.execute(
-                    "INSERT INTO chunks(id, note_id, ord, text, start_s, end_s, char_start, char_end, meta, content_hash)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO chunks(id, note_id, ord, text, start_s, end_s, char_start, char_end, meta, content_hash,"
+                    " image, box) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         cid,
                         nid,
@@ -204,6 +211,8 @@ class NoteStore:
                         loc.char_end,
                         json.dumps(c.meta, ensure_ascii=False),
                         content_hash(c.text),
+                        loc.image,
+                        json.dumps(list(loc.box)) if loc.box else None,
                     ),
                 )
                 chunks.append(Chunk(text=c.text, locator=loc, meta=c.meta, ord=c.ord, id=cid, note_id=nid))
@@ -300,11 +309,13 @@ class NoteStore:
 
     def _chunks(self, where: str, args: tuple[Any, ...]) -> Iterator[Chunk]:
         for r in self.conn.execute(
-            f"SELECT id, note_id, ord, text, start_s, end_s, char_start, char_end, meta FROM chunks {where}", args
+            f"SELECT id, note_id, ord, text, start_s, end_s, char_start, char_end, meta, image, box FROM chunks {where}",
+            args,
         ):
+            box = tuple(json.loads(r[10])) if r[10] else None
             yield Chunk(
                 text=r[3],
-                locator=Locator(start_s=r[4], end_s=r[5], char_start=r[6], char_end=r[7]),
+                locator=Locator(start_s=r[4], end_s=r[5], char_start=r[6], char_end=r[7], image=r[9], box=box),
                 meta=json.loads(r[8]),
                 ord=r[2],
                 id=r[0],

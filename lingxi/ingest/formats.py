@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 from lingxi.errors import BadInput
-from lingxi.ingest import asrjson, html, jsonl, markdown, plain, shownotes, subtitles, transcript, webtext
+from lingxi.ingest import asrjson, audio, html, image, jsonl, markdown, plain, shownotes, subtitles, transcript, webtext
+from lingxi.ingest.base import require_content
 from lingxi.ingest.text import decode
+from lingxi.media import Recognizers
 from lingxi.types import Note
 
 Parser = Callable[[str, str], list[Note]]
@@ -39,6 +41,9 @@ EXTENSIONS = {
     ".ndjson": "jsonl",
     ".json": "asrjson",
 }
+# Binary media, read from the file (streamed) by a recogniser instead of decoded as text.
+MEDIA_FORMATS = ("image", "audio")
+MEDIA_EXTENSIONS = {**{e: "image" for e in image.EXTENSIONS}, **{e: "audio" for e in audio.EXTENSIONS}}
 # Extensions whose content decides between the text-like formats.
 TEXT_EXTENSIONS = {".txt", ".text", ".asr", ""}
 
@@ -50,8 +55,8 @@ _PUNCT = re.compile(r"[。！？，、；：,.!?;:]")
 
 
 def check_format(fmt: str) -> str:
-    if fmt not in FORMATS:
-        raise BadInput(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    if fmt not in FORMATS and fmt not in MEDIA_FORMATS:
+        raise BadInput(f"unknown format {fmt!r}; choose one of: {', '.join([*FORMATS, *MEDIA_FORMATS])}")
     return fmt
 
 
@@ -95,17 +100,33 @@ def detect_format(name: str, text: str) -> str:
         return sniff(text)
     raise BadInput(
         f"{name}: unknown format for extension {ext!r}; known extensions: "
-        f"{', '.join(sorted(set(EXTENSIONS) | TEXT_EXTENSIONS - {''}))} (or pass --format)"
+        f"{', '.join(sorted(set(EXTENSIONS) | set(MEDIA_EXTENSIONS) | TEXT_EXTENSIONS - {''}))} (or pass --format)"
     )
 
 
+def media_format(name: str, fmt: str | None = None) -> str | None:
+    """'image' or 'audio' when the file is read by a recogniser (by --format, else by extension), else None."""
+    if fmt is not None:
+        return fmt if fmt in MEDIA_FORMATS else None
+    return MEDIA_EXTENSIONS.get(PurePath(name).suffix.lower())
+
+
+def parse_media(path: Path, name: str, fmt: str, media: Recognizers) -> list[Note]:
+    """Recognise one image or recording. Raises BadInput for an unreadable file, NoContent when nothing is in it."""
+    if fmt == "image":
+        return image.parse(path, name, media.ocr)
+    return audio.parse(path, name, media.asr, media.progress)
+
+
 def parse_bytes(
-    data: bytes, name: str, fmt: str | None = None, bad_rows: list[str] | None = None
+    data: bytes, name: str, fmt: str | None = None, bad_rows: list[str] | None = None,
+    media: Recognizers | None = None,
 ) -> tuple[str, list[Note]]:
     """Decode and parse one file's bytes. Raises BadInput for anything it cannot turn into notes.
 
     With ``bad_rows`` (a list to fill), a row-per-line file (JSONL) keeps its good rows and lists the bad
-    ones there (``NAME: line N: reason``) instead of failing whole; it still fails when no row is good."""
+    ones there (``NAME: line N: reason``) instead of failing whole; it still fails when no row is good.
+    With ``media``, the images a Markdown post or JSONL row references (relative to the file) are read too."""
     if fmt is not None:
         check_format(fmt)
     text = decode(data, name)
@@ -118,8 +139,11 @@ def parse_bytes(
             if not notes:
                 raise BadInput(f"{bad[0]} (and every other row: {len(bad)} bad, none good)" if len(bad) > 1 else bad[0])
             bad_rows.extend(bad)
-            return chosen, notes
-        return chosen, FORMATS[chosen](text, name)
+        else:
+            notes = FORMATS[chosen](text, name)
+        if media is not None:
+            notes = image.attach(notes, Path(name).parent, media.ocr)
+        return chosen, require_content(notes, name)
     except BadInput:
         raise
     except (RecursionError, ValueError, IndexError, KeyError, TypeError) as e:

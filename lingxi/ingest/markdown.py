@@ -30,6 +30,7 @@ _NOISE = [
     re.compile(r"^\s*\{:[^}]*\}\s*$", re.M),  # kramdown attribute lists
     re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(\s[^<>]*)?/?>"),  # remaining HTML tags, text kept
 ]
+_IMAGE_REF = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'][^)]*)?\)|<img\b[^>]*\bsrc=[\"']([^\"']+)", re.I)
 _LINK = re.compile(r"\[([^\]]+)\]\((?:[^()]|\([^)]*\))*\)")
 
 
@@ -93,6 +94,7 @@ def clipped_from(meta: dict[str, Any]) -> str:
 
 def parse(text: str, name: str) -> list[Note]:
     meta, content = split_front_matter(text, name)
+    images = list(dict.fromkeys(m.group(1) or m.group(2) for m in _IMAGE_REF.finditer(content)))
     body = clean_markdown(content)
     if clipped_from(meta):
         # a page saved by a web clipper still carries the site's chrome (language switchers, tip jars, follow-us)
@@ -110,4 +112,8 @@ def parse(text: str, name: str) -> list[Note]:
         out_meta["tags"] = tags
     if "date" in meta:
         out_meta["created_at"] = str(meta["date"])
+    if images:
+        # Read by lingxi.ingest.image.attach; a post that is only a photo has no text of its own yet.
+        out_meta["images"] = images
+        return [make_note("", title, "markdown", body, chunks, out_meta)]
     return require_content([make_note("", title, "markdown", body, chunks, out_meta)], name)
