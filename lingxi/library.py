@@ -213,14 +213,8 @@ class Library:
             if not media:
                 return self._ingest_data(key, shown, data, fmt, strict=strict, refs=True)
             # a recording or an image is read from the file as a stream, never whole into memory
-            _ = self.conn
-            state = self.store.file_state(key)
-            if (
-                state
-                and state["sha256"] == sha
-                and state["parser_version"] == PARSER_VERSION
-                and (fmt is None or fmt == state["format"])
-            ):
+            state = self._unchanged_state(key, sha, fmt)
+            if state:
                 return FileReport(shown, "unchanged", state["format"], len(self.store.note_ids_for_file(key)))
             notes = parse_media(path, shown, media, self.recognizers)
             stored = self._write(key, sha, media, size, notes)
@@ -250,19 +244,22 @@ class Library:
         except LingxiError as e:
             return FileReport(shown, "failed", fmt or "", reason=str(e))
 
+    def _unchanged_state(self, key: str, sha: str, fmt: str | None) -> dict[str, Any] | None:
+        """The stored state of ``key`` when it holds these bytes, parsed by this parser version (and format)."""
+        _ = self.conn
+        state = self.store.file_state(key)
+        if state and state["sha256"] == sha and state["parser_version"] == PARSER_VERSION and (
+                fmt is None or fmt == state["format"]):
+            return dict(state)
+        return None
+
     def _ingest_data(self, key: str, shown: str, data: bytes, fmt: str | None, owner: str | None = None,
                      visibility: str = "public", strict: bool = False, refs: bool = False) -> FileReport:
         """Parse and store one file's bytes under ``key``. ``refs``: also read the images a note references, relative
         to the file (only for files of this machine: an upload's references would name the server's own files)."""
         sha = hashlib.sha256(data).hexdigest()
-        _ = self.conn
-        state = self.store.file_state(key)
-        if (
-            state
-            and state["sha256"] == sha
-            and state["parser_version"] == PARSER_VERSION
-            and (fmt is None or fmt == state["format"])
-        ):
+        state = self._unchanged_state(key, sha, fmt)
+        if state:
             with self.store.transaction() as conn:  # the same file uploaded again may change only who sees it
                 conn.execute("UPDATE notes SET visibility=? WHERE file_path=? AND visibility<>?", (visibility, key, visibility))
             # an unchanged JSONL file still has the bad rows it had: say so again rather than report success
