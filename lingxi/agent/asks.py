@@ -1,7 +1,7 @@
 """What a question asks for, where the wording says so: a number (a year, a date, a count, an amount).
 
 A small model answering a chain ("the manga's author was born in what year?") often names the bridge entity
-("Masakazu Katsura") instead of the hop it was asked for. A question that asks for a number is not answered by
+(the author's name) instead of the hop it was asked for. A question that asks for a number is not answered by
 an answer that holds none."""
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def asked_kind(question: str) -> str:
     if is_chinese(question) or re.match(r"\s*(?:when|where|how)\b", question, re.I):
         return ""
     m = _NAME_OF.search(question)
-    # "what"/"which" followed by a verb asks no noun; a relative "in which Giuseppe Arimondi ..." asks nothing
+    # "what"/"which" followed by a verb asks no noun; a relative "in which <someone> ..." asks nothing
     rest = m.group(1) if m else next((x.group(1) for x in _WH_X.finditer(question)
                                       if not re.match(rf"{_VERB}\b", x.group(1), re.I)
                                       and not (x.group(0)[:5].lower() == "which" and x.group(1)[:1].isupper()
@@ -93,9 +93,9 @@ def _verb(word: str) -> bool:
 
 def described_by(question: str, answer: str) -> set[str]:
     """The question's common nouns (lower-case words there) that the answer's name carries, other than what the
-    question asks for: "university" for "The University of Kansas" as the answer to "What is the name of the fight
-    song of the university whose main campus is in Lawrence, Kansas ...?" — an answer naming what the question
-    describes (its bridge) rather than what it asks."""
+    question asks for: "university" for "The University of X" as the answer to "What is the name of the song of the
+    university whose campus is in Y?" — an answer naming what the question describes (its bridge) rather than
+    what it asks."""
     if is_chinese(question):
         return set()
     common = set(_NOUN.findall(question)) - _ENDS_KIND
@@ -104,9 +104,9 @@ def described_by(question: str, answer: str) -> set[str]:
 
 
 def other_kind(question: str, hop: str) -> bool:
-    """Whether a sub-question asks for another kind of thing than the question: "What university did Ralph
-    Hefferline work at?" towards "...a university that is located in what city?", "Who was the father of Kasper
-    Schmeichel?" towards "What was the father of Kasper Schmeichel voted to be ...?". Unknown kinds are not other;
+    """Whether a sub-question asks for another kind of thing than the question: "What university did X
+    work at?" towards "...a university that is located in what city?", "Who was the father of X?" towards
+    "What was the father of X voted to be ...?". Unknown kinds are not other;
     "what" with a verb ("thing") is other only than "who"."""
     q, h = asked_kind(question), asked_kind(hop)
     if not q or not h or ("thing" in (q, h) and "person" not in (q, h)):

@@ -179,13 +179,13 @@ _FILLER = {"the", "a", "an", "of", "in", "on", "at", "to", "for", "and", "by", "
 
 
 def bare(claim: str, short: str) -> bool:
-    """Whether a claim is just its bare answer ("Carlo Rovelli", "The English Electric Canberra"), not a sentence."""
+    """Whether a claim is just its bare answer ("Ada Lovelace", "The Analytical Engine"), not a sentence."""
     c, s = _PUNCT.sub("", claim.lower()), _PUNCT.sub("", short.lower())
     return bool(s) and s not in _YES_NO and s in c and len(c) <= len(s) + 8
 
 
 def name_only(claim: str) -> bool:
-    """Whether a claim is only a name ("Greenwich Village", "The Hork-Bajir Chronicles"): a few Latin-script words,
+    """Whether a claim is only a name ("Hyde Park", "The Silver Chronicles"): a few Latin-script words,
     each capitalised or a filler word, and nothing else said. Its letter pairs overlap any English sentence, so only
     a passage that names it backs it, whatever the short answer is."""
     words = _LATIN.findall(claim)
@@ -198,18 +198,18 @@ def names_all(answer: str, text: str) -> bool:
     """Whether ``text`` has every capitalised Latin-script word of ``answer``, the words of a name, each but the
     first as a capitalised word (an initial matches a word it begins; "City" is not the common noun "city");
     lower-case words
-    may be paraphrased ("Lee Hazlewood died in 2007" is backed by
-    "Lee Hazlewood (1929 – 2007)").
+    may be paraphrased ("Ada Lovelace died in 1852" is backed by
+    "Ada Lovelace (1815 – 1852)").
 
     Character-bigram overlap is a fair paraphrase test for Chinese, where bigrams carry meaning, but not for a short
-    English name: "Left Behind: The Kids" shares half its letter pairs with any long English sentence."""
+    English name: "Far Away: The Kids" shares half its letter pairs with any long English sentence."""
     found = _LATIN.findall(answer)
     need = [(i, w) for i, w in ((i, x.lower().strip("'’-")) for i, x in enumerate(found) if x[0].isupper())
             if w and w not in _FILLER]
     if not need:
         return True
     words = {w.lower().strip("'’-") for w in _LATIN.findall(text)}
-    # a name's word is matched by a capitalised word ("City" of "New York City" is not the common noun "city"),
+    # a name's word is matched by a capitalised word ("City" of "Springfield City" is not the common noun "city"),
     # except the answer's first word, capitalised as any answer's first word is ("Sovereignty")
     names = {w.lower().strip("'’-") for w in _LATIN.findall(text) if w[0].isupper()}
     for i, w in need:
@@ -223,10 +223,10 @@ def names_all(answer: str, text: str) -> bool:
 
 
 def _runs_in(answer_words: list[str], text_words: list[str]) -> bool:
-    """Whether each run of capitalised words of the answer (filler words aside: "Kingston, New York", "Lee
-    Hazlewood") is a run of words of the text too: a name is a phrase, and "Kingston, Jamaica; ... Brooklyn, New
-    York" has its words but does not name Kingston, New York ("University of Missouri–Kansas City" does not name
-    the University of Kansas). Runs with an initial ("Roger O. Egeberg") are not checked."""
+    """Whether each run of capitalised words of the answer (filler words aside: "Salem, Oregon", "Ada
+    Lovelace") is a run of words of the text too: a name is a phrase, and "Salem, Jamaica; ... Brooklyn, New
+    York" has its words but does not name Salem, Oregon ("University of Oregon–Salem City" does not name
+    the University of Oregon). Runs with an initial ("Anna M. Holt") are not checked."""
     def key(w: str) -> str:
         return w.lower().strip("'’-")
 
@@ -251,10 +251,10 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 def names_entity(text: str, name: str) -> bool:
-    """Whether ``text`` names ``name`` (a chain's bridge: "Jim Cummings", "Roger Olaf Egeberg", "林舟"): it states it,
-    or (a Latin-script name written another way: "Roger O. Egeberg", "Peter Schmeichel") more than half of its words
-    and numbers, its first and last words among them, or (Chinese) most of its character pairs. A passage about Jim
-    Backus does not name Jim Cummings."""
+    """Whether ``text`` names ``name`` (a chain's bridge: "Tom Reed", "Anna Maria Holt", "林舟"): it states it,
+    or (a Latin-script name written another way: "Anna M. Holt", "Pete Lund") more than half of its words
+    and numbers, its first and last words among them, or (Chinese) most of its character pairs. A passage about Tom
+    Black does not name Tom Reed."""
     if mentions(text, name):
         return True
     if _CJK.search(name):
@@ -265,13 +265,13 @@ def names_entity(text: str, name: str) -> bool:
     if not need:
         return False
     have = {w.lower().strip("'’-") for w in _LATIN.findall(text)} | numbers(text)
-    # its first and last words are a name's core; the middle may vary ("Roger O. Egeberg" for "Roger Olaf Egeberg")
+    # its first and last words are a name's core; the middle may vary ("Anna M. Holt" for "Anna Maria Holt")
     # and "Big Stone County" is not "Big Stone Gap"
     ends = {order[0], order[-1]} if order else set()
     return ends <= have and len(need & have) * 2 > len(need)
 
 
-# a name in a claim: two or more capitalised Latin-script words in a row ("Jim Cummings", "Mr. Magoo")
+# a name in a claim: two or more capitalised Latin-script words in a row ("Tom Reed", "Dr. Quill")
 _NAMES = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)+")
 
 
@@ -281,7 +281,7 @@ def supporting_sentence(chunk_text: str, claim: str, short: str = "", shown: str
     when the chunk does not back it: the chunk must state every number of the claim not already in ``given`` (the
     question), name the answer's name words when the claim states the answer (``names_all``: the claim's words
     restating the question do not back it), name every name of the claim the question does not name (a claim
-    about Jim Cummings is not backed by Jim Backus's passage), and contain the short answer or share enough of the
+    about Tom Reed is not backed by Tom Black's passage), and contain the short answer or share enough of the
     claim's characters (see ``about``). ``shown``
     is the text the model saw (instruction-like sentences replaced); a sentence containing ``exclude`` (that
     replacement marker) is never quoted."""
@@ -292,9 +292,9 @@ def supporting_sentence(chunk_text: str, claim: str, short: str = "", shown: str
     if (bare(claim or short, short) or name_only(claim)) and not names_all(claim or short, named):
         return None  # a bare answer (or a claim that is only a name) is backed only by a passage that names it
     if any(not names_entity(given, n) and not names_entity(named, n) for n in _NAMES.findall(claim)):
-        return None  # a name the claim states and the question does not ("Jim Cummings") must be the passage's too
+        return None  # a name the claim states and the question does not ("Tom Reed") must be the passage's too
     if given.strip() and not _states_new_words(named, claim, f"{given}\n{short}"):
-        return None  # what the claim adds to the question ("...secured Ethiopia's sovereignty") must be the passage's
+        return None  # what the claim adds to the question ("...secured the island's independence") must be the passage's
     s = _squash(short)
     if len(s) >= 2 and s in _squash(claim or short) and not _said(chunk_text, short) and not names_all(short, named):
         return None  # so is a sentence that states the answer: its words restating the question do not back it
@@ -357,7 +357,7 @@ def capitalised(text: str) -> list[tuple[int, str]]:
     out = []
     for m in _CAPITALISED.finditer(text):
         start = m.start()
-        for part in re.split(r"(?<=\w{3})\.\s+", m.group(0)):  # "New York City. It" is two (not "Roger O. Egeberg")
+        for part in re.split(r"(?<=\w{3})\.\s+", m.group(0)):  # "Springfield City. It" is two (not "Anna M. Holt")
             words = part.split()
             while words and words[0].lower().strip("'’.") in _LEADING:
                 words = words[1:]
@@ -369,7 +369,7 @@ def capitalised(text: str) -> list[tuple[int, str]]:
 
 def anchors(question: str) -> list[str]:
     """What a question is about, as names: its quoted titles ("Big Stone Gap", 《三体》) and its capitalised
-    Latin-script names ("Alfred Balk", "Apple Remote"), leaving out question words and a name in the phrase that
+    Latin-script names ("Ada Lovelace", "Silver Remote"), leaving out question words and a name in the phrase that
     says what kind of answer is asked ("what New York city"). Empty for a question that names nothing this way
     (most Chinese questions): then nothing is required of a passage."""
     out = [name for start, name in capitalised(question) if not _ASKED_KIND.search(question[:start])]

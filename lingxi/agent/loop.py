@@ -248,12 +248,12 @@ class SearchAgent:
                 for s in es:
                     yield emit(s)
                 if where is not None and es[-1].detail.get("echoes") and not self._exhausted(run):
-                    # A chain hop whose answer is its own input (the bridge: "Columbia University" for "in which
-                    # city is #1?") or words of the question ("France" for "...has worked in France since what
+                    # A chain hop whose answer is its own input (the bridge: "Northfield College" for "in which
+                    # city is #1?") or words of the question ("Ruritania" for "...has worked in Ruritania since what
                     # year?") may have found nothing: a small model's hop question is often malformed. The same
                     # passages are read once more for the question itself, with what the hop was given; an answer
                     # that echoes nothing is the hop's finding, else the first read's stands (the re-read of "what
-                    # New York city?" gave the bridge back where the first read had "New York City"; searching on
+                    # Springfield city?" gave the bridge back where the first read had "Springfield City"; searching on
                     # for a hop like "what is the genre of the series?" found other passages' names).
                     # A chain's first hop that answered with words of the question its own question does not have
                     # ("New York" for "who directed Big Stone Gap?", asked towards "...based in what New York
@@ -292,7 +292,7 @@ class SearchAgent:
                     yield emit(Step("decide", {"reason": reason, "next_query": nxt}))
                 query = nxt
         # 2b. a note titled as something the question names that no pooled passage comes from: searched by its name
-        #     ("...represented Virginia Commonwealth University, which was founded in what year?" brings that note)
+        #     ("...represented Northfield State University, which was founded in what year?" brings that note)
         added = 0
         for name in self._unpooled_names(run)[:4]:
             if added >= 2 or self._exhausted(run):
@@ -323,7 +323,7 @@ class SearchAgent:
         # 3a. an answer naming what the question describes rather than what it asks: the chain's bridge ("Columbia
         #     University" for "...a university that is located in what city?", found by a hop asking for a
         #     university), or a name carrying a noun the question uses for what it describes ("The University of
-        #     Kansas" for "the fight song of the university whose ..."). The answer step runs once more, told so, over
+        #     X" for "the song of the university whose ..."). The answer step runs once more, told so, over
         #     the passages naming it first; an answer that names it again, or verifies nothing, leaves the first.
         bridge = self._bridge_of(run, subqs, short) if found and short and not asked_all else None
         if bridge is not None and not self._exhausted(run):
@@ -342,7 +342,7 @@ class SearchAgent:
                     and not described_by(run.question, checked[2]):
                 text, citations, short = checked
         # 3b. a chain's question asking for a number answered with a name and no number among the verified findings:
-        #     the small model stopped at the chain's bridge ("Carrefour" for "...a chain that operated how many
+        #     the small model stopped at the chain's bridge ("Megamart" for "...a chain that operated how many
         #     hypermarkets?"); search for the question with that name and read once for the number
         if found and short and not asked_all and any(sq["depends_on"] for sq in subqs) and asks_number(run.question) \
                 and not has_number(short) and not any(has_number(f.answer) for f in run.findings) \
@@ -401,11 +401,11 @@ class SearchAgent:
         cited = [h for h in self._usable(run, pool, said) if h.chunk.id in ids]
         if short != said and said and not mentions(run.question, said) \
                 and (where := self._verify(cited, None, said, said, run.question)):
-            # The short answer the sentence does not state ("Indianapolis Motor Speedway" beside "The 1957
+            # The short answer the sentence does not state ("Northfield Raceway" beside "The 1957
             # Indianapolis 500 [1]") is the answer when a passage the sentence cites backs it (that passage:
-            # "...was held at the Indianapolis Motor Speedway"), said as its own cited sentence. One from
+            # "...was held at the Northfield Raceway"), said as its own cited sentence. One from
             # another passage is not: the small model's short answer sometimes names another passage's
-            # subject ("No. 12 Squadron RAAF" beside "The English Electric Canberra [1]").
+            # subject ("No. 7 Squadron" beside "The Silver Falcon [1]").
             text, citations, short = _with_findings(text, citations, [Finding(0, run.question, said, *where)],
                                                     lang, said)
         return final, (text, citations, short)
@@ -431,7 +431,7 @@ class SearchAgent:
     def _bridge_of(run: _Run, subqs: list[dict[str, Any]], short: str) -> tuple[str, str] | None:
         """What the answer ``short`` names that the question describes rather than asks, with the noun for it: a
         verified finding of a sub-question another rests on (a bridge: the answer is it, or a part or another
-        spelling of it — "Columbia" of "Columbia University", not "Apple Remote" of "Apple") whose sub-question asks
+        spelling of it — "Columbia" of "Northfield College", not "Silver Remote" of "Apple") whose sub-question asks
         for another kind of
         thing than the question (see ``other_kind``), or a common noun of the question the answer carries (see
         ``described_by``)."""
@@ -513,9 +513,9 @@ class SearchAgent:
         "…来自哪位嘉宾？她是做什么的？", where each is asked even when one rests on another): every part a read verified belongs
         in the answer; a small model's answer step drops a part or calls the notes silent although both were read
         and verified. A question asking for a number (a year, a count, a date) answered without one: the small model
-        often names a chain's bridge entity ("Masakazu Katsura" for "born in what year?"); the last hop's verified
+        often names a chain's bridge entity ("the author's name" for "born in what year?"); the last hop's verified
         finding answers it when that finding is a number. Any other chain whose answer is not what its last hop
-        found — the bridge ("Shirley Temple" for "what position did the actress who played X hold?") or another
+        found — the bridge ("Jane Doe" for "what position did the actress who played X hold?") or another
         name read from the pooled passages — is answered by the chain's verified findings, the last hop's as the
         short answer: a read of one hop's own passages, verified in them, is more reliable than a small model's
         answer over every pooled passage. Unless the last hop asks something the question does not ask, or its
@@ -685,7 +685,7 @@ class SearchAgent:
 
         # The answer is about what the question names: a passage that names none of it, nor any verified finding
         # on the way (a chain's bridge) other than the answer itself, does not back it ("A universal remote is a
-        # remote control..." for "Aside from the Apple Remote, what other device...?").
+        # remote control..." for "Aside from the Silver Remote, what other device...?").
         usable = self._usable(run, pool, short)
         ok = {h.chunk.id for h in usable}
 
@@ -748,9 +748,9 @@ class SearchAgent:
 
 
 def _titled(title: str, name: str) -> bool:
-    """Whether a note's title is ``name``, give or take a parenthesis and spelling: "Winner (band)" for "WINNER",
-    "Peter Schmeichel" for "Peter Bolesław Schmeichel", not "Italian language" for "Italian" nor "World War II
-    casualties" for "World War II" (every word of the title, its parenthesis aside, is the name's)."""
+    """Whether a note's title is ``name``, give or take a parenthesis and spelling: "Echo (band)" for "ECHO",
+    "Anna Holt" for "Anna Maria Holt", not "Italian language" for "Italian" nor "Great Flood
+    casualties" for "Great Flood" (every word of the title, its parenthesis aside, is the name's)."""
     core = re.sub(r"\s*[(（][^)）]*[)）]\s*$", "", title).strip() or title
     if _CJK_CHAR.search(core):
         return mentions(name, core) or mentions(core, name)
