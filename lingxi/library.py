@@ -26,6 +26,7 @@ from lingxi.llm.bundled import resolve_model
 from lingxi.llm.chat import ChatModel, LocalChatModel, OpenAIChatModel
 from lingxi.llm.embedder import E5Embedder, Embedder, OpenAIEmbedder
 from lingxi.search.hybrid import FusionWeights, Reranker, Searcher
+from lingxi.search.results import Results
 from lingxi.types import Answer, FileReport, Hit, Note, Step
 
 Progress = Callable[[int, int, FileReport], None]
@@ -269,6 +270,13 @@ class Library:
     ) -> list[Hit]:
         f = filters if isinstance(filters, Filters) else Filters.parse(filters)
         return self.searcher().search(query, k=k, mode=mode, filters=f, per_note=per_note)
+
+    def search_results(
+        self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters | list[str] | None = None, per_note: int = 1
+    ) -> Results:
+        """Like ``search``, with the passages grouped by note and a count of what the per-note limit folded away."""
+        f = filters if isinstance(filters, Filters) else Filters.parse(filters)
+        return self.searcher().results(query, k=k, mode=mode, filters=f, per_note=per_note)
 
     def agent(self, chat: ChatModel, config: AgentConfig | None = None) -> SearchAgent:
         """A search agent over this library; it reads up to two chunks per note per search."""

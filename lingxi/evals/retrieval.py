@@ -12,7 +12,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +24,16 @@ from lingxi.library import Library
 
 @dataclass(frozen=True)
 class RetrievalSet:
+    """Passages (each ingested as one note) and queries with their relevant ids.
+
+    Without ``spans`` a query's relevant ids are passage ids and a hit counts by its note. With ``spans`` (span id →
+    (passage id, start, end) in the passage's text) the passages are long documents, relevant ids are span ids, and
+    a hit counts for every gold span its chunk overlaps: the measure of a chunk ranking inside long notes."""
+
     name: str
     passages: dict[str, tuple[str, str]]  # id -> (title, text)
-    queries: list[tuple[str, str, set[str]]]  # (qid, text, relevant passage ids)
+    queries: list[tuple[str, str, set[str]]]  # (qid, text, relevant passage or span ids)
+    spans: dict[str, tuple[str, int, int]] = field(default_factory=dict)
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -41,7 +48,11 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def load_rgb(path: Path, limit: int | None = None) -> RetrievalSet:
+def _slice(rows: list[Any], skip: int, limit: int | None) -> list[Any]:
+    return rows[skip : None if limit is None else skip + limit]
+
+
+def load_rgb(path: Path, limit: int | None = None, skip: int = 0) -> RetrievalSet:
     """RGB (`{"query", "positive": [...], "negative": [...]}` per line): all passages pooled; positives relevant."""
     ids: dict[str, str] = {}
     queries: list[tuple[str, str, set[str]]] = []
@@ -49,7 +60,7 @@ def load_rgb(path: Path, limit: int | None = None) -> RetrievalSet:
     def flat(xs: list[Any]) -> list[str]:
         return [x for p in xs for x in (p if isinstance(p, list) else [p])]
 
-    for row in _read_jsonl(path)[:limit]:
+    for row in _slice(_read_jsonl(path), skip, limit):
         try:
             pos, neg, q = row["positive"], row["negative"], row["query"]
         except KeyError as e:
@@ -62,11 +73,11 @@ def load_rgb(path: Path, limit: int | None = None) -> RetrievalSet:
     return RetrievalSet(path.name, {pid: ("", t) for t, pid in ids.items()}, queries)
 
 
-def load_hotpotqa(path: Path, limit: int | None = None) -> RetrievalSet:
+def load_hotpotqa(path: Path, limit: int | None = None, skip: int = 0) -> RetrievalSet:
     """HotpotQA with contexts (`question_text`, `contexts: [{title, paragraph_text, is_supporting}]`)."""
     ids: dict[tuple[str, str], str] = {}
     queries = []
-    for row in _read_jsonl(path)[:limit]:
+    for row in _slice(_read_jsonl(path), skip, limit):
         rel = set()
         for c in row["contexts"]:
             key = (c["title"], c["paragraph_text"])
@@ -77,34 +88,205 @@ def load_hotpotqa(path: Path, limit: int | None = None) -> RetrievalSet:
     return RetrievalSet(path.name, {pid: key for key, pid in ids.items()}, queries)
 
 
+def load_locomo(path: Path, limit: int | None = None, skip: int = 0) -> RetrievalSet:
+    """LoCoMo conversations (a JSON list; ``skip``/``limit`` count conversations), each one long transcript: a
+    header paragraph per session with its date, then one paragraph ``Speaker: text`` per turn. A question's gold
+    spans are its evidence turns (``"D1:3"``); questions whose evidence names no turn are left out."""
+    try:
+        convs = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise BadInput(f"{path}: not valid JSON ({e.msg})") from e
+    if not isinstance(convs, list):
+        raise BadInput(f"{path}: expected a JSON list of conversations")
+    passages: dict[str, tuple[str, str]] = {}
+    spans: dict[str, tuple[str, int, int]] = {}
+    queries: list[tuple[str, str, set[str]]] = []
+    for ci, conv in enumerate(_slice(convs, skip, limit), start=skip):
+        try:
+            sessions, qa = conv["conversation"], conv["qa"]
+        except (KeyError, TypeError) as e:
+            raise BadInput(f"{path}: conversation {ci} lacks field {e}") from e
+        pid = str(conv.get("sample_id") or f"conv{ci}").replace(" ", "_")
+        parts: list[str] = []
+        pos = 0
+        turn_span: dict[str, tuple[int, int]] = {}
+
+        def add(text: str) -> tuple[int, int]:
+            nonlocal pos
+            if parts:
+                pos += 2  # the blank line before this paragraph
+            start = pos
+            parts.append(text)
+            pos += len(text)
+            return start, pos
+
+        n = 1
+        while f"session_{n}" in sessions:
+            add(f"Session {n} — {sessions.get(f'session_{n}_date_time', '')}".strip())
+            for turn in sessions[f"session_{n}"]:
+                text = " ".join(str(turn.get("text", "")).split())
+                if text:
+                    turn_span[str(turn.get("dia_id"))] = add(f"{turn.get('speaker', '')}: {text}")
+            n += 1
+        passages[pid] = (f"Conversation {ci}: {sessions.get('speaker_a', '')} and {sessions.get('speaker_b', '')}",
+                         "\n\n".join(parts))
+        for qi, item in enumerate(qa):
+            rel = set()
+            for ev in item.get("evidence") or []:
+                for dia in str(ev).replace(";", " ").replace(",", " ").split():
+                    if dia in turn_span:
+                        sid = f"{pid}@{dia}"
+                        spans[sid] = (pid, *turn_span[dia])
+                        rel.add(sid)
+            question = str(item.get("question", "")).strip()
+            if rel and question:
+                queries.append((f"{pid}-q{qi}", question, rel))
+    return RetrievalSet(path.name, passages, queries, spans)
+
+
+def load_long_hotpotqa(path: Path, limit: int | None = None, skip: int = 0, per_article: int = 5,
+                       seed: int = 0) -> RetrievalSet:
+    """HotpotQA paragraphs joined into long articles: the paragraphs of each ``per_article`` consecutive questions
+    (gold and distractors), shuffled with a fixed seed, make one article, each paragraph ``title\ntext``. A
+    question's gold spans are its supporting paragraphs."""
+    import random
+
+    rows = _slice(_read_jsonl(path), skip, limit)
+    passages: dict[str, tuple[str, str]] = {}
+    spans: dict[str, tuple[str, int, int]] = {}
+    queries: list[tuple[str, str, set[str]]] = []
+    for b in range(0, len(rows), per_article):
+        block = rows[b : b + per_article]
+        pid = f"article{skip + b}"
+        paras: dict[tuple[str, str], None] = {}
+        for row in block:
+            for c in row["contexts"]:
+                paras.setdefault((c["title"], " ".join(c["paragraph_text"].split())), None)
+        order = list(paras)
+        random.Random(seed + skip + b).shuffle(order)
+        where: dict[tuple[str, str], tuple[int, int]] = {}
+        pos, texts = 0, []
+        for key in order:
+            text = f"{key[0]}\n{key[1]}"
+            where[key] = (pos, pos + len(text))
+            texts.append(text)
+            pos += len(text) + 2
+        passages[pid] = (f"Article {skip + b}", "\n\n".join(texts))
+        for row in block:
+            rel = set()
+            for c in row["contexts"]:
+                if c.get("is_supporting"):
+                    key = (c["title"], " ".join(c["paragraph_text"].split()))
+                    sid = f"{pid}@{len(spans)}"
+                    spans[sid] = (pid, *where[key])
+                    rel.add(sid)
+            if rel:
+                queries.append((row["question_id"], row["question_text"], rel))
+    return RetrievalSet(f"{path.name} (long articles of {per_article} questions)", passages, queries, spans)
+
+
 def ndcg(ranked: list[str], rel: set[str], k: int) -> float:
     dcg = sum(1 / math.log2(i + 2) for i, d in enumerate(ranked[:k]) if d in rel)
     ideal = sum(1 / math.log2(i + 2) for i in range(min(k, len(rel))))
     return dcg / ideal if ideal else 0.0
 
 
-def _rr(ranked: list[str], rel: set[str]) -> float:
-    return next((1 / (i + 1) for i, d in enumerate(ranked) if d in rel), 0.0)
+def ndcg_covered(ranked: list[frozenset[str]], rel: set[str], k: int) -> float:
+    """nDCG@k where a ranked item covers a set of relevant ids and gains 1 for covering any not yet covered."""
+    seen: set[str] = set()
+    dcg = 0.0
+    for i, ids in enumerate(ranked[:k]):
+        new = (ids & rel) - seen
+        if new:
+            dcg += 1 / math.log2(i + 2)
+            seen |= new
+    ideal = sum(1 / math.log2(i + 2) for i in range(min(k, len(rel))))
+    return dcg / ideal if ideal else 0.0
 
 
-def score_run(runs: list[tuple[list[str], set[str]]], latencies: list[float]) -> dict[str, float]:
-    def mean(f: Callable[[list[str], set[str]], float]) -> float:
-        return round(statistics.fmean(f(r, rel) for r, rel in runs), 4)
+def _recall(ranked: list[frozenset[str]], rel: set[str], k: int) -> float:
+    covered: set[str] = set()
+    for ids in ranked[:k]:
+        covered |= ids
+    return len(covered & rel) / len(rel)
+
+
+def _rr(ranked: list[frozenset[str]], rel: set[str]) -> float:
+    return next((1 / (i + 1) for i, d in enumerate(ranked) if d & rel), 0.0)
+
+
+Run = tuple[list[frozenset[str]], set[str]]
+
+
+def score_run(runs: list[Run], latencies: list[float]) -> dict[str, float]:
+    """Metrics over (ranked items, relevant ids) pairs; each item is the set of relevant-id candidates it covers (a
+    passage covers its own id; a chunk of a long document covers the gold spans it overlaps)."""
+
+    def mean(f: Callable[[list[frozenset[str]], set[str]], float]) -> float:
+        return round(statistics.fmean(f(r, rel) for r, rel in runs), 4) if runs else 0.0
 
     return {
-        "ndcg@10": mean(lambda r, rel: ndcg(r, rel, 10)),
-        "recall@10": mean(lambda r, rel: len(set(r[:10]) & rel) / len(rel)),
-        "recall@50": mean(lambda r, rel: len(set(r[:50]) & rel) / len(rel)),
+        "ndcg@10": mean(lambda r, rel: ndcg_covered(r, rel, 10)),
+        "recall@5": mean(lambda r, rel: _recall(r, rel, 5)),
+        "recall@10": mean(lambda r, rel: _recall(r, rel, 10)),
+        "recall@50": mean(lambda r, rel: _recall(r, rel, 50)),
         "mrr": mean(_rr),
-        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2) if latencies else 0.0,
     }
 
 
+@dataclass(frozen=True)
+class System:
+    """One row of the evaluation: a search mode, and for hybrid its fusion, feedback weight and per-note limit."""
+
+    mode: str
+    fusion: str = ""
+    feedback: float = 0.0
+    per_note: int = 1
+    phonetic: float | None = None
+
+    def name(self) -> str:
+        if self.mode != "hybrid":
+            return f"lingxi-{self.mode}" + ("" if self.phonetic is None else f"-phonetic{self.phonetic:g}")
+        out = f"lingxi-hybrid-{self.fusion}" + ("" if self.feedback > 0 else "-nofeedback")
+        if self.phonetic is not None:
+            out += f"-phonetic{self.phonetic:g}"
+        return out
+
+
+def default_systems(s: Settings, per_note: int) -> list[System]:
+    """bm25 and dense, then hybrid under every fusion with and without pseudo-relevance feedback, the configured
+    fusion and feedback first."""
+    fb = s.feedback_weight or 1.0
+    out = [System("bm25", per_note=per_note), System("dense", per_note=per_note)]
+    fusions = [s.fusion] + [f for f in FUSIONS if f != s.fusion]
+    feedbacks = [s.feedback_weight] + [x for x in (fb, 0.0) if x != s.feedback_weight]
+    out += [System("hybrid", f, x, per_note) for f in fusions for x in feedbacks]
+    return out
+
+
+class _QueryVectors:
+    """The query embedder with a memory, so every row of one evaluation embeds each question once."""
+
+    def __init__(self, embed: Callable[[str], Any]) -> None:
+        self.embed = embed
+        self.memo: dict[str, Any] = {}
+
+    def __call__(self, q: str) -> Any:
+        if q not in self.memo:
+            self.memo[q] = self.embed(q)
+        return self.memo[q]
+
+
 def evaluate(data: RetrievalSet, settings: Settings | None = None, progress: Callable[[str], None] | None = None,
-             with_bm25s: bool = True, store: Path | None = None) -> dict[str, Any]:
+             with_bm25s: bool = True, store: Path | None = None, systems: list[System] | None = None,
+             per_note: int | None = None) -> dict[str, Any]:
     """``store``: a folder that keeps the evaluation's store, so a rerun (other fusion weights, say) neither
-    re-parses nor re-embeds the corpus. Without it the store lives in a temporary folder."""
+    re-parses nor re-embeds the corpus. Without it the store lives in a temporary folder. ``per_note``: the
+    per-note limit of every row (default: 1 for passage sets, 0 — a plain chunk ranking — for long documents)."""
     say = progress or (lambda s: None)
+    long_docs = bool(data.spans)
+    pn = per_note if per_note is not None else (0 if long_docs else 1)
     with tempfile.TemporaryDirectory(prefix="lingxi-eval-") as tmp:
         home = store or Path(tmp) / "home"
         home.mkdir(parents=True, exist_ok=True)
@@ -122,41 +304,60 @@ def evaluate(data: RetrievalSet, settings: Settings | None = None, progress: Cal
         if rep.status not in ("ingested", "unchanged"):
             raise BadInput(f"corpus failed to ingest: {rep.reason}")
         build_s = time.perf_counter() - t0
+        covers = _chunk_covers(lib, data) if long_docs else {}
         rows = []
-        # hybrid once per fusion, the configured one first: same store, same queries, one run
-        fusions = [s.fusion] + [f for f in FUSIONS if f != s.fusion]
-        fb = s.feedback_weight
-        # (mode, fusion, feedback weight): the configured hybrid first, then the other fusion, then the
-        # configured fusion without (or, when it is off, with) pseudo-relevance feedback
-        runs_spec = [("bm25", s.fusion, fb), ("dense", s.fusion, fb)] + [("hybrid", f, fb) for f in fusions] + \
-            [("hybrid", s.fusion, 0.0 if fb > 0 else 1.0)]
-        for mode, fusion, feedback in runs_spec:
-            say(f"querying {mode}" + (f" ({fusion} fusion, feedback {feedback:g})" if mode == "hybrid" else ""))
+        qvec: _QueryVectors | None = None
+        for system in systems or default_systems(s, pn):
+            say(f"querying {system.name()}")
             searcher = lib.searcher()
-            searcher.weights = replace(searcher.weights, method=fusion, feedback=feedback)
-            runs, lat = [], []
+            if searcher.embed_query is not None:
+                qvec = qvec or _QueryVectors(searcher.embed_query)
+                searcher.embed_query = qvec
+            searcher.weights = replace(searcher.weights, method=system.fusion or searcher.weights.method,
+                                       feedback=system.feedback)
+            if system.phonetic is not None:
+                searcher.weights = replace(searcher.weights, phonetic=system.phonetic)
+            runs: list[Run] = []
+            lat: list[float] = []
             for _, q, rel in data.queries:
+                if qvec is not None:
+                    qvec(q[:4000])  # embedded before the clock starts: rows compare search, not the embedder
                 t = time.perf_counter()
-                hits = searcher.search(q[:4000], k=50, mode=mode)
+                hits = searcher.search(q[:4000], k=50, mode=system.mode, per_note=system.per_note)
                 lat.append(time.perf_counter() - t)
-                runs.append(([h.chunk.note_id for h in hits], rel))
-            name = f"lingxi-{mode}"
-            if mode == "hybrid" and fusion != s.fusion:
-                name += f"-{fusion}"
-            if mode == "hybrid" and feedback != fb:
-                name += f"-{fusion}-" + ("nofeedback" if feedback == 0 else "feedback")
-            rows.append({"system": name, "metrics": score_run(runs, lat)})
+                ranked = [covers.get(h.chunk.id, frozenset()) if long_docs else frozenset([h.chunk.note_id])
+                          for h in hits]
+                runs.append((ranked, rel))
+            rows.append({"system": system.name(), "metrics": score_run(runs, lat)})
         lib.close()
-    if with_bm25s:
+    if with_bm25s and not long_docs:
         rows.append({"system": "bm25s (same jieba tokens)", "metrics": _bm25s_row(data)})
     return {
         "dataset": data.name,
         "rows": rows,
         "config": {"passages": len(data.passages), "queries": len(data.queries), "embedder": s.embedder,
+                   "gold_spans": len(data.spans), "per_note": pn,
                    "fusion": {"method": s.fusion, "lexical": s.lexical_weight, "dense": s.dense_weight, "k": 60,
-                              "feedback": fb},
+                              "feedback": s.feedback_weight},
                    "ingest_seconds": round(build_s, 1)},
     }
+
+
+def _chunk_covers(lib: Library, data: RetrievalSet) -> dict[str, frozenset[str]]:
+    """chunk id → the gold spans its characters overlap."""
+    by_note: dict[str, list[tuple[str, int, int]]] = {}
+    for sid, (pid, a, b) in data.spans.items():
+        by_note.setdefault(pid, []).append((sid, a, b))
+    out: dict[str, frozenset[str]] = {}
+    for pid, sps in by_note.items():
+        for c in lib.store.get_note(pid).chunks:
+            cs, ce = c.locator.char_start, c.locator.char_end
+            if cs is None or ce is None:
+                continue
+            hit = frozenset(sid for sid, a, b in sps if a < ce and cs < b)
+            if hit:
+                out[c.id] = hit
+    return out
 
 
 def _bm25s_row(data: RetrievalSet) -> dict[str, float]:
@@ -179,5 +380,5 @@ def _bm25s_row(data: RetrievalSet) -> dict[str, float]:
         toks = tokenize(q) or ["-"]
         res, _ = retriever.retrieve([toks], k=min(50, len(pids)), show_progress=False)
         lat.append(time.perf_counter() - t)
-        runs.append(([pids[i] for i in res[0]], rel))
+        runs.append(([frozenset([pids[i]]) for i in res[0]], rel))
     return score_run(runs, lat)
