@@ -83,6 +83,9 @@ class _EmbeddedBackend:
     def vectors_of(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:
         return self.lib.index.vectors_of(self.lib.conn, chunk_ids)
 
+    def phonetic_ids(self, tokens: list[str], k: int, filters: Filters) -> list[tuple[str, float]]:
+        return self.lib.index.phonetic(self.lib.conn, tokens, k, filters)
+
 
 class Library:
     def __init__(self, settings: Settings, embedder: Embedder | None = None, reranker: Reranker | None = None) -> None:
@@ -93,7 +96,8 @@ class Library:
         self.reranker = reranker
         dim = embedder.dim if embedder is not None else (settings.embed_dim or 384)
         self.index = EmbeddedIndex(settings.home, dim, settings.exact_threshold, threads=settings.threads,
-                                   budget=settings.bm25_budget, prune_from=settings.bm25_prune_from)
+                                   budget=settings.bm25_budget, prune_from=settings.bm25_prune_from,
+                                   phonetic_kinds=settings.phonetic_kinds)
         self._schema_ready = False
         self._milvus: Any = None
         # Called with (done, total) while a file's chunks are embedded; the CLI shows it for big files.
@@ -261,7 +265,7 @@ class Library:
             self._resolve,
             emb.embed_query if emb is not None else None,
             FusionWeights(self.settings.lexical_weight, self.settings.dense_weight, method=self.settings.fusion,
-                          feedback=self.settings.feedback_weight),
+                          feedback=self.settings.feedback_weight, phonetic=self.settings.phonetic_weight),
             self.reranker,
         )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import statistics
 import tempfile
 import time
@@ -20,6 +21,8 @@ from lingxi.config import FUSIONS, Settings
 from lingxi.errors import BadInput
 from lingxi.index.tokenize import tokenize
 from lingxi.library import Library
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,9 @@ class RetrievalSet:
     passages: dict[str, tuple[str, str]]  # id -> (title, text)
     queries: list[tuple[str, str, set[str]]]  # (qid, text, relevant passage or span ids)
     spans: dict[str, tuple[str, int, int]] = field(default_factory=dict)
+    # a folder of real files ingested as they are, and for each gold id the (file, verbatim quote) that locate it
+    corpus: Path | None = None
+    quotes: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -185,6 +191,157 @@ def load_long_hotpotqa(path: Path, limit: int | None = None, skip: int = 0, per_
     return RetrievalSet(f"{path.name} (long articles of {per_article} questions)", passages, queries, spans)
 
 
+_TIMING = re.compile(r"^\s*(\[[^\]]*-->[^\]]*\]\s*|\d+\s*$|\d{1,2}:\d{2}[:.,\d]*\s*-->.*$|WEBVTT.*$|NOTE\b.*$)")
+
+
+def transcript_lines(path: Path) -> list[str]:
+    """The spoken lines of a transcript or subtitle file (Whisper ``[a --> b] text``, SRT, VTT): cue numbers, time
+    lines and headers dropped, bracketed times stripped."""
+    out = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        m = _TIMING.match(line)
+        text = (line[m.end():] if m and line.lstrip().startswith("[") else ("" if m else line)).strip()
+        if text:
+            out.append(text)
+    return out
+
+
+def load_asr(paths: list[Path], rate: float = 0.15, seed: int = 0, per_file: int = 30,
+             words: int = 3) -> tuple[RetrievalSet, RetrievalSet, RetrievalSet]:
+    """Known-item questions over Chinese transcripts, as (clean, noisy, noisy-affected) sets sharing the questions.
+    Each file is one long passage (its spoken lines, one per line). A question is the ``words`` rarest content words
+    (jieba, no stopwords, 2+ characters; rarest by how many lines of the file hold them) of a line sampled with
+    ``seed`` — the few key words a user types — and its gold span is that line. The noisy set is the same text with
+    ``rate`` of its words replaced by homophones (``lingxi.evals.homophones``); the questions stay correctly written.
+    The affected set keeps the questions one of whose words the noise changed in the gold line."""
+    import random
+
+    from lingxi.evals.homophones import corrupt
+    from lingxi.index.tokenize import jieba_module, stopwords
+
+    stop = stopwords()
+    clean: dict[str, tuple[str, str]] = {}
+    noisy: dict[str, tuple[str, str]] = {}
+    spans: dict[str, tuple[str, int, int]] = {}
+    queries: list[tuple[str, str, set[str]]] = []
+    affected: list[tuple[str, str, set[str]]] = []
+    replaced = total = 0
+    for fi, path in enumerate(paths):
+        lines = transcript_lines(path)
+        if not lines:
+            raise BadInput(f"{path}: no spoken lines found")
+        pid = f"t{fi}"
+        body = "\n".join(lines)
+        starts = []
+        pos = 0
+        for ln in lines:
+            starts.append(pos)
+            pos += len(ln) + 1
+        bad, done, n = corrupt(body, rate, seed + fi)
+        replaced, total = replaced + done, total + n
+        clean[pid] = (path.stem, body)
+        noisy[pid] = (path.stem, bad)
+        content = [list(dict.fromkeys(w for w in jieba_module().cut(ln) if len(w) >= 2 and w not in stop
+                                      and _CJK.search(w))) for ln in lines]
+        df: dict[str, int] = {}
+        for ws in content:
+            for w in ws:
+                df[w] = df.get(w, 0) + 1
+        rng = random.Random(seed + 1000 + fi)
+        cands = list(range(len(lines)))
+        rng.shuffle(cands)
+        taken = 0
+        for li in cands:
+            if taken >= per_file:
+                break
+            if len(content[li]) < words:
+                continue
+            key = sorted(content[li], key=lambda w: (df[w], content[li].index(w)))[:words]
+            key.sort(key=content[li].index)
+            sid = f"{pid}@{li}"
+            a, b = starts[li], starts[li] + len(lines[li])
+            spans[sid] = (pid, a, b)
+            queries.append((sid, " ".join(key), {sid}))
+            if any(w not in bad[a:b] for w in key):
+                affected.append(queries[-1])
+            taken += 1
+    tag = f"{len(paths)} transcripts, {len(queries)} questions"
+    share = f"{replaced}/{total} words ({replaced / max(total, 1):.1%}) replaced by homophones, seed {seed}"
+    return (RetrievalSet(f"asr clean ({tag})", clean, queries, spans),
+            RetrievalSet(f"asr noisy ({tag}; {share})", noisy, queries, spans),
+            RetrievalSet(f"asr noisy, questions whose words the noise hit ({len(affected)} of {tag}; {share})",
+                         noisy, affected, spans))
+
+
+def load_questions(path: Path, corpus: Path, split: str | None = None,
+                   kinds: tuple[str, ...] = ()) -> RetrievalSet:
+    """Questions over a folder of real documents (``{"id", "q", "split", "kind", "evidence": [{"file", "quote"}],
+    "alt_evidence": [...]}`` per line, bench/data/realworld_qa.jsonl's format): the folder is ingested through
+    the normal parsers, and each evidence passage is found by its quote (an alternative evidence with the same index
+    counts as the same passage). ``split``/``kinds`` keep only those rows."""
+    if not corpus.is_dir():
+        raise BadInput(f"{corpus}: not a folder")
+    queries: list[tuple[str, str, set[str]]] = []
+    quotes: dict[str, list[tuple[str, str]]] = {}
+    for row in _read_jsonl(path):
+        if (split and row.get("split") != split) or (kinds and row.get("kind") not in kinds):
+            continue
+        try:
+            qid, q, evidence = str(row["id"]), str(row["q"]), row["evidence"]
+        except KeyError as e:
+            raise BadInput(f"{path}: row {row.get('id')!r} lacks field {e}") from e
+        rel = set()
+        for i, ev in enumerate(evidence):
+            sid = f"{qid}@{i}"
+            quotes[sid] = [(str(ev["file"]), str(ev["quote"]))]
+            rel.add(sid)
+        for i, ev in enumerate(row.get("alt_evidence") or []):
+            sid = f"{qid}@{min(i, len(evidence) - 1)}"
+            quotes.setdefault(sid, []).append((str(ev["file"]), str(ev["quote"])))
+        queries.append((qid, q, rel))
+    label = path.name + (f" {split}" if split else "") + (f" ({', '.join(kinds)})" if kinds else "")
+    return RetrievalSet(label, {}, queries, corpus=corpus, quotes=quotes)
+
+
+def _squashed(text: str) -> tuple[str, list[int]]:
+    """``text`` without whitespace, and for each kept character its offset in ``text``."""
+    keep = [(i, ch) for i, ch in enumerate(text) if not ch.isspace()]
+    return "".join(ch for _, ch in keep), [i for i, _ in keep]
+
+
+def _quote_covers(lib: Library, data: RetrievalSet) -> tuple[dict[str, frozenset[str]], list[str]]:
+    """chunk id → the gold ids whose quote its characters overlap; and the quotes found in no note."""
+    assert data.corpus is not None
+    root = data.corpus.resolve()
+    notes_of: dict[str, list[str]] = {}
+    for r in lib.conn.execute("SELECT id, file_path FROM notes"):
+        notes_of.setdefault(str(Path(r[1]).resolve().relative_to(root)) if Path(r[1]).resolve().is_relative_to(root)
+                            else r[1], []).append(r[0])
+    out: dict[str, set[str]] = {}
+    missing = []
+    for sid, locs in data.quotes.items():
+        found = False
+        for file, quote in locs:
+            q, _ = _squashed(quote)
+            for nid in notes_of.get(file, []):
+                note = lib.store.get_note(nid)
+                flat, where = _squashed(note.body)
+                at = flat.find(q)
+                if at < 0 or not q:
+                    continue
+                a, b = where[at], where[at + len(q) - 1] + 1
+                for c in note.chunks:
+                    cs, ce = c.locator.char_start, c.locator.char_end
+                    inside = (cs is not None and ce is not None and a < ce and cs < b) or \
+                        (cs is None and q in _squashed(c.text)[0])
+                    if inside:
+                        out.setdefault(c.id, set()).add(sid)
+                        found = True
+        if not found:
+            missing.append(sid)
+    return {cid: frozenset(v) for cid, v in out.items()}, missing
+
+
 def ndcg(ranked: list[str], rel: set[str], k: int) -> float:
     dcg = sum(1 / math.log2(i + 2) for i, d in enumerate(ranked[:k]) if d in rel)
     ideal = sum(1 / math.log2(i + 2) for i in range(min(k, len(rel))))
@@ -244,6 +401,7 @@ class System:
     feedback: float = 0.0
     per_note: int = 1
     phonetic: float | None = None
+    lexical: float | None = None
 
     def name(self) -> str:
         if self.mode != "hybrid":
@@ -251,7 +409,16 @@ class System:
         out = f"lingxi-hybrid-{self.fusion}" + ("" if self.feedback > 0 else "-nofeedback")
         if self.phonetic is not None:
             out += f"-phonetic{self.phonetic:g}"
+        if self.lexical is not None:
+            out += f"-lexical{self.lexical:g}"
         return out
+
+
+def phonetic_systems(s: Settings, per_note: int) -> list[System]:
+    """bm25, dense, and the configured hybrid without and with the phonetic list (weight 1)."""
+    return [System("bm25", per_note=per_note), System("dense", per_note=per_note),
+            System("hybrid", s.fusion, s.feedback_weight, per_note, phonetic=0.0),
+            System("hybrid", s.fusion, s.feedback_weight, per_note, phonetic=1.0)]
 
 
 def default_systems(s: Settings, per_note: int) -> list[System]:
@@ -285,7 +452,7 @@ def evaluate(data: RetrievalSet, settings: Settings | None = None, progress: Cal
     re-parses nor re-embeds the corpus. Without it the store lives in a temporary folder. ``per_note``: the
     per-note limit of every row (default: 1 for passage sets, 0 — a plain chunk ranking — for long documents)."""
     say = progress or (lambda s: None)
-    long_docs = bool(data.spans)
+    long_docs = bool(data.spans) or data.corpus is not None
     pn = per_note if per_note is not None else (0 if long_docs else 1)
     with tempfile.TemporaryDirectory(prefix="lingxi-eval-") as tmp:
         home = store or Path(tmp) / "home"
@@ -294,17 +461,27 @@ def evaluate(data: RetrievalSet, settings: Settings | None = None, progress: Cal
         s = Settings(**{**base.__dict__, "home": home.resolve()})
         lib = Library(s)
         lib.embed_progress = lambda d, n: say(f"embedded {d}/{n}") if d == n or d % 500 < 16 else None
-        corpus = home / "corpus.jsonl"
-        with corpus.open("w", encoding="utf-8") as f:
-            for pid, (title, text) in data.passages.items():
-                f.write(json.dumps({"id": pid, "title": title or text[:30], "text": text}, ensure_ascii=False) + "\n")
-        say(f"ingesting {len(data.passages)} passages into {home} (embedding takes a while on CPU; reruns reuse it)")
         t0 = time.perf_counter()
-        [rep] = lib.ingest([corpus])
-        if rep.status not in ("ingested", "unchanged"):
-            raise BadInput(f"corpus failed to ingest: {rep.reason}")
+        missing: list[str] = []
+        if data.corpus is not None:
+            say(f"ingesting {data.corpus} into {home} (embedding takes a while on CPU; reruns reuse it)")
+            failed = [f"{r.path}: {r.reason}" for r in lib.ingest([data.corpus]) if r.status == "failed"]
+            if failed:
+                say("not ingested: " + "; ".join(failed))
+            covers, missing = _quote_covers(lib, data)
+        else:
+            corpus = home / "corpus.jsonl"
+            with corpus.open("w", encoding="utf-8") as f:
+                for pid, (title, text) in data.passages.items():
+                    f.write(json.dumps({"id": pid, "title": title or text[:30], "text": text}, ensure_ascii=False)
+                            + "\n")
+            say(f"ingesting {len(data.passages)} passages into {home} (embedding takes a while on CPU; reruns reuse"
+                " it)")
+            [rep] = lib.ingest([corpus])
+            if rep.status not in ("ingested", "unchanged"):
+                raise BadInput(f"corpus failed to ingest: {rep.reason}")
+            covers = _chunk_covers(lib, data) if long_docs else {}
         build_s = time.perf_counter() - t0
-        covers = _chunk_covers(lib, data) if long_docs else {}
         rows = []
         qvec: _QueryVectors | None = None
         for system in systems or default_systems(s, pn):
@@ -317,6 +494,8 @@ def evaluate(data: RetrievalSet, settings: Settings | None = None, progress: Cal
                                        feedback=system.feedback)
             if system.phonetic is not None:
                 searcher.weights = replace(searcher.weights, phonetic=system.phonetic)
+            if system.lexical is not None:
+                searcher.weights = replace(searcher.weights, lexical=system.lexical)
             runs: list[Run] = []
             lat: list[float] = []
             for _, q, rel in data.queries:
@@ -336,7 +515,8 @@ def evaluate(data: RetrievalSet, settings: Settings | None = None, progress: Cal
         "dataset": data.name,
         "rows": rows,
         "config": {"passages": len(data.passages), "queries": len(data.queries), "embedder": s.embedder,
-                   "gold_spans": len(data.spans), "per_note": pn,
+                   "gold_spans": len(data.spans) or len(data.quotes), "per_note": pn,
+                   "quotes_not_found": missing,
                    "fusion": {"method": s.fusion, "lexical": s.lexical_weight, "dense": s.dense_weight, "k": 60,
                               "feedback": s.feedback_weight},
                    "ingest_seconds": round(build_s, 1)},

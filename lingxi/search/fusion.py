@@ -53,18 +53,29 @@ def separation(scores: list[float], head: int = 1) -> float:
     return max(0.0, (statistics.fmean(scores[:head]) - statistics.fmean(scores)) / sd)
 
 
-def adaptive(scored: Scored, weights: dict[str, float], k: int = 60) -> Fused:
-    """RRF whose list weights are set per query: each list's configured weight times its ``separation`` (how far its
-    top hits stand out from its own candidates). A query whose terms every candidate shares leaves BM25 flat, and it
-    then counts little; a query whose rare term picks out one passage makes BM25 count more than a dense list that
-    finds many passages about equally close. Lists without scores to judge fall back to their configured weight."""
+def separation_weights(scored: Scored, weights: dict[str, float]) -> dict[str, float]:
+    """Each list's configured weight times its ``separation`` relative to the mean over the lists; lists without
+    scores to judge keep their configured weight."""
     seps = {name: separation([s for _, s in lst]) for name, lst in scored.items() if lst}
     mean_sep = statistics.fmean(seps.values()) if seps else 0.0
     w: dict[str, float] = {}
     for name in scored:
         base = weights.get(name, 1.0)
         w[name] = base * (seps[name] / mean_sep) if name in seps and mean_sep > 0 else base
-    return rrf({name: [cid for cid, _ in lst] for name, lst in scored.items()}, w, k)
+    return w
+
+
+def adaptive(scored: Scored, weights: dict[str, float], k: int = 60) -> Fused:
+    """RRF whose list weights are set per query by ``separation_weights``: how far each list's top hit stands out
+    from its own candidates. A query whose terms every candidate shares leaves BM25 flat, and it then counts little;
+    a query whose rare term picks out one passage makes BM25 count more than a dense list that finds many passages
+    about equally close."""
+    return rrf({name: [cid for cid, _ in lst] for name, lst in scored.items()}, separation_weights(scored, weights), k)
+
+
+def adaptive_convex(scored: Scored, weights: dict[str, float], k: int = 60) -> Fused:
+    """``convex`` with the per-query list weights of ``separation_weights``."""
+    return convex(scored, separation_weights(scored, weights))
 
 
 FusionFn = Callable[[Scored, dict[str, float], int], Fused]
@@ -72,4 +83,5 @@ FUSION_FUNCTIONS: dict[str, FusionFn] = {
     "rrf": lambda scored, w, k: rrf({name: [cid for cid, _ in lst] for name, lst in scored.items()}, w, k),
     "convex": lambda scored, w, k: convex(scored, w),
     "adaptive": adaptive,
+    "adaptive-convex": adaptive_convex,
 }

@@ -14,6 +14,7 @@ import numpy as np
 from lingxi.config import FUSIONS
 from lingxi.errors import BadInput
 from lingxi.index.filters import Filters
+from lingxi.index.phonetic import phonetic_tokens
 from lingxi.index.store import note_of_chunk
 from lingxi.index.tokenize import tokenize
 from lingxi.search.fusion import FUSION_FUNCTIONS
@@ -46,6 +47,8 @@ class FusionWeights:
     """How the ranked lists are fused into one chunk ranking (``method``: one of ``FUSIONS``, see
     ``lingxi.search.fusion``), the weight of each list, the RRF constant ``k`` and how deep each list is read
     (``depth``: at least this many candidates per list, so a passage ranked well by one list only is still there).
+
+    ``phonetic`` weighs the list from the phonetic index of transcripts (``lingxi.index.phonetic``); 0 turns it off.
 
     ``feedback`` weighs a third list, a dense search with the query moved towards its own top
     ``feedback_docs`` dense hits (Rocchio pseudo-relevance feedback: q' = q + ``feedback_beta`` · their mean);
@@ -142,8 +145,15 @@ class Searcher:
                 scored["feedback"] = self._feedback(vector, scored["dense"], depth, filters)
                 for r, (cid, _) in enumerate(scored["feedback"], 1):
                     signals.setdefault(cid, {})["feedback_rank"] = r
+        phonetic = getattr(self.backend, "phonetic_ids", None)
+        if mode == "hybrid" and self.weights.phonetic > 0 and phonetic is not None:
+            # how the query sounds, matched against transcripts' chunks (lingxi.index.phonetic)
+            scored["phonetic"] = phonetic(phonetic_tokens(query), depth, filters)
+            for r, (cid, _) in enumerate(scored["phonetic"], 1):
+                signals.setdefault(cid, {})["phonetic_rank"] = r
         if mode == "hybrid":
-            w = {"lexical": self.weights.lexical, "dense": self.weights.dense, "feedback": self.weights.feedback}
+            w = {"lexical": self.weights.lexical, "dense": self.weights.dense, "feedback": self.weights.feedback,
+                 "phonetic": self.weights.phonetic}
             fused = FUSION_FUNCTIONS[self.weights.method](scored, w, self.weights.k)
         else:
             fused = [(cid, float(s)) for cid, s in next(iter(scored.values()))]
