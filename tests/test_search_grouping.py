@@ -114,6 +114,13 @@ def test_convex_with_feedback_let_the_dense_list_pick():
     assert [h.chunk.id for h in res.hits] == ["a:9", "c:0", "b:0"]
 
 
+def test_default_fusion_keeps_bm25s_first_passage():
+    # adaptive-convex: BM25's list separates its first passage (z 1.72) far more than the dense lists do (0.82),
+    # so BM25 weighs about twice each dense list and a:5 (0.513) beats a:9 (0.487)
+    s = Searcher(_TwinLists(LEXICAL, DENSE), _resolve, lambda q: np.array([1.0, 0.0], dtype=np.float32))
+    assert s.search("q", k=1, per_note=1)[0].chunk.id == "a:5"
+
+
 def test_search_returns_the_shown_hits_in_fused_order():
     lexical = [("a:5", 12.0), ("b:0", 4.0)]
     dense = [("b:0", 0.9), ("a:5", 0.5)]
