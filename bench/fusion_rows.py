@@ -32,7 +32,6 @@ def main() -> None:
     ap.add_argument("--fusions", default=",".join(FUSIONS))
     ap.add_argument("--feedback", default="1,0")
     ap.add_argument("--lexical", default="1", help="BM25 list weights to try (dense is 1)")
-    ap.add_argument("--complete", default="0", help="score completion off/on to try, e.g. 0,1")
     ap.add_argument("--no-single", action="store_true", help="skip the bm25 and dense rows")
     args = ap.parse_args()
     loaders = {"rgb": retrieval.load_rgb, "hotpotqa": retrieval.load_hotpotqa, "locomo": retrieval.load_locomo,
@@ -53,9 +52,8 @@ def main() -> None:
 def run(data: retrieval.RetrievalSet, s: Settings, store: Path, a: argparse.Namespace) -> None:
     pn = 0 if (data.spans or data.corpus is not None) else 1
     systems = [] if a.no_single else [retrieval.System("bm25", per_note=pn), retrieval.System("dense", per_note=pn)]
-    systems += [retrieval.System("hybrid", f, float(fb), pn, lexical=float(lw), complete=c == "1")
-                for f in a.fusions.split(",") for fb in a.feedback.split(",") for lw in a.lexical.split(",")
-                for c in a.complete.split(",")]
+    systems += [retrieval.System("hybrid", f, float(fb), pn, lexical=float(lw))
+                for f in a.fusions.split(",") for fb in a.feedback.split(",") for lw in a.lexical.split(",")]
     if not store.exists():
         raise SystemExit(f"{store}: build it first with `lingxi eval retrieval`")
     res = retrieval.evaluate(data, s, store=store, systems=systems, with_bm25s=False)

@@ -177,28 +177,3 @@ def test_cli_search_says_what_was_grouped(tmp_path, capsys):
     assert got["grouping"]["passages_grouped"] == 0 and got["grouping"]["notes_shown"] == 2
     assert sorted(h["chunk_id"] for h in got["hits"][:3]) == ["long:2", "long:5", "long:8"]
 
-
-def test_score_completion_gives_lexical_only_passages_their_real_cosine():
-    # chunks are unit vectors at these angles; the query points at 0°. The dense list stops after two passages, as a
-    # depth limit would; BM25 found x:0 (40°) and y:0 (80°), which the dense list never reached.
-    deg = {"a:0": 5, "b:0": 10, "x:0": 40, "y:0": 80}
-    vecs = {c: np.array([np.cos(np.radians(d)), np.sin(np.radians(d))], dtype=np.float32) for c, d in deg.items()}
-
-    class Cut(_Lists):
-        def vectors_of(self, chunk_ids):
-            return {c: vecs[c] for c in chunk_ids if c in vecs}
-
-    q = np.array([1.0, 0.0], dtype=np.float32)
-    dense = [("a:0", float(np.cos(np.radians(5)))), ("b:0", float(np.cos(np.radians(10))))]
-    s = Searcher(Cut([("y:0", 9.0), ("x:0", 5.0)], dense), _resolve, lambda _: q, FusionWeights(feedback=0.0))
-    scored = {"lexical": [("y:0", 9.0), ("x:0", 5.0)], "dense": list(dense)}
-    s._complete(scored, q)
-    assert [c for c, _ in scored["dense"]] == ["a:0", "b:0", "x:0", "y:0"]  # appended by their own cosine
-    assert scored["dense"][2][1] == pytest.approx(np.cos(np.radians(40)), abs=1e-6)
-    # RRF now ranks x:0 (BM25 2nd, dense 3rd) above b:0 (dense 2nd only)
-    on = Searcher(Cut([("y:0", 9.0), ("x:0", 5.0)], dense), _resolve, lambda _: q,
-                  FusionWeights(method="rrf", feedback=0.0, complete=True))
-    off = Searcher(Cut([("y:0", 9.0), ("x:0", 5.0)], dense), _resolve, lambda _: q,
-                   FusionWeights(method="rrf", feedback=0.0, complete=False))
-    assert [h.chunk.id for h in on.search("q", k=4, per_note=0)] == ["y:0", "x:0", "a:0", "b:0"]
-    assert [h.chunk.id for h in off.search("q", k=4, per_note=0)] == ["a:0", "y:0", "b:0", "x:0"]

@@ -402,7 +402,6 @@ class System:
     per_note: int = 1
     phonetic: float | None = None
     lexical: float | None = None
-    complete: bool | None = None
 
     def name(self) -> str:
         if self.mode != "hybrid":
@@ -412,8 +411,6 @@ class System:
             out += f"-phonetic{self.phonetic:g}"
         if self.lexical is not None:
             out += f"-lexical{self.lexical:g}"
-        if self.complete is not None:
-            out += "-completed" if self.complete else "-uncompleted"
         return out
 
 
@@ -499,8 +496,6 @@ def evaluate(data: RetrievalSet, settings: Settings | None = None, progress: Cal
                 searcher.weights = replace(searcher.weights, phonetic=system.phonetic)
             if system.lexical is not None:
                 searcher.weights = replace(searcher.weights, lexical=system.lexical)
-            if system.complete is not None:
-                searcher.weights = replace(searcher.weights, complete=system.complete)
             runs: list[Run] = []
             lat: list[float] = []
             for _, q, rel in data.queries:

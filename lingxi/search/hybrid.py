@@ -48,9 +48,6 @@ class FusionWeights:
     ``lingxi.search.fusion``), the weight of each list, the RRF constant ``k`` and how deep each list is read
     (``depth``: at least this many candidates per list, so a passage ranked well by one list only is still there).
 
-    ``complete``: score completion (``Searcher._complete``), the dense lists also score the passages only the
-    lexical lists found.
-
     ``phonetic`` weighs the list from the phonetic index of transcripts (``lingxi.index.phonetic``); 0 turns it off.
 
     ``feedback`` weighs a third list, a dense search with the query moved towards its own top
@@ -66,7 +63,6 @@ class FusionWeights:
     feedback_beta: float = 1.0
     depth: int = 50
     phonetic: float = 0.0
-    complete: bool = False
 
     def __post_init__(self) -> None:
         if self.method not in FUSIONS:
@@ -155,8 +151,6 @@ class Searcher:
             scored["phonetic"] = phonetic(phonetic_tokens(query), depth, filters)
             for r, (cid, _) in enumerate(scored["phonetic"], 1):
                 signals.setdefault(cid, {})["phonetic_rank"] = r
-        if mode == "hybrid" and self.weights.complete and qvec is not None:
-            self._complete(scored, vector)
         if mode == "hybrid":
             w = {"lexical": self.weights.lexical, "dense": self.weights.dense, "feedback": self.weights.feedback,
                  "phonetic": self.weights.phonetic}
@@ -177,29 +171,6 @@ class Searcher:
         notes = {h.chunk.note_id for h in hits}
         return Results(hits, k, per_note, {n: c for n, c in everything.grouped_by_note.items() if n in notes},
                        len(order))
-
-    def _complete(self, scored: dict[str, list[tuple[str, float]]], qvec: np.ndarray) -> None:
-        """Score completion: give the passages that only the lexical lists found their real cosine in the dense
-        lists (and in the feedback list, with its moved query), appended after the passages those lists returned.
-        Without it such a passage scores as if the dense retriever had judged it worthless — the lowest score of
-        the list, or nothing — so a long note's passage that BM25 ranks first loses to one the dense list ranks
-        first, because the dense list stopped before reaching it."""
-        lexical_ids = list(dict.fromkeys(cid for name in ("lexical", "phonetic") for cid, _ in scored.get(name, [])))
-        queries = {"dense": qvec}
-        if scored.get("feedback"):
-            moved = self._moved(qvec, scored["dense"])
-            if moved is not None:
-                queries["feedback"] = moved
-        for name, vector in queries.items():
-            lst = scored.get(name)
-            if lst is None:
-                continue
-            have = {cid for cid, _ in lst}
-            missing = [cid for cid in lexical_ids if cid not in have]
-            vecs = self.backend.vectors_of(missing) if missing else {}
-            extra = sorted(((cid, float(vecs[cid] @ vector)) for cid in missing if cid in vecs),
-                           key=lambda x: (-x[1], x[0]))
-            scored[name] = lst + extra
 
     def _moved(self, qvec: np.ndarray, dense: list[tuple[str, float]]) -> np.ndarray | None:
         """The feedback query: ``qvec`` moved towards its top dense hits (one per note), normalised."""
