@@ -14,7 +14,7 @@ from typing import TypeVar
 from lingxi.errors import BadInput
 
 EMBEDDERS = ("e5", "openai", "none")
-FUSIONS = ("rrf", "convex")  # how hybrid search fuses lexical and dense results (lingxi.search.hybrid)
+FUSIONS = ("rrf", "convex", "adaptive", "adaptive-convex")  # how hybrid search fuses lexical and dense results (lingxi.search.hybrid)
 LLMS = ("local", "openai")
 BACKENDS = ("embedded", "milvus")
 
@@ -92,8 +92,10 @@ class Settings:
     exact_threshold: int = 20000
     lexical_weight: float = 1.0
     dense_weight: float = 1.0
-    fusion: str = "convex"
+    fusion: str = "adaptive-convex"
     feedback_weight: float = 1.0
+    phonetic_weight: float = 1.0
+    phonetic_kinds: tuple[str, ...] = ("transcript", "srt", "vtt", "audio", "video")
     bm25_budget: float = 0.1
     bm25_prune_from: int = 20000
     llm: str = "local"
@@ -143,8 +145,11 @@ class Settings:
             "exact_threshold": _env_int("LINGXI_EXACT_THRESHOLD", 20000),
             "lexical_weight": lw,
             "dense_weight": dw,
-            "fusion": env("LINGXI_FUSION", "convex"),
+            "fusion": env("LINGXI_FUSION", "adaptive-convex"),
             "feedback_weight": _env_num("LINGXI_FEEDBACK", 1.0, float),
+            "phonetic_weight": _env_num("LINGXI_PHONETIC", 1.0, float),
+            "phonetic_kinds": tuple(k.strip() for k in env("LINGXI_PHONETIC_KINDS", "transcript,srt,vtt,audio,video").split(",")
+                                    if k.strip()),
             "bm25_budget": _env_num("LINGXI_BM25_BUDGET", 0.1, float),
             "bm25_prune_from": _env_int("LINGXI_BM25_PRUNE_FROM", 20000),
             "llm": env("LINGXI_LLM", "local"),
@@ -169,6 +174,8 @@ class Settings:
             raise BadInput(f"fusion {s.fusion!r} (LINGXI_FUSION) is not one of: {', '.join(FUSIONS)}")
         if not s.feedback_weight >= 0:
             raise BadInput(f"LINGXI_FEEDBACK={s.feedback_weight!r} must be a weight ≥ 0 (0 turns feedback off)")
+        if not s.phonetic_weight >= 0:
+            raise BadInput(f"LINGXI_PHONETIC={s.phonetic_weight!r} must be a weight ≥ 0 (0 turns the phonetic list off)")
         if not s.bm25_budget >= 0:
             raise BadInput(f"LINGXI_BM25_BUDGET={s.bm25_budget!r} must be a share of the chunk count ≥ 0 (0 keeps every"
                            " query term)")

@@ -29,6 +29,7 @@ from lingxi.llm.chat import ChatModel, LocalChatModel, OpenAIChatModel
 from lingxi.llm.embedder import E5Embedder, Embedder, OpenAIEmbedder
 from lingxi.media import Recognizers
 from lingxi.search.hybrid import FusionWeights, Reranker, Searcher
+from lingxi.search.results import Results
 from lingxi.types import Answer, FileReport, Hit, Note, Step
 from lingxi.users import Users
 
@@ -104,6 +105,9 @@ class _EmbeddedBackend:
     def vectors_of(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:
         return self.lib.index.vectors_of(self.lib.conn, chunk_ids)
 
+    def phonetic_ids(self, tokens: list[str], k: int, filters: Filters) -> list[tuple[str, float]]:
+        return self.lib.index.phonetic(self.lib.conn, tokens, k, filters)
+
 
 class Library:
     def __init__(self, settings: Settings, embedder: Embedder | None = None, reranker: Reranker | None = None) -> None:
@@ -115,7 +119,8 @@ class Library:
         self.reranker = reranker
         dim = embedder.dim if embedder is not None else (settings.embed_dim or 384)
         self.index = EmbeddedIndex(settings.home, dim, settings.exact_threshold, threads=settings.threads,
-                                   budget=settings.bm25_budget, prune_from=settings.bm25_prune_from)
+                                   budget=settings.bm25_budget, prune_from=settings.bm25_prune_from,
+                                   phonetic_kinds=settings.phonetic_kinds)
         self._schema_ready = False
         self._milvus: Any = None
         self._users: Users | None = None
@@ -362,7 +367,7 @@ class Library:
             self._resolve,
             emb.embed_query if emb is not None else None,
             FusionWeights(self.settings.lexical_weight, self.settings.dense_weight, method=self.settings.fusion,
-                          feedback=self.settings.feedback_weight),
+                          feedback=self.settings.feedback_weight, phonetic=self.settings.phonetic_weight),
             self.reranker,
         )
 
@@ -374,6 +379,16 @@ class Library:
             _ = self.conn
             f = dataclasses.replace(f, viewer=None, hidden_notes=f.hidden_notes + tuple(self.store.hidden_from(f.viewer)))
         return self.searcher().search(query, k=k, mode=mode, filters=f, per_note=per_note)
+
+    def search_results(
+        self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters | list[str] | None = None, per_note: int = 1
+    ) -> Results:
+        """Like ``search``, with the passages grouped by note and a count of what the per-note limit folded away."""
+        f = filters if isinstance(filters, Filters) else Filters.parse(filters)
+        if f.viewer is not None and self.milvus is not None:
+            _ = self.conn
+            f = dataclasses.replace(f, viewer=None, hidden_notes=f.hidden_notes + tuple(self.store.hidden_from(f.viewer)))
+        return self.searcher().results(query, k=k, mode=mode, filters=f, per_note=per_note)
 
     def agent(self, chat: ChatModel, config: AgentConfig | None = None, filters: Filters | None = None) -> SearchAgent:
         """A search agent over this library; it reads up to two chunks per note per search, and only notes that

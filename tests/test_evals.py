@@ -39,14 +39,40 @@ def test_eval_retrieval_json_contract(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     result = json.loads(out)  # exactly one JSON object on stdout
-    # hybrid with the configured fusion, then with the other one, then without pseudo-relevance feedback
+    # hybrid under every fusion, the configured one first, each with and without pseudo-relevance feedback
     # (same store, same run)
-    assert [r["system"] for r in result["rows"]] == ["lingxi-bm25", "lingxi-dense", "lingxi-hybrid",
-                                                     "lingxi-hybrid-rrf", "lingxi-hybrid-convex-nofeedback",
-                                                     "bm25s (same jieba tokens)"]
-    assert result["config"]["fusion"]["method"] == "convex" and result["config"]["fusion"]["feedback"] == 1.0
+    assert [r["system"] for r in result["rows"]] == [
+        "lingxi-bm25", "lingxi-dense", "lingxi-hybrid-adaptive-convex", "lingxi-hybrid-adaptive-convex-nofeedback",
+        "lingxi-hybrid-rrf", "lingxi-hybrid-rrf-nofeedback", "lingxi-hybrid-convex", "lingxi-hybrid-convex-nofeedback",
+        "lingxi-hybrid-adaptive", "lingxi-hybrid-adaptive-nofeedback", "bm25s (same jieba tokens)"]
+    assert result["config"]["fusion"]["method"] == "adaptive-convex" and result["config"]["fusion"]["feedback"] == 1.0
     assert result["rows"][0]["metrics"]["ndcg@10"] == 1.0
-    assert set(result["rows"][2]["metrics"]) == {"ndcg@10", "recall@10", "recall@50", "mrr", "p50_ms"}
+    assert set(result["rows"][2]["metrics"]) == {"ndcg@10", "recall@5", "recall@10", "recall@50", "mrr", "p50_ms"}
+
+
+def test_long_document_sets_score_chunks_by_the_gold_spans_they_overlap(tmp_path, capsys):
+    from lingxi.evals.retrieval import load_locomo
+
+    turns = [{"speaker": "Ann", "dia_id": f"D1:{i}", "text": f"filler talk number {i} about the weather. " * 6}
+             for i in range(1, 13)]
+    turns[6]["text"] = "I adopted a grey kitten called Pepper from the shelter last week. " * 3
+    conv = {"sample_id": "c0", "conversation": {"speaker_a": "Ann", "speaker_b": "Bo", "session_1_date_time": "May 1",
+                                                "session_1": turns},
+            "qa": [{"question": "What is the name of Ann's kitten?", "evidence": ["D1:7"]},
+                   {"question": "unmapped", "evidence": ["D9:1"]}]}
+    f = tmp_path / "locomo.json"
+    f.write_text(json.dumps([conv]), encoding="utf-8")
+    data = load_locomo(f)
+    [(qid, q, rel)] = data.queries  # the question whose evidence names no turn is left out
+    assert (qid, rel) == ("c0-q0", {"c0@D1:7"})
+    pid, a, b = data.spans["c0@D1:7"]
+    assert data.passages[pid][1][a:b].startswith("Ann: I adopted a grey kitten")
+    code = main(["--home", str(tmp_path / "h"), "eval", "retrieval", "--locomo", str(f), "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and result["config"]["per_note"] == 0 and result["config"]["gold_spans"] == 1
+    bm25 = result["rows"][0]
+    assert bm25["system"] == "lingxi-bm25" and bm25["metrics"]["recall@5"] == 1.0 and bm25["metrics"]["mrr"] == 1.0
+    assert "bm25s (same jieba tokens)" not in [r["system"] for r in result["rows"]]
 
 
 def test_eval_agent_needs_a_dataset(tmp_path, capsys):

@@ -7,7 +7,8 @@ import pytest
 from lingxi.errors import BadInput
 from lingxi.index.filters import Filters
 from lingxi.index.tokenize import tokenize
-from lingxi.search.hybrid import FusionWeights, convex, highlight, rrf
+from lingxi.search.fusion import convex, rrf
+from lingxi.search.hybrid import FusionWeights, highlight
 
 from conftest import DEMO
 

@@ -27,7 +27,25 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     r = esub.add_parser("retrieval", help="nDCG@10, Recall@10/50, MRR for bm25, dense, hybrid and bm25s")
     r.add_argument("--rgb", type=Path, help="RGB file (e.g. ../shared/data/rgb/zh_refine.json)")
     r.add_argument("--hotpotqa", type=Path, help="HotpotQA with paragraphs (e.g. ../shared/data/hotpotqa/dev_200.jsonl)")
-    r.add_argument("--limit", type=int, help="only the first N questions")
+    r.add_argument("--locomo", type=Path, help="LoCoMo JSON (../shared/data/locomo/locomo_conv0-4.json): each"
+                   " conversation one long transcript, its evidence turns the gold (--skip/--limit count conversations)")
+    r.add_argument("--long-hotpotqa", type=Path, help="HotpotQA file whose paragraphs are joined into long articles,"
+                   " 5 questions' paragraphs each, supporting paragraphs the gold")
+    r.add_argument("--asr", type=Path, nargs="+", metavar="FILE", help="Chinese transcripts/subtitles: known-item"
+                   " questions on clean text and on a copy with --noise of its words replaced by pinyin homophones;"
+                   " hybrid with and without the phonetic list")
+    r.add_argument("--questions", type=Path, help="questions over real documents (bench/data/realworld_qa.jsonl's"
+                   " format: evidence located by verbatim quotes); needs --corpus")
+    r.add_argument("--corpus", type=Path, help="--questions: the folder of documents, ingested as they are")
+    r.add_argument("--split", choices=["dev", "test"], help="--questions: only this split")
+    r.add_argument("--kind", action="append", default=[], help="--questions: only rows of this kind (repeatable)")
+    r.add_argument("--noise", type=float, default=0.15, help="--asr: share of words replaced (default 0.15)")
+    r.add_argument("--seed", type=int, default=0, help="--asr: seed of the replacements and the questions")
+    r.add_argument("--limit", type=int, help="only N questions (conversations for --locomo)")
+    r.add_argument("--skip", type=int, default=0, help="start after the first N questions (conversations for"
+                   " --locomo); with --limit a slice, e.g. a frozen split")
+    r.add_argument("--per-note", type=int, help="per-note limit of every row (default 1 for passage sets, 0 for long"
+                   " documents: a plain chunk ranking)")
     r.add_argument("--json", action="store_true")
     r.set_defaults(run=run_retrieval)
     a = esub.add_parser("agent", help="EM/F1/accuracy, citation validity, searches, latency: closed-book, RAG, agent")
@@ -120,16 +138,57 @@ def print_result(result: dict[str, Any], as_json: bool) -> None:
 def run_retrieval(lib: Library, args: argparse.Namespace) -> int:
     from lingxi.evals import retrieval
 
-    sources = [(p, retrieval.load_rgb) for p in [args.rgb] if p] + [(p, retrieval.load_hotpotqa) for p in [args.hotpotqa] if p]
-    if not sources:
-        raise BadInput("give a dataset: --rgb FILE and/or --hotpotqa FILE")
-    for path, loader in sources:
+    sources = [(p, kind, loader) for kind, p, loader in [
+        ("rgb", args.rgb, retrieval.load_rgb), ("hotpotqa", args.hotpotqa, retrieval.load_hotpotqa),
+        ("locomo", args.locomo, retrieval.load_locomo), ("long-hotpotqa", args.long_hotpotqa,
+                                                          retrieval.load_long_hotpotqa)] if p]
+    if args.questions:
+        if not args.corpus:
+            raise BadInput("--questions needs --corpus FOLDER (the documents the questions are about)")
+        if not args.questions.exists():
+            raise BadInput(f"{args.questions}: no such file")
+        data = retrieval.load_questions(args.questions, args.corpus, args.split, tuple(args.kind))
+        name = f"corpus-{args.corpus.resolve().name}"  # one store per corpus folder, whatever the questions
+        result = retrieval.evaluate(data, lib.settings, progress=lambda s: print(f"[{data.name}] {s}", file=sys.stderr),
+                                    store=lib.settings.home / "eval-stores" / name, per_note=args.per_note)
+        print_result(result, args.json)
+    if not sources and not args.asr and not args.questions:
+        raise BadInput("give a dataset: --rgb, --hotpotqa, --locomo, --long-hotpotqa FILE and/or --asr FILE...")
+    if args.skip < 0:
+        raise BadInput(f"--skip must be 0 or more, got {args.skip}")
+    for path, kind, loader in sources:
         if not path.exists():
             raise BadInput(f"{path}: no such file")
-        data = loader(path, args.limit)
-        store = lib.settings.home / "eval-stores" / f"{path.stem}-{args.limit or 'all'}"
+        data = loader(path, args.limit, args.skip)
+        name = f"{kind}-{path.stem}-{args.skip}-{args.limit or 'all'}"
+        store = lib.settings.home / "eval-stores" / name
         result = retrieval.evaluate(data, lib.settings, progress=lambda s: print(f"[{data.name}] {s}", file=sys.stderr),
-                                    store=store)
+                                    store=store, per_note=args.per_note)
+        print_result(result, args.json)
+    if args.asr:
+        run_asr(lib, args)
+    return 0
+
+
+def run_asr(lib: Library, args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from lingxi.evals import retrieval
+
+    for p in args.asr:
+        if not p.exists():
+            raise BadInput(f"{p}: no such file")
+    if not 0 < args.noise < 1:
+        raise BadInput(f"--noise must be a share between 0 and 1, got {args.noise}")
+    clean, noisy, affected = retrieval.load_asr(list(args.asr), args.noise, args.seed)
+    # the evaluation's passages are JSONL notes standing for transcripts: give them the transcripts' phonetic index
+    settings = replace(lib.settings, phonetic_kinds=("jsonl",))
+    names = "+".join(sorted(p.stem for p in args.asr))[:80]
+    noise_tag = f"noisy-{args.noise:g}-{args.seed}"
+    for data, tag in ((noisy, noise_tag), (affected, noise_tag), (clean, "clean")):
+        store = lib.settings.home / "eval-stores" / f"asr-{tag}-{names}"
+        result = retrieval.evaluate(data, settings, progress=lambda s: print(f"[{data.name}] {s}", file=sys.stderr),
+                                    store=store, systems=retrieval.phonetic_systems(settings, 0))
         print_result(result, args.json)
     return 0
 

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--mode", choices=MODES, default="hybrid")
     p.add_argument("--filter", action="append", metavar="FIELD=VALUE",
                    help="repeatable; fields: " + ", ".join(f"{k} ({v})" for k, v in FIELDS.items()))
-    p.add_argument("--per-note", type=int, default=1, help="results allowed per note (default 1)")
+    p.add_argument("--per-note", type=int, default=1, help="passages shown per note (default 1; 0 for no limit); the others of that note are grouped under it and counted")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=run_search)
 
@@ -35,18 +35,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run_search(lib: Library, args: argparse.Namespace) -> int:
-    hits = lib.search(args.query, k=args.k, mode=args.mode, filters=args.filter, per_note=args.per_note)
+    res = lib.search_results(args.query, k=args.k, mode=args.mode, filters=args.filter, per_note=args.per_note)
     if args.json:
-        emit_json({"query": args.query, "mode": args.mode, "hits": [h.to_dict() for h in hits]})
+        emit_json({"query": args.query, "mode": args.mode, **res.to_dict()})
         return 0
-    if not hits:
+    if not res.hits:
         print("no results")
         return 0
-    for i, h in enumerate(hits, 1):
-        loc = h.chunk.locator.label()
-        print(f"{i:>2}. {h.title}  [{h.kind}] {loc}  score {h.score:.4f}")
-        print(f"    {h.snippet}")
-        print(f"    {h.source}  ({h.chunk.id})")
+    rank = {h.chunk.id: i for i, h in enumerate(res.hits, 1)}
+    for n, g in enumerate(res.groups, 1):
+        more = f"  (+{g.grouped} more passage{'s' if g.grouped != 1 else ''} of this note grouped)" if g.grouped else ""
+        print(f"{n:>2}. {g.title}  [{g.kind}]  {g.source}{more}")
+        for h in g.hits:
+            print(f"    #{rank[h.chunk.id]} {h.chunk.locator.label()}  score {h.score:.4f}  ({h.chunk.id})")
+            print(f"       {h.snippet}")
+    print(res.summary())
     return 0
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from lingxi.index.filters import Filters
+from lingxi.index.phonetic import phonetic_tokens
 from lingxi.index.tokenize import tokenize
 from lingxi.index.vectors import VectorSearch
 from lingxi.types import Note
@@ -33,7 +34,13 @@ CREATE TABLE IF NOT EXISTS embed_cache (
 CREATE TRIGGER IF NOT EXISTS chunks_fts_delete AFTER DELETE ON chunks BEGIN
     DELETE FROM chunk_fts WHERE rowid = old.rowid;
 END;
+CREATE VIRTUAL TABLE IF NOT EXISTS chunk_phonetic USING fts5(tokens, tokenize='unicode61');
+CREATE TRIGGER IF NOT EXISTS chunks_phonetic_delete AFTER DELETE ON chunks BEGIN
+    DELETE FROM chunk_phonetic WHERE rowid = old.rowid;
+END;
 """
+# Note kinds whose chunks also get a phonetic index (lingxi.index.phonetic): text written by a speech recogniser.
+PHONETIC_KINDS = ("transcript", "srt", "vtt", "audio", "video")
 
 
 def index_text(note: Note, chunk_text: str) -> str:
@@ -72,8 +79,9 @@ class EmbeddedIndex:
     name = "embedded"
 
     def __init__(self, home: Path, dim: int, exact_threshold: int = 20000, threads: int = 1,
-                 budget: float = 0.0, prune_from: int = 0) -> None:
+                 budget: float = 0.0, prune_from: int = 0, phonetic_kinds: tuple[str, ...] = PHONETIC_KINDS) -> None:
         self.vectors = VectorSearch(dim, home / "vectors.hnsw", exact_threshold=exact_threshold, threads=threads)
+        self.phonetic_kinds = frozenset(phonetic_kinds)
         self.budget = budget
         self.prune_from = prune_from
         self._df: dict[str, int] = {}  # term → chunks holding it, valid while the index holds _df_rows chunks
@@ -90,12 +98,17 @@ class EmbeddedIndex:
                 rowid = conn.execute("SELECT rowid FROM chunks WHERE id=?", (c.id,)).fetchone()[0]
                 conn.execute("INSERT INTO chunk_fts(rowid, tokens) VALUES (?, ?)",
                              (rowid, " ".join(tokenize(index_text(note, c.text)))))
+                if note.kind in self.phonetic_kinds:
+                    sounds = phonetic_tokens(c.text)
+                    if sounds:
+                        conn.execute("INSERT INTO chunk_phonetic(rowid, tokens) VALUES (?, ?)", (rowid, " ".join(sounds)))
                 if vectors is not None and c.id in vectors:
                     conn.execute("INSERT INTO chunk_vectors(chunk_id, vec) VALUES (?, ?)",
                                  (c.id, vectors[c.id].astype(np.float32).tobytes()))
 
     def clear(self, conn: sqlite3.Connection) -> None:
         conn.execute("DELETE FROM chunk_fts")
+        conn.execute("DELETE FROM chunk_phonetic")
         conn.execute("DELETE FROM chunk_vectors")
         self.vectors.reset()
 
@@ -144,6 +157,21 @@ class EmbeddedIndex:
         sql = (
             "SELECT c.id, bm25(chunk_fts) AS s FROM chunk_fts JOIN chunks c ON c.rowid = chunk_fts.rowid"
             f" JOIN notes n ON n.id = c.note_id WHERE chunk_fts MATCH ? AND {where} ORDER BY s, c.rowid LIMIT ?"
+        )
+        return [(cid, -float(s)) for cid, s in conn.execute(sql, [expr, *args, k])]
+
+    def phonetic(self, conn: sqlite3.Connection, tokens: list[str], k: int,
+                 filters: Filters) -> list[tuple[str, float]]:
+        """BM25 over the phonetic index (only chunks of ``phonetic_kinds`` notes are in it); ``tokens`` from
+        ``phonetic_tokens`` of the query."""
+        expr = fts_query(tokens)
+        if not expr:
+            return []
+        where, args = filters.sql("n") if filters else ("", [])
+        sql = (
+            "SELECT c.id, bm25(chunk_phonetic) AS s FROM chunk_phonetic JOIN chunks c ON c.rowid = chunk_phonetic.rowid"
+            + (" JOIN notes n ON n.id = c.note_id" if where else "")
+            + " WHERE chunk_phonetic MATCH ?" + (f" AND {where}" if where else "") + " ORDER BY s, c.rowid LIMIT ?"
         )
         return [(cid, -float(s)) for cid, s in conn.execute(sql, [expr, *args, k])]
 

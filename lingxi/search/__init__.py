@@ -1,5 +1,7 @@
-"""Hybrid retrieval: lexical + dense, fused by reciprocal rank, filtered, optionally reranked."""
+"""Hybrid retrieval: lexical + dense, fused at chunk level, grouped by note for display, optionally reranked."""
 
-from lingxi.search.hybrid import MODES, Reranker, Searcher, rrf
+from lingxi.search.fusion import FUSION_FUNCTIONS, adaptive, convex, rrf
+from lingxi.search.hybrid import MODES, Reranker, Searcher
+from lingxi.search.results import NoteGroup, Results
 
-__all__ = ["MODES", "Reranker", "Searcher", "rrf"]
+__all__ = ["FUSION_FUNCTIONS", "MODES", "NoteGroup", "Reranker", "Results", "Searcher", "adaptive", "convex", "rrf"]

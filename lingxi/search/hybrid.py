@@ -14,8 +14,11 @@ import numpy as np
 from lingxi.config import FUSIONS
 from lingxi.errors import BadInput
 from lingxi.index.filters import Filters
+from lingxi.index.phonetic import phonetic_tokens
 from lingxi.index.store import note_of_chunk
 from lingxi.index.tokenize import tokenize
+from lingxi.search.fusion import FUSION_FUNCTIONS
+from lingxi.search.results import Results, select
 from lingxi.types import Hit
 
 MODES = ("hybrid", "bm25", "dense")
@@ -41,8 +44,11 @@ class Reranker(Protocol):
 
 @dataclass(frozen=True)
 class FusionWeights:
-    """How lexical and dense results are fused: ``rrf`` (reciprocal ranks, constant ``k``) or ``convex`` (a
-    weighted sum of each list's min-max normalised scores), with the weight of each list.
+    """How the ranked lists are fused into one chunk ranking (``method``: one of ``FUSIONS``, see
+    ``lingxi.search.fusion``), the weight of each list, the RRF constant ``k`` and how deep each list is read
+    (``depth``: at least this many candidates per list, so a passage ranked well by one list only is still there).
+
+    ``phonetic`` weighs the list from the phonetic index of transcripts (``lingxi.index.phonetic``); 0 turns it off.
 
     ``feedback`` weighs a third list, a dense search with the query moved towards its own top
     ``feedback_docs`` dense hits (Rocchio pseudo-relevance feedback: q' = q + ``feedback_beta`` · their mean);
@@ -51,42 +57,16 @@ class FusionWeights:
     lexical: float = 1.0
     dense: float = 1.0
     k: int = 60
-    method: str = "convex"
+    method: str = "adaptive-convex"
     feedback: float = 1.0
     feedback_docs: int = 3
     feedback_beta: float = 1.0
+    depth: int = 50
+    phonetic: float = 0.0
 
     def __post_init__(self) -> None:
         if self.method not in FUSIONS:
             raise BadInput(f"fusion {self.method!r} is not one of: {', '.join(FUSIONS)}")
-
-
-def rrf(ranked: dict[str, list[str]], weights: dict[str, float], k: int = 60) -> list[tuple[str, float]]:
-    """Reciprocal-rank fusion: score(id) = Σ_m w_m / (k + rank_m(id)), ranks from 1. Ties broken by id."""
-    scores: dict[str, float] = {}
-    for name, ids in ranked.items():
-        w = weights.get(name, 1.0)
-        for rank, cid in enumerate(ids, start=1):
-            scores[cid] = scores.get(cid, 0.0) + w / (k + rank)
-    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
-
-
-def convex(scored: dict[str, list[tuple[str, float]]], weights: dict[str, float]) -> list[tuple[str, float]]:
-    """Convex combination of scores: score(id) = Σ_m w_m · (s_m(id) − min_m) / (max_m − min_m) / Σ_m w_m, each list
-    normalised to [0, 1] over its own candidates; an id a list did not return gets 0 from it. Unlike RRF it keeps
-    how far apart the scores are, so a strong retriever's confident top hit is not levelled with the weaker one's
-    (Bruch et al., 2023, "An Analysis of Fusion Functions for Hybrid Retrieval"). Ties broken by id."""
-    total = sum(weights.get(name, 1.0) for name, lst in scored.items() if lst) or 1.0
-    scores: dict[str, float] = {}
-    for name, lst in scored.items():
-        if not lst:
-            continue
-        w = weights.get(name, 1.0) / total
-        lo, hi = min(s for _, s in lst), max(s for _, s in lst)
-        span = hi - lo
-        for cid, s in lst:
-            scores[cid] = scores.get(cid, 0.0) + w * ((s - lo) / span if span > 0 else 1.0)
-    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 def highlight(text: str, tokens: list[str], width: int = 160) -> str:
@@ -121,6 +101,15 @@ class Searcher:
     def search(
         self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters | None = None, per_note: int = 1
     ) -> list[Hit]:
+        """The shown passages in fused order (see ``results`` for how they were grouped by note)."""
+        return list(self.results(query, k, mode, filters, per_note).hits)
+
+    def results(
+        self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters | None = None, per_note: int = 1
+    ) -> Results:
+        """Fuse the retrievers' lists at chunk level, then walk the fused order keeping up to ``k`` passages, at most
+        ``per_note`` of one note (0: no limit). The fused score alone picks a note's passages and orders the notes;
+        passages folded under a note by the limit are counted in ``Results.grouped``."""
         if mode not in MODES:
             raise BadInput(f"search mode {mode!r} is not one of: {', '.join(MODES)}")
         if not isinstance(query, str) or not query.strip():
@@ -129,12 +118,14 @@ class Searcher:
             raise BadInput(f"query is {len(query)} characters; the limit is {MAX_QUERY_CHARS}")
         if not 1 <= k <= 1000:
             raise BadInput(f"k must be between 1 and 1000, got {k}")
+        if per_note < 0:
+            raise BadInput(f"per_note must be 0 (no limit) or more, got {per_note}")
         filters = filters or Filters()
         if not _WORDISH.search(query):
-            return []  # only punctuation/symbols: nothing to look for
+            return Results((), k, per_note)  # only punctuation/symbols: nothing to look for
         if mode != "bm25" and self.embed_query is None:
             raise BadInput("dense search needs an embedder; this store was opened with embeddings off (use --mode bm25)")
-        depth = max(50, k * 5 * per_note)
+        depth = max(self.weights.depth, k * 5 * max(per_note, 1))
         tokens = tokenize(query)
         # The query embedding (tens of ms on a CPU) runs on a worker thread while BM25 runs here; both release
         # the GIL (numpy, SQLite), so on two cores a hybrid query costs about the slower of the two, not the sum.
@@ -154,39 +145,35 @@ class Searcher:
                 scored["feedback"] = self._feedback(vector, scored["dense"], depth, filters)
                 for r, (cid, _) in enumerate(scored["feedback"], 1):
                     signals.setdefault(cid, {})["feedback_rank"] = r
+        phonetic = getattr(self.backend, "phonetic_ids", None)
+        if mode == "hybrid" and self.weights.phonetic > 0 and phonetic is not None:
+            # how the query sounds, matched against transcripts' chunks (lingxi.index.phonetic)
+            scored["phonetic"] = phonetic(phonetic_tokens(query), depth, filters)
+            for r, (cid, _) in enumerate(scored["phonetic"], 1):
+                signals.setdefault(cid, {})["phonetic_rank"] = r
         if mode == "hybrid":
-            w = {"lexical": self.weights.lexical, "dense": self.weights.dense, "feedback": self.weights.feedback}
-            fused = convex(scored, w) if self.weights.method == "convex" else \
-                rrf({name: [cid for cid, _ in lst] for name, lst in scored.items()}, w, self.weights.k)
+            w = {"lexical": self.weights.lexical, "dense": self.weights.dense, "feedback": self.weights.feedback,
+                 "phonetic": self.weights.phonetic}
+            fused = FUSION_FUNCTIONS[self.weights.method](scored, w, self.weights.k)
         else:
             fused = [(cid, float(s)) for cid, s in next(iter(scored.values()))]
         score_of = dict(fused)
         order = [cid for cid, _ in fused]
-        per: dict[str, int] = {}
-        out: list[Hit] = []
-        # Resolve (read chunk rows, highlight) only as many candidates as the list needs, a window at a time;
-        # a reranker sees every candidate.
-        window = len(order) if self.reranker is not None else max(2 * k * per_note, 20)
-        for start in range(0, len(order), window):
-            for h in self.resolve(order[start : start + window]):
-                n = per.get(h.chunk.note_id, 0)
-                if n >= per_note:
-                    continue
-                per[h.chunk.note_id] = n + 1
-                out.append(replace(h, score=round(score_of[h.chunk.id], 6), signals=signals.get(h.chunk.id, {}),
-                                   snippet=highlight(h.chunk.text, tokens)))
-                if len(out) >= k and self.reranker is None:
-                    return out
-        if self.reranker is not None:
-            out = self.reranker.rerank(query, out)
-        return out[:k]
 
-    def _feedback(self, qvec: np.ndarray, dense: list[tuple[str, float]], depth: int,
-                  filters: Filters) -> list[tuple[str, float]]:
-        """Dense search again with the query vector moved towards the mean of its top dense hits. Passages that
-        answer one question tend to resemble each other more than the question resembles any of them, so the
-        moved query finds relevant passages that share little wording with the question (measured in
-        docs/BENCHMARKS.md, "pseudo-relevance feedback")."""
+        def decorate(h: Hit) -> Hit:
+            return replace(h, signals=signals.get(h.chunk.id, {}), snippet=highlight(h.chunk.text, tokens))
+
+        if self.reranker is None:
+            # Resolve (read chunk rows, highlight) only as many candidates as the list needs, a window at a time.
+            return select(order, score_of, self.resolve, k, per_note, max(2 * k * max(per_note, 1), 20), decorate)
+        everything = select(order, score_of, self.resolve, len(order) or 1, per_note, len(order) or 1, decorate)
+        hits = tuple(self.reranker.rerank(query, list(everything.hits))[:k])
+        notes = {h.chunk.note_id for h in hits}
+        return Results(hits, k, per_note, {n: c for n, c in everything.grouped_by_note.items() if n in notes},
+                       len(order))
+
+    def _moved(self, qvec: np.ndarray, dense: list[tuple[str, float]]) -> np.ndarray | None:
+        """The feedback query: ``qvec`` moved towards its top dense hits (one per note), normalised."""
         top: list[str] = []
         notes: set[str] = set()
         for cid, _ in dense:  # one chunk per note: a note's own chunks would pull the query into that note
@@ -198,10 +185,19 @@ class Searcher:
                     break
         vecs = self.backend.vectors_of(top)
         if not vecs:
-            return []
+            return None
         moved = qvec + self.weights.feedback_beta * np.mean([vecs[c] for c in top if c in vecs], axis=0)
         norm = float(np.linalg.norm(moved))
-        return self.backend.dense_ids((moved / norm).astype(np.float32), depth, filters) if norm > 0 else []
+        return (moved / norm).astype(np.float32) if norm > 0 else None
+
+    def _feedback(self, qvec: np.ndarray, dense: list[tuple[str, float]], depth: int,
+                  filters: Filters) -> list[tuple[str, float]]:
+        """Dense search again with the query vector moved towards the mean of its top dense hits. Passages that
+        answer one question tend to resemble each other more than the question resembles any of them, so the
+        moved query finds relevant passages that share little wording with the question (measured in
+        docs/BENCHMARKS.md, "pseudo-relevance feedback")."""
+        moved = self._moved(qvec, dense)
+        return self.backend.dense_ids(moved, depth, filters) if moved is not None else []
 
 
 _pool: ThreadPoolExecutor | None = None

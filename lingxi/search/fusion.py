@@ -1,0 +1,87 @@
+"""Fusion of ranked lists into one chunk ranking: each method a small pure function over ``{list name: [(id, score)]}``.
+
+The fused score decides everything downstream (which passage a note shows, the order of the notes), so fusion
+works on chunks, never on notes.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+
+Scored = dict[str, list[tuple[str, float]]]
+Fused = list[tuple[str, float]]
+
+
+def rrf(ranked: dict[str, list[str]], weights: dict[str, float], k: int = 60) -> Fused:
+    """Reciprocal-rank fusion: score(id) = Σ_m w_m / (k + rank_m(id)), ranks from 1. Ties broken by id."""
+    scores: dict[str, float] = {}
+    for name, ids in ranked.items():
+        w = weights.get(name, 1.0)
+        for rank, cid in enumerate(ids, start=1):
+            scores[cid] = scores.get(cid, 0.0) + w / (k + rank)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def convex(scored: Scored, weights: dict[str, float]) -> Fused:
+    """Convex combination of scores: score(id) = Σ_m w_m · (s_m(id) − min_m) / (max_m − min_m) / Σ_m w_m, each list
+    normalised to [0, 1] over its own candidates; an id a list did not return gets 0 from it. Unlike RRF it keeps
+    how far apart the scores are, so a strong retriever's confident top hit is not levelled with the weaker one's
+    (Bruch et al., 2023, "An Analysis of Fusion Functions for Hybrid Retrieval"). Ties broken by id."""
+    total = sum(weights.get(name, 1.0) for name, lst in scored.items() if lst) or 1.0
+    scores: dict[str, float] = {}
+    for name, lst in scored.items():
+        if not lst:
+            continue
+        w = weights.get(name, 1.0) / total
+        lo, hi = min(s for _, s in lst), max(s for _, s in lst)
+        span = hi - lo
+        for cid, s in lst:
+            scores[cid] = scores.get(cid, 0.0) + w * ((s - lo) / span if span > 0 else 1.0)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def separation(scores: list[float], head: int = 1) -> float:
+    """How clearly a list's top stands out from the rest of it: (mean of the top ``head`` scores − mean of all) /
+    standard deviation of all. Dimensionless, so a BM25 list and a cosine list can be compared; a flat list (many
+    candidates scored alike, the retriever cannot tell them apart) gives about 0."""
+    if len(scores) <= max(head, 2):
+        return 0.0
+    sd = statistics.pstdev(scores)
+    if sd <= 0:
+        return 0.0
+    return max(0.0, (statistics.fmean(scores[:head]) - statistics.fmean(scores)) / sd)
+
+
+def separation_weights(scored: Scored, weights: dict[str, float]) -> dict[str, float]:
+    """Each list's configured weight times its ``separation`` relative to the mean over the lists; lists without
+    scores to judge keep their configured weight."""
+    seps = {name: separation([s for _, s in lst]) for name, lst in scored.items() if lst}
+    mean_sep = statistics.fmean(seps.values()) if seps else 0.0
+    w: dict[str, float] = {}
+    for name in scored:
+        base = weights.get(name, 1.0)
+        w[name] = base * (seps[name] / mean_sep) if name in seps and mean_sep > 0 else base
+    return w
+
+
+def adaptive(scored: Scored, weights: dict[str, float], k: int = 60) -> Fused:
+    """RRF whose list weights are set per query by ``separation_weights``: how far each list's top hit stands out
+    from its own candidates. A query whose terms every candidate shares leaves BM25 flat, and it then counts little;
+    a query whose rare term picks out one passage makes BM25 count more than a dense list that finds many passages
+    about equally close."""
+    return rrf({name: [cid for cid, _ in lst] for name, lst in scored.items()}, separation_weights(scored, weights), k)
+
+
+def adaptive_convex(scored: Scored, weights: dict[str, float], k: int = 60) -> Fused:
+    """``convex`` with the per-query list weights of ``separation_weights``."""
+    return convex(scored, separation_weights(scored, weights))
+
+
+FusionFn = Callable[[Scored, dict[str, float], int], Fused]
+FUSION_FUNCTIONS: dict[str, FusionFn] = {
+    "rrf": lambda scored, w, k: rrf({name: [cid for cid, _ in lst] for name, lst in scored.items()}, w, k),
+    "convex": lambda scored, w, k: convex(scored, w),
+    "adaptive": adaptive,
+    "adaptive-convex": adaptive_convex,
+}

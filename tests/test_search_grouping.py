@@ -1,0 +1,179 @@
+"""Chunk-level fusion, then grouping by note for display only: exact ids, exact counts of what was grouped."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lingxi.errors import BadInput
+from lingxi.search.fusion import FUSION_FUNCTIONS, adaptive, separation
+from lingxi.search.hybrid import FusionWeights, Searcher
+from lingxi.search.results import select
+from lingxi.types import Chunk, Hit, Locator
+
+
+def _hit(cid: str) -> Hit:
+    note, _, ord_ = cid.rpartition(":")
+    chunk = Chunk(text=f"text of {cid}", locator=Locator(), meta={}, ord=int(ord_), id=cid, note_id=note)
+    return Hit(chunk=chunk, title=f"title {note}", source=f"{note}.md", kind="markdown", score=0.0)
+
+
+def _resolve(ids: list[str]) -> list[Hit]:
+    return [_hit(c) for c in ids]
+
+
+class _Lists:
+    """A backend answering fixed lexical and dense lists (scores given), no vectors for feedback."""
+
+    def __init__(self, lexical: list[tuple[str, float]], dense: list[tuple[str, float]]) -> None:
+        self.lexical, self.dense = lexical, dense
+
+    def lexical_ids(self, tokens, k, filters):
+        return self.lexical[:k]
+
+    def dense_ids(self, vector, k, filters):
+        return self.dense[:k]
+
+    def vectors_of(self, chunk_ids):
+        return {}
+
+
+def test_select_groups_by_note_and_counts_what_it_folded():
+    order = ["a:3", "a:0", "b:1", "a:7", "c:0", "b:0", "a:1", "d:0"]
+    score = {c: 1.0 - i / 10 for i, c in enumerate(order)}
+    res = select(order, score, _resolve, k=3, per_note=1, window=2)
+    assert [h.chunk.id for h in res.hits] == ["a:3", "b:1", "c:0"]
+    # a:0 and a:7 ranked above c:0, the last passage shown, and were folded under note a; b:0 came after it
+    assert res.grouped_by_note == {"a": 2} and res.grouped == 2
+    assert [(g.note_id, [h.chunk.id for h in g.hits], g.grouped) for g in res.groups] == \
+        [("a", ["a:3"], 2), ("b", ["b:1"], 0), ("c", ["c:0"], 0)]
+    assert res.summary() == ("3 passages from 3 notes; 2 more passages of these notes grouped under them"
+                             " (at most 1 per note; --per-note to show more)")
+    # two per note: the note keeps its two best passages by fused score, and shows once
+    res2 = select(order, score, _resolve, k=4, per_note=2, window=3)
+    assert [h.chunk.id for h in res2.hits] == ["a:3", "a:0", "b:1", "c:0"]
+    assert [(g.note_id, [h.chunk.id for h in g.hits]) for g in res2.groups] == \
+        [("a", ["a:3", "a:0"]), ("b", ["b:1"]), ("c", ["c:0"])]
+    assert res2.grouped_by_note == {"a": 1}
+    # no limit: the plain chunk ranking
+    assert [h.chunk.id for h in select(order, score, _resolve, 5, 0, 4).hits] == order[:5]
+
+
+def test_fewer_hits_than_k_says_why():
+    order = ["a:0", "a:1", "a:2", "b:0"]
+    res = select(order, dict.fromkeys(order, 1.0), _resolve, k=10, per_note=1, window=20)
+    assert [h.chunk.id for h in res.hits] == ["a:0", "b:0"] and res.grouped == 2
+    assert res.summary().endswith("fewer than k=10: the other matching passages belong to the notes shown")
+    only = select(["a:0"], {"a:0": 1.0}, _resolve, k=10, per_note=1, window=20)
+    assert only.summary() == "1 passage from 1 note; fewer than k=10: nothing else matched"
+    d = res.to_dict()
+    assert d["grouping"] == {"k": 10, "per_note": 1, "passages_shown": 2, "notes_shown": 2, "passages_grouped": 2,
+                             "candidates": 4, "summary": res.summary()}
+    assert d["notes"][0] == {"note_id": "a", "title": "title a", "source": "a.md", "kind": "markdown", "score": 1.0,
+                             "chunk_ids": ["a:0"], "grouped": 2}
+
+
+class _TwinLists(_Lists):
+    """Like _Lists, and every dense search (the feedback one too) answers the same dense list."""
+
+    def vectors_of(self, chunk_ids):
+        return {c: np.array([1.0, 0.0], dtype=np.float32) for c in chunk_ids}
+
+
+def _searcher(lexical, dense, method, feedback=0.0):
+    return Searcher(_TwinLists(lexical, dense), _resolve, lambda q: np.array([1.0, 0.0], dtype=np.float32),
+                    FusionWeights(method=method, feedback=feedback))
+
+
+# One long note a: BM25's clear first passage a:5 is last in the dense list; the dense list prefers a:9, which BM25
+# does not find at all.
+LEXICAL = [("a:5", 12.0), ("b:0", 4.0), ("a:2", 3.5), ("c:0", 3.0)]
+DENSE = [("a:9", 0.83), ("c:0", 0.82), ("b:0", 0.81), ("a:2", 0.80), ("a:5", 0.70)]
+
+
+@pytest.mark.parametrize(("method", "feedback", "shown", "grouped"), [
+    # RRF: b:0 1/62+1/63 > a:5 1/61+1/65 > c:0 1/64+1/62 > a:2 > a:9 1/61
+    ("rrf", 0.0, ["b:0", "a:5", "c:0"], {}),
+    # the feedback list repeats the dense one: c:0 1/64+2/62 > b:0 1/62+2/63 > a:5 1/61+2/65 > a:2 > a:9 2/61
+    ("rrf", 1.0, ["c:0", "b:0", "a:5"], {}),
+    ("adaptive", 0.0, ["a:5", "b:0", "c:0"], {"a": 1}),
+    ("adaptive", 1.0, ["b:0", "a:5", "c:0"], {}),
+])
+def test_the_fused_score_not_the_dense_list_picks_a_notes_passage(method, feedback, shown, grouped):
+    res = _searcher(LEXICAL, DENSE, method, feedback).results("q", k=3, per_note=1)
+    assert [h.chunk.id for h in res.hits] == shown
+    assert res.grouped_by_note == grouped
+
+
+def test_convex_with_feedback_let_the_dense_list_pick():
+    # The old default: min-max scaling gives the dense list's last passage the score of one it never returned, and
+    # the feedback list (a second dense vote) outvotes BM25 two to one, so note a showed the dense list's a:9.
+    res = _searcher(LEXICAL, DENSE, "convex", 1.0).results("q", k=3, per_note=1)
+    assert [h.chunk.id for h in res.hits] == ["a:9", "c:0", "b:0"]
+
+
+def test_default_fusion_keeps_bm25s_first_passage():
+    # adaptive-convex: BM25's list separates its first passage (z 1.72) far more than the dense lists do (0.82),
+    # so BM25 weighs about twice each dense list and a:5 (0.513) beats a:9 (0.487)
+    s = Searcher(_TwinLists(LEXICAL, DENSE), _resolve, lambda q: np.array([1.0, 0.0], dtype=np.float32))
+    assert s.search("q", k=1, per_note=1)[0].chunk.id == "a:5"
+
+
+def test_search_returns_the_shown_hits_in_fused_order():
+    lexical = [("a:5", 12.0), ("b:0", 4.0)]
+    dense = [("b:0", 0.9), ("a:5", 0.5)]
+    s = _searcher(lexical, dense, "rrf")
+    assert [h.chunk.id for h in s.search("q", k=2)] == ["a:5", "b:0"]  # a tie in RRF, broken by id
+    with pytest.raises(BadInput, match="per_note must be 0"):
+        s.results("q", per_note=-1)
+
+
+def test_adaptive_weights_the_list_whose_top_stands_out():
+    assert separation([5.0, 5.0, 5.0, 5.0, 5.0]) == 0.0
+    assert separation([1.0, 2.0]) == 0.0  # too short to judge
+    assert separation([10.0, 9.0, 8.0, 1.0, 1.0, 1.0, 1.0, 1.0]) == pytest.approx((10 - 4) / 15.25 ** 0.5)
+    # lexical: one passage stands far out; dense: a flat list that prefers y. Plain RRF ties x and y (each is one
+    # list's first and the other's second); adaptive fusion sides with the list that separates its top.
+    lexical = [("x", 30.0), ("y", 2.0), ("z", 1.9), ("w", 1.8), ("v", 1.7)]
+    dense = [("y", 0.80), ("x", 0.799), ("z", 0.798), ("w", 0.797), ("v", 0.796)]
+    rr = FUSION_FUNCTIONS["rrf"]({"lexical": lexical, "dense": dense}, {}, 60)
+    assert rr[0][1] == rr[1][1]
+    assert [c for c, _ in adaptive({"lexical": lexical, "dense": dense}, {}, 60)][:2] == ["x", "y"]
+    # and the other way round when the dense list is the one that separates
+    dense2 = [("y", 0.95), ("x", 0.40), ("z", 0.39), ("w", 0.38), ("v", 0.37)]
+    lexical2 = [("x", 2.0), ("y", 1.99), ("z", 1.98), ("w", 1.97), ("v", 1.96)]
+    assert [c for c, _ in adaptive({"lexical": lexical2, "dense": dense2}, {}, 60)][:2] == ["y", "x"]
+
+
+def test_every_configured_fusion_has_a_function():
+    from lingxi.config import FUSIONS
+
+    assert set(FUSIONS) == set(FUSION_FUNCTIONS)
+    with pytest.raises(BadInput, match="fusion 'max' is not one of: rrf, convex, adaptive"):
+        FusionWeights(method="max")
+
+
+def test_cli_search_says_what_was_grouped(tmp_path, capsys):
+    from lingxi.cli.main import main
+
+    body = "\n\n".join(f"Section {i}. " + ("pandas sleep after ten in the morning. " if i in (2, 5, 8) else
+                                           f"filler words about topic number {i} and nothing else. ") * 8
+                       for i in range(10))
+    (tmp_path / "long.jsonl").write_text(json.dumps({"id": "long", "title": "Long", "text": body}) + "\n"
+                                         + json.dumps({"id": "short", "text": "pandas eat bamboo"}) + "\n")
+    home = str(tmp_path / "home")
+    assert main(["--home", home, "ingest", str(tmp_path / "long.jsonl")]) == 0
+    capsys.readouterr()
+    assert main(["--home", home, "search", "pandas sleep morning", "--mode", "bm25", "--k", "10"]) == 0
+    out = capsys.readouterr().out
+    assert out.strip().splitlines()[-1] == (
+        "2 passages from 2 notes; 2 more passages of these notes grouped under them (at most 1 per note;"
+        " --per-note to show more); fewer than k=10: the other matching passages belong to the notes shown")
+    assert main(["--home", home, "search", "pandas sleep morning", "--mode", "bm25", "--per-note", "0",
+                 "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["grouping"]["passages_grouped"] == 0 and got["grouping"]["notes_shown"] == 2
+    assert sorted(h["chunk_id"] for h in got["hits"][:3]) == ["long:2", "long:5", "long:8"]
+
