@@ -167,6 +167,24 @@ def test_upload_takes_real_formats(server):
     assert hits and hits[0]["locator"]["label"].startswith("00:")
 
 
+def test_search_says_what_grouping_by_note_folded(server):
+    long_note = "# 茶馆长文\n\n" + "\n\n".join(
+        f"## 第{i}节\n\n盖碗茶第{i}种喝法：先闻香，再看汤色，最后慢慢品，茶馆里的人这样说了很多年。" + "别的话题。" * 40
+        for i in range(1, 9))
+    upload(server, "alice", "teahouse-long.md", long_note)
+    h = auth(server, "alice")
+    one = server.get("/v1/search", params={"q": "盖碗茶 喝法", "k": 5}, headers=h).json()
+    assert len(one["hits"]) == 1 and len(one["notes"]) == 1
+    g = one["grouping"]
+    assert g["per_note"] == 1 and g["passages_grouped"] >= 1 and "grouped" in g["summary"]
+    assert one["notes"][0]["grouped"] == g["passages_grouped"]
+    more = server.get("/v1/search", params={"q": "盖碗茶 喝法", "k": 5, "per_note": 0}, headers=h).json()
+    assert len(more["hits"]) > 1 and more["grouping"]["passages_grouped"] == 0
+    assert more["hits"][0]["chunk_id"] == one["hits"][0]["chunk_id"]  # the best passage stays first either way
+    page = server.get("/ui/search", params={"q": "盖碗茶 喝法"}, headers=h)
+    assert page.status_code == 200 and "grouped" in page.text
+
+
 def test_ask_cannot_read_or_cite_another_users_private_note(server):
     upload(server, "alice", "giraffe.md", ALICE_NOTE)
     upload(server, "bob", "teahouse.md", PUBLIC_NOTE, visibility="public")

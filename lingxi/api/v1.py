@@ -108,15 +108,17 @@ def delete_note(svc: Svc, user: User, note_id: str) -> dict[str, Any]:
 # --- search and ask ---------------------------------------------------------------------------------------------
 @router.get("/search", tags=["search"])
 def search(svc: Svc, user: User, q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS)],
-           k: Annotated[int, Query(ge=1, le=100)] = 10, mode: str | None = None) -> dict[str, Any]:
-    """Hybrid search over the notes the caller may see; ``snippet`` marks matched terms with 【】."""
+           k: Annotated[int, Query(ge=1, le=100)] = 10, mode: str | None = None,
+           per_note: Annotated[int, Query(ge=0, le=100)] = 1) -> dict[str, Any]:
+    """Hybrid search over the notes the caller may see; ``snippet`` marks matched terms with 【】. At most
+    ``per_note`` passages of one note are shown (0: no limit); ``grouping`` says how many more were folded under
+    the notes shown, and ``notes`` lists each note once with its passages."""
     mode = mode or svc.search_mode()
     if mode not in MODES:
         raise BadInput(f"mode {mode!r} is not one of: {', '.join(MODES)}")
     t0 = time.perf_counter()
-    hits = svc.lib.search(q, k=k, mode=mode, filters=Filters(viewer=user))
-    return {"query": q, "mode": mode, "hits": [h.to_dict() for h in hits],
-            "ms": round((time.perf_counter() - t0) * 1000, 2)}
+    res = svc.lib.search_results(q, k=k, mode=mode, filters=Filters(viewer=user), per_note=per_note)
+    return {"query": q, "mode": mode, **res.to_dict(), "ms": round((time.perf_counter() - t0) * 1000, 2)}
 
 
 class AskRequest(BaseModel):

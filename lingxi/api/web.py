@@ -88,8 +88,9 @@ def index(request: Request, svc: Svc) -> HTMLResponse:
 
 @router.get("/ui/search", response_class=HTMLResponse)
 def ui_search(request: Request, svc: Svc, user: User, q: Annotated[str, Query(max_length=MAX_QUERY_CHARS)] = "") -> HTMLResponse:
-    hits = svc.lib.search(q, k=10, mode=svc.search_mode(), filters=Filters(viewer=user)) if q.strip() else []
-    return render(request, "hits.html", hits=hits, q=q)
+    res = svc.lib.search_results(q, k=10, mode=svc.search_mode(), filters=Filters(viewer=user)) if q.strip() else None
+    return render(request, "hits.html", hits=list(res.hits) if res else [], q=q,
+                  summary=res.summary().replace("; --per-note to show more", "") if res and res.hits else "")
 
 
 @router.get("/ui/notes/{note_id}", response_class=HTMLResponse)
