@@ -103,9 +103,10 @@ class Cited:
     citations: tuple[Citation, ...]
 
 
-def cite(text: str, short: str, pool: list[Hit], question: str) -> Cited:
+def cite(text: str, short: str, pool: list[Hit], question: str, whole: bool = True) -> Cited:
     """Each sentence's [n] checked against passage n of ``pool``: kept, moved to the best-ranked passage that backs the
-    claim, or the claim removed; citations renumbered 1..m in order of appearance."""
+    claim, or the claim removed; citations renumbered 1..m in order of appearance. With ``whole``, an answer none of
+    whose markers held is backed as a whole by the best passage that supports it."""
     chosen: list[tuple[Hit, str]] = []
 
     def number(hit: Hit, quote: str) -> int:
@@ -138,6 +139,8 @@ def cite(text: str, short: str, pool: list[Hit], question: str) -> Cited:
             lead = " " if m.group(0)[:1].isspace() else ""
             out.append(seg[: m.start()] + lead + "".join(f"[{n}]" for n in got) + seg[m.end():])
     result = re.sub(r"[ \t]+", " ", "".join(out)).strip()
+    if not chosen and not whole:
+        return Cited(MARKS.sub("", text).strip(), ())
     if not chosen:  # nothing cited held: the whole answer, backed by the best passage that supports it, if any
         claim = MARKS.sub("", text).strip()
         got = ground(claim or short, [])

@@ -212,7 +212,7 @@ class SearchAgent:
         if final is None:
             return None
         said = str(final["short_answer"]).strip()
-        checked = cite(str(final["answer"]), said, pool, run.question)
+        checked = cite(str(final["answer"]), said, pool, run.question, whole=bool(final["found"]))
         yield Draft(answer=str(final["answer"]), short_answer=said, found=bool(final["found"]),
                     cited=len(checked.citations))
         if checked.citations:

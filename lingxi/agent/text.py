@@ -63,10 +63,14 @@ def squash(s: str) -> str:
 
 
 def overlap(a: str, b: str) -> float:
-    """Share of a's character bigrams found in b."""
+    """Share of a's units found in b: character pairs for Chinese (they carry meaning), else words and numbers (any
+    two English sentences share many letter pairs)."""
     def grams(s: str) -> set[str]:
-        s = "".join(s.lower().split())
-        return {s[i: i + 2] for i in range(len(s) - 1)} or ({s} if s else set())
+        if not latin:
+            s = "".join(s.lower().split())
+            return {s[i: i + 2] for i in range(len(s) - 1)} or ({s} if s else set())
+        return {w[:6] for w in re.findall(r"[a-z]{3,}|\d+", s.lower())}
+    latin = not is_chinese(a) and bool(re.search(r"[A-Za-z]{3}", a))
     ga = grams(a)
     return len(ga & grams(b)) / len(ga) if ga else 0.0
 
