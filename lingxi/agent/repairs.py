@@ -164,7 +164,9 @@ class UnpooledNames(Repair):
         return not run.exhausted() and bool(self.missing(run))
 
     def apply(self, run: Run) -> Iterator[Step]:
-        for name in self.missing(run):
+        missing = self.missing(run)
+        yield Fix(name=self.name, reason="no pooled passage comes from a note titled as these", change="; ".join(missing))
+        for name in missing:
             yield run.agent.search_step(run, name, titled=name)
 
 

@@ -167,11 +167,12 @@ def _run_question(
         read = [note_of_chunk(c) for s in ans.steps if s.kind in ("read", "gather") for c in s.detail["chunk_ids"]]
         if relevant:
             tally.support.append(relevant(read))
+        held = []
         for c in ans.citations:
-            tally.cites += 1
             chunk = lib.store.get_chunks([c.chunk_id])
-            verbatim = bool(chunk) and c.quote in chunk[0].text
-            tally.cites_ok += int(verbatim and supports(c.note_id, strip_markers(answer)))
+            held.append(bool(chunk) and c.quote in chunk[0].text and supports(c.note_id, strip_markers(answer)))
+        tally.cites += len(held)
+        tally.cites_ok += sum(held)
         # a refusal is measured against what the agent read: was the gold answer in one of those passages?
         seen = list(dict.fromkeys(c for s in ans.steps if s.kind in ("read", "gather") for c in s.detail["chunk_ids"]))
         texts = normalize(" ".join(c.text for c in lib.store.get_chunks(seen))) if not ans.found else ""
@@ -180,7 +181,11 @@ def _run_question(
                                                                    for g in golds or [])))
         if "after_read_s" in ans.timings:
             tally.after_read.append(float(ans.timings["after_read_s"]))
+        if trace is not None:
+            trace.update(citations_held=held, refused=not ans.found, refused_gold_read=tally.refused_gold_read[-1])
     tally.latency.append(time.perf_counter() - t)
+    if trace is not None:
+        trace.update(seconds=round(tally.latency[-1], 3), llm_calls=chat.calls - calls0)
     tally.calls.append(chat.calls - calls0)
     tally.prompt_tokens.append(chat.prompt_tokens - tokens0)
     return short or strip_markers(answer), answer
