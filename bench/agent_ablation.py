@@ -63,6 +63,8 @@ def main() -> None:
     p.add_argument("--musique", type=Path)
     p.add_argument("--skip", type=int, required=True, help="the --skip the all-on run used")
     p.add_argument("--home", type=Path, required=True)
+    p.add_argument("--only", help="comma-separated repairs (or early_stop) to switch off; default: each in turn")
+    p.add_argument("--no-rerun", action="store_true", help="rows of the traced run only, with where each repair acted")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     if not (args.hotpotqa or args.musique):
@@ -71,9 +73,12 @@ def main() -> None:
     agent = [r for r in recs if r["system"] == "agent"]
     table = {"single-shot RAG": {**row([r for r in recs if r["system"] == "single-shot RAG"]), "acted": 0},
              "agent, all on": {**row(agent), "acted": len(agent)}}
-    for off in (*REPAIRS, "early_stop"):
+    for off in args.only.split(",") if args.only else (*REPAIRS, "early_stop"):
         changed = list(agent)
         where = [i for i, r in enumerate(agent) if off in acted(r)]
+        if args.no_rerun:
+            print(f"{off} acted on questions {[args.skip + i + 1 for i in where]}", file=sys.stderr)
+            continue
         for i in where:
             changed[i] = rerun(args, i, off)
             print(f"{off} off, question {args.skip + i + 1}: f1 {agent[i]['f1']:.2f} → {changed[i]['f1']:.2f}",

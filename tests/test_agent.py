@@ -527,13 +527,3 @@ def test_a_claim_is_cited_only_to_a_passage_that_backs_it(en_lib):
     ans = a.ask(q)
     assert [c.title for c in ans.citations] == ["Front Row (software)"] and ans.short == "keyboard function keys"
     check_citations(en_lib, ans)
-
-
-@pytest.mark.model
-def test_the_real_model_answers_a_two_part_question(demo_lib):
-    from lingxi.library import make_chat
-
-    chat = make_chat(demo_lib.settings)
-    ans = demo_lib.ask("熊猫什么时候最活跃？", chat)
-    assert ans.found and ans.citations and "上午" in ans.answer
-    check_citations(demo_lib, ans)
