@@ -41,6 +41,7 @@ def rerun(args: argparse.Namespace, index: int, off: str) -> dict[str, Any]:
         data = ["--hotpotqa", str(args.hotpotqa)] if args.hotpotqa else ["--musique", str(args.musique)]
         cmd = [sys.executable, "-m", "lingxi", "--home", str(args.home), "eval", "agent", *data,
                "--skip", str(args.skip + index), "--limit", "1", "--systems", "agent", *flag, "--trace", out.name,
+               "--setting", args.setting, "--timeout", str(args.timeout),
                "--json"]
         subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "LINGXI_THREADS": "1"})
         return json.loads(Path(out.name).read_text(encoding="utf-8").splitlines()[0])  # type: ignore[no-any-return]
@@ -63,6 +64,8 @@ def main() -> None:
     p.add_argument("--musique", type=Path)
     p.add_argument("--skip", type=int, required=True, help="the --skip the all-on run used")
     p.add_argument("--home", type=Path, required=True)
+    p.add_argument("--setting", default="shared", help="the --setting the all-on run used")
+    p.add_argument("--timeout", type=float, default=300.0, help="the --timeout the all-on run used")
     p.add_argument("--only", help="comma-separated repairs (or early_stop) to switch off; default: each in turn")
     p.add_argument("--no-rerun", action="store_true", help="rows of the traced run only, with where each repair acted")
     p.add_argument("--json", action="store_true")

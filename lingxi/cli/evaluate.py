@@ -32,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     a.add_argument("--musique", type=Path, help="MuSiQue JSON list (../shared/data/musique/musique_train.json)")
     a.add_argument("--repairs", help="agent repairs: all (default), none, a list, or all,-NAME (see `lingxi ask --help`)")
     a.add_argument("--no-early-stop", action="store_true", help="always run the agent's answer step")
+    a.add_argument("--timeout", type=float, default=300.0,
+                   help="the agent's time budget per question in seconds (default 300; raise it on a loaded machine)")
     a.add_argument("--setting", choices=["shared", "per-question", "both"], default="shared",
                    help="HotpotQA: one store for all questions (default) or one per question")
     a.add_argument("--questions", type=Path, help='generic QA JSONL: {"id", "q", "gold": [...]} per line')
@@ -136,7 +138,7 @@ def run_agent(lib: Library, args: argparse.Namespace) -> int:
             raise BadInput(f"{p}: no such file or directory")
     systems = ev.pick_systems(args.systems)
     chat = make_chat(lib.settings, model_progress)
-    config = AgentConfig(max_llm_calls=args.max_llm_calls, early_stop=not args.no_early_stop,
+    config = AgentConfig(max_llm_calls=args.max_llm_calls, max_seconds=args.timeout, early_stop=not args.no_early_stop,
                          repairs=pick_repairs(args.repairs))
 
     def say(msg: str) -> None:
