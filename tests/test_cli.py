@@ -70,11 +70,13 @@ def test_console_script_and_lingxi_home_env(tmp_path):
 
 
 def test_show_steps_says_what_each_decision_does(capsys):
+    from lingxi.agent.steps import Fix, Read, Search
     from lingxi.cli.ask import show_step
-    from lingxi.types import Step
 
-    show_step(Step("decide", {"reason": "no passage answers it", "next_query": "Front Row keyboard"}))
-    show_step(Step("decide", {"reason": "the hop's answer repeats the question", "read_again": "Who directed X?"}))
+    show_step(Search(query="Front Row keyboard", hits=({"title": "Front Row (software)", "locator": "chars 0–90"},)))
+    show_step(Fix(name="echo_reread", reason="the hop's answer repeats its input", change="Who directed X?"))
+    show_step(Read(question="Who directed X?", answer="Jane Doe", found=True, verified=True, chunk_ids=("a", "b")))
     err = capsys.readouterr().err.splitlines()
-    assert err[0].endswith("search again: Front Row keyboard")
-    assert err[1].endswith("read the same passages for: Who directed X?")
+    assert err[0].endswith("search: Front Row keyboard → Front Row (software) chars 0–90")
+    assert err[1].endswith("repair echo_reread: the hop's answer repeats its input (Who directed X?)")
+    assert err[2].endswith("read 2 passages for 'Who directed X?': 'Jane Doe' (verified)")

@@ -235,3 +235,41 @@ def test_eval_agent_writes_a_trace_by_default(tmp_path, monkeypatch, capsys):
     assert str(trace) in capsys.readouterr().err
     lines = [json.loads(line) for line in trace.read_text(encoding="utf-8").splitlines()]
     assert lines[0]["run"] and lines[1]["system"] == "closed-book" and lines[-1] == {"finished": True, "questions": 1}
+
+
+def test_musique_rows_and_refusals_measured_against_what_was_read(tmp_path):
+    musique = [{"id": "2hop__1", "question": "What position did Shirley Temple hold?", "answer": "Chief of Protocol",
+                "answer_aliases": ["chief of protocol of the US"], "answerable": True,
+                "paragraphs": [{"idx": 0, "title": "Shirley Temple", "is_supporting": True,
+                                "paragraph_text": "Shirley Temple served as Chief of Protocol of the United States."},
+                               {"idx": 1, "title": "Kiss and Tell", "is_supporting": False,
+                                "paragraph_text": "Kiss and Tell is a 1945 comedy film."}]}]
+    f = tmp_path / "musique.json"
+    f.write_text(json.dumps(musique), encoding="utf-8")
+
+    class Refuses(ScriptedChat):  # plans nothing, then says the passages do not answer
+        def __init__(self):
+            super().__init__([])
+
+        def complete(self, messages, **kw):
+            prompt = messages[-1]["content"]
+            self.replies = [{"sub_questions": []} if "sub_questions" in prompt else
+                            {"found": False, "short_answer": "", "answer": "not in the notes", "next_query": ""}]
+            return super().complete(messages, **kw)
+
+    result = eval_hotpotqa(f, Refuses(), Settings.load(tmp_path, threads=1), None, "shared", AgentConfig(),
+                           lambda s: None, systems=("agent",))
+    m = result["rows"][0]["metrics"]
+    assert result["dataset"] == "musique.json (shared store)" and m["f1"] == 0.0
+    # it said the notes do not answer while the gold answer was in a passage it read
+    assert m["refusals"] == 1.0 and m["refusals_gold_read"] == 1.0
+    result = eval_hotpotqa(f, Echo(), Settings.load(tmp_path, threads=1), None, "shared", AgentConfig(),
+                           lambda s: None, systems=("agent",))
+    assert result["rows"][0]["metrics"]["f1"] == 1.0 and result["rows"][0]["metrics"]["refusals"] == 0.0
+    f.write_text('[{"id": "x"}]', encoding="utf-8")
+    import pytest
+
+    from lingxi.errors import BadInput
+
+    with pytest.raises(BadInput, match="MuSiQue JSON list"):
+        eval_hotpotqa(f, Echo(), Settings.load(tmp_path, threads=1), None, "shared", AgentConfig(), lambda s: None)

@@ -1,6 +1,7 @@
-"""The search agent: plan → search → read → decide → (search again) → answer, with verified citations."""
+"""The search agent: plan → search → read → (search again) → answer → cite, as a generator of typed steps."""
 
-from lingxi.agent.grounding import ground_quote
-from lingxi.agent.loop import AgentConfig, SearchAgent
+from lingxi.agent.cite import ground_quote
+from lingxi.agent.loop import SearchAgent
+from lingxi.agent.state import REPAIRS, AgentConfig, pick_repairs
 
-__all__ = ["AgentConfig", "SearchAgent", "ground_quote"]
+__all__ = ["REPAIRS", "AgentConfig", "SearchAgent", "ground_quote", "pick_repairs"]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lingxi.agent.text import is_chinese, language_rule
 from lingxi.prompting import load_prompt
 
 PROMPTS = Path(__file__).parent / "prompts"
+__all__ = ["is_chinese", "language_rule", "render", "template"]
 
 
 def template(name: str) -> str:
@@ -15,13 +17,3 @@ def template(name: str) -> str:
 
 def render(name: str, **values: object) -> str:
     return template(name).format(**values)
-
-
-def language_rule(question: str) -> str:
-    if any("\u3400" <= c <= "\u9fff" for c in question):
-        return "用中文回答。"
-    return "Answer in English."
-
-
-def is_chinese(question: str) -> bool:
-    return any("\u3400" <= c <= "\u9fff" for c in question)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from lingxi.agent import AgentConfig
+from lingxi.agent import REPAIRS, AgentConfig, pick_repairs
+from lingxi.agent.steps import Answer, Call, Draft, Fix, Gather, Plan, Read, Search
 from lingxi.cli.output import emit_json
 from lingxi.library import Library, make_chat
 from lingxi.types import Step
@@ -15,9 +15,13 @@ from lingxi.types import Step
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("ask", help="answer a question from the notes with the search agent, with citations")
     p.add_argument("question")
-    p.add_argument("--show-steps", action="store_true", help="stream each agent step to stderr")
+    p.add_argument("--show-steps", action="store_true", help="print each agent step to stderr as it happens")
     p.add_argument("--max-llm-calls", type=int, default=12, help="step budget (model calls, default 12)")
     p.add_argument("--timeout", type=float, default=300.0, help="time budget in seconds (default 300)")
+    p.add_argument("--repairs", help=f"repairs to run: all (default; env LINGXI_AGENT_REPAIRS), none, a list, or "
+                                     f"all,-NAME; names: {', '.join(REPAIRS)}")
+    p.add_argument("--no-early-stop", action="store_true",
+                   help="always run the answer step, even when every hop's answer was verified")
     p.add_argument("--json", action="store_true", help="print {answer, citations, steps, timings}")
     p.set_defaults(run=run_ask)
 
@@ -28,37 +32,41 @@ def model_progress(done: int, total: int) -> None:
         sys.stderr.flush()
 
 
+def describe(step: Step) -> str:
+    """One line for a step."""
+    if isinstance(step, Plan):
+        subs = " | ".join(f"{s.id}. {s.question}" + (f" (after {list(s.depends_on)})" if s.depends_on else "")
+                          for s in step.sub_questions)
+        return f"plan ({step.source}): {subs}"
+    if isinstance(step, Search):
+        return f"search: {step.query} → " + "; ".join(f"{h['title'][:30]} {h['locator']}" for h in step.hits[:4])
+    if isinstance(step, Read):
+        verdict = "verified" if step.verified else "not verified" if step.found else "not found"
+        return f"read {len(step.chunk_ids)} passages for {step.question[:50]!r}: {step.answer[:80]!r} ({verdict})"
+    if isinstance(step, Gather):
+        return f"answer from {len(step.passages)} passages: " + "; ".join(
+            f"[{p['n']}] {p['title'][:24]}" for p in step.passages)
+    if isinstance(step, Draft):
+        return f"drafted {step.short_answer[:60]!r}: {step.cited} citation(s) verified"
+    if isinstance(step, Fix):
+        return f"repair {step.name}: {step.reason}" + (f" ({step.change[:80]})" if step.change else "")
+    if isinstance(step, Call):
+        return f"! {step.step} (try {step.attempt}): {step.error}"
+    if isinstance(step, Answer):
+        return f"answer: {step.short_answer or step.answer[:80]!r} ({step.citations} citation(s))"
+    return f"{step.kind}: {step.detail}"
+
+
 def show_step(step: Step) -> None:
-    d = step.detail
-    if step.error:
-        line = f"! {step.kind}: {step.error}"
-    elif step.kind == "plan":
-        line = ("plan (the question's own sentences): " if d.get("from") else "plan: ") + " | ".join(f"{s['id']}. {s['question']}" + (f" (after {s['depends_on']})" if s["depends_on"] else "")
-                                     for s in d["sub_questions"])
-    elif step.kind == "search":
-        line = f"search: {d['query']} → " + "; ".join(f"{h['title'][:30]} {h['locator']}" for h in d["hits"][:4])
-    elif step.kind == "read":
-        verdict = "found (verified)" if d["verified"] else "found, not verified" if d["found"] else "not found"
-        line = f"read {len(d['chunk_ids'])} passages for {d['question'][:40]!r}: {verdict} {d['answer'][:80]!r}"
-    elif step.kind == "gather":
-        line = f"answer from {len(d['passages'])} passages: " + "; ".join(f"[{p['n']}] {p['title'][:24]}" for p in d["passages"])
-    elif step.kind == "draft":
-        line = f"drafted {d['short_answer'][:60]!r}: {d['cited']} citation(s) verified"
-    elif step.kind == "decide":
-        line = f"decide: {d['reason']}; " + (f"search again: {d['next_query']}" if "next_query" in d
-                                               else f"answer again, asking for {d['asked']}" if "asked" in d
-                                               else f"read the same passages for: {d.get('read_again', '')}")
-    elif step.kind == "complete":
-        line = f"added from verified reads ({d['reason']}): " + "; ".join(f"{a['question'][:30]} → {a['answer'][:40]}" for a in d["added"])
-    else:
-        line = f"{step.kind}: {json.dumps(d, ensure_ascii=False)[:160]}"
+    line = describe(step)
     sys.stderr.write(f"  · {line}  ({step.seconds:.1f}s)\n" if step.seconds else f"  · {line}\n")
     sys.stderr.flush()
 
 
 def run_ask(lib: Library, args: argparse.Namespace) -> int:
+    config = AgentConfig(max_llm_calls=args.max_llm_calls, max_seconds=args.timeout,
+                         early_stop=not args.no_early_stop, repairs=pick_repairs(args.repairs))
     chat = make_chat(lib.settings, model_progress)
-    config = AgentConfig(max_llm_calls=args.max_llm_calls, max_seconds=args.timeout)
     ans = lib.ask(args.question, chat, config, on_step=show_step if args.show_steps else None)
     if args.json:
         emit_json(ans.to_dict())

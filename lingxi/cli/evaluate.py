@@ -50,6 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     r.set_defaults(run=run_retrieval)
     a = esub.add_parser("agent", help="EM/F1/accuracy, citation validity, searches, latency: closed-book, RAG, agent")
     a.add_argument("--hotpotqa", type=Path, help="HotpotQA with paragraphs (../shared/data/hotpotqa/dev_200.jsonl)")
+    a.add_argument("--musique", type=Path, help="MuSiQue JSON list (../shared/data/musique/musique_train.json)")
+    a.add_argument("--repairs", help="agent repairs: all (default), none, a list, or all,-NAME (see `lingxi ask --help`)")
+    a.add_argument("--no-early-stop", action="store_true", help="always run the agent's answer step")
+    a.add_argument("--timeout", type=float, default=300.0,
+                   help="the agent's time budget per question in seconds (default 300; raise it on a loaded machine)")
     a.add_argument("--setting", choices=["shared", "per-question", "both"], default="shared",
                    help="HotpotQA: one store for all questions (default) or one per question")
     a.add_argument("--store", choices=["asked", "file"], default="asked",
@@ -194,21 +199,22 @@ def run_asr(lib: Library, args: argparse.Namespace) -> int:
 
 
 def run_agent(lib: Library, args: argparse.Namespace) -> int:
-    from lingxi.agent import AgentConfig
+    from lingxi.agent import AgentConfig, pick_repairs
     from lingxi.cli.ask import model_progress
     from lingxi.evals import agent as ev
     from lingxi.library import make_chat
 
-    if not args.hotpotqa and not args.questions:
-        raise BadInput("give --hotpotqa FILE, or --questions FILE with --corpus DIR")
+    if not args.hotpotqa and not args.musique and not args.questions:
+        raise BadInput("give --hotpotqa FILE, --musique FILE, or --questions FILE with --corpus DIR")
     if args.questions and not args.corpus:
         raise BadInput("--questions needs --corpus DIR (the notes the questions are asked over)")
-    for p in (args.hotpotqa, args.questions, args.corpus):
+    for p in (args.hotpotqa, args.musique, args.questions, args.corpus):
         if p and not p.exists():
             raise BadInput(f"{p}: no such file or directory")
     systems = ev.pick_systems(args.systems)
     chat = make_chat(lib.settings, model_progress)
-    config = AgentConfig(max_llm_calls=args.max_llm_calls)
+    config = AgentConfig(max_llm_calls=args.max_llm_calls, max_seconds=args.timeout, early_stop=not args.no_early_stop,
+                         repairs=pick_repairs(args.repairs))
 
     def say(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -229,14 +235,16 @@ def run_agent(lib: Library, args: argparse.Namespace) -> int:
         try:
             def header(dataset: str, **extra: Any) -> None:
                 log({"run": "eval agent", "dataset": dataset, "systems": list(systems),
-                     "config": {"llm": chat.name, "skipped": args.skip, "limit": args.limit, **extra}})
+                     "config": {"llm": chat.name, "skipped": args.skip, "limit": args.limit,
+                                "repairs": list(config.repairs),
+                                "early_stop": config.early_stop, **extra}})
 
-            if args.hotpotqa:
+            for path in [p for p in (args.hotpotqa, args.musique) if p]:
                 settings = ["shared", "per-question"] if args.setting == "both" else [args.setting]
                 for setting in settings:
-                    header(f"{args.hotpotqa.name} ({setting} store)", setting=setting,
+                    header(f"{path.name} ({setting} store)", setting=setting,
                            **({"store_from": args.store} if setting == "shared" else {}))
-                    result = ev.eval_hotpotqa(args.hotpotqa, chat, lib.settings, args.limit, setting, config, say, log,
+                    result = ev.eval_hotpotqa(path, chat, lib.settings, args.limit, setting, config, say, log,
                                               systems, skip=args.skip, store_from=args.store)
                     log({"finished": True, "questions": result["config"]["questions"]})
                     print_result(result, args.json)

@@ -22,7 +22,8 @@ from typing import Any
 
 from lingxi.agent import AgentConfig, ground_quote
 from lingxi.agent.loop import ANSWER_SCHEMA, passage_block
-from lingxi.agent.prompts import language_rule, render, template
+from lingxi.agent.prompts import render, template
+from lingxi.agent.text import language_rule
 from lingxi.config import Settings
 from lingxi.errors import BadInput, ModelOutputError
 from lingxi.evals.qaset import load_questions
@@ -75,6 +76,9 @@ class Tally:
     latency: list[float] = field(default_factory=list)
     calls: list[int] = field(default_factory=list)
     prompt_tokens: list[int] = field(default_factory=list)
+    refused: list[float] = field(default_factory=list)  # the agent said the notes do not answer
+    refused_gold_read: list[float] = field(default_factory=list)  # ... while a passage it read held the gold answer
+    after_read: list[float] = field(default_factory=list)  # seconds from the agent's last read to its answer
 
     def mark(self) -> tuple[int, int, int]:
         return self.cites, self.cites_ok, len(self.support)
@@ -124,6 +128,10 @@ class Tally:
             "prompt_tokens": mean(self.prompt_tokens),
             "p50_ms": round(statistics.median(self.latency) * 1000, 0) if self.latency else 0.0,
         }
+        if self.refused:
+            out |= {"refusals": mean(self.refused), "refusals_gold_read": mean(self.refused_gold_read)}
+        if self.after_read:
+            out["answer_after_read_p50_ms"] = round(statistics.median(self.after_read) * 1000, 0)
         return out
 
 
@@ -161,7 +169,7 @@ def single_rag(chat: ChatModel, lib: Library, q: str) -> tuple[str, str, list[Hi
 def _run_question(
     system: str, chat: ChatModel, lib: Library, q: str, tally: Tally, config: AgentConfig,
     supports: Callable[[str, str], bool], relevant: Callable[[list[str]], float] | None,
-    trace: dict[str, Any] | None = None,
+    trace: dict[str, Any] | None = None, golds: list[str] | None = None,
 ) -> tuple[str, str]:
     """Runs one system on one question; returns (short answer, full answer). ``trace`` gets what it read."""
     tokens0, calls0 = chat.prompt_tokens, chat.calls
@@ -191,12 +199,25 @@ def _run_question(
         read = [note_of_chunk(c) for s in ans.steps if s.kind in ("read", "gather") for c in s.detail["chunk_ids"]]
         if relevant:
             tally.support.append(relevant(read))
+        held = []
         for c in ans.citations:
-            tally.cites += 1
             chunk = lib.store.get_chunks([c.chunk_id])
-            verbatim = bool(chunk) and c.quote in chunk[0].text
-            tally.cites_ok += int(verbatim and supports(c.note_id, strip_markers(answer)))
+            held.append(bool(chunk) and c.quote in chunk[0].text and supports(c.note_id, strip_markers(answer)))
+        tally.cites += len(held)
+        tally.cites_ok += sum(held)
+        # a refusal is measured against what the agent read: was the gold answer in one of those passages?
+        seen = list(dict.fromkeys(c for s in ans.steps if s.kind in ("read", "gather") for c in s.detail["chunk_ids"]))
+        texts = normalize(" ".join(c.text for c in lib.store.get_chunks(seen))) if not ans.found else ""
+        tally.refused.append(float(not ans.found))
+        tally.refused_gold_read.append(float(not ans.found and any(normalize(g) and normalize(g) in texts
+                                                                   for g in golds or [])))
+        if "after_read_s" in ans.timings:
+            tally.after_read.append(float(ans.timings["after_read_s"]))
+        if trace is not None:
+            trace.update(citations_held=held, refused=not ans.found, refused_gold_read=tally.refused_gold_read[-1])
     tally.latency.append(time.perf_counter() - t)
+    if trace is not None:
+        trace.update(seconds=round(tally.latency[-1], 3), llm_calls=chat.calls - calls0)
     tally.calls.append(chat.calls - calls0)
     tally.prompt_tokens.append(chat.prompt_tokens - tokens0)
     return short or strip_markers(answer), answer
@@ -217,6 +238,21 @@ def pick_systems(spec: str | None) -> tuple[str, ...]:
     return tuple(s for s in SYSTEMS if s in {SYSTEM_KEYS[k] for k in keys})
 
 
+def load_multihop(path: Path) -> list[dict[str, Any]]:
+    """HotpotQA-format rows from a JSONL file, or from MuSiQue's JSON list (id, question, answer, answer_aliases,
+    paragraphs), converted to that format."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(x) for x in text.splitlines() if x.strip()]
+        return [r if "question_text" in r else {
+            "question_id": r["id"], "question_text": r["question"],
+            "answers_objects": [{"spans": [r["answer"], *r.get("answer_aliases", [])]}],
+            "contexts": [{"title": p["title"], "paragraph_text": p["paragraph_text"],
+                          "is_supporting": bool(p.get("is_supporting"))} for p in r["paragraphs"]]} for r in rows]
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise BadInput(f"{path}: expected HotpotQA JSONL rows or a MuSiQue JSON list ({e!r})") from e
+
+
 def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | None, setting: str,
                   config: AgentConfig, say: Callable[[str], None],
                   log: Callable[[dict[str, Any]], None] | None = None, systems: tuple[str, ...] = SYSTEMS,
@@ -229,8 +265,7 @@ def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | 
     if store_from not in STORE_FROM:
         raise BadInput(f"--store must be one of {', '.join(STORE_FROM)}, got {store_from!r}")
     rows = []
-    with path.open(encoding="utf-8") as f:
-        everything = [json.loads(line) for line in f if line.strip()]
+    everything = load_multihop(path)
     if skip < 0:
         raise BadInput(f"--skip must be 0 or more, got {skip}")
     data = everything[skip:][:limit]
@@ -293,7 +328,7 @@ def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | 
                                        "system": system, "gold": golds, "supporting": sorted(sup)}
                 mark = tallies[system].mark()
                 short, answer = _run_question(system, chat, lib, row["question_text"], tallies[system], config,
-                                              supports, relevant, rec)
+                                              supports, relevant, rec, golds)
                 em, f1_score = best_em_f1(short, golds)
                 tallies[system].em.append(em)
                 tallies[system].f1.append(f1_score)
@@ -311,7 +346,8 @@ def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | 
     return {"dataset": f"{path.name} ({setting} store)", "rows": rows,
             "config": {"questions": len(data), "skipped": skip, "llm": chat.name, "rag_k": RAG_K, "setting": setting,
                        **({"store_from": store_from} if setting == "shared" else {}),
-                       "agent": {"max_llm_calls": config.max_llm_calls, "k": config.k, "read_k": config.read_k}}}
+                       "agent": {"max_llm_calls": config.max_llm_calls, "k": config.k, "read_k": config.read_k,
+                                 "early_stop": config.early_stop, "repairs": list(config.repairs)}}}
 
 
 def eval_questions(qpath: Path, corpus: Path, chat: ChatModel, settings: Settings, limit: int | None,
@@ -340,7 +376,8 @@ def eval_questions(qpath: Path, corpus: Path, chat: ChatModel, settings: Setting
             for system in systems:
                 rec = {"id": qid, "question": q, "system": system, "gold": golds}
                 mark = tallies[system].mark()
-                short, answer = _run_question(system, chat, lib, q, tallies[system], config, supports, None, rec)
+                short, answer = _run_question(system, chat, lib, q, tallies[system], config, supports, None, rec,
+                                              [f for forms in golds for f in forms])
                 said = f"{short} {answer}".lower()
                 # correct: every fact is said, in any of its forms
                 tallies[system].correct.append(float(all(any(f.lower() in said for f in forms) for forms in golds)))

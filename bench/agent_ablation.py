@@ -1,0 +1,100 @@
+"""Ablation of the agent's repairs: each repair (and early stop) switched off, one at a time, on the same questions.
+
+The agent decodes greedily and every model call starts from the same cached system prompt, so a run is a function of
+its question and configuration. A run with a repair switched off is the same as the run with every repair on up to
+the first point where that repair would act; on a question where it never acted, the two runs are the same. So the
+script reads the trace of one all-on run (`lingxi eval agent ... --systems rag,agent --trace ON.jsonl`), re-runs
+only the questions where each repair acted, with that repair off, and reports every row over all the questions.
+
+    python bench/agent_ablation.py --trace ON.jsonl --hotpotqa FILE --skip 100 --home /tmp/agent-home [--json]
+    python bench/agent_ablation.py --trace ON.jsonl --musique FILE --skip 50 --home /tmp/agent-home
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+REPAIRS = ("split_asks", "split_parallel", "echo_reread", "unpooled_names", "unstated_parts", "number_answer", "bridge")
+
+
+def acted(rec: dict[str, Any]) -> set[str]:
+    """The repairs that acted in one traced agent run, and "early_stop" when the answer came from verified hops."""
+    out = {s["name"] for s in rec["steps"] if s["kind"] == "fix"}
+    out |= {s["source"] for s in rec["steps"] if s["kind"] == "plan" and s.get("source", "model") != "model"}
+    if rec["steps"] and rec["steps"][-1].get("found") and not any(s["kind"] == "draft" for s in rec["steps"]):
+        out.add("early_stop")
+    return out
+
+
+def rerun(args: argparse.Namespace, index: int, off: str) -> dict[str, Any]:
+    """The agent's trace record for question ``index`` (0-based within the slice) with ``off`` switched off."""
+    with tempfile.NamedTemporaryFile("r", suffix=".jsonl") as out:
+        flag = ["--no-early-stop"] if off == "early_stop" else ["--repairs", f"all,-{off}"]
+        data = ["--hotpotqa", str(args.hotpotqa)] if args.hotpotqa else ["--musique", str(args.musique)]
+        cmd = [sys.executable, "-m", "lingxi", "--home", str(args.home), "eval", "agent", *data,
+               "--skip", str(args.skip + index), "--limit", "1", "--systems", "agent", *flag, "--trace", out.name,
+               "--setting", args.setting, "--timeout", str(args.timeout),
+               "--json"]
+        subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "LINGXI_THREADS": "1"})
+        return json.loads(Path(out.name).read_text(encoding="utf-8").splitlines()[0])  # type: ignore[no-any-return]
+
+
+def row(recs: list[dict[str, Any]]) -> dict[str, float]:
+    held = [h for r in recs for h in r.get("citations_held", [])]
+    return {"f1": round(statistics.fmean(r["f1"] for r in recs), 4),
+            "em": round(statistics.fmean(r["em"] for r in recs), 4),
+            "citation_validity": round(sum(held) / len(held), 4) if held else 0.0,
+            "refusals": round(statistics.fmean(float(r.get("refused", False)) for r in recs), 4),
+            "p50_s": round(statistics.median(r["seconds"] for r in recs), 1),
+            "llm_calls": round(statistics.fmean(r["llm_calls"] for r in recs), 2)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--trace", type=Path, required=True, help="trace of the all-on run (with rag and agent rows)")
+    p.add_argument("--hotpotqa", type=Path)
+    p.add_argument("--musique", type=Path)
+    p.add_argument("--skip", type=int, required=True, help="the --skip the all-on run used")
+    p.add_argument("--home", type=Path, required=True)
+    p.add_argument("--setting", default="shared", help="the --setting the all-on run used")
+    p.add_argument("--timeout", type=float, default=300.0, help="the --timeout the all-on run used")
+    p.add_argument("--only", help="comma-separated repairs (or early_stop) to switch off; default: each in turn")
+    p.add_argument("--no-rerun", action="store_true", help="rows of the traced run only, with where each repair acted")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args()
+    if not (args.hotpotqa or args.musique):
+        p.error("give --hotpotqa FILE or --musique FILE (the data the all-on run used)")
+    recs = [json.loads(x) for x in args.trace.read_text(encoding="utf-8").splitlines() if x.strip()]
+    agent = [r for r in recs if r["system"] == "agent"]
+    table = {"single-shot RAG": {**row([r for r in recs if r["system"] == "single-shot RAG"]), "acted": 0},
+             "agent, all on": {**row(agent), "acted": len(agent)}}
+    for off in args.only.split(",") if args.only else (*REPAIRS, "early_stop"):
+        changed = list(agent)
+        where = [i for i, r in enumerate(agent) if off in acted(r)]
+        if args.no_rerun:
+            print(f"{off} acted on questions {[args.skip + i + 1 for i in where]}", file=sys.stderr)
+            continue
+        for i in where:
+            changed[i] = rerun(args, i, off)
+            print(f"{off} off, question {args.skip + i + 1}: f1 {agent[i]['f1']:.2f} → {changed[i]['f1']:.2f}",
+                  file=sys.stderr, flush=True)
+        table[f"without {off}"] = {**row(changed), "acted": len(where)}
+    if args.json:
+        print(json.dumps({"questions": len(agent), "skip": args.skip, "rows": table}, indent=1))
+        return
+    cols = ["f1", "em", "citation_validity", "refusals", "p50_s", "llm_calls", "acted"]
+    print("| row | " + " | ".join(cols) + " |\n|---|" + "---|" * len(cols))
+    for name, m in table.items():
+        print(f"| {name} | " + " | ".join(str(m[c]) for c in cols) + " |")
+
+
+if __name__ == "__main__":
+    main()

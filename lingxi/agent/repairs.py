@@ -1,0 +1,266 @@
+"""Named repairs: each looks at a run at one stage (``applies``) and may change it, yielding its steps (``apply``).
+
+Stages: ``plan`` (before the model plans: may plan instead), ``planned`` (after the plan), ``read`` (after a hop's
+read), ``pool`` (before the answer step), ``answer`` (after it). Which run is ``AgentConfig.repairs`` (CLI
+``--repairs``, env ``LINGXI_AGENT_REPAIRS``); each has an on/off row in docs/BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import ClassVar
+
+from lingxi.agent.prompts import render
+from lingxi.agent.state import Run
+from lingxi.agent.steps import Fix, Plan, SubQuestion
+from lingxi.agent.text import CJK, anchors, is_chinese, names, numbers, restates, states
+from lingxi.types import Step
+
+
+class Repair:
+    name: ClassVar[str]
+    stage: ClassVar[str]
+
+    def applies(self, run: Run) -> bool:
+        raise NotImplementedError
+
+    def apply(self, run: Run) -> Iterator[Step]:
+        raise NotImplementedError
+
+
+_OPEN, _CLOSE = "“‘《「『(（\"", "”’》」』)）\""
+_PRONOUN = re.compile(r"他们|她们|他|她|它|\b(?:he|she|they|him|her|them|his|their|its?)\b", re.I)
+
+
+def sentences(question: str) -> list[str]:
+    """The question cut after each question mark that is not inside quotes or a title."""
+    out, start, depth = [], 0, 0
+    for i, ch in enumerate(question):
+        if ch in _OPEN and not (ch == '"' and depth):
+            depth += 1
+        elif ch in _CLOSE and depth:
+            depth -= 1
+        elif depth == 0 and ch in "?？":
+            out.append(question[start: i + 1].strip())
+            start = i + 1
+    out.append(question[start:].strip())
+    return [s for s in out if len(re.sub(r"\W", "", s)) >= 2]
+
+
+class SplitAsks(Repair):
+    """A question written as several ("Who wrote Dune? Where was he born?") is planned by its sentences, each asked;
+    a later one's pronoun stands for the answer to the one before it ("#1")."""
+    name, stage = "split_asks", "plan"
+
+    def applies(self, run: Run) -> bool:
+        return 2 <= len(sentences(run.question)) <= run.config.max_subquestions
+
+    def apply(self, run: Run) -> Iterator[Step]:
+        out: list[SubQuestion] = []
+        parts = sentences(run.question)
+        for i, text in enumerate(parts, 1):
+            m = _PRONOUN.search(text) if i > 1 else None
+            deps: tuple[int, ...] = ()
+            if m and m.group(0).lower() in ("it", "its", "它"):  # what an earlier question names ("Jaws", 《三体》)
+                name = next((a[0] for p in parts[: i - 1][::-1] for a in [anchors(p)] if a), "")
+                if name:
+                    text = f"{text[: m.start()]}{name}{'’s' if m.group(0).lower() == 'its' else ''}{text[m.end():]}"
+            elif m:  # a person: the answer to the question before
+                own = "’s" if m.group(0).lower() in ("his", "their") else ""
+                text, deps = f"{text[: m.start()]}#{i - 1}{own}{text[m.end():]}", (i - 1,)
+            out.append(SubQuestion(i, text.rstrip("？? ").strip(), deps, asked=True))
+        run.sub_questions = out
+        yield Plan(sub_questions=tuple(out), source=self.name)
+
+
+_COMPARE = re.compile(r"区别|不同|差别|差异|比较|对比|相比|哪个|哪一|谁更|还是|一样|关系|之间")
+
+
+def split_parallel(question: str) -> list[str]:
+    """A Chinese question asking the same of two items ("2021年香港和澳门的GDP增长率") once per item, or []: the items
+    are jieba words (a number keeps its unit) of two characters or more, and the question compares nothing."""
+    if not is_chinese(question) or _COMPARE.search(question):
+        return []
+    from lingxi.index.tokenize import jieba_module
+
+    toks = jieba_module().lcut(question)
+    for i in range(1, len(toks) - 1):
+        if toks[i] not in ("和", "与", "及", "跟"):
+            continue
+        lo, hi = i - 1, i + 1
+        if toks[lo] in "年月日" and lo > 0 and toks[lo - 1].isdigit():
+            lo -= 1
+        if toks[hi].isdigit() and hi + 1 < len(toks) and toks[hi + 1] in "年月日":
+            hi += 1
+        left, right = "".join(toks[lo:i]), "".join(toks[i + 1: hi + 1])
+        if len(left) < 2 or len(right) < 2 or left == right or not (CJK.search(left) or left[:1].isdigit()) \
+                or not re.fullmatch(r"\w+", left + right) or left[:1].isdigit() != right[:1].isdigit():
+            continue
+        a, b = sum(map(len, toks[:lo])), sum(map(len, toks[: hi + 1]))
+        return [(question[:a] + item + question[b:]).replace("分别", "").strip() for item in (left, right)]
+    return []
+
+
+class SplitParallel(Repair):
+    """An undecomposed question asking the same of two items is asked once per item."""
+    name, stage = "split_parallel", "planned"
+
+    def applies(self, run: Run) -> bool:
+        return len(run.sub_questions) <= 1 and bool(split_parallel(run.question))
+
+    def apply(self, run: Run) -> Iterator[Step]:
+        run.sub_questions = [SubQuestion(i, q) for i, q in enumerate(split_parallel(run.question), 1)]
+        yield Plan(sub_questions=tuple(run.sub_questions), source=self.name)
+
+
+class EchoReread(Repair):
+    """A hop whose verified answer is its own input, or words of the question, often read a malformed hop: the same
+    passages are read once more (a first hop without the question it was shown; a later one for the question with
+    its input); an answer that echoes nothing replaces the first."""
+    name, stage = "echo_reread", "read"
+
+    @staticmethod
+    def echoes(run: Run, sq: SubQuestion, answer: str) -> bool:
+        if not sq.depends_on:
+            return restates(run.question, answer) and not restates(sq.question, answer)
+        given = [run.answers[d] for d in sq.depends_on if d in run.answers]
+        return len(sq.depends_on) == 1 and bool(given) and (states(answer, given[0]) or states(given[0], answer)
+                                                            or restates(run.question, answer))
+
+    def applies(self, run: Run) -> bool:
+        got = run.last_read
+        return got is not None and got[2] is not None and not run.exhausted() and self.echoes(run, got[0], got[2].answer)
+
+    def apply(self, run: Run) -> Iterator[Step]:
+        assert run.last_read is not None
+        sq, hits, first = run.last_read
+        assert first is not None
+        given = "; ".join(run.answers[d] for d in sq.depends_on if d in run.answers and d != sq.id)
+        asked = sq.question if not sq.depends_on else \
+            render(f"not_itself_{run.lang}", question=first.question, given=given) if sq.asked \
+            else f"{run.question} ({given})"
+        yield Fix(name=self.name, reason="the hop's answer repeats its input or the question", change=asked)
+        run.answers.pop(sq.id, None)
+        run.findings = [f for f in run.findings if f.sq_id != sq.id]
+        yield from run.agent.read(run, hits, asked, sq, context=False)
+        again = run.last_read[2] if run.last_read else None
+        if again is None or self.echoes(run, sq, again.answer):  # the first read stands
+            run.answers[sq.id] = first.answer
+            run.findings = [f for f in run.findings if f.sq_id != sq.id] + [first]
+            run.echoed.add(sq.id)
+        run.last_read = (sq, hits, None)
+
+
+class UnpooledNames(Repair):
+    """A note titled as something the question names that no pooled passage comes from is searched by its name."""
+    name, stage = "unpooled_names", "pool"
+
+    def missing(self, run: Run) -> list[str]:
+        pool = run.agent.pool(run)
+        return [a for a in anchors(run.question)
+                if not any(names(h.title, a) and names(a, h.title) for h in pool)][:3]
+
+    def applies(self, run: Run) -> bool:
+        return not run.exhausted() and bool(self.missing(run))
+
+    def apply(self, run: Run) -> Iterator[Step]:
+        missing = self.missing(run)
+        yield Fix(name=self.name, reason="no pooled passage comes from a note titled as these", change="; ".join(missing))
+        for name in missing:
+            yield run.agent.search_step(run, name, titled=name)
+
+
+class Bridge(Repair):
+    """An answer that is a bridge (the verified answer of a hop another rests on) names what the question describes,
+    not what it asks: the answer step runs once more, told so, over the passages naming it first; an answer that
+    names the bridge again, or verifies nothing, leaves the first."""
+    name, stage = "bridge", "answer"
+
+    def bridge(self, run: Run) -> str:
+        rested_on = {d for sq in run.sub_questions for d in sq.depends_on}
+        return next((f.answer for f in run.findings if f.sq_id in rested_on and run.short
+                     and (names(run.short, f.answer) or names(f.answer, run.short))), "")
+
+    def applies(self, run: Run) -> bool:
+        return run.found and not run.composed and not run.exhausted() and bool(self.bridge(run)) \
+            and not any(sq.asked for sq in run.sub_questions)
+
+    def apply(self, run: Run) -> Iterator[Step]:
+        name = self.bridge(run)
+        yield Fix(name=self.name, reason="the answer names what the question describes", change=name)
+        before = (run.text, run.citations, run.short)
+        pool = run.agent.pool(run)
+        pool = [h for h in pool if names(f"{h.title}\n{h.chunk.text}", name)] + \
+            [h for h in pool if not names(f"{h.title}\n{h.chunk.text}", name)]
+        yield from run.agent.answer_once(run, pool, render("beyond", bridge=name))
+        if names(run.short, name) or names(name, run.short) or not run.citations:
+            run.text, run.citations, run.short = before
+
+
+_ASKS_NUMBER = re.compile(
+    r"\b(?:what|which)\s+(?:year|decade|century|date|month|day|percentage|number|amount|age)\b|\bhow\s+(?:many|much"
+    r"|old|long|far|tall|high|big|large)\b|^\s*when\b|多少|几[个年月日号次位名岁天倍家场届]|哪一?年|什么时候|何时|多久", re.I)
+
+
+def asks_number(question: str) -> bool:
+    return bool(_ASKS_NUMBER.search(question))
+
+
+class NumberAnswer(Repair):
+    """A chain's question asking for a number (a year, a count, a date) answered without one: the small model
+    stopped at the bridge. A hop's verified number answers it; else the question is searched with the name the
+    answer gave and read once for the number."""
+    name, stage = "number_answer", "answer"
+
+    def applies(self, run: Run) -> bool:
+        return run.found and asks_number(run.question) and not numbers(run.short) and not run.exhausted() \
+            and any(sq.depends_on for sq in run.sub_questions) and not any(sq.asked for sq in run.sub_questions)
+
+    def apply(self, run: Run) -> Iterator[Step]:
+        name = run.short
+        yield Fix(name=self.name, reason="the question asks for a number", change=name)
+        got = next((f for f in run.findings[::-1] if numbers(f.answer)), None)
+        if got is None:
+            end = run.ends()[-1]
+            query = f"{name} {run.question}"
+            yield run.agent.search_step(run, query, first=True)
+            yield from run.agent.read(run, run.results[0][: run.config.read_k], f"{run.question} ({name})", end,
+                                      context=False, need=[name])
+            read = run.last_read[2] if run.last_read else None
+            got = read if read is not None and numbers(read.answer) else None
+        if got is not None:
+            run.agent.compose(run, [got], short=got.answer)
+
+
+class UnstatedParts(Repair):
+    """Verified findings the answer does not state: each asked part (of a question in parts, or written as several)
+    is added as its own cited sentence; a chain's answer that is not its last hop's verified finding is replaced by
+    that finding (a read of the hop's own passages is more reliable than a small model over all of them)."""
+    name, stage = "unstated_parts", "answer"
+
+    def missing(self, run: Run) -> list:  # type: ignore[type-arg]
+        said = re.sub(r"\[\d+\]", "", run.text) if run.found else ""
+        subqs = run.sub_questions
+        if len(subqs) > 1 and all(not sq.depends_on or sq.asked for sq in subqs):
+            return [f for f in run.findings if not states(said, f.answer)]
+        ends = {sq.id for sq in run.ends() if sq.depends_on}
+        last = [f for f in run.findings if f.sq_id in ends and f.sq_id not in run.echoed
+                and not restates(run.question, f.answer)]
+        return last[-1:] if last and run.short and not names(said, last[-1].answer) else []
+
+    def applies(self, run: Run) -> bool:
+        return not run.composed and bool(self.missing(run))
+
+    def apply(self, run: Run) -> Iterator[Step]:
+        add = self.missing(run)
+        parts = all(not sq.depends_on or sq.asked for sq in run.sub_questions)
+        yield Fix(name=self.name, reason="a part the answer leaves out" if parts else "the chain's last hop",
+                    change="; ".join(f.answer for f in add))
+        if parts:
+            run.agent.compose(run, add, short=run.short if run.found else "", keep=run.found)
+        else:
+            run.agent.compose(run, add, short=add[-1].answer)
+
+
+REGISTRY: dict[str, type[Repair]] = {r.name: r for r in (SplitAsks, SplitParallel, EchoReread, UnpooledNames,
+                                                         UnstatedParts, NumberAnswer, Bridge)}

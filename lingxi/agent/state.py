@@ -1,0 +1,115 @@
+"""What one run of the agent knows: its configuration, the plan, what each search found and each read verified."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from lingxi.agent.steps import SubQuestion
+from lingxi.agent.text import language
+from lingxi.errors import BadInput
+from lingxi.types import Citation, Hit, Step
+
+if TYPE_CHECKING:
+    from lingxi.agent.loop import SearchAgent
+
+REPAIRS = ("split_asks", "split_parallel", "echo_reread", "unpooled_names", "unstated_parts", "number_answer",
+           "bridge")
+
+
+def pick_repairs(spec: str | None) -> tuple[str, ...]:
+    """Repairs from "all", "none", a comma-separated list, or "all,-bridge" (all but those after a minus)."""
+    if spec is None or not spec.strip():
+        return REPAIRS
+    keys = [k.strip() for k in spec.split(",") if k.strip()]
+    out: list[str] = []
+    for k in keys:
+        name = k.lstrip("-")
+        if name not in REPAIRS + ("all", "none"):
+            raise BadInput(f"repairs: {name!r} is not one of all, none, {', '.join(REPAIRS)}")
+        if k.startswith("-"):
+            out = [r for r in (out or list(REPAIRS)) if r != name]
+        elif name == "all":
+            out = list(REPAIRS)
+        elif name != "none":
+            out.append(name)
+    return tuple(r for r in REPAIRS if r in out)
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    max_subquestions: int = 3
+    k: int = 6  # hits per search
+    read_k: int = 4  # passages a sub-question's read shows the model
+    answer_k: int = 6  # passages the answer step reads, pooled round-robin over every search
+    passage_chars: int = 700
+    max_llm_calls: int = 12
+    max_seconds: float = 300.0
+    retries: int = 1  # extra tries for a model reply that does not parse
+    searches_per_subquestion: int = 2
+    answer_rounds: int = 2  # when the passages do not answer: one more search, then answer again
+    early_stop: bool = True  # every hop that ends the plan verified: the answer is theirs, no answer call
+    repairs: tuple[str, ...] = field(default_factory=lambda: pick_repairs(os.environ.get("LINGXI_AGENT_REPAIRS")))
+
+    def __post_init__(self) -> None:
+        bad = [r for r in self.repairs if r not in REPAIRS]
+        if bad:
+            raise BadInput(f"repairs: {bad[0]!r} is not one of {', '.join(REPAIRS)}")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A sub-question's answer, verified in a passage (``quote`` is a verbatim sentence of its chunk)."""
+
+    sq_id: int
+    question: str
+    answer: str
+    hit: Hit
+    quote: str
+
+
+@dataclass
+class Run:
+    agent: SearchAgent
+    question: str
+    started: float = field(default_factory=time.perf_counter)
+    sub_questions: list[SubQuestion] = field(default_factory=list)
+    answers: dict[int, str] = field(default_factory=dict)  # verified answers by sub-question id
+    findings: list[Finding] = field(default_factory=list)
+    echoed: set[int] = field(default_factory=set)  # hops whose finding repeats their input, read twice
+    results: list[list[Hit]] = field(default_factory=list)  # every search's hits, in order
+    queries: set[str] = field(default_factory=set)
+    steps: list[Step] = field(default_factory=list)
+    llm_calls: int = 0
+    llm_seconds: float = 0.0
+    search_seconds: float = 0.0
+    # the latest read of a hop: which, over what, its finding
+    last_read: tuple[SubQuestion, list[Hit], Finding | None] | None = None
+    # the answer as it stands
+    text: str = ""
+    short: str = ""
+    citations: tuple[Citation, ...] = ()
+    found: bool = False
+    composed: bool = False  # from verified findings, without an answer call
+
+    @property
+    def lang(self) -> str:
+        return language(self.question)
+
+    @property
+    def config(self) -> AgentConfig:
+        return self.agent.config
+
+    def ends(self) -> list[SubQuestion]:
+        """The sub-questions no other rests on."""
+        return [s for s in self.sub_questions if not any(s.id in o.depends_on for o in self.sub_questions)]
+
+    def wanted(self) -> list[SubQuestion]:
+        """The sub-questions whose answers the answer states: the user's own when it asked several, else the ends."""
+        return [s for s in self.sub_questions if s.asked] or self.ends()
+
+    def exhausted(self) -> bool:
+        return (self.llm_calls >= self.config.max_llm_calls
+                or time.perf_counter() - self.started >= self.config.max_seconds)

@@ -1,0 +1,142 @@
+"""Language, numerals and names: the one place the agent asks "is this Chinese?", reads numbers and matches names.
+
+Three predicates carry every check of an answer against a text: ``states`` (the text says it, give or take case,
+spaces, thousands separators and Chinese numerals), ``names`` (the text names it, perhaps written another way) and
+``restates`` (an answer that only repeats the question)."""
+
+from __future__ import annotations
+
+import re
+
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+LATIN = re.compile(r"[A-Za-z][A-Za-z'’-]*")
+_NUMBER = re.compile(r"\d+(?:[,，.]\d+)*")
+_ZH_DIGIT = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_ZH_UNIT = {"十": 10, "百": 100, "千": 1000}
+_ZH_BIG = {"万": 10_000, "亿": 100_000_000}
+_ZH_RUN = re.compile(r"[零〇一二两三四五六七八九十百千万亿]+")
+_TIMES_BIG = re.compile(r"(\d+(?:\.\d+)?)\s*([万亿])")
+_FILLER = {"the", "a", "an", "of", "and", "de", "la", "le", "von", "van"}
+
+
+def is_chinese(text: str) -> bool:
+    return bool(CJK.search(text))
+
+
+def language(text: str) -> str:
+    return "zh" if is_chinese(text) else "en"
+
+
+def language_rule(question: str) -> str:
+    return "用中文回答。" if is_chinese(question) else "Answer in English."
+
+
+def _zh_value(run: str) -> str:
+    if not any(ch in _ZH_UNIT or ch in _ZH_BIG for ch in run):
+        return "".join(str(_ZH_DIGIT[ch]) for ch in run)
+    total = section = digit = 0
+    for ch in run:
+        if ch in _ZH_DIGIT:
+            digit = _ZH_DIGIT[ch]
+        elif ch in _ZH_UNIT:
+            section += (digit or 1) * _ZH_UNIT[ch]
+            digit = 0
+        else:
+            total += (section + digit or 1) * _ZH_BIG[ch]
+            section = digit = 0
+    return str(total + section + digit)
+
+
+def arabic(text: str) -> str:
+    """Chinese numerals, and digits before 万/亿, as digits: "用一百度的水" → "用100度的水", "80 万条" → "800000条"."""
+    text = _TIMES_BIG.sub(lambda m: f"{float(m.group(1)) * _ZH_BIG[m.group(2)]:.0f}", text)
+    return _ZH_RUN.sub(lambda m: _zh_value(m.group(0)), text) if CJK.search(text) else text
+
+
+def numbers(text: str) -> set[str]:
+    """The numbers a text states, in digits, thousands separators dropped ("3,677" and "三千六百七十七" alike)."""
+    return {re.sub(r"[,，]", "", m) for m in _NUMBER.findall(arabic(text))}
+
+
+def squash(s: str) -> str:
+    return "".join(arabic(s).replace(",", "").replace("，", "").lower().split())
+
+
+def overlap(a: str, b: str) -> float:
+    """Share of a's units found in b: character pairs for Chinese (they carry meaning), else words and numbers (any
+    two English sentences share many letter pairs)."""
+    def grams(s: str) -> set[str]:
+        if not latin:
+            s = "".join(s.lower().split())
+            return {s[i: i + 2] for i in range(len(s) - 1)} or ({s} if s else set())
+        return {w[:6] for w in re.findall(r"[a-z]{3,}|\d+", s.lower())}
+    latin = not is_chinese(a) and bool(re.search(r"[A-Za-z]{3}", a))
+    ga = grams(a)
+    return len(ga & grams(b)) / len(ga) if ga else 0.0
+
+
+def states(text: str, answer: str) -> bool:
+    """Whether ``text`` says ``answer`` verbatim, case, spaces, thousands separators and numerals aside."""
+    a = squash(answer)
+    return bool(a) and a in squash(text)
+
+
+def states_all(text: str, answer: str) -> bool:
+    """``states`` for each part of a list answer ("林舟，旅行作家", "A and B")."""
+    parts = [p for p in re.split(r"[,，、;；/]|\band\b|和|与", answer) if p.strip()]
+    return bool(parts) and all(states(text, p) for p in parts)
+
+
+def _words(text: str) -> list[str]:
+    return [w.lower().strip("'’-") for w in LATIN.findall(text)]
+
+
+def names(text: str, name: str) -> bool:
+    """Whether ``text`` names ``name``: states it, or (a Latin-script name written another way: "Roger O. Egeberg" for
+    "Roger Olaf Egeberg") has its first and last words and most of its words, or (Chinese) most of its character
+    pairs. A passage about Jim Backus does not name Jim Cummings."""
+    if states(text, name):
+        return True
+    if is_chinese(name):
+        return overlap(name, text) >= 0.6
+    order = [w for w in _words(name) if (len(w) >= 3 or w.isupper()) and w not in _FILLER]
+    need = set(order) | numbers(name)
+    if not order:
+        return False
+    have = set(_words(text)) | numbers(text)
+    return {order[0], order[-1]} <= have and len(need & have) * 2 > len(need)
+
+
+def restates(question: str, answer: str) -> bool:
+    """Whether ``answer`` only says what ``question`` says: it is in it, or every word and number of it is."""
+    if states(question, answer):
+        return True
+    words = _words(answer) + re.findall(r"\d+", answer)
+    if not words or is_chinese(answer):
+        return False
+    have = set(_words(question)) | set(re.findall(r"\d+", question))
+    return all(w in have for w in words)
+
+
+_CAPITALISED = re.compile(r"[A-Z][\w'’.&-]*(?:\s+(?:(?:of|the|and|de|in|on|for)\s+)*[A-Z][\w'’.&-]*)*")
+_QUOTED = re.compile(r'"([^"\n]{2,80})"|“([^”\n]{2,80})”|《([^》\n]{1,40})》|「([^」\n]{1,40})」')
+_ASKED_KIND = re.compile(r"\b(?:what|which|whose)(?:\s+other)?\s+$", re.I)
+# a sentence's first word is capitalised for starting it: a question or function word is no part of a name
+_OPENER = re.compile(r"(?:what|which|who|whom|whose|when|where|why|how|in|on|at|the|a|an|of|for|from|by|to|as|aside|"
+                     r"after|before|during|since|is|was|are|were|did|does|do|has|have|had|can|could|this|that|these|"
+                     r"those|it|he|she|they|name|besides|between|other|than|with)$", re.I)
+
+
+def anchors(question: str) -> list[str]:
+    """What a question names: quoted titles ("Big Stone Gap", 《三体》) and runs of capitalised words, without a
+    sentence's opening question or function word, and none inside the phrase that says what kind of answer is asked
+    ("in what New York city")."""
+    out = []
+    for m in _CAPITALISED.finditer(question):
+        text, start = m.group(0).rstrip("."), m.start()
+        if (start == 0 or re.search(r"[.?!]\s*$", question[:start])) and _OPENER.match(text.split(" ", 1)[0]):
+            text = text.split(" ", 1)[1] if " " in text else ""
+        if text and not _ASKED_KIND.search(question[:start]):
+            out.append(text)
+    out += [next(g for g in m.groups() if g) for m in _QUOTED.finditer(question)]
+    return list(dict.fromkeys(a.strip() for a in out if len(a.strip()) >= 2))
