@@ -59,7 +59,7 @@ def backing(hit: Hit, claim: str, short: str, question: str) -> str | None:
     if not numbers(claim) - numbers(question) <= numbers(text):
         return None  # character overlap cannot tell "seats 4,000" from "seats 3,677"
     if any(not names(question, n) and not names(titled, n) for n in _NAMES.findall(claim)):
-        return None  # a claim about Jim Cummings is not backed by Jim Backus's passage
+        return None  # a claim about Anna Berg is not backed by Anna Lund's passage
     s = squash(short)
     has_short = len(s) >= 2 and s not in _YES_NO and s in squash(claim or short)
     if has_short and not (states(text, short) or names(titled, short)):

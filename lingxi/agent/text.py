@@ -92,9 +92,9 @@ def _words(text: str) -> list[str]:
 
 
 def names(text: str, name: str) -> bool:
-    """Whether ``text`` names ``name``: states it, or (a Latin-script name written another way: "Roger O. Egeberg" for
-    "Roger Olaf Egeberg") has its first and last words and most of its words, or (Chinese) most of its character
-    pairs. A passage about Jim Backus does not name Jim Cummings."""
+    """Whether ``text`` names ``name``: states it, or (a Latin-script name written another way: "Mara T. Vell" for
+    "Mara Tove Vell") has its first and last words and most of its words, or (Chinese) most of its character
+    pairs. A passage about Anna Lund does not name Anna Berg."""
     if states(text, name):
         return True
     if is_chinese(name):

@@ -1,7 +1,7 @@
 """How Chinese text sounds, as tokens for a second lexical index: speech recognisers write homophones (捕蛇者说 heard
 as 补舌者说), which share no characters with the word meant but all of its syllables.
 
-A run of Chinese characters becomes its toneless pinyin syllables, and the tokens are adjacent syllable pairs
+A run of Han characters becomes its toneless pinyin syllables, and the tokens are adjacent syllable pairs
 (``bu0she``, ``she0zhe``, ...): a single syllable matches far too many characters to rank anything, a pair is about
 as selective as a two-character word, and pairs do not depend on where a word segmenter put its boundaries (which
 moves when a homophone is substituted). Tones are dropped because recognisers get them wrong as often as not.
@@ -32,13 +32,13 @@ def _lazy_pinyin() -> Callable[..., list[str]]:
 
 @lru_cache(maxsize=65536)
 def syllables(run: str) -> tuple[str, ...]:
-    """Toneless pinyin of a run of Chinese characters, one syllable per character."""
+    """Toneless pinyin of a run of Han characters, one syllable per character."""
     out: list[Any] = _lazy_pinyin()(run, errors=lambda chars: ["?"] * len(chars))
     return tuple(str(s) for s in out)
 
 
 def phonetic_tokens(text: str) -> list[str]:
-    """Adjacent-syllable tokens of every run of Chinese characters in ``text`` (a one-character run gives its single
+    """Adjacent-syllable tokens of every run of Han characters in ``text`` (a one-character run gives its single
     syllable); text without Chinese gives none."""
     out: list[str] = []
     for m in _CJK_RUN.finditer(text):
