@@ -127,7 +127,7 @@ def replay(conv: Conversation, store: MemoryStore, chat: ChatModel, window: int,
             part = turns[i:i + window]
             t0 = time.perf_counter()
             try:
-                items = extract(chat, [Turn(t.ref, t.speaker, t.text) for t in part], when)
+                items = extract(chat, [Turn(t.ref, t.speaker, t.text) for t in part], when, user=None)
             except LingxiError:
                 failures += 1
                 items = []

@@ -1,0 +1,1 @@
+"""Speech and images: recognition (asr), synthesis (tts)."""
