@@ -388,6 +388,12 @@ class MemoryStore:
                 c.execute("DELETE FROM mem_turns WHERE ref=? AND user=? AND persona=?", (r, self.user, self.persona))
         return m
 
+    def remove(self, memory_ids: Sequence[int]) -> None:
+        """Delete exactly these memories (no cascade), e.g. to rebuild the excerpts of a replayed transcript."""
+        with self._transaction() as c:
+            for mid in memory_ids:
+                self._delete(c, mid)
+
     def _delete(self, c: sqlite3.Connection, memory_id: int) -> None:
         c.execute("DELETE FROM memory_fts WHERE rowid=?", (memory_id,))
         c.execute("DELETE FROM memory_vectors WHERE memory_id=?", (memory_id,))

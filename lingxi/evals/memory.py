@@ -214,8 +214,7 @@ def evaluate(
             if costs[-1].get("observations") != OBSERVATIONS:
                 say(f"{conv.id}: rewriting observations ({OBSERVATIONS}); extracted memories kept")
                 for store in (mem, raw):
-                    for old in store.entries(kind="observation"):
-                        store.forget(old.id)
+                    store.remove([old.id for old in store.entries(kind="observation")])
                 add_observations(conv, mem, exchange=True)
                 add_observations(conv, raw, exchange=False)
                 costs[-1]["observations"] = OBSERVATIONS
