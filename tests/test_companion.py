@@ -196,7 +196,7 @@ def test_chat_remembers_and_answers_feelings_first(lib: Library) -> None:
     extraction = {"memories": [mem("Momo", "Momo is the user's cat", relation="pet", turns=["T1"])]}
 
     def reply_ok(messages: list[dict[str, str]]) -> str:
-        assert "The user's own name: unknown" in messages[0]["content"]
+        assert "You do not know the user's name" in messages[0]["content"]
         return "咕噜～Momo 好可爱！"
 
     def reply_feelings(messages: list[dict[str, str]]) -> str:
@@ -204,7 +204,7 @@ def test_chat_remembers_and_answers_feelings_first(lib: Library) -> None:
         assert "The user sounds anxious" in system and "acknowledge" in system
         # the memory from turn 1 is in the prompt of turn 2, under its subject, and Momo is named as not the user
         assert "About Momo (the user's pet):\n- (2023-05-08) Momo is the user's cat" in system
-        assert "Momo (the user's pet)" in system.split("What you remember")[0]
+        assert "Others in the user's life (these are NOT the user's name): Momo (the user's pet)" in system
         return "*蹭蹭你* 别担心，Momo 会好起来的。"
 
     chat = ScriptedChat([reply_ok, extraction, reply_feelings, {"memories": []}])
@@ -457,3 +457,18 @@ def test_exchanges_pair_each_turn_with_its_reply() -> None:
     assert [o["turns"] for o in out] == [["D1:1", "D1:2"], ["D1:2", "D1:3"], ["D1:3"]]
     assert out[0]["text"] == "Ben said: How was the race?\nAna replied: I finished in 4 hours!"
     assert all(o["kind"] == "observation" and o["ts"] == T0 for o in out)
+
+
+def test_vocative_guard_keeps_the_cats_name_off_the_user() -> None:
+    from lingxi.companion.chat import vocative_guard
+
+    said = "我养的猫叫南瓜，我下周要去成都出差，有点紧张。"
+    assert vocative_guard("南瓜，听起来你很紧张。", said) == "听起来你很紧张。"
+    assert vocative_guard("*蹭蹭你* 南瓜，别担心", said) == "*蹭蹭你* 别担心"
+    assert vocative_guard("嗨，南瓜！一路顺风", said) == "嗨，一路顺风"
+    assert vocative_guard("南瓜是只可爱的猫！", said) == "南瓜是只可爱的猫！"  # about the cat, not to the user
+    assert vocative_guard("你好，南瓜是只好猫", said) == "你好，南瓜是只好猫"
+    # a name the message does not mention (an answer to "what is my cat called?") stays
+    assert vocative_guard("南瓜，是你的猫呀", "你还记得我的猫叫什么吗？") == "南瓜，是你的猫呀"
+    assert vocative_guard("Sam, welcome back!", "Sam here, back from Chengdu", "The user's name is Sam") == \
+        "Sam, welcome back!"

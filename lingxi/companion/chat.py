@@ -7,6 +7,7 @@ waits for extraction. Every step is scoped to the user; memories to the persona 
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -35,6 +36,7 @@ class CompanionConfig:
     history_turns: int = 6
     max_reply_tokens: int = 200
     temperature: float = 0.7
+    vocative_guard: bool = True  # drop a reply's opening "南瓜，" when 南瓜 is someone else the user mentioned
     weights: RecallWeights | None = None
     background: bool = True  # consolidate memories in a worker thread (False: before the reply returns)
     memory: ConsolidationConfig = field(default_factory=ConsolidationConfig)
@@ -48,7 +50,7 @@ def people_block(mems: Sequence[Memory], lang: str) -> str:
         if m.subject != USER and m.relation != "self" and m.kind != "observation":
             others.setdefault(m.subject, m.relation)
     lines = [f"The user's own name: {name.text}" if name else
-             "The user's own name: unknown — do not call the user by any name."]
+             "You do not know the user's name: address the user as 你 / you, never by a name."]
     if others:
         lines.append("Others in the user's life (these are NOT the user's name): " +
                      "; ".join(f"{s} (the user's {r})" for s, r in others.items()))
@@ -66,6 +68,29 @@ def memory_lines(mems: Sequence[Memory]) -> str:
         groups.setdefault(head, []).append(f"- ({day}) {m.text}")
     order = sorted(groups, key=lambda h: (h == "Conversation excerpts", h != "About the user"))
     return "\n".join(f"{h}:\n" + "\n".join(groups[h]) for h in order) or "-"
+
+
+# Openings that end in a comma like a name would, and may well be in the user's message too.
+NOT_NAMES = {"你好", "您好", "好的", "嗯嗯", "哈哈", "是的", "没事", "谢谢", "当然", "好呀", "真的", "哇", "嗨", "哎呀", "对",
+             "yes", "sure", "hi", "hello", "hey", "oh", "wow", "okay", "ok", "well", "aw", "aww", "yay", "purr"}
+_VOCATIVE = re.compile(r"^(\s*(?:\*[^*\n]{1,30}\*\s*)?(?:(?:hi|hey|hello|dear|嗨|哈喽|你好|亲爱的)[\s,，!！~～]*)?)"
+                       r"(?P<name>[\u3400-\u9fff]{1,4}|[A-Z][a-z]+)\s*[，,!！~～:：]\s*", re.I)
+
+
+def vocative_guard(reply: str, message: str, user_name: str = "") -> str:
+    """The reply without an opening that addresses the user by a name that is not theirs: a name the user's
+    message mentions (their cat, a friend — people rarely name themselves in the third person). A name only
+    memory knows is left alone: "南瓜，是你的猫" may answer "what is my cat called?"."""
+    m = _VOCATIVE.match(reply)
+    if not m:
+        return reply
+    name = m.group("name")
+    if name.lower() in NOT_NAMES or (user_name and name in user_name):
+        return reply
+    if name in message:
+        rest = reply[m.end():]
+        return (m.group(1) + rest) if m.group(1).strip() else rest
+    return reply
 
 
 class Companion:
@@ -132,14 +157,27 @@ class Companion:
             messages.append({"role": "assistant" if speaker == self.persona.name else "user", "content": text})
         messages.append({"role": "user", "content": message})
         kw = {"max_tokens": self.config.max_reply_tokens, "temperature": self.config.temperature}
+        name = next((m.text for m in known if m.subject == USER), "")
+
+        def guard(text: str) -> str:
+            return vocative_guard(text, message, name) if self.config.vocative_guard else text
+
         if on_token is not None:
-            parts = []
+            # the opening is held back until it can be checked, then everything streams as it comes
+            parts: list[str] = []
+            held = True
             for tok in self.chat.stream(messages, **kw):  # type: ignore[arg-type]
                 parts.append(tok)
-                on_token(tok)
-            reply = "".join(parts).strip()
+                if held and (len("".join(parts)) > 16 or re.search(r"[，,!！~～:：。.?？]", "".join(parts))):
+                    held = False
+                    on_token(guard("".join(parts)))
+                elif not held:
+                    on_token(tok)
+            if held:
+                on_token(guard("".join(parts)))
+            reply = guard("".join(parts)).strip()
         else:
-            reply = self.chat.complete(messages, **kw).strip()  # type: ignore[arg-type]
+            reply = guard(self.chat.complete(messages, **kw).strip())  # type: ignore[arg-type]
         reply_s = time.perf_counter() - t0
         written = self.record(user, message, reply, now, mem)
         return {"reply": reply, "persona": self.persona.id, "user": user, "emotion": feeling, "lang": lang,

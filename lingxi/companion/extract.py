@@ -96,8 +96,10 @@ def extract(chat: ChatModel, turns: Sequence[Turn], when: datetime, max_items: i
     if not turns:
         return []
     lang = lang or lang_of(" ".join(t.text for t in turns))
+    # the companion's own lines are context only (no id: nothing is extracted from them)
     dialogue = "\n".join([f"(earlier) {t.speaker}: {t.text}" for t in context] +
-                         [f"[{t.ref}] {t.speaker}: {annotate(t.text, when)}" for t in turns])
+                         [f"{t.speaker}: {t.text}" if t.speaker == companion else
+                          f"[{t.ref}] {t.speaker}: {annotate(t.text, when, lang)}" for t in turns])
     speakers = list(dict.fromkeys(t.speaker for t in turns if t.speaker != companion))
     if user is not None:
         people = "the user" if companion is None else f"the user (not {companion})"
@@ -113,10 +115,16 @@ def extract(chat: ChatModel, turns: Sequence[Turn], when: datetime, max_items: i
     text = prompt("extract").format(date=fmt_day(when.date()), dialogue=dialogue, max_items=max_items, people=people,
                                     about_rule=about_rule, self_word=self_word, self_word2=self_word2,
                                     language=LANGUAGES[lang], example=example, companion=companion or "the app")
-    schema = extraction_schema([t.ref for t in turns], max_items)
+    valid = {t.ref for t in turns if t.speaker != companion}
+    if not valid:
+        return []
+    schema = extraction_schema(sorted(valid, key=[t.ref for t in turns].index), max_items)
     reply = chat.complete_json([{"role": "user", "content": text}], schema, max_tokens=90 * max_items + 40)
-    source = f"{dialogue}\n{fmt_day(when.date())}\n{' '.join(speakers)}"
-    items = [it for m in reply.get("memories", []) if (it := _item(m, turns, when, lang, user, speakers, source))]
+    said = "\n".join(f"{t.speaker}: {annotate(t.text, when, lang)} {annotate(t.text, when)}" for t in turns
+                     if t.speaker != companion)
+    source = f"{said}\n{fmt_day(when.date())}\n{' '.join(speakers)}"
+    items = [it for m in reply.get("memories", []) if (it := _item(m, turns, when, lang, user, speakers, source,
+                                                                    valid))]
     return [it for it in items if role_ok(it, items)]
 
 
@@ -132,7 +140,7 @@ def _subject(about: str, user: str | None, speakers: Sequence[str]) -> tuple[str
 
 
 def _item(m: dict[str, Any], turns: Sequence[Turn], when: datetime, lang: str, user: str | None,
-          speakers: Sequence[str], source: str) -> dict[str, Any] | None:
+          speakers: Sequence[str], source: str, valid: set[str]) -> dict[str, Any] | None:
     body = " ".join(str(m.get("text", "")).split())[:300]
     if not body or not grounded(body, source):
         return None
@@ -142,8 +150,7 @@ def _item(m: dict[str, Any], turns: Sequence[Turn], when: datetime, lang: str, u
     relation = "self" if participant else str(m.get("relation") or "other")
     if relation == "self" and not participant:
         relation = "other"
-    valid = {t.ref: t for t in turns}
-    refs = [r for r in m.get("turns", []) if r in valid] or _attribute(body, turns, user)
+    refs = [r for r in m.get("turns", []) if r in valid] or _attribute(body, [t for t in turns if t.ref in valid])
     event_date, when_text = None, None
     phrase = str(m.get("time") or "").strip()
     found = resolve(phrase, when) if phrase else []
@@ -164,11 +171,11 @@ def _item(m: dict[str, Any], turns: Sequence[Turn], when: datetime, lang: str, u
             "slot": f"{subject.lower()}.{attribute}" if attribute else None, "turns": refs}
 
 
-def _attribute(body: str, turns: Sequence[Turn], user: str | None) -> list[str]:
-    """The turn a memory most likely comes from when the model named none: most shared words, the user's own
-    turns first (so that forgetting the memory can take its source along)."""
+def _attribute(body: str, turns: Sequence[Turn]) -> list[str]:
+    """The turn a memory most likely comes from when the model named none: the one sharing most words (so that
+    forgetting the memory can take its source along)."""
     words = set(tokenize(body))
-    best = max(turns, key=lambda t: (len(words & set(tokenize(t.text))), t.speaker == user), default=None)
+    best = max(turns, key=lambda t: len(words & set(tokenize(t.text))), default=None)
     return [best.ref] if best is not None else []
 
 
