@@ -196,18 +196,17 @@ class Companion:
         before = mem.recent_turns(1)  # what the message answers, embedded with it
         t_ids = mem.add_turns(now.strftime("%Y-%m-%d"), [(None, "user", message, ts),
                                                          (None, self.persona.name, reply, ts + 1)])
-        exchange = exchanges([(f"T{t_ids[0]}", "user", annotate(message, now)),
+        lang = lang_of(message)
+        exchange = exchanges([(f"T{t_ids[0]}", "user", annotate(message, now, lang)),
                               (f"T{t_ids[1]}", self.persona.name, reply)], ts)[0]
         written = [m for m, status in mem.add_many([{**exchange, "context": before[-1][1] if before else "",
-                                                     "lang": lang_of(message)}])
+                                                     "lang": lang}])
                    if status != "duplicate"]
         if self.config.background:
             self.worker.submit(user, now)
         else:
             before_ids = {m.id for m in mem.entries(include_superseded=True)}
-            rep = self.consolidate(user, now)
-            if rep.errors:
-                self.worker.reports.append(rep)
+            self.worker.reports.append(self.consolidate(user, now))
             written += [m for m in mem.entries() if m.id not in before_ids]
         return written
 
