@@ -96,21 +96,21 @@ def extract(chat: ChatModel, turns: Sequence[Turn], when: datetime, max_items: i
     if not turns:
         return []
     lang = lang or lang_of(" ".join(t.text for t in turns))
-    # the companion's own lines are context only (no id: nothing is extracted from them)
-    dialogue = "\n".join([f"(earlier) {t.speaker}: {t.text}" for t in context] +
-                         [f"{t.speaker}: {t.text}" if t.speaker == companion else
-                          f"[{t.ref}] {t.speaker}: {annotate(t.text, when, lang)}" for t in turns])
+    # only what people say: a small model copies the companion's own lines into memories as if they were facts
+    dialogue = "\n".join([f"(earlier) {t.speaker}: {t.text}" for t in context if t.speaker != companion] +
+                         [f"[{t.ref}] {t.speaker}: {annotate(t.text, when, lang)}" for t in turns
+                          if t.speaker != companion])
     speakers = list(dict.fromkeys(t.speaker for t in turns if t.speaker != companion))
     if user is not None:
         people = "the user" if companion is None else f"the user (not {companion})"
         about_rule = '"user" for the user.'
-        example = "“用户下周要去成都出差”" if lang == "zh" else "“The user is going to Chengdu next week”"
+        example = "“用户下个月要搬家”" if lang == "zh" else "“The user is moving house next month”"
         self_word, self_word2 = "the user's", "the user"
     else:
         names = speakers or ["the speaker"]
         people = " and ".join(names)
         about_rule = " or ".join(f'"{n}"' for n in names) + " for the people talking."
-        example = f"“{names[0]}下周要去成都出差”" if lang == "zh" else f"“{names[0]} is going to Chengdu next week”"
+        example = f"“{names[0]}下个月要搬家”" if lang == "zh" else f"“{names[0]} is moving house next month”"
         self_word, self_word2 = "a speaker's", "the person who talks about it"
     text = prompt("extract").format(date=fmt_day(when.date()), dialogue=dialogue, max_items=max_items, people=people,
                                     about_rule=about_rule, self_word=self_word, self_word2=self_word2,
