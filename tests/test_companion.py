@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 
@@ -472,3 +473,35 @@ def test_vocative_guard_keeps_the_cats_name_off_the_user() -> None:
     assert vocative_guard("南瓜，是你的猫呀", "你还记得我的猫叫什么吗？") == "南瓜，是你的猫呀"
     assert vocative_guard("Sam, welcome back!", "Sam here, back from Chengdu", "The user's name is Sam") == \
         "Sam, welcome back!"
+
+
+# --- group chat --------------------------------------------------------------------------------------
+def test_group_chat_addressing_relevance_and_separate_memories(lib: Library) -> None:
+    from lingxi.companion.group import GroupChat, addressed
+
+    pet, ale, xl = persona.load("pet"), persona.load("groupchat"), persona.load("assistant")
+    assert [p.id for p in addressed("阿乐，周末去哪儿爬山？团子也来吗", [pet, ale, xl])] == ["groupchat", "pet"]
+    assert [p.id for p in addressed("Tuanzi, are you hungry?", [pet, ale, xl])] == ["pet"]
+    assert addressed("随便聊聊", [pet, ale, xl]) == []
+
+    def reply_as(name: str) -> Callable[[list[dict[str, str]]], str]:
+        def r(messages: list[dict[str, str]]) -> str:
+            assert f"You are {name}" in messages[0]["content"]
+            return f"{name} here"
+        return r
+
+    chat = ScriptedChat([reply_as("阿乐"), reply_as("团子"), reply_as("阿乐")])
+    group = GroupChat(lib, chat, [pet, ale], CompanionConfig(background=False,
+                                                             memory=ConsolidationConfig(batch_turns=100)))
+    out = group.respond("mia", "阿乐，团子，周末去哪儿爬山？", datetime(2026, 11, 20, 20))
+    assert [o["name"] for o in out] == ["阿乐", "团子"]
+    # the second speaker saw the first one's reply
+    assert "阿乐 just said: 阿乐 here" in chat.sent[1][-1]["content"]
+    # each persona keeps its own turns
+    assert [t for _, t, _ in store(lib, "mia", "groupchat").recent_turns(10)][-1] == "阿乐 here"
+    assert [t for _, t, _ in store(lib, "mia", "pet").recent_turns(10)][-1] == "团子 here"
+    # not addressed: the persona whose profile fits the message best speaks (hiking and food: 阿乐)
+    ranked = group.relevance("mia", "What trail should I hike this weekend, and where do we eat after?", T0)
+    assert ranked[0][0].persona.id == "groupchat"
+    with pytest.raises(BadInput, match="two personas"):
+        GroupChat(lib, chat, [pet])
