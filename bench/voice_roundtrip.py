@@ -48,6 +48,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--reply", action="store_true", help="also time the companion's full round trip")
     ap.add_argument("--home", help="LINGXI_HOME for --reply")
+    ap.add_argument("--known-language", action="store_true",
+                    help="tell Whisper the language instead of letting it detect zh/en (intelligibility alone)")
     args = ap.parse_args()
     data = json.loads(args.sentences.read_text(encoding="utf-8"))
     rows = []
@@ -57,10 +59,16 @@ def main() -> None:
         v = tts.voice(spec)
         v.synthesize("warm up")  # model load is not synthesis time
         syn, rec, errs, audio = [], [], [], 0.0
+        engine = None
+        if args.known_language:
+            import importlib
+
+            engine = importlib.import_module("lingxi.media.asr").WhisperRecognizer(threads=args.threads,
+                                                                                   languages=(lang,))
         for i, text in enumerate(data[lang]):
             speech = v.synthesize(tts.speakable(text))
             path = speech.save(tmp / f"{spec.replace(':', '_')}-{i}.wav")
-            heard = hear(path, args.threads)
+            heard = hear(path, args.threads, engine)
             syn.append(speech.rtf)
             rec.append(heard.rtf)
             audio += speech.duration
@@ -71,7 +79,7 @@ def main() -> None:
                      "tts_rtf_median": round(statistics.median(syn), 3),
                      "asr_rtf_median": round(statistics.median(rec), 3),
                      "cer_median": round(statistics.median(errs), 3), "cer_mean": round(statistics.fmean(errs), 3)})
-    out: dict[str, object] = {"rows": rows, "threads": args.threads}
+    out: dict[str, object] = {"rows": rows, "threads": args.threads, "known_language": args.known_language}
     if args.reply:
         out["round_trip"] = round_trip(data, args, tmp)
     print(json.dumps(out, ensure_ascii=False, indent=2))
