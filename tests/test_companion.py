@@ -394,6 +394,12 @@ def test_extraction_drops_invented_names() -> None:
                   datetime(2026, 11, 20))
     assert [m["text"] for m in out] == ["The user will travel to Chengdu next week (the week of 23 November 2026)"]
     assert out[0]["event_date"] == "2026-11-23"
+    # about one memory per clause is asked of the grammar (a small model stops after the first), filler dropped
+    chat = ScriptedChat([{"memories": [mem("南瓜", "南瓜是用户养的猫", relation="pet", turns=["T1"]),
+                                       mem("user", "用户在聊天", importance=1, turns=["T1"])]}])
+    out = extract(chat, [Turn("T1", "the user", "我养的猫叫南瓜，我下周要去成都出差，有点紧张。")], datetime(2026, 11, 20))
+    assert chat.schemas[0]["properties"]["memories"]["minItems"] == 3
+    assert [m["text"] for m in out] == ["南瓜是用户养的猫"]
 
 
 def test_empty_extraction_advances_the_watermark_without_filler(lib: Library) -> None:

@@ -63,10 +63,15 @@ class Turn:
     text: str
 
 
-def extraction_schema(turn_ids: Sequence[str], max_items: int) -> dict[str, Any]:
+def clauses(text: str) -> int:
+    """Clauses with some substance (4+ letters) — how many things a stretch of speech may say."""
+    return sum(1 for c in re.split(r"[，。！？；,.!?;\n]+", text) if sum(ch.isalnum() for ch in c) >= 4)
+
+
+def extraction_schema(turn_ids: Sequence[str], max_items: int, min_items: int = 0) -> dict[str, Any]:
     return {
         "type": "object",
-        "properties": {"memories": {"type": "array", "maxItems": max_items, "items": {
+        "properties": {"memories": {"type": "array", "minItems": min_items, "maxItems": max_items, "items": {
             "type": "object",
             "properties": {
                 "about": {"type": "string"},
@@ -86,7 +91,8 @@ def extraction_schema(turn_ids: Sequence[str], max_items: int) -> dict[str, Any]
 
 def extract(chat: ChatModel, turns: Sequence[Turn], when: datetime, max_items: int = 8, *,
             user: str | None = "the user", companion: str | None = None, context: Sequence[Turn] = (),
-            lang: str | None = None) -> list[dict[str, Any]]:
+            lang: str | None = None, min_items: int | None = None, min_importance: int = 3
+            ) -> list[dict[str, Any]]:
     """Readable memory items from a window of turns: subject, relation, text in the conversation's language,
     the time it refers to (resolved against the session date), kind, slot, importance, source turns.
 
@@ -118,13 +124,17 @@ def extract(chat: ChatModel, turns: Sequence[Turn], when: datetime, max_items: i
     valid = {t.ref for t in turns if t.speaker != companion}
     if not valid:
         return []
-    schema = extraction_schema(sorted(valid, key=[t.ref for t in turns].index), max_items)
+    # a small model tends to stop after the first memory of a sentence that says three things: the grammar asks
+    # for about one per clause (at most half the budget); filler it adds that way scores low and is dropped
+    said = " ".join(t.text for t in turns if t.ref in valid)
+    least = min(clauses(said), max_items // 2) if min_items is None else min_items
+    schema = extraction_schema(sorted(valid, key=[t.ref for t in turns].index), max_items, least)
     reply = chat.complete_json([{"role": "user", "content": text}], schema, max_tokens=90 * max_items + 40)
-    said = "\n".join(f"{t.speaker}: {annotate(t.text, when, lang)} {annotate(t.text, when)}" for t in turns
-                     if t.speaker != companion)
-    source = f"{said}\n{fmt_day(when.date())}\n{' '.join(speakers)}"
-    items = [it for m in reply.get("memories", []) if (it := _item(m, turns, when, lang, user, speakers, source,
-                                                                    valid))]
+    heard = "\n".join(f"{t.speaker}: {annotate(t.text, when, lang)} {annotate(t.text, when)}" for t in turns
+                      if t.speaker != companion)
+    source = f"{heard}\n{fmt_day(when.date())}\n{' '.join(speakers)}"
+    items = [it for m in reply.get("memories", []) if int(m.get("importance", 5)) >= min_importance
+             and (it := _item(m, turns, when, lang, user, speakers, source, valid))]
     return [it for it in items if role_ok(it, items)]
 
 
