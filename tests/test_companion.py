@@ -511,3 +511,22 @@ def test_group_chat_addressing_relevance_and_separate_memories(lib: Library) -> 
     assert ranked[0][0].persona.id == "groupchat"
     with pytest.raises(BadInput, match="two personas"):
         GroupChat(lib, chat, [pet])
+
+
+def test_forget_takes_the_excerpts_and_turns_it_came_from(lib: Library) -> None:
+    chat = ScriptedChat([{"memories": [mem("user", "The user's favourite drink is oolong tea", kind="preference",
+                                           turns=["T1"]),
+                                       mem("user", "The user's name is Sam", attribute="name", turns=["T1"])]},
+                         {"memories": []}])
+    comp = Companion(lib, chat, persona.load("pet"), inline())
+    comp.record("sam", "I'm Sam and my favourite drink is oolong tea", "Oolong is lovely!", datetime(2026, 11, 2, 19))
+    comp.record("sam", "I cleaned the kitchen", "Nice!", datetime(2026, 11, 2, 19, 5))
+    s = store(lib, "sam")
+    tea = next(m for m in s.entries(readable=True) if "oolong" in m.text)
+    name = next(m for m in s.entries(readable=True) if "Sam" in m.text)
+    assert tea.turns == ["T1"] and name.slot == "user.name"
+    s.forget(tea.id)
+    assert not [m.text for m in s.entries(include_superseded=True) if "oolong" in m.text.lower()]
+    assert [t for _, t, _ in s.recent_turns(10)] == ["I cleaned the kitchen", "Nice!"]
+    assert s.get(name.id).text == "The user's name is Sam"  # another fact from the same turn stays
+    assert s.source_turns(["T1"]) == []  # its source is gone with the turn
