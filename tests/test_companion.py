@@ -334,7 +334,7 @@ def test_reflection_links_sources(lib: Library) -> None:
     insight = {"insights": [{"text": "The user is training for a marathon", "sources": [1, 2, 3, 4]}]}
     chat = ScriptedChat(["好棒！", ext, "加油！", ext2, insight])
     comp = Companion(lib, chat, pet, inline(reflect_threshold=30, judge=False))
-    comp.respond("fay", "I ran 10, 15 and 21 km this month", datetime(2023, 6, 1))
+    comp.respond("fay", "I ran 10 km. Then 15 km. And 21 km this month.", datetime(2023, 6, 1))
     out = comp.respond("fay", "I signed up for the Shanghai marathon!", datetime(2023, 6, 2))
     refl = [m for m in out["memories_written"] if m["kind"] == "reflection"]
     assert len(refl) == 1 and refl[0]["text"] == "The user is training for a marathon"
@@ -390,16 +390,21 @@ def test_extraction_drops_invented_names() -> None:
         mem("user", "The user has a cat named Milo", turns=["T1"]),
         mem("user", "The user will travel to Chengdu next week", kind="plan", time="next week", turns=["T1"]),
     ]}
-    out = extract(ScriptedChat([reply]), [Turn("T1", "the user", "I'm going to Chengdu next week for work")],
+    out = extract(ScriptedChat([reply]), [Turn("T1", "the user", "I have no pets. I'm going to Chengdu next week for work")],
                   datetime(2026, 11, 20))
     assert [m["text"] for m in out] == ["The user will travel to Chengdu next week (the week of 23 November 2026)"]
     assert out[0]["event_date"] == "2026-11-23"
-    # about one memory per clause is asked of the grammar (a small model stops after the first), filler dropped
-    chat = ScriptedChat([{"memories": [mem("南瓜", "南瓜是用户养的猫", relation="pet", turns=["T1"]),
-                                       mem("user", "用户在聊天", importance=1, turns=["T1"])]}])
+    # one memory per clause, each opening with the clause itself, fixed by the grammar (a small model otherwise
+    # stops after the first memory, or repeats it); "none" says a clause holds nothing to remember
+    chat = ScriptedChat([{"memories": [mem("南瓜", "南瓜是用户养的猫", relation="pet"),
+                                       mem("user", "用户下周要去成都出差", kind="plan", time="下周"),
+                                       {**mem("user", "-"), "kind": "none"}]}])
     out = extract(chat, [Turn("T1", "the user", "我养的猫叫南瓜，我下周要去成都出差，有点紧张。")], datetime(2026, 11, 20))
-    assert chat.schemas[0]["properties"]["memories"]["minItems"] == 3
-    assert [m["text"] for m in out] == ["南瓜是用户养的猫"]
+    pieces = chat.schemas[0]["properties"]["memories"]["prefixItems"]
+    assert [p["properties"]["says"]["enum"] for p in pieces] == [["我养的猫叫南瓜，"], ["我下周（2026年11月23日那一周）要去成都出差，"],
+                                                                 ["有点紧张。"]]
+    assert [m["text"] for m in out] == ["南瓜是用户养的猫", "用户下周（2026年11月23日那一周）要去成都出差"]
+    assert [m["turns"] for m in out] == [["T1"], ["T1"]]
 
 
 def test_empty_extraction_advances_the_watermark_without_filler(lib: Library) -> None:
@@ -514,12 +519,11 @@ def test_group_chat_addressing_relevance_and_separate_memories(lib: Library) -> 
 
 
 def test_forget_takes_the_excerpts_and_turns_it_came_from(lib: Library) -> None:
-    chat = ScriptedChat([{"memories": [mem("user", "The user's favourite drink is oolong tea", kind="preference",
-                                           turns=["T1"]),
-                                       mem("user", "The user's name is Sam", attribute="name", turns=["T1"])]},
+    chat = ScriptedChat([{"memories": [mem("user", "The user's name is Sam", attribute="name"),
+                                       mem("user", "The user's favourite drink is oolong tea", kind="preference")]},
                          {"memories": []}])
     comp = Companion(lib, chat, persona.load("pet"), inline())
-    comp.record("sam", "I'm Sam and my favourite drink is oolong tea", "Oolong is lovely!", datetime(2026, 11, 2, 19))
+    comp.record("sam", "I'm Sam. My favourite drink is oolong tea.", "Oolong is lovely!", datetime(2026, 11, 2, 19))
     comp.record("sam", "I cleaned the kitchen", "Nice!", datetime(2026, 11, 2, 19, 5))
     s = store(lib, "sam")
     tea = next(m for m in s.entries(readable=True) if "oolong" in m.text)

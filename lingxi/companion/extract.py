@@ -63,50 +63,67 @@ class Turn:
     text: str
 
 
-def clauses(text: str) -> int:
-    """Clauses with some substance (4+ letters) — how many things a stretch of speech may say."""
-    return sum(1 for c in re.split(r"[，。！？；,.!?;\n]+", text) if sum(ch.isalnum() for ch in c) >= 4)
+def clauses(text: str) -> list[str]:
+    """A turn cut into clauses with some substance (4+ letters or digits; a shorter piece joins its neighbour)."""
+    out: list[str] = []
+    for piece in re.split(r"(?<=[，。！？；!?;])|(?<=[.,])\s+", text):
+        piece = piece.strip()
+        if not piece:
+            continue
+        if out and (sum(ch.isalnum() for ch in piece) < 4 or sum(ch.isalnum() for ch in out[-1]) < 4):
+            out[-1] += ("" if is_cjk(out[-1][-1]) or is_cjk(piece[0]) or (not out[-1][-1].isascii() and
+                        not piece[0].isascii()) else " ") + piece
+        else:
+            out.append(piece)
+    return out
 
 
-def extraction_schema(turn_ids: Sequence[str], max_items: int, min_items: int = 0) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": {"memories": {"type": "array", "minItems": min_items, "maxItems": max_items, "items": {
-            "type": "object",
-            "properties": {
-                "about": {"type": "string"},
-                "relation": {"type": "string", "enum": list(RELATIONS)},
-                "text": {"type": "string"},
-                "time": {"type": "string"},
-                "kind": {"type": "string", "enum": EXTRACT_KINDS},
-                "attribute": {"type": "string", "enum": ATTRIBUTES},
-                "importance": {"type": "integer", "minimum": 1, "maximum": 10},
-                "turns": {"type": "array", "maxItems": 4, "items": {"type": "string", "enum": list(turn_ids)}},
-            },
-            "required": ["about", "relation", "text", "time", "kind", "attribute", "importance", "turns"],
-        }}},
-        "required": ["memories"],
-    }
+def units(turns: Sequence[Turn], max_units: int) -> list[tuple[str, str]]:
+    """(turn ref, what it says) — the pieces a window is read in: its clauses, or whole turns when the clauses
+    would be more than ``max_units``."""
+    cut = [(t.ref, c) for t in turns for c in clauses(t.text)]
+    if len(cut) <= max_units:
+        return cut
+    return [(t.ref, " ".join(t.text.split())[:300]) for t in turns]
+
+
+def extraction_schema(pieces: Sequence[str]) -> dict[str, Any]:
+    """One memory per piece, in order, each opening with the piece itself (fixed by the grammar): the model
+    writes about the words it has just copied, instead of repeating its first memory."""
+    def item(piece: str) -> dict[str, Any]:
+        return {"type": "object", "properties": {
+            "says": {"type": "string", "enum": [piece]},
+            "kind": {"type": "string", "enum": [*EXTRACT_KINDS, "none"]},
+            "about": {"type": "string"},
+            "relation": {"type": "string", "enum": list(RELATIONS)},
+            "text": {"type": "string"},
+            "time": {"type": "string"},
+            "attribute": {"type": "string", "enum": ATTRIBUTES},
+            "importance": {"type": "integer", "minimum": 1, "maximum": 10},
+        }, "required": ["says", "kind", "about", "relation", "text", "time", "attribute", "importance"]}
+
+    return {"type": "object", "properties": {"memories": {"type": "array", "prefixItems": [item(p) for p in pieces]}},
+            "required": ["memories"]}
 
 
 def extract(chat: ChatModel, turns: Sequence[Turn], when: datetime, max_items: int = 8, *,
             user: str | None = "the user", companion: str | None = None, context: Sequence[Turn] = (),
-            lang: str | None = None, min_items: int | None = None, min_importance: int = 3
-            ) -> list[dict[str, Any]]:
+            lang: str | None = None) -> list[dict[str, Any]]:
     """Readable memory items from a window of turns: subject, relation, text in the conversation's language,
     the time it refers to (resolved against the session date), kind, slot, importance, source turns.
 
     ``user`` is the speaker name of the app's user (their memories get subject ``USER``); ``None`` for a
     transcript between named people, whose own memories take their names. ``context`` turns are shown before
-    the window, marked as already read, so a reply can be understood without re-extracting what it answers."""
-    if not turns:
+    the window, marked as already read. The companion's own lines are left out: a small model copies them into
+    memories as if they were facts. ``max_items`` bounds the pieces a window is cut into (see ``units``)."""
+    said = [t for t in turns if t.speaker != companion]
+    if not said:
         return []
-    lang = lang or lang_of(" ".join(t.text for t in turns))
-    # only what people say: a small model copies the companion's own lines into memories as if they were facts
+    lang = lang or lang_of(" ".join(t.text for t in said))
+    pieces = units([Turn(t.ref, t.speaker, annotate(t.text, when, lang)) for t in said], 2 * max_items)
     dialogue = "\n".join([f"(earlier) {t.speaker}: {t.text}" for t in context if t.speaker != companion] +
-                         [f"[{t.ref}] {t.speaker}: {annotate(t.text, when, lang)}" for t in turns
-                          if t.speaker != companion])
-    speakers = list(dict.fromkeys(t.speaker for t in turns if t.speaker != companion))
+                         [f"[{t.ref}] {t.speaker}: {annotate(t.text, when, lang)}" for t in said])
+    speakers = list(dict.fromkeys(t.speaker for t in said))
     if user is not None:
         people = "the user" if companion is None else f"the user (not {companion})"
         about_rule = '"user" for the user.'
@@ -118,23 +135,20 @@ def extract(chat: ChatModel, turns: Sequence[Turn], when: datetime, max_items: i
         about_rule = " or ".join(f'"{n}"' for n in names) + " for the people talking."
         example = f"“{names[0]}下个月要搬家”" if lang == "zh" else f"“{names[0]} is moving house next month”"
         self_word, self_word2 = "a speaker's", "the person who talks about it"
-    text = prompt("extract").format(date=fmt_day(when.date()), dialogue=dialogue, max_items=max_items, people=people,
+    text = prompt("extract").format(date=fmt_day(when.date()), dialogue=dialogue, people=people,
                                     about_rule=about_rule, self_word=self_word, self_word2=self_word2,
                                     language=LANGUAGES[lang], example=example, companion=companion or "the app")
-    valid = {t.ref for t in turns if t.speaker != companion}
-    if not valid:
-        return []
-    # a small model tends to stop after the first memory of a sentence that says three things: the grammar asks
-    # for about one per clause (at most half the budget); filler it adds that way scores low and is dropped
-    said = " ".join(t.text for t in turns if t.ref in valid)
-    least = min(clauses(said), max_items // 2) if min_items is None else min_items
-    schema = extraction_schema(sorted(valid, key=[t.ref for t in turns].index), max_items, least)
-    reply = chat.complete_json([{"role": "user", "content": text}], schema, max_tokens=90 * max_items + 40)
-    heard = "\n".join(f"{t.speaker}: {annotate(t.text, when, lang)} {annotate(t.text, when)}" for t in turns
-                      if t.speaker != companion)
+    reply = chat.complete_json([{"role": "user", "content": text}], extraction_schema([p for _, p in pieces]),
+                               max_tokens=80 * len(pieces) + 40)
+    heard = "\n".join(f"{t.speaker}: {annotate(t.text, when, lang)} {annotate(t.text, when)}" for t in said)
     source = f"{heard}\n{fmt_day(when.date())}\n{' '.join(speakers)}"
-    items = [it for m in reply.get("memories", []) if int(m.get("importance", 5)) >= min_importance
-             and (it := _item(m, turns, when, lang, user, speakers, source, valid))]
+    items: list[dict[str, Any]] = []
+    for (ref, _), m in zip(pieces, reply.get("memories", [])):
+        if m.get("kind") == "none" or not str(m.get("text", "")).strip():
+            continue
+        it = _item({**m, "turns": [ref]}, said, when, lang, user, speakers, source, {ref})
+        if it is not None and not any(x["text"] == it["text"] and x["subject"] == it["subject"] for x in items):
+            items.append(it)
     return [it for it in items if role_ok(it, items)]
 
 
