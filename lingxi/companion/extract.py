@@ -137,16 +137,17 @@ def extract(chat: ChatModel, turns: Sequence[Turn], when: datetime, max_items: i
         self_word, self_word2 = "a speaker's", "the person who talks about it"
     text = prompt("extract").format(date=fmt_day(when.date()), dialogue=dialogue, people=people,
                                     about_rule=about_rule, self_word=self_word, self_word2=self_word2,
-                                    language=LANGUAGES[lang], example=example, companion=companion or "the app")
+                                    language=LANGUAGES[lang], example=example, companion=companion or "the app",
+                                    example_block=prompt(f"extract_example_{lang}"))
     reply = chat.complete_json([{"role": "user", "content": text}], extraction_schema([p for _, p in pieces]),
                                max_tokens=80 * len(pieces) + 40)
     heard = "\n".join(f"{t.speaker}: {annotate(t.text, when, lang)} {annotate(t.text, when)}" for t in said)
     source = f"{heard}\n{fmt_day(when.date())}\n{' '.join(speakers)}"
     items: list[dict[str, Any]] = []
-    for (ref, _), m in zip(pieces, reply.get("memories", [])):
+    for (ref, piece), m in zip(pieces, reply.get("memories", [])):
         if m.get("kind") == "none" or not str(m.get("text", "")).strip():
             continue
-        it = _item({**m, "turns": [ref]}, said, when, lang, user, speakers, source, {ref})
+        it = _item({**m, "turns": [ref], "says": piece}, said, when, lang, user, speakers, source, {ref})
         if it is not None and not any(x["text"] == it["text"] and x["subject"] == it["subject"] for x in items):
             items.append(it)
     return [it for it in items if role_ok(it, items)]
@@ -178,8 +179,8 @@ def _item(m: dict[str, Any], turns: Sequence[Turn], when: datetime, lang: str, u
     event_date, when_text = None, None
     phrase = str(m.get("time") or "").strip()
     found = resolve(phrase, when) if phrase else []
-    if not found:
-        found = resolve(body, when)
+    if not found:  # the model may copy a resolved date, or leave it out: the memory, then the words it came from
+        found = resolve(body, when) or resolve(str(m.get("says") or ""), when)
     if found:
         r = found[0]
         event_date, when_text = r.iso, r.render(lang)
