@@ -53,7 +53,7 @@ class GroupChat:
             raise BadInput("a persona can join a group chat only once")
         self.lib = lib
         self.group = group or GroupConfig()
-        self.members = [Companion(lib, chat, p, config, memory_chat) for p in personas]
+        self.members = [Companion(lib, chat, p, config, memory_chat=memory_chat) for p in personas]
         self._profiles: np.ndarray | None = None
 
     def relevance(self, user: str, message: str, now: float) -> list[tuple[Companion, float]]:

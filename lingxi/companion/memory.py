@@ -571,7 +571,10 @@ def exchanges(turns: Sequence[tuple[str, str, str]], ts: float, importance: int 
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
-    conn.executescript(SCHEMA)
+    # Only when missing: executescript COMMITs first, which would end another thread's open transaction on a
+    # connection shared between threads (the server's, the background memory worker's).
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='memory_vectors'").fetchone() is None:
+        conn.executescript(SCHEMA)
     have = {r[1] for r in conn.execute("PRAGMA table_info(memories)")}
     for name, decl in ADDED_COLUMNS:
         if name not in have:
