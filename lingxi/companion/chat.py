@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from lingxi.library import Library
 
 MAX_MESSAGE_CHARS = 4000
+# said last in the system prompt: a persona whose examples are Chinese otherwise answers English in Chinese
+REPLY_LANGUAGE = {"zh": "用中文回复。", "en": "Reply in English."}
 
 
 @dataclass
@@ -130,7 +132,8 @@ class Companion:
         return prompt("reply").format(voice=p.voice, style=bullets(p.style), may=bullets(p.may),
                                       may_not=bullets(p.may_not), date=fmt_day(now.date()),
                                       people=people_block(known, lang), memories=memory_lines(mems),
-                                      sources=sources, emotion=emotion.instruction(feeling))
+                                      sources=sources, emotion=emotion.instruction(feeling),
+                                      language=REPLY_LANGUAGE[lang])
 
     def respond(self, user: str, message: str, now: datetime | None = None,
                 on_token: Callable[[str], None] | None = None) -> dict[str, Any]:

@@ -110,11 +110,15 @@ class WhisperAdapter:
                 raise BackendUnavailable(f"voice input needs {self.PIP} (run `make setup`)") from e
             self._model = WhisperModel(str(self._folder()), device="cpu", compute_type="int8",
                                        cpu_threads=self.threads, local_files_only=True)
+        from faster_whisper import decode_audio
+
+        audio = decode_audio(str(path))
         language = self.languages[0] if len(self.languages) == 1 else None
-        segments, info = self._model.transcribe(str(path), language=language, vad_filter=True, beam_size=5)
-        segs = tuple(_Segment(s.text) for s in segments)
-        lang = info.language if not self.languages or info.language in self.languages else self.languages[-1]
-        return _Transcript(lang, float(info.duration), segs)
+        if language is None and self.languages:  # detect among the configured languages only
+            _, _, probs = self._model.detect_language(audio)
+            language = max(((p, c) for c, p in probs if c in self.languages), default=(0.0, None))[1]
+        segments, info = self._model.transcribe(audio, language=language, vad_filter=True, beam_size=5)
+        return _Transcript(info.language, float(info.duration), tuple(_Segment(s.text) for s in segments))
 
 
 def hear(path: Path, threads: int = 1, engine: Any = None) -> Heard:
