@@ -50,7 +50,7 @@ def people_block(mems: Sequence[Memory], lang: str) -> str:
     name = next((m for m in mems if m.subject == USER and (m.slot or "").endswith(".name")), None)
     others: dict[str, str] = {}
     for m in mems:
-        if m.subject != USER and m.relation != "self" and m.kind != "observation":
+        if m.subject != USER and m.relation not in ("self", "place", "thing") and m.kind != "observation":
             others.setdefault(m.subject, m.relation)
     lines = [f"The user's own name: {name.text}" if name else
              "You do not know the user's name: address the user as 你 / you, never by a name."]

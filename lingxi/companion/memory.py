@@ -30,7 +30,7 @@ from lingxi.errors import BadInput, NotFound
 from lingxi.index.tokenize import tokenize
 
 KINDS = ("fact", "preference", "plan", "event", "relationship", "emotion", "observation", "reflection")
-RELATIONS = ("self", "pet", "family", "partner", "friend", "colleague", "other")
+RELATIONS = ("self", "pet", "family", "partner", "friend", "colleague", "place", "thing", "other")
 USER = "user"  # the subject of a memory about the user
 SHARED = "*"  # the scope of a memory every persona of the user sees
 EDITED = "edited by the user"  # the supersede reason of a memory's text before the user corrected it
@@ -97,7 +97,9 @@ class Memory:
         """Who the memory is about, for a person reading it: "the user", "南瓜 (the user's pet)"."""
         if self.subject == USER:
             return "the user"
-        return self.subject if self.relation in ("self", "other") else f"{self.subject} (the user's {self.relation})"
+        if self.relation in ("self", "other", "place", "thing"):
+            return self.subject
+        return f"{self.subject} (the user's {self.relation})"
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in ("id", "kind", "text", "about", "subject", "relation", "importance",
