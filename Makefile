@@ -85,10 +85,13 @@ demo: setup
 	@echo "==> the feed answers from the cache (the elapsed ms is on its first line)"
 	@$(LX) recommend --user chen --k 6 --explore 0.34
 	@echo
-	@echo "==> companion: the virtual pet remembers what you told it"
+	@echo "==> companion: the virtual pet remembers what you told it (and answers aloud)"
 	@$(LX) memory forget --everything --user demo-user --persona pet
 	@$(LX) chat --user demo-user --persona pet --date 2026-11-20T20:00 --message "我养的猫叫南瓜，我下周要去成都出差，有点紧张。"
-	@$(LX) chat --user demo-user --persona pet --date 2026-11-21T20:00 --message "你还记得我的猫叫什么吗？"
+	@$(LX) chat --user demo-user --persona pet --date 2026-11-21T20:00 --message "你还记得我的猫叫什么吗？" --voice-out $(DEMO_HOME)/pet-reply.wav
+	@echo "==> the spoken reply: $(DEMO_HOME)/pet-reply.wav"
+	@$(LX) memory extract --user demo-user --persona pet --date 2026-11-21T23:00 >/dev/null
+	@echo "==> what the pet remembers (readable memories: who they are about, when, from which turn)"
 	@$(LX) memory list --user demo-user --persona pet
 
 test: setup

@@ -113,3 +113,11 @@ def test_stride_samples_every_nth_question(lib: Library, tmp_path: Path) -> None
     assert out["rows"][0]["metrics"]["f1"] == 1.0 and "f1_single-hop" in out["rows"][0]["metrics"]
     with pytest.raises(BadInput, match="stride"):
         ev.evaluate(path, chat, lib.embedder, tmp_path / "m", stride=0)
+
+
+def test_contains_score_is_llm_free() -> None:
+    q = {"question": "What did Ana adopt?", "answer": "a puppy", "category": 4}
+    assert ev.contains(q, "She adopted a Puppy from the shelter.") == 1.0
+    assert ev.contains(q, "a kitten") == 0.0
+    adv = {"question": "What did Ben adopt?", "answer": "", "category": 5}
+    assert ev.contains(adv, "Not mentioned") == 1.0 and ev.contains(adv, "a puppy") == 0.0

@@ -1,13 +1,17 @@
-"""Long-term memory, per user and per persona, in the lingxi store.
+"""Long-term memory, per user and per persona (or shared by all of one user's personas), in the lingxi store.
 
-Items are facts, preferences, plans/events, relationships, the user's emotional state, raw
-observations (turns) and reflections. Each has an importance 1–10, a time, and links to the turns
-(or, for reflections, the memories) it came from. Every read and write is scoped by (user, persona):
-there is no query that can return another user's rows.
+A memory is a short statement a person can read, in the conversation's language, about one subject (the user,
+or someone in the user's life: the user's cat 南瓜, a friend), with the time it refers to, an importance 1–10
+and links to the turns (or, for reflections, the memories) it came from. Kinds: facts, preferences,
+plans/events, relationships, emotional state, reflections — and observations, the conversation excerpts that
+recall searches but ``memory list`` does not show. Every read and write is scoped by user: there is no query
+that can return another user's rows. A memory's scope is its persona, or ``SHARED`` (every persona of the user).
 
 Update without loss: a memory that contradicts an active one in the same slot supersedes it (the old
 row stays, marked with when and why); adding the same memory twice bumps a mention count and never
-deletes anything. Forgetting is real: the row, its BM25 entry and its vector are deleted."""
+deletes anything. Forgetting is real: the row, its BM25 entry and its vector are deleted, and so are the
+excerpts and turns it came from and the reflections resting on it (what the companion could otherwise still
+read back)."""
 
 from __future__ import annotations
 
@@ -26,6 +30,10 @@ from lingxi.errors import BadInput, NotFound
 from lingxi.index.tokenize import tokenize
 
 KINDS = ("fact", "preference", "plan", "event", "relationship", "emotion", "observation", "reflection")
+RELATIONS = ("self", "pet", "family", "partner", "friend", "colleague", "place", "thing", "other")
+USER = "user"  # the subject of a memory about the user
+SHARED = "*"  # the scope of a memory every persona of the user sees
+EDITED = "edited by the user"  # the supersede reason of a memory's text before the user corrected it
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS mem_turns (
@@ -51,6 +59,9 @@ CREATE TABLE IF NOT EXISTS mem_state (
 );
 CREATE TABLE IF NOT EXISTS memory_vectors (memory_id INTEGER PRIMARY KEY, vec BLOB NOT NULL);
 """
+# Columns added after the first release; ensure_schema adds them to an older store.
+ADDED_COLUMNS = (("subject", "TEXT NOT NULL DEFAULT 'user'"), ("relation", "TEXT NOT NULL DEFAULT 'self'"),
+                 ("lang", "TEXT NOT NULL DEFAULT ''"), ("when_text", "TEXT"))
 
 
 @dataclass
@@ -70,11 +81,29 @@ class Memory:
     superseded_by: int | None = None
     superseded_at: float | None = None
     supersede_reason: str | None = None
+    subject: str = USER
+    relation: str = "self"
+    lang: str = ""
+    when_text: str | None = None
     score: float = 0.0
     parts: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def scope(self) -> str:
+        return "shared" if self.persona == SHARED else self.persona
+
+    @property
+    def about(self) -> str:
+        """Who the memory is about, for a person reading it: "the user", "南瓜 (the user's pet)"."""
+        if self.subject == USER:
+            return "the user"
+        if self.relation in ("self", "other", "place", "thing"):
+            return self.subject
+        return f"{self.subject} (the user's {self.relation})"
+
     def to_dict(self) -> dict[str, Any]:
-        d = {k: getattr(self, k) for k in ("id", "kind", "text", "importance", "event_date", "slot", "turns",
+        d = {k: getattr(self, k) for k in ("id", "kind", "text", "about", "subject", "relation", "importance",
+                                            "event_date", "when_text", "lang", "scope", "slot", "turns",
                                             "sources", "mentions", "superseded_by", "superseded_at",
                                             "supersede_reason")}
         d["time"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(self.ts))
@@ -96,17 +125,18 @@ class RecallWeights:
 
 
 COLUMNS = ("id, user, persona, kind, text, importance, ts, event_date, slot, turns, sources, mentions,"
-           " superseded_by, superseded_at, supersede_reason")
+           " superseded_by, superseded_at, supersede_reason, subject, relation, lang, when_text")
 
 
 def _row(r: Sequence[Any]) -> Memory:
     return Memory(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9]), json.loads(r[10]), r[11],
-                  r[12], r[13], r[14])
+                  r[12], r[13], r[14], r[15], r[16], r[17], r[18])
 
 
-def _hash(kind: str, text: str) -> str:
+def _hash(kind: str, text: str, subject: str = USER) -> str:
     norm = " ".join(text.lower().split()).rstrip(".。!！")
-    return hashlib.sha256(f"{kind}\0{norm}".encode()).hexdigest()[:24]
+    key = f"{kind}\0{norm}" if subject == USER else f"{kind}\0{subject}\0{norm}"
+    return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
 def _scale(x: np.ndarray) -> np.ndarray:
@@ -118,18 +148,21 @@ def _scale(x: np.ndarray) -> np.ndarray:
 
 
 class MemoryStore:
-    """Memories for one (user, persona) pair; construct one per pair."""
+    """Memories one persona of one user can see: its own scope and the user's shared scope.
+
+    ``shared`` makes new memories shared by default (a persona whose YAML says ``memory: shared``)."""
 
     def __init__(self, conn: sqlite3.Connection, user: str, persona: str,
                  embed: Callable[[list[str], str], np.ndarray] | None = None,
-                 transaction: Callable[[], Any] | None = None) -> None:
+                 transaction: Callable[[], Any] | None = None, shared: bool = False) -> None:
         if not user or not user.strip():
             raise BadInput("a user id is required")
-        if not persona:
+        if not persona or persona == SHARED:
             raise BadInput("a persona is required")
         self.conn = conn
         self.user = user
         self.persona = persona
+        self.scope = SHARED if shared else persona
         self.embed = embed
         self._tx = transaction
         ensure_schema(conn)
@@ -138,6 +171,12 @@ class MemoryStore:
         if self._tx is not None:
             return self._tx()
         return _Tx(self.conn)
+
+    # rows this store may read: the user's, in this persona's scope or the shared one
+    _MINE = "user=? AND persona IN (?, '*')"
+
+    def _mine(self) -> tuple[str, str]:
+        return (self.user, self.persona)
 
     # --- turns ---------------------------------------------------------------------------------------
     def add_turns(self, session: str, turns: Sequence[tuple[str | None, str, str, float]]) -> list[int]:
@@ -150,41 +189,75 @@ class MemoryStore:
                 ids.append(int(cur.lastrowid or 0))
         return ids
 
-    def unextracted_turns(self) -> list[tuple[int, str, str]]:
-        """(id, speaker, text) of the turns after the extraction watermark, oldest first."""
+    def watermark(self) -> int:
         row = self.conn.execute("SELECT extracted_through FROM mem_state WHERE user=? AND persona=?",
                                 (self.user, self.persona)).fetchone()
-        rows = self.conn.execute("SELECT id, speaker, text FROM mem_turns WHERE user=? AND persona=? AND id>?"
-                                 " ORDER BY id", (self.user, self.persona, row[0] if row else 0)).fetchall()
-        return [(r[0], r[1], r[2]) for r in rows]
+        return int(row[0]) if row else 0
+
+    def unextracted_turns(self) -> list[tuple[int, str, str]]:
+        """(id, speaker, text) of the turns after the extraction watermark, oldest first."""
+        return [(r[0], r[2], r[3]) for r in self.pending_turns()]
+
+    def pending_turns(self) -> list[tuple[int, str, str, str, float]]:
+        """(id, session, speaker, text, ts) of the turns after the extraction watermark, oldest first."""
+        rows = self.conn.execute("SELECT id, session, speaker, text, ts FROM mem_turns WHERE user=? AND persona=?"
+                                 " AND id>? ORDER BY id", (self.user, self.persona, self.watermark())).fetchall()
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    def turns_before(self, turn_id: int, n: int) -> list[tuple[int, str, str]]:
+        rows = self.conn.execute("SELECT id, speaker, text FROM mem_turns WHERE user=? AND persona=? AND id<?"
+                                 " ORDER BY id DESC LIMIT ?", (self.user, self.persona, turn_id, n)).fetchall()
+        return [(r[0], r[1], r[2]) for r in reversed(rows)]
 
     def recent_turns(self, n: int) -> list[tuple[str, str, float]]:
         rows = self.conn.execute("SELECT speaker, text, ts FROM mem_turns WHERE user=? AND persona=?"
                                  " ORDER BY id DESC LIMIT ?", (self.user, self.persona, n)).fetchall()
         return [(r[0], r[1], r[2]) for r in reversed(rows)]
 
+    def set_watermark(self, turn_id: int) -> None:
+        with self._transaction() as c:
+            self._set_watermark(c, turn_id)
+
+    def _set_watermark(self, c: sqlite3.Connection, turn_id: int) -> None:
+        c.execute("INSERT INTO mem_state(user, persona, extracted_through) VALUES (?,?,?)"
+                  " ON CONFLICT(user, persona) DO UPDATE SET extracted_through=MAX(extracted_through,"
+                  " excluded.extracted_through)", (self.user, self.persona, turn_id))
+
+    def source_turns(self, refs: Sequence[str]) -> list[dict[str, Any]]:
+        """The stored turns behind turn refs: "T12" (a chat turn's id) or a transcript's own ref ("D1:3")."""
+        out = []
+        for ref in refs:
+            if ref.startswith("T") and ref[1:].isdigit():
+                r = self.conn.execute("SELECT id, ref, speaker, text, ts FROM mem_turns WHERE id=? AND user=?"
+                                      " AND persona=?", (int(ref[1:]), self.user, self.persona)).fetchone()
+            else:
+                r = self.conn.execute("SELECT id, ref, speaker, text, ts FROM mem_turns WHERE ref=? AND user=?"
+                                      " AND persona=?", (ref, self.user, self.persona)).fetchone()
+            if r is not None:
+                out.append({"ref": ref, "speaker": r[2], "text": r[3],
+                            "time": time.strftime("%Y-%m-%dT%H:%M", time.gmtime(r[4]))})
+        return out
+
     # --- writes --------------------------------------------------------------------------------------
     def add(self, kind: str, text: str, importance: int, ts: float, *, slot: str | None = None,
             event_date: str | None = None, turns: Sequence[str] = (), sources: Sequence[int] = (),
-            vector: np.ndarray | None = None) -> tuple[Memory, str]:
+            vector: np.ndarray | None = None, subject: str = USER, relation: str = "self",
+            when_text: str | None = None, lang: str = "") -> tuple[Memory, str]:
         """Add one memory; returns (the memory, what happened: 'added' | 'duplicate' | 'superseded')."""
         return self.add_many([dict(kind=kind, text=text, importance=importance, ts=ts, slot=slot,
-                                   event_date=event_date, turns=list(turns), sources=list(sources))],
+                                   event_date=event_date, turns=list(turns), sources=list(sources), subject=subject,
+                                   relation=relation, when_text=when_text, lang=lang)],
                              None if vector is None else vector.reshape(1, -1))[0]
 
     def add_many(self, items: list[dict[str, Any]], vectors: np.ndarray | None = None,
                  extracted_through: int | None = None) -> list[tuple[Memory, str]]:
         """Add memories in one transaction (vectors computed first, outside it). ``extracted_through`` moves the
-        extraction watermark to that turn id in the same transaction, so a window is read exactly once."""
-        clean = []
-        for it in items:
-            kind, text = str(it.get("kind", "")), " ".join(str(it.get("text", "")).split())
-            if kind not in KINDS:
-                raise BadInput(f"memory kind {kind!r} is not one of {', '.join(KINDS)}")
-            if not text:
-                raise BadInput("a memory needs text")
-            imp = int(it.get("importance", 5))
-            clean.append({**it, "kind": kind, "text": text, "importance": max(1, min(10, imp))})
+        extraction watermark to that turn id in the same transaction, so a window is read exactly once.
+
+        An item may say what it is to the memories already stored: ``duplicate_of`` (an id: the same memory
+        said again — its mention count goes up, nothing new is stored) or ``supersedes`` (ids it replaces,
+        which stay, marked with when and why)."""
+        clean = [self._clean(it) for it in items]
         if vectors is None and self.embed is not None and clean:
             # an item's "context" (e.g. the turn it answers) is embedded with it but not stored as its text:
             # "yes, three of them" is only findable together with "do you have pets?"
@@ -195,15 +268,35 @@ class MemoryStore:
             for i, it in enumerate(clean):
                 out.append(self._add_one(c, it, None if vectors is None else vectors[i]))
             if extracted_through is not None:
-                c.execute("INSERT INTO mem_state(user, persona, extracted_through) VALUES (?,?,?)"
-                          " ON CONFLICT(user, persona) DO UPDATE SET extracted_through=excluded.extracted_through",
-                          (self.user, self.persona, extracted_through))
+                self._set_watermark(c, extracted_through)
         return out
 
+    def _clean(self, it: dict[str, Any]) -> dict[str, Any]:
+        kind, text = str(it.get("kind", "")), " ".join(str(it.get("text", "")).split())
+        if kind not in KINDS:
+            raise BadInput(f"memory kind {kind!r} is not one of {', '.join(KINDS)}")
+        if not text:
+            raise BadInput("a memory needs text")
+        if len(text) > 2000:
+            raise BadInput(f"a memory's text is at most 2000 characters, got {len(text)}")
+        relation = str(it.get("relation") or "self")
+        if relation not in RELATIONS:
+            raise BadInput(f"memory relation {relation!r} is not one of {', '.join(RELATIONS)}")
+        subject = " ".join(str(it.get("subject") or USER).split()) or USER
+        scope = it.get("scope") or self.scope
+        if scope not in (self.persona, SHARED):
+            raise BadInput(f"memory scope {scope!r} is neither this persona ({self.persona!r}) nor shared")
+        imp = int(it.get("importance", 5))
+        return {**it, "kind": kind, "text": text, "importance": max(1, min(10, imp)), "subject": subject,
+                "relation": relation, "scope": scope}
+
     def _add_one(self, c: sqlite3.Connection, it: dict[str, Any], vec: np.ndarray | None) -> tuple[Memory, str]:
-        h = _hash(it["kind"], it["text"])
-        dup = c.execute(f"SELECT {COLUMNS} FROM memories WHERE user=? AND persona=? AND hash=? AND superseded_by IS NULL",
-                        (self.user, self.persona, h)).fetchone()
+        h = _hash(it["kind"], it["text"], it["subject"])
+        dup = c.execute(f"SELECT {COLUMNS} FROM memories WHERE {self._MINE} AND hash=? AND superseded_by IS NULL",
+                        (*self._mine(), h)).fetchone()
+        if dup is None and it.get("duplicate_of"):
+            dup = c.execute(f"SELECT {COLUMNS} FROM memories WHERE {self._MINE} AND id=? AND superseded_by IS NULL",
+                            (*self._mine(), int(it["duplicate_of"]))).fetchone()
         if dup is not None:
             m = _row(dup)
             turns = list(dict.fromkeys(m.turns + list(it.get("turns") or [])))
@@ -215,57 +308,132 @@ class MemoryStore:
             return m, "duplicate"
         slot = (str(it.get("slot") or "").strip().lower() or None)
         cur = c.execute(
-            "INSERT INTO memories(user, persona, kind, text, importance, ts, event_date, slot, turns, sources, hash)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (self.user, self.persona, it["kind"], it["text"], it["importance"], float(it["ts"]), it.get("event_date"),
-             slot, json.dumps(list(it.get("turns") or [])), json.dumps(list(it.get("sources") or [])), h))
+            "INSERT INTO memories(user, persona, kind, text, importance, ts, event_date, slot, turns, sources, hash,"
+            " subject, relation, lang, when_text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (self.user, it["scope"], it["kind"], it["text"], it["importance"], float(it["ts"]), it.get("event_date"),
+             slot, json.dumps(list(it.get("turns") or [])), json.dumps(list(it.get("sources") or [])), h,
+             it["subject"], it["relation"], str(it.get("lang") or ""), it.get("when_text")))
         mid = int(cur.lastrowid or 0)
-        c.execute("INSERT INTO memory_fts(rowid, tokens) VALUES (?, ?)", (mid, " ".join(tokenize(it["text"]))))
+        c.execute("INSERT INTO memory_fts(rowid, tokens) VALUES (?, ?)",
+                  (mid, " ".join(tokenize(it["text"] if it["subject"] == USER else f"{it['subject']} {it['text']}"))))
         if vec is not None:
             c.execute("INSERT INTO memory_vectors(memory_id, vec) VALUES (?, ?)",
                       (mid, np.asarray(vec, np.float32).tobytes()))
         status = "added"
+        olds = [(int(x), str(it.get("reason") or "")) for x in it.get("supersedes") or []]
         if slot:
-            olds = c.execute("SELECT id FROM memories WHERE user=? AND persona=? AND slot=? AND id<>?"
-                             " AND superseded_by IS NULL", (self.user, self.persona, slot, mid)).fetchall()
-            for (oid,) in olds:
-                c.execute("UPDATE memories SET superseded_by=?, superseded_at=?, supersede_reason=? WHERE id=?",
-                          (mid, float(it["ts"]), f"replaced by newer memory #{mid} about {slot!r}: {it['text']}"[:300],
-                           oid))
+            olds += [(r[0], "") for r in c.execute(
+                f"SELECT id FROM memories WHERE {self._MINE} AND slot=? AND id<>? AND superseded_by IS NULL",
+                (*self._mine(), slot, mid)).fetchall()]
+        for oid, why in olds:
+            done = c.execute(
+                f"UPDATE memories SET superseded_by=?, superseded_at=?, supersede_reason=? WHERE id=? AND {self._MINE}"
+                " AND superseded_by IS NULL",
+                (mid, float(it["ts"]), (why or f"replaced by newer memory #{mid}") + f": {it['text']}"[:300], oid,
+                 *self._mine()))
+            if done.rowcount:
                 status = "superseded"
         row = c.execute(f"SELECT {COLUMNS} FROM memories WHERE id=?", (mid,)).fetchone()
         return _row(row), status
 
-    def forget(self, memory_id: int) -> Memory:
-        """Delete a memory for real (row, BM25 entry, vector); memories it superseded become active again."""
+    def edit(self, memory_id: int, ts: float, *, text: str | None = None, importance: int | None = None,
+             scope: str | None = None, subject: str | None = None, relation: str | None = None,
+             when_text: str | None = None) -> Memory:
+        """The user corrects a memory. A new text (or subject) is a new memory that supersedes the old one, so
+        the history keeps what was there; importance and scope change in place."""
         m = self.get(memory_id)
+        if m.superseded_by is not None:
+            raise BadInput(f"memory #{memory_id} was superseded by #{m.superseded_by}; edit that one")
+        if importance is not None and not 1 <= importance <= 10:
+            raise BadInput(f"importance must be 1-10, got {importance}")
+        new_scope = {None: None, "shared": SHARED, SHARED: SHARED, "persona": self.persona,
+                     self.persona: self.persona}.get(scope, "?")
+        if new_scope == "?":
+            raise BadInput(f"scope {scope!r} is not one of shared, persona")
+        if text is not None or subject is not None or relation is not None or when_text is not None:
+            (new, _), = self.add_many([{
+                "kind": m.kind, "text": text if text is not None else m.text, "importance": importance or m.importance,
+                "ts": ts, "event_date": m.event_date, "when_text": when_text if when_text is not None else m.when_text,
+                "turns": m.turns, "sources": m.sources, "subject": subject or m.subject,
+                "relation": relation or m.relation, "lang": m.lang, "scope": new_scope or m.persona,
+                "supersedes": [m.id], "reason": EDITED}])
+            return new
         with self._transaction() as c:
-            c.execute("DELETE FROM memory_fts WHERE rowid=?", (memory_id,))
-            c.execute("DELETE FROM memory_vectors WHERE memory_id=?", (memory_id,))
-            c.execute("UPDATE memories SET superseded_by=NULL, superseded_at=NULL, supersede_reason=NULL"
-                      " WHERE superseded_by=? AND user=? AND persona=?", (memory_id, self.user, self.persona))
-            c.execute("DELETE FROM memories WHERE id=? AND user=? AND persona=?", (memory_id, self.user, self.persona))
+            if importance is not None:
+                c.execute("UPDATE memories SET importance=? WHERE id=?", (importance, m.id))
+            if new_scope is not None:
+                c.execute("UPDATE memories SET persona=? WHERE id=?", (new_scope, m.id))
+        return self.get(m.id)
+
+    def forget(self, memory_id: int) -> Memory:
+        """Delete a memory for real (row, BM25 entry, vector), with what would let the companion still read it
+        back: the excerpts and turns it came from, the reflections resting on it, and its own earlier versions
+        (the texts the user edited). Memories it superseded by a later conversation become active again."""
+        m = self.get(memory_id)
+        refs = set(m.turns)
+        doomed = {m.id} | {h.id for h in self.history(m.id) if (h.supersede_reason or "").startswith(EDITED)}
+        if m.kind != "reflection":
+            for other in self.entries(include_superseded=True):
+                if other.kind == "observation" and refs & set(other.turns):
+                    doomed.add(other.id)
+                    refs |= set(other.turns)
+                elif other.kind == "reflection" and m.id in other.sources:
+                    doomed.add(other.id)
+        turn_ids = [int(r[1:]) for r in refs if r.startswith("T") and r[1:].isdigit()]
+        with self._transaction() as c:
+            for mid in doomed:
+                self._delete(c, mid)
+            for tid in turn_ids:
+                c.execute("DELETE FROM mem_turns WHERE id=? AND user=? AND persona=?", (tid, self.user, self.persona))
+            named = [r for r in refs if not (r.startswith("T") and r[1:].isdigit())]
+            for r in named:
+                c.execute("DELETE FROM mem_turns WHERE ref=? AND user=? AND persona=?", (r, self.user, self.persona))
         return m
 
+    def remove(self, memory_ids: Sequence[int]) -> None:
+        """Delete exactly these memories (no cascade), e.g. to rebuild the excerpts of a replayed transcript."""
+        with self._transaction() as c:
+            for mid in memory_ids:
+                self._delete(c, mid)
+
+    def _delete(self, c: sqlite3.Connection, memory_id: int) -> None:
+        c.execute("DELETE FROM memory_fts WHERE rowid=?", (memory_id,))
+        c.execute("DELETE FROM memory_vectors WHERE memory_id=?", (memory_id,))
+        c.execute(f"UPDATE memories SET superseded_by=NULL, superseded_at=NULL, supersede_reason=NULL"
+                  f" WHERE superseded_by=? AND {self._MINE}", (memory_id, *self._mine()))
+        c.execute(f"DELETE FROM memories WHERE id=? AND {self._MINE}", (memory_id, *self._mine()))
+
     def forget_all(self) -> int:
-        ids = [r[0] for r in self.conn.execute("SELECT id FROM memories WHERE user=? AND persona=?",
-                                               (self.user, self.persona))]
+        """Forget everything this persona knows of the user: its memories, the shared ones, and its turns."""
+        ids = [r[0] for r in self.conn.execute(f"SELECT id FROM memories WHERE {self._MINE}", self._mine())]
         with self._transaction() as c:
             for i in ids:
                 c.execute("DELETE FROM memory_fts WHERE rowid=?", (i,))
                 c.execute("DELETE FROM memory_vectors WHERE memory_id=?", (i,))
-            c.execute("DELETE FROM memories WHERE user=? AND persona=?", (self.user, self.persona))
+            c.execute(f"DELETE FROM memories WHERE {self._MINE}", self._mine())
             c.execute("DELETE FROM mem_turns WHERE user=? AND persona=?", (self.user, self.persona))
             c.execute("DELETE FROM mem_state WHERE user=? AND persona=?", (self.user, self.persona))
         return len(ids)
 
     # --- reads ---------------------------------------------------------------------------------------
     def get(self, memory_id: int) -> Memory:
-        r = self.conn.execute(f"SELECT {COLUMNS} FROM memories WHERE id=? AND user=? AND persona=?",
-                              (memory_id, self.user, self.persona)).fetchone()
+        r = self.conn.execute(f"SELECT {COLUMNS} FROM memories WHERE id=? AND {self._MINE}",
+                              (memory_id, *self._mine())).fetchone()
         if r is None:  # another user's memory is indistinguishable from a missing one
             raise NotFound(f"no memory #{memory_id} for user {self.user!r}")
         return _row(r)
+
+    def history(self, memory_id: int) -> list[Memory]:
+        """The memories this one replaced, newest first, back to the first version (and what they replaced)."""
+        out: list[Memory] = []
+        frontier = [memory_id]
+        while frontier:
+            mid = frontier.pop()
+            for r in self.conn.execute(f"SELECT {COLUMNS} FROM memories WHERE superseded_by=? AND {self._MINE}"
+                                       " ORDER BY id DESC", (mid, *self._mine())):
+                out.append(_row(r))
+                frontier.append(r[0])
+        return out
 
     def trace(self, m: Memory) -> list[str]:
         """The turns a memory comes from: its own links, or for a reflection those of the memories it sums up."""
@@ -279,19 +447,43 @@ class MemoryStore:
                 continue
         return list(dict.fromkeys(out))
 
-    def entries(self, include_superseded: bool = False, kind: str | None = None, limit: int = -1) -> list[Memory]:
-        sql = f"SELECT {COLUMNS} FROM memories WHERE user=? AND persona=?"
-        args: list[Any] = [self.user, self.persona]
+    def entries(self, include_superseded: bool = False, kind: str | None = None, limit: int = -1,
+                readable: bool = False) -> list[Memory]:
+        """Memories oldest first; ``readable`` leaves out the observations (conversation excerpts)."""
+        sql = f"SELECT {COLUMNS} FROM memories WHERE {self._MINE}"
+        args: list[Any] = [*self._mine()]
         if not include_superseded:
             sql += " AND superseded_by IS NULL"
         if kind:
             sql += " AND kind=?"
             args.append(kind)
+        if readable:
+            sql += " AND kind<>'observation'"
         return [_row(r) for r in self.conn.execute(sql + " ORDER BY ts, id LIMIT ?", [*args, limit])]
 
     def count(self) -> int:
-        return int(self.conn.execute("SELECT COUNT(*) FROM memories WHERE user=? AND persona=?",
-                                     (self.user, self.persona)).fetchone()[0])
+        return int(self.conn.execute(f"SELECT COUNT(*) FROM memories WHERE {self._MINE}", self._mine()).fetchone()[0])
+
+    def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        out: dict[int, np.ndarray] = {}
+        ids = list(ids)
+        for i in range(0, len(ids), 900):
+            part = ids[i:i + 900]
+            for mid, blob in self.conn.execute(
+                    f"SELECT memory_id, vec FROM memory_vectors WHERE memory_id IN ({','.join('?' * len(part))})",
+                    part):
+                out[int(mid)] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
+    def similar(self, vector: np.ndarray, k: int = 3, subject: str | None = None,
+                min_similarity: float = 0.0) -> list[tuple[Memory, float]]:
+        """Active readable memories (of ``subject``, if given) nearest to ``vector`` by cosine, best first."""
+        mems = [m for m in self.entries(readable=True) if m.kind != "reflection"
+                and (subject is None or m.subject.lower() == subject.lower())]
+        vecs = self.vectors([m.id for m in mems])
+        scored = [(m, float(vecs[m.id] @ vector)) for m in mems if m.id in vecs and vecs[m.id].shape == vector.shape]
+        scored = [x for x in scored if x[1] >= min_similarity]
+        return sorted(scored, key=lambda x: -x[1])[:k]
 
     def recall(self, query: str, now: float, k: int = 10, weights: RecallWeights | None = None,
                kinds: Sequence[str] | None = None, query_vector: np.ndarray | None = None,
@@ -313,8 +505,8 @@ class MemoryStore:
             q = " OR ".join('"' + t.replace('"', '""') + '"' for t in dict.fromkeys(toks))
             for rowid, rank in self.conn.execute(
                 "SELECT f.rowid, bm25(memory_fts) FROM memory_fts f JOIN memories m ON m.id=f.rowid"
-                " WHERE memory_fts MATCH ? AND m.user=? AND m.persona=? AND m.superseded_by IS NULL",
-                (q, self.user, self.persona),
+                " WHERE memory_fts MATCH ? AND m.user=? AND m.persona IN (?, '*') AND m.superseded_by IS NULL",
+                (q, *self._mine()),
             ):
                 if rowid in pos:
                     lex[pos[rowid]] = -rank
@@ -323,14 +515,7 @@ class MemoryStore:
         if qv is None and self.embed is not None:
             qv = self.embed([query], "query")[0]
         if qv is not None:
-            vecs = {}
-            for i in range(0, len(ids), 900):
-                part = ids[i:i + 900]
-                for mid, blob in self.conn.execute(
-                        f"SELECT memory_id, vec FROM memory_vectors WHERE memory_id IN ({','.join('?' * len(part))})",
-                        part):
-                    vecs[mid] = np.frombuffer(blob, dtype=np.float32)
-            for mid, v in vecs.items():
+            for mid, v in self.vectors(ids).items():
                 if v.shape == qv.shape:
                     dense[pos[mid]] = float(v @ qv)
         if qv is not None and toks:
@@ -389,9 +574,13 @@ def exchanges(turns: Sequence[tuple[str, str, str]], ts: float, importance: int 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
     # Only when missing: executescript COMMITs first, which would end another thread's open transaction on a
-    # connection the server shares between threads.
+    # connection shared between threads (the server's, the background memory worker's).
     if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='memory_vectors'").fetchone() is None:
         conn.executescript(SCHEMA)
+    have = {r[1] for r in conn.execute("PRAGMA table_info(memories)")}
+    for name, decl in ADDED_COLUMNS:
+        if name not in have:
+            conn.execute(f"ALTER TABLE memories ADD COLUMN {name} {decl}")
 
 
 def hours_between(a: float, b: float) -> float:

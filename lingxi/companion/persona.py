@@ -12,6 +12,7 @@ from lingxi.errors import BadInput, NotFound
 
 BUILTIN = Path(__file__).parent / "personas"
 PERSONA_KINDS = ("pet", "assistant", "group-chat character")
+MEMORY_SCOPES = ("persona", "shared")
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,12 @@ class Persona:
     greeting: str = ""
     uses_search: bool = False
     description: str = ""
+    memory: str = "persona"  # "persona": its own memories; "shared": memories every persona of the user sees
+    voices: tuple[tuple[str, str], ...] = ()  # (language, voice spec) for speech: ("en", "piper:en_US-joe-medium")
     path: str = field(default="", compare=False)
+
+    def voice_for(self, lang: str) -> str | None:
+        return dict(self.voices).get(lang)
 
 
 def parse_persona(data: Any, where: str) -> Persona:
@@ -46,9 +52,16 @@ def parse_persona(data: Any, where: str) -> Persona:
             raise BadInput(f"{where}: {key} must be a list of strings")
         return tuple(v)
 
+    memory = str(data.get("memory") or "persona")
+    if memory not in MEMORY_SCOPES:
+        raise BadInput(f"{where}: memory {memory!r} is not one of {', '.join(MEMORY_SCOPES)}")
+    voices = data.get("speech") or {}
+    if not isinstance(voices, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in voices.items()):
+        raise BadInput(f"{where}: speech must map a language (en, zh) to a voice such as 'piper:en_US-joe-medium'")
     return Persona(str(data["id"]), str(data["name"]), str(data["kind"]), str(data["voice"]).strip(),
                    strings("style"), strings("may"), strings("may_not"), str(data.get("greeting") or ""),
-                   bool(data.get("uses_search", False)), str(data.get("description") or ""), where)
+                   bool(data.get("uses_search", False)), str(data.get("description") or ""), memory,
+                   tuple(sorted(voices.items())), where)
 
 
 def load_file(path: Path) -> Persona:

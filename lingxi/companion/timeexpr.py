@@ -23,10 +23,41 @@ class Resolved:
     phrase: str
     value: str  # what to write: "7 May 2023", "the week of 1 May 2023", "May 2023", "2022"
     day: date | None
+    span: str = "day"  # "day" | "weekend" | "week" | "month" | "year": what ``value`` names
+    month: tuple[int, int] | None = None  # (year, month) for a month or a year ((year, 0))
+
+    @property
+    def iso(self) -> str:
+        """A sortable date for the time it refers to: 2023-05-07, 2023-05 (a month) or 2023 (a year)."""
+        if self.day is not None:
+            return self.day.isoformat()
+        if self.month is not None:
+            y, m = self.month
+            return f"{y:04d}-{m:02d}" if m else f"{y:04d}"
+        return ""
+
+    def render(self, lang: str = "en") -> str:
+        """``value`` in the memory's language: "7 May 2023" or "2023年5月7日"."""
+        if lang != "zh":
+            return self.value
+        if self.span == "day" and self.day:
+            return fmt_day_zh(self.day)
+        if self.span == "weekend" and self.day:
+            return f"{fmt_day_zh(self.day)}那个周末"
+        if self.span == "week" and self.day:
+            return f"{fmt_day_zh(self.day)}那一周"
+        if self.month is not None:
+            y, m = self.month
+            return f"{y}年{m}月" if m else f"{y}年"
+        return self.value
 
 
 def fmt_day(d: date) -> str:
     return f"{d.day} {d.strftime('%B')} {d.year}"
+
+
+def fmt_day_zh(d: date) -> str:
+    return f"{d.year}年{d.month}月{d.day}日"
 
 
 def _month_shift(d: date, n: int) -> date:
@@ -88,15 +119,18 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
-def _shift(ref: date, n: int, unit: str) -> Resolved | tuple[str, date | None]:
+Out = tuple[str, date | None, str, tuple[int, int] | None]  # value, day, span, (year, month)
+
+
+def _shift(ref: date, n: int, unit: str) -> Out:
     if unit in ("month", "个月"):
         d = _month_shift(ref, n)
-        return d.strftime("%B %Y"), None
+        return d.strftime("%B %Y"), None, "month", (d.year, d.month)
     if unit in ("year", "年"):
-        return str(ref.year + n), None
+        return str(ref.year + n), None, "year", (ref.year + n, 0)
     days = n * UNITS.get(unit, 1)
     d = ref + timedelta(days=days)
-    return fmt_day(d), d
+    return fmt_day(d), d, "day", None
 
 
 def resolve(text: str, ref: date | datetime) -> list[Resolved]:
@@ -111,56 +145,55 @@ def resolve(text: str, ref: date | datetime) -> list[Resolved]:
             out = _one(m, kind, r)
             if out is None:
                 continue
-            value, day = out
-            found.append(Resolved(m.start(), m.end(), m.group(0), value, day))
+            value, day, span, month = out
+            found.append(Resolved(m.start(), m.end(), m.group(0), value, day, span, month))
             taken.append((m.start(), m.end()))
     return sorted(found, key=lambda x: x.start)
 
 
-def _one(m: re.Match[str], kind: str, r: date) -> tuple[str, date | None] | None:
+def _one(m: re.Match[str], kind: str, r: date) -> Out | None:
     g = m.groups()
     if kind.startswith("d") and kind[1:].lstrip("+-").isdigit():
         d = r + timedelta(days=int(kind[1:]))
-        return fmt_day(d), d
+        return fmt_day(d), d, "day", None
     which = {"last": "last", "past": "last", "this": "this", "next": "next", "上": "last", "这": "this", "本": "this",
              "下": "next"}.get(g[0].lower() if g else "", "this")
     step = {"last": -1, "this": 0, "next": 1}[which]
     if kind == "wd":
         d = _weekday(r, WEEKDAYS_EN.index(g[1].lower()), which)
-        return fmt_day(d), d
+        return fmt_day(d), d, "day", None
     if kind == "zwd":
         idx = 6 if g[1] in "日天" else WEEKDAYS_ZH.index(g[1])
         d = _weekday(r, idx, which)
-        return fmt_day(d), d
+        return fmt_day(d), d, "day", None
     if kind in ("weekend", "zweekend"):
         d = _weekday(r, 5, which)
-        return f"the weekend of {fmt_day(d)}", d
+        return f"the weekend of {fmt_day(d)}", d, "weekend", None
     if kind in ("week", "zweek"):
         monday = r - timedelta(days=r.weekday()) + timedelta(days=7 * step)
-        return f"the week of {fmt_day(monday)}", monday
+        return f"the week of {fmt_day(monday)}", monday, "week", None
     if kind in ("month", "zmonth"):
-        return _month_shift(r, step).strftime("%B %Y"), None
-    if kind == "year":
-        return str(r.year + step), None
-    if kind == "zyear":
-        return str(r.year + {"去年": -1, "今年": 0, "明年": 1, "前年": -2}[g[0]]), None
+        d = _month_shift(r, step)
+        return d.strftime("%B %Y"), None, "month", (d.year, d.month)
+    if kind in ("year", "zyear"):
+        y = r.year + (step if kind == "year" else {"去年": -1, "今年": 0, "明年": 1, "前年": -2}[g[0]])
+        return str(y), None, "year", (y, 0)
     if kind in ("ago", "in", "zago", "zin"):
         n = _num(g[0])
         if n <= 0:
             return None
         sign = -1 if kind in ("ago", "zago") else 1
-        out = _shift(r, sign * n, g[1].lower())
-        assert isinstance(out, tuple)
-        return out
+        return _shift(r, sign * n, g[1].lower())
     return None
 
 
-def annotate(text: str, ref: date | datetime) -> str:
-    """``text`` with each relative expression followed by its absolute value: "yesterday (7 May 2023)"."""
+def annotate(text: str, ref: date | datetime, lang: str = "en") -> str:
+    """``text`` with each relative expression followed by its absolute value: "yesterday (7 May 2023)",
+    or with ``lang="zh"`` "下周（2026年11月23日那一周）"."""
     out, last = [], 0
     for x in resolve(text, ref):
         out.append(text[last:x.end])
-        out.append(f" ({x.value})")
+        out.append(f"（{x.render('zh')}）" if lang == "zh" else f" ({x.value})")
         last = x.end
     out.append(text[last:])
     return "".join(out)

@@ -24,6 +24,7 @@ from lingxi.companion.memory import MemoryStore, RecallWeights, exchanges
 from lingxi.companion.timeexpr import annotate, fmt_day, parse_session_date
 from lingxi.errors import BadInput, LingxiError
 from lingxi.evals.agent import f1 as token_f1
+from lingxi.evals.agent import normalize
 from lingxi.llm.chat import ChatModel
 from lingxi.llm.embedder import Embedder
 
@@ -94,6 +95,15 @@ def _score(q: dict[str, Any], pred: str) -> float:
     return token_f1(pred, str(q["answer"]))
 
 
+def contains(q: dict[str, Any], pred: str) -> float:
+    """LLM-free exact/contains score: 1 when the normalised gold answer is inside the normalised prediction (or,
+    for an adversarial question, when the prediction says it is not mentioned)."""
+    if q["category"] == 5:
+        return _score(q, pred)
+    gold = normalize(str(q["answer"]))
+    return 1.0 if gold and gold in normalize(pred) else 0.0
+
+
 def _turn_line(t: LTurn) -> str:
     return f"({fmt_day(t.when.date())}) {t.speaker}: {t.text}"
 
@@ -127,7 +137,7 @@ def replay(conv: Conversation, store: MemoryStore, chat: ChatModel, window: int,
             part = turns[i:i + window]
             t0 = time.perf_counter()
             try:
-                items = extract(chat, [Turn(t.ref, t.speaker, t.text) for t in part], when)
+                items = extract(chat, [Turn(t.ref, t.speaker, t.text) for t in part], when, user=None)
             except LingxiError:
                 failures += 1
                 items = []
@@ -188,6 +198,7 @@ def evaluate(
             raise BadInput(f"unknown system(s) {', '.join(sorted(unknown))}; choose from {', '.join(SYSTEM_KEYS)}")
         systems = [s for s, key in zip(systems, SYSTEM_KEYS) if key in only]
     per: dict[str, dict[int, list[float]]] = {s: defaultdict(list) for s in systems}
+    cont: dict[str, dict[int, list[float]]] = {s: defaultdict(list) for s in systems}
     ev_recall: dict[str, list[float]] = {s: [] for s in systems}
     ev_cat: dict[str, dict[int, list[float]]] = {s: defaultdict(list) for s in systems}
     tokens: dict[str, list[int]] = {s: [] for s in systems}
@@ -214,8 +225,7 @@ def evaluate(
             if costs[-1].get("observations") != OBSERVATIONS:
                 say(f"{conv.id}: rewriting observations ({OBSERVATIONS}); extracted memories kept")
                 for store in (mem, raw):
-                    for old in store.entries(kind="observation"):
-                        store.forget(old.id)
+                    store.remove([old.id for old in store.entries(kind="observation")])
                 add_observations(conv, mem, exchange=True)
                 add_observations(conv, raw, exchange=False)
                 costs[-1]["observations"] = OBSERVATIONS
@@ -254,6 +264,7 @@ def evaluate(
                 if answers:
                     pred, ntok, secs = _answer(chat, ctx, q["question"])
                     per[system][q["category"]].append(_score(q, pred))
+                    cont[system][q["category"]].append(contains(q, pred))
                     lat[system].append(secs)
                 else:  # retrieval only: evidence recall and the prompt the answer would have cost
                     ntok = chat.count_tokens(prompt("answer").format(context=ctx, question=q["question"]))
@@ -273,9 +284,12 @@ def evaluate(
     for s in systems:
         allf = [x for xs in per[s].values() for x in xs]
         m: dict[str, Any] = {"f1": round(statistics.fmean(allf), 4) if allf else None}
+        allc = [x for xs in cont[s].values() for x in xs]
+        m["contains"] = round(statistics.fmean(allc), 4) if allc else None
         for c, name in CATEGORIES.items():
             if per[s].get(c):
                 m[f"f1_{name}"] = round(statistics.fmean(per[s][c]), 4)
+                m[f"contains_{name}"] = round(statistics.fmean(cont[s][c]), 4)
         m["evidence_recall@10"] = round(statistics.fmean(ev_recall[s]), 4) if ev_recall[s] else None
         for c, name in CATEGORIES.items():
             if ev_cat[s].get(c):

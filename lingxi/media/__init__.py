@@ -1,4 +1,4 @@
-"""Recognition models for media files: OCR for images (``ocr``) and speech recognition for audio (``asr``).
+"""Speech and images: OCR for images (``ocr``), speech recognition for audio (``asr``), speech synthesis (``tts``).
 
 Both load their models on first use; ``Recognizers`` holds one of each for a library."""
 
