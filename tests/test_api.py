@@ -240,6 +240,46 @@ def test_chat_memories_and_history_belong_to_one_user(server):
     assert server.post("/v1/chat", json={"persona": "nobody", "message": "hi"}, headers=auth(server, "bob")).status_code == 400
 
 
+def test_memory_edit_is_the_callers_and_keeps_history(server):
+    h = auth(server, "alice")
+    assert server.post("/v1/chat", json={"persona": "pet", "message": "我养的猫叫南瓜。"}, headers=h).status_code == 200
+    server.app.state.svc.companions[("alice", "pet")].flush("alice")
+    mid = server.get("/v1/memories", headers=h).json()["memories"][0]["id"]
+    assert server.patch(f"/v1/memories/{mid}", json={"text": "用户的猫叫小南瓜"}, headers=auth(server, "bob")).status_code == 404
+    assert server.patch(f"/v1/memories/{mid}", json={}, headers=h).status_code == 400
+    assert server.patch(f"/v1/memories/{mid}", json={"importance": 11}, headers=h).status_code == 422
+    new = server.patch(f"/v1/memories/{mid}", json={"text": "用户的猫叫小南瓜"}, headers=h).json()["memory"]
+    assert new["id"] != mid and new["text"] == "用户的猫叫小南瓜"
+    shown = {m["id"]: m for m in server.get("/v1/memories", headers=h).json()["memories"]}
+    assert new["id"] in shown and mid not in shown  # the old version is history, not a current memory
+    shared = server.patch(f"/v1/memories/{new['id']}", json={"scope": "shared"}, headers=h).json()["memory"]
+    assert shared["id"] == new["id"] and shared["scope"] != "pet"
+
+
+def test_chat_voice_hears_and_speaks(server, tmp_path):
+    pytest.importorskip("faster_whisper", reason="faster-whisper is not installed")
+    from lingxi.media import tts
+
+    speech = tts.voice("piper:en_US-joe-medium").synthesize("My dog is called Biscuit and she loves the beach.")
+    wav = speech.save(tmp_path / "q.wav").read_bytes()
+    h = auth(server, "alice")
+    r = server.post("/v1/chat/voice", headers=h, files={"audio": ("q.wav", wav, "audio/wav")}, data={"persona": "pet"})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["heard"]["lang"] == "en" and "biscuit" in out["heard"]["text"].lower()
+    assert out["reply"].startswith("I hear you")
+    import base64
+    import io
+    import wave
+
+    with wave.open(io.BytesIO(base64.b64decode(out["audio_wav_base64"]))) as w:
+        assert w.getnchannels() == 1 and w.getnframes() / w.getframerate() > 0.5
+    bad = server.post("/v1/chat/voice", headers=h, files={"audio": ("q.txt", b"hello", "text/plain")})
+    assert bad.status_code == 400 and "not an audio file" in bad.json()["detail"]
+    junk = server.post("/v1/chat/voice", headers=h, files={"audio": ("q.wav", b"RIFF0000junk", "audio/wav")})
+    assert junk.status_code == 400, junk.text
+
+
 def test_events_belong_to_the_caller(server):
     pub = upload(server, "bob", "teahouse.md", PUBLIC_NOTE, visibility="public").json()["note_ids"][0]
     secret = upload(server, "alice", "giraffe.md", ALICE_NOTE).json()["note_ids"][0]

@@ -6,6 +6,7 @@ work with that user passed down (visibility filters, memories, events)."""
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,7 @@ class Service:
         self._chat = chat
         self._rec: Any = None
         self._lock = threading.Lock()
+        self.companions: OrderedDict[tuple[str, str], Any] = OrderedDict()  # (user, persona) -> Companion
 
     def prepare(self) -> None:
         """Create every table the routes use before serving: creating one runs a script that commits, which must

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
@@ -212,6 +213,9 @@ class ChatRequest(BaseModel):
     message: str = Field(min_length=1, max_length=4000)
 
 
+MAX_COMPANIONS = 64
+
+
 def personas(svc: Service) -> dict[str, Any]:
     from lingxi.companion import persona
 
@@ -224,7 +228,18 @@ def companion(svc: Service, user: str, persona_id: str) -> Any:
     found = personas(svc)
     if persona_id not in found:
         raise BadInput(f"persona {persona_id!r} is not one of: {', '.join(found)}")
-    return Companion(svc.lib, svc.chat, found[persona_id], filters=Filters(viewer=user))
+    # One companion per (user, persona), kept while in use: its background memory worker (one thread) consolidates
+    # that user's conversation off the reply path; the least recently used one is closed beyond the cap.
+    key = (user, persona_id)
+    with svc._lock:
+        comp = svc.companions.pop(key, None)
+        if comp is None:
+            comp = Companion(svc.lib, svc.chat, found[persona_id], filters=Filters(viewer=user))
+        svc.companions[key] = comp
+        evicted = [svc.companions.pop(k) for k in list(svc.companions)[:-MAX_COMPANIONS]]
+    for old in evicted:
+        old.worker.close()
+    return comp
 
 
 def chat_reply(svc: Service, user: str, persona_id: str, message: str, emit: Emit | None) -> dict[str, Any]:
@@ -254,6 +269,59 @@ async def chat(svc: Svc, user: User, req: ChatRequest, accept: Annotated[str | N
     return JSONResponse(await run_in_threadpool(run))
 
 
+@router.post("/chat/voice", tags=["companion"])
+async def chat_voice(svc: Svc, user: User,
+                     audio: Annotated[UploadFile, File(description="the user's spoken message (wav, mp3, m4a, ogg, opus, flac, webm)")],
+                     persona: Annotated[str, Form(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] = "pet",
+                     speak: Annotated[bool, Form()] = True) -> JSONResponse:
+    """Speech in, speech out: the message is heard with the bundled Whisper (the recogniser voice notes use), the
+    persona replies and remembers as on ``/v1/chat``, and (``speak``) the reply is spoken in the persona's voice
+    for its language: ``audio_wav_base64`` is a mono 16-bit WAV. An upload with no speech or not audio → 400."""
+    import base64
+    import tempfile
+
+    from lingxi.companion.extract import lang_of
+    from lingxi.companion.voice import AUDIO_SUFFIXES, hear, say
+
+    name = (audio.filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    suffix = Path(name).suffix.lower()
+    if suffix not in AUDIO_SUFFIXES:
+        raise BadInput(f"audio {name or '(no name)'!r}: not an audio file ({', '.join(AUDIO_SUFFIXES)})")
+    limit = svc.config.max_upload_bytes
+    with tempfile.TemporaryDirectory(prefix="lingxi-voice-") as tmp:
+        src = Path(tmp) / f"in{suffix}"
+        size = 0
+        with src.open("wb") as out:
+            while chunk := await audio.read(1 << 20):
+                size += len(chunk)
+                if size > limit:
+                    raise HTTPException(413, f"{name}: over the {limit}-byte upload limit")
+                out.write(chunk)
+
+        def run() -> dict[str, Any]:
+            t0 = time.perf_counter()
+            comp = companion(svc, user, persona)
+            try:
+                heard = hear(src, svc.lib.settings.threads, svc.lib.recognizers.asr)
+            except BadInput as e:
+                raise BadInput(str(e).replace("--voice-in", "audio")) from e
+            except Exception as e:  # a file that is not decodable audio
+                raise BadInput(f"audio {name!r}: could not be decoded ({type(e).__name__})") from e
+            with svc.gate.slot():
+                out = chat_reply(svc, user, persona, heard.text, None)
+            out["heard"] = {"text": heard.text, "lang": heard.lang, "audio_s": round(heard.audio_seconds, 2),
+                            "asr_s": round(heard.seconds, 2)}
+            if speak:
+                speech = say(out["reply"], lang_of(out["reply"]), comp.persona, Path(tmp) / "reply.wav")
+                out["voice_out"] = {"voice": speech.voice, "audio_s": round(speech.duration, 2),
+                                    "tts_s": round(speech.seconds, 2)}
+                out["audio_wav_base64"] = base64.b64encode(speech.wav()).decode("ascii")
+            out["round_trip_s"] = round(time.perf_counter() - t0, 2)
+            return out
+
+        return JSONResponse(await run_in_threadpool(run))
+
+
 def memory_store(svc: Service, user: str, persona_id: str) -> Any:
     return companion(svc, user, persona_id).memory(user)
 
@@ -278,6 +346,30 @@ def forget(svc: Svc, user: User, memory_id: int, persona: str | None = None) -> 
         except NotFound:
             continue
         return {"forgotten": store.forget(memory_id).to_dict(), "persona": pid}
+    raise NotFound(f"no memory #{memory_id} for user {user!r}")
+
+
+class MemoryEdit(BaseModel):
+    text: str | None = Field(None, min_length=1, max_length=1000)
+    importance: int | None = Field(None, ge=1, le=10)
+    scope: Literal["persona", "shared"] | None = None
+
+
+@router.patch("/memories/{memory_id}", tags=["companion"])
+def edit_memory(svc: Svc, user: User, memory_id: int, req: MemoryEdit, persona: str | None = None) -> dict[str, Any]:
+    """Correct one of the caller's memories: a new text becomes a new memory that supersedes the old one (history
+    kept, ``lingxi memory show``); importance and scope (this persona, or shared by all the caller's personas)
+    change in place. Another user's memory is a 404."""
+    if req.text is None and req.importance is None and req.scope is None:
+        raise BadInput("give at least one of text, importance, scope")
+    for pid in [persona] if persona else list(personas(svc)):
+        store = memory_store(svc, user, pid)
+        try:
+            store.get(memory_id)
+        except NotFound:
+            continue
+        m = store.edit(memory_id, time.time(), text=req.text, importance=req.importance, scope=req.scope)
+        return {"memory": {**m.to_dict(), "persona": pid}}
     raise NotFound(f"no memory #{memory_id} for user {user!r}")
 
 

@@ -21,7 +21,7 @@ from lingxi.companion.extract import lang_of, prompt
 from lingxi.companion.memory import USER, Memory, MemoryStore, RecallWeights, exchanges
 from lingxi.companion.persona import Persona
 from lingxi.companion.timeexpr import annotate, fmt_day
-from lingxi.errors import BadInput, LingxiError
+from lingxi.errors import BadInput
 from lingxi.index.filters import Filters
 from lingxi.llm.chat import ChatModel
 
