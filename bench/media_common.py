@@ -61,8 +61,11 @@ def peak_rss_mb() -> float:
     return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
 
 
-def recall(texts: dict[str, str], queries: list[tuple[str, set[str]]], k: int, threads: int) -> dict[str, float]:
-    """Recall@k of each search mode: notes are the recognised texts (JSONL ids = item names)."""
+def recall(texts: dict[str, str], queries: list[tuple[str, set[str]]], k: int, threads: int,
+           phonetic: float | None = None) -> dict[str, float]:
+    """Recall@k of each search mode: notes are the recognised texts (JSONL ids = item names). ``phonetic``: the
+    weight of the phonetic (pinyin) list in hybrid search, with the texts indexed phonetically as recognised speech
+    is (``LINGXI_PHONETIC_KINDS``); 0 turns it off; None leaves the texts as ordinary notes."""
     from lingxi import Library, Settings
 
     with tempfile.TemporaryDirectory() as home:
@@ -72,7 +75,10 @@ def recall(texts: dict[str, str], queries: list[tuple[str, set[str]]], k: int, t
                 if text.strip():
                     f.write(json.dumps({"id": f"item{i}", "title": "note", "text": text}, ensure_ascii=False) + "\n")
         ids = {f"item{i}": name for i, name in enumerate(texts)}
-        lib = Library(Settings.load(Path(home) / "h", threads=threads))
+        extra: dict[str, object] = {}
+        if phonetic is not None:
+            extra = {"phonetic_weight": phonetic, "phonetic_kinds": ("jsonl",)}
+        lib = Library(Settings.load(Path(home) / "h", threads=threads, **extra))
         [report] = lib.ingest([src])
         if report.status != "ingested":
             raise SystemExit(f"could not ingest recognised texts: {report.reason}")

@@ -264,6 +264,12 @@ def test_chat_voice_hears_and_speaks(server, tmp_path):
     wav = speech.save(tmp_path / "q.wav").read_bytes()
     h = auth(server, "alice")
     r = server.post("/v1/chat/voice", headers=h, files={"audio": ("q.wav", wav, "audio/wav")}, data={"persona": "pet"})
+    assert r.status_code == 413  # the fixture's 64 KiB upload limit holds for audio too
+    import dataclasses
+
+    svc = server.app.state.svc
+    svc.config = dataclasses.replace(svc.config, max_upload_bytes=4 << 20)
+    r = server.post("/v1/chat/voice", headers=h, files={"audio": ("q.wav", wav, "audio/wav")}, data={"persona": "pet"})
     assert r.status_code == 200, r.text
     out = r.json()
     assert out["heard"]["lang"] == "en" and "biscuit" in out["heard"]["text"].lower()

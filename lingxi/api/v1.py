@@ -231,10 +231,11 @@ def companion(svc: Service, user: str, persona_id: str) -> Any:
     # One companion per (user, persona), kept while in use: its background memory worker (one thread) consolidates
     # that user's conversation off the reply path; the least recently used one is closed beyond the cap.
     key = (user, persona_id)
+    chat = svc.chat  # (takes svc._lock itself)
     with svc._lock:
         comp = svc.companions.pop(key, None)
         if comp is None:
-            comp = Companion(svc.lib, svc.chat, found[persona_id], filters=Filters(viewer=user))
+            comp = Companion(svc.lib, chat, found[persona_id], filters=Filters(viewer=user))
         svc.companions[key] = comp
         evicted = [svc.companions.pop(k) for k in list(svc.companions)[:-MAX_COMPANIONS]]
     for old in evicted:
