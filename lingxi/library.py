@@ -10,6 +10,7 @@ import hashlib
 import os
 import sqlite3
 import tempfile
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePath
 from typing import Any
@@ -128,6 +129,8 @@ class Library:
         self.embed_progress: Callable[[int, int], None] | None = None
         # OCR and speech recognition for images and recordings (and images that notes reference); lazy.
         self.recognizers = Recognizers(settings.threads, settings.asr_languages)
+        # Background threads that write to this store (companions' memory workers): stopped before it closes.
+        self._before_close: weakref.WeakSet[Any] = weakref.WeakSet()
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -163,7 +166,14 @@ class Library:
                 self._users = Users(self.conn, self.store.transaction)
         return self._users
 
+    def on_close(self, worker: Any) -> None:
+        """``worker.close()`` is called (and waited for) before the store closes, so no background job is left
+        writing to a closed connection. Held weakly."""
+        self._before_close.add(worker)
+
     def close(self) -> None:
+        for worker in list(self._before_close):
+            worker.close()
         if self._milvus is not None:
             self._milvus.close()
         self.store.close()

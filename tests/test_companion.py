@@ -316,6 +316,34 @@ def test_extraction_is_batched_per_session_and_off_the_reply_path(lib: Library) 
     assert s.unextracted_turns() == []
 
 
+def test_closing_the_library_waits_for_memory_work(tmp_path: Path) -> None:
+    """A memory job still running when the library closes finishes first (it used to write to a closed
+    connection from its thread and crash the process)."""
+    from lingxi.config import Settings
+
+    library = Library(Settings.load(tmp_path / "home", threads=1))
+    started, gate = threading.Event(), threading.Event()
+
+    class Slow(ScriptedChat):
+        def complete(self, messages, **kw):  # type: ignore[no-untyped-def]
+            started.set()
+            gate.wait(0.5)
+            return super().complete(messages, **kw)
+
+    comp = Companion(library, ScriptedChat(["hi!", "ok"]), persona.load("pet"), CompanionConfig(),
+                     memory_chat=Slow([{"memories": [mem("user", "The user keeps bees", turns=["T1"])]}]))
+    comp.respond("bo", "I keep bees", datetime(2023, 5, 8, 9))
+    comp.worker.submit("bo", datetime(2023, 5, 8, 10), True)
+    assert started.wait(10)
+    library.close()  # waits for the job, then closes
+    assert not comp.worker._thread.is_alive()  # type: ignore[union-attr]
+    again = Library(Settings.load(tmp_path / "home", threads=1))
+    try:
+        assert [m.text for m in store(again, "bo").entries(readable=True)] == ["The user keeps bees"]
+    finally:
+        again.close()
+
+
 def test_chat_rejects_bad_messages(lib: Library) -> None:
     comp = Companion(lib, ScriptedChat([]), persona.load("pet"))
     with pytest.raises(BadInput, match="empty"):

@@ -111,6 +111,7 @@ class Companion:
         self.config = config or CompanionConfig()
         self._embed_lock = threading.Lock()
         self.worker = MemoryWorker(self.consolidate)
+        lib.on_close(self.worker)
 
     def _embed(self, texts: list[str], role: str) -> Any:
         emb = self.lib.embedder
