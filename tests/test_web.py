@@ -178,6 +178,18 @@ def test_the_web_app_end_to_end(site, page, tmp_path_factory, tmp_path):
     from lingxi.companion.memory import MemoryStore
 
     assert mem_id not in [m.id for m in MemoryStore(lib.conn, "alice", "pet").entries()]
+    # correcting a memory's wording: the list shows the new text, the old one stays as its history
+    page.fill("#message", "我的生日是五月三日。")
+    page.click("#chat-form button")
+    expect(page.locator("#memories li.memory").first).to_be_visible()
+    first = page.locator("#memories li.memory").first
+    old_id = int(first.get_attribute("id").split("-")[1])
+    first.locator("details.edit summary").click()
+    first.locator("input[name=text]").fill("用户的生日是五月四日")
+    first.locator("details.edit button[type=submit]").click()
+    expect(page.locator("#memories li.memory .text").filter(has_text="用户的生日是五月四日")).to_have_count(1)
+    edited = [m for m in MemoryStore(lib.conn, "alice", "pet").entries(include_superseded=True) if m.id == old_id]
+    assert edited and edited[0].superseded_by is not None
 
     # Chinese UI text
     page.goto(base + "/?lang=zh")
@@ -185,7 +197,7 @@ def test_the_web_app_end_to_end(site, page, tmp_path_factory, tmp_path):
     expect(page.locator("#user")).to_have_text("alice")
     page.screenshot(path=str(out / "zh.png"))
     page.click('[data-tab="chat"]')  # the conversation so far comes back after a reload
-    expect(page.locator("#chat-log p.me").first).to_have_text("我养的猫叫南瓜。")
+    expect(page.locator("#chat-log p.me").last).to_have_text("我的生日是五月三日。")
 
     # the API docs render from the vendored Swagger UI
     page.goto(base + "/docs")

@@ -6,6 +6,7 @@ with the caller passed down. Ask and chat stream from /v1 (server-sent events) t
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,6 +38,7 @@ TEXT: dict[str, dict[str, str]] = {
         "private": "private (only me)", "public": "public (everyone)", "for_you": "For you", "why": "why",
         "explore": "exploring", "companion": "Companion", "chat_ph": "Say something…", "send": "Send",
         "memories": "What it remembers", "forget": "Delete", "no_memories": "Nothing remembered yet.",
+        "edit": "Edit", "save": "Save",
         "no_hits": "No notes match.", "no_recs": "No recommendations yet: upload or open some notes.",
         "note": "Note", "at": "at", "status_ingested": "ingested", "status_unchanged": "unchanged",
         "status_failed": "failed", "notes": "notes", "chunks": "passages", "persona": "Persona", "lang": "中文",
@@ -51,6 +53,7 @@ TEXT: dict[str, dict[str, str]] = {
         "private": "私密（仅自己）", "public": "公开（所有人）", "for_you": "推荐", "why": "理由",
         "explore": "探索", "companion": "陪伴", "chat_ph": "说点什么…", "send": "发送",
         "memories": "它记得的事", "forget": "删除", "no_memories": "还没有记住任何事。",
+        "edit": "修改", "save": "保存",
         "no_hits": "没有匹配的笔记。", "no_recs": "暂无推荐：先上传或打开一些笔记。",
         "note": "笔记", "at": "位置", "status_ingested": "已导入", "status_unchanged": "未变化",
         "status_failed": "失败", "notes": "篇笔记", "chunks": "个段落", "persona": "角色", "lang": "English",
@@ -132,6 +135,23 @@ def ui_memories(request: Request, svc: Svc, user: User, persona: str = "pet") ->
     if persona not in personas(svc):
         raise NotFound(f"no persona {persona!r}")
     return render(request, "memories.html", memories=memory_store(svc, user, persona).entries(), persona=persona)
+
+
+@router.patch("/ui/memories/{memory_id}", response_class=HTMLResponse)
+def ui_edit_memory(request: Request, svc: Svc, user: User, memory_id: int,
+                   text: Annotated[str, Form(max_length=1000)], persona: str = "pet") -> HTMLResponse:
+    """Correct a memory's wording: the new text supersedes the old one (kept as its history)."""
+    if persona not in personas(svc):
+        raise NotFound(f"no persona {persona!r}")
+    store = memory_store(svc, user, persona)
+    error = None
+    try:
+        store.edit(memory_id, time.time(), text=text)
+    except NotFound:
+        raise
+    except LingxiError as e:  # an empty text: the list stays as it was, with the reason
+        error = str(e)
+    return render(request, "memories.html", memories=store.entries(), persona=persona, error=error)
 
 
 @router.delete("/ui/memories/{memory_id}", response_class=HTMLResponse)
