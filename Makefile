@@ -74,6 +74,8 @@ demo: setup
 	@$(LX) ingest demo/media
 	@$(LX) search "东门市集几点开门" --k 2
 	@$(LX) search "how much is a pot of jasmine tea at the tea house" --k 2
+	@echo "==> ask over an image: the answer cites the card's passage with its box in the image"
+	@$(LX) ask "东门市集几点开门？"
 	@echo
 	@echo "==> recommendation: community notes + a demo event log, encoder training, lists for two users"
 	@$(LX) ingest demo/rec/notes.jsonl

@@ -252,6 +252,9 @@ def test_memory_edit_is_the_callers_and_keeps_history(server):
     assert new["id"] != mid and new["text"] == "用户的猫叫小南瓜"
     shown = {m["id"]: m for m in server.get("/v1/memories", headers=h).json()["memories"]}
     assert new["id"] in shown and mid not in shown  # the old version is history, not a current memory
+    readable = server.get("/v1/memories?excerpts=false", headers=h).json()["memories"]
+    assert "observation" in {m["kind"] for m in shown.values()}
+    assert [m["id"] for m in readable] == [i for i, m in shown.items() if m["kind"] != "observation"]
     shared = server.patch(f"/v1/memories/{new['id']}", json={"scope": "shared"}, headers=h).json()["memory"]
     assert shared["id"] == new["id"] and shared["scope"] != "pet"
 

@@ -164,31 +164,35 @@ def test_the_web_app_end_to_end(site, page, tmp_path_factory, tmp_path):
     assert page.locator("#feed li.rec.explore .badge").count() >= 1
     page.screenshot(path=str(out / "feed.png"))
 
-    # companion chat; the memory panel shows what it remembers, and deleting one removes it for real
+    # companion chat; the memory panel lists readable memories (the excerpts they came from on request),
+    # deleting one removes it for real, and editing one keeps the old wording as its history
+    from lingxi.companion.memory import MemoryStore
+
     page.click('[data-tab="chat"]')
+    seeded = MemoryStore(lib.conn, "alice", page.locator("#persona").input_value())
+    (cat, _), (birthday, _) = seeded.add_many([
+        {"kind": "fact", "text": "南瓜是用户的猫", "importance": 6, "ts": time.time(), "subject": "南瓜",
+         "relation": "pet"},
+        {"kind": "fact", "text": "用户的生日是五月三日", "importance": 7, "ts": time.time()}])
     page.fill("#message", "我养的猫叫南瓜。")
     page.click("#chat-form button")
     expect(page.locator("#chat-log p.it")).to_contain_text("I hear you")
-    expect(page.locator("#memories li.memory").first).to_contain_text("南瓜")
-    n = page.locator("#memories li.memory").count()
+    expect(page.locator("#memories button.excerpts")).to_contain_text("(1)")
+    expect(page.locator("#memories li.memory")).to_have_count(2)  # the excerpt of this exchange is not listed
     page.screenshot(path=str(out / "companion.png"))
-    mem_id = int(page.locator("#memories li.memory").first.get_attribute("id").split("-")[1])
-    page.locator("#memories li.memory button.forget").first.click()
-    expect(page.locator("#memories li.memory")).to_have_count(n - 1)
-    from lingxi.companion.memory import MemoryStore
-
-    assert mem_id not in [m.id for m in MemoryStore(lib.conn, "alice", "pet").entries()]
-    # correcting a memory's wording: the list shows the new text, the old one stays as its history
-    page.fill("#message", "我的生日是五月三日。")
-    page.click("#chat-form button")
-    expect(page.locator("#memories li.memory").first).to_be_visible()
-    first = page.locator("#memories li.memory").first
-    old_id = int(first.get_attribute("id").split("-")[1])
-    first.locator("details.edit summary").click()
-    first.locator("input[name=text]").fill("用户的生日是五月四日")
-    first.locator("details.edit button[type=submit]").click()
-    expect(page.locator("#memories li.memory .text").filter(has_text="用户的生日是五月四日")).to_have_count(1)
-    edited = [m for m in MemoryStore(lib.conn, "alice", "pet").entries(include_superseded=True) if m.id == old_id]
+    page.locator("#memories button.excerpts").click()
+    expect(page.locator("#memories li.memory.observation")).to_contain_text("我养的猫叫南瓜")
+    page.locator("#memories button.excerpts").click()
+    expect(page.locator("#memories li.memory")).to_have_count(2)
+    page.locator(f"#memory-{cat.id} button.forget").click()
+    expect(page.locator("#memories li.memory")).to_have_count(1)
+    assert cat.id not in [m.id for m in seeded.entries()]
+    row = page.locator(f"#memory-{birthday.id}")
+    row.locator("details.edit summary").click()
+    row.locator("input[name=text]").fill("用户的生日是五月四日")
+    row.locator("details.edit button[type=submit]").click()
+    expect(page.locator("#memories li.memory .text")).to_have_text(["用户的生日是五月四日"])
+    edited = [m for m in seeded.entries(include_superseded=True) if m.id == birthday.id]
     assert edited and edited[0].superseded_by is not None
 
     # Chinese UI text
@@ -197,7 +201,7 @@ def test_the_web_app_end_to_end(site, page, tmp_path_factory, tmp_path):
     expect(page.locator("#user")).to_have_text("alice")
     page.screenshot(path=str(out / "zh.png"))
     page.click('[data-tab="chat"]')  # the conversation so far comes back after a reload
-    expect(page.locator("#chat-log p.me").last).to_have_text("我的生日是五月三日。")
+    expect(page.locator("#chat-log p.me").last).to_have_text("我养的猫叫南瓜。")
 
     # the API docs render from the vendored Swagger UI
     page.goto(base + "/docs")

@@ -328,12 +328,13 @@ def memory_store(svc: Service, user: str, persona_id: str) -> Any:
 
 
 @router.get("/memories", tags=["companion"])
-def memories(svc: Svc, user: User, persona: str | None = None) -> dict[str, Any]:
-    """What the companions remember about the caller (one persona, or all)."""
+def memories(svc: Svc, user: User, persona: str | None = None, excerpts: bool = True) -> dict[str, Any]:
+    """What the companions remember about the caller (one persona, or all); ``excerpts=false`` leaves out the
+    conversation excerpts (kind ``observation``) and lists only the readable memories."""
     ids = [persona] if persona else list(personas(svc))
     out = []
     for pid in ids:
-        out += [{**m.to_dict(), "persona": pid} for m in memory_store(svc, user, pid).entries()]
+        out += [{**m.to_dict(), "persona": pid} for m in memory_store(svc, user, pid).entries(readable=not excerpts)]
     return {"user": user, "memories": out}
 
 

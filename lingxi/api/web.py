@@ -38,7 +38,8 @@ TEXT: dict[str, dict[str, str]] = {
         "private": "private (only me)", "public": "public (everyone)", "for_you": "For you", "why": "why",
         "explore": "exploring", "companion": "Companion", "chat_ph": "Say something…", "send": "Send",
         "memories": "What it remembers", "forget": "Delete", "no_memories": "Nothing remembered yet.",
-        "edit": "Edit", "save": "Save",
+        "edit": "Edit", "save": "Save", "show_excerpts": "Show the conversation excerpts",
+        "hide_excerpts": "Hide the conversation excerpts",
         "no_hits": "No notes match.", "no_recs": "No recommendations yet: upload or open some notes.",
         "note": "Note", "at": "at", "status_ingested": "ingested", "status_unchanged": "unchanged",
         "status_failed": "failed", "notes": "notes", "chunks": "passages", "persona": "Persona", "lang": "中文",
@@ -53,7 +54,7 @@ TEXT: dict[str, dict[str, str]] = {
         "private": "私密（仅自己）", "public": "公开（所有人）", "for_you": "推荐", "why": "理由",
         "explore": "探索", "companion": "陪伴", "chat_ph": "说点什么…", "send": "发送",
         "memories": "它记得的事", "forget": "删除", "no_memories": "还没有记住任何事。",
-        "edit": "修改", "save": "保存",
+        "edit": "修改", "save": "保存", "show_excerpts": "显示对话摘录", "hide_excerpts": "隐藏对话摘录",
         "no_hits": "没有匹配的笔记。", "no_recs": "暂无推荐：先上传或打开一些笔记。",
         "note": "笔记", "at": "位置", "status_ingested": "已导入", "status_unchanged": "未变化",
         "status_failed": "失败", "notes": "篇笔记", "chunks": "个段落", "persona": "角色", "lang": "English",
@@ -130,20 +131,32 @@ def ui_recommendations(request: Request, svc: Svc, user: User) -> HTMLResponse:
     return render(request, "recs.html", items=items, error=error)
 
 
-@router.get("/ui/memories", response_class=HTMLResponse)
-def ui_memories(request: Request, svc: Svc, user: User, persona: str = "pet") -> HTMLResponse:
+def memory_panel(request: Request, store: Any, persona: str, excerpts: bool, error: str | None = None
+                 ) -> HTMLResponse:
+    """The memory panel: the readable memories; the conversation excerpts they were drawn from on request."""
+    everything = store.entries()
+    shown = everything if excerpts else [m for m in everything if m.kind != "observation"]
+    return render(request, "memories.html", memories=shown, persona=persona, excerpts=excerpts, error=error,
+                  n_excerpts=sum(m.kind == "observation" for m in everything))
+
+
+def panel_store(svc: Service, user: str, persona: str) -> Any:
     if persona not in personas(svc):
         raise NotFound(f"no persona {persona!r}")
-    return render(request, "memories.html", memories=memory_store(svc, user, persona).entries(), persona=persona)
+    return memory_store(svc, user, persona)
+
+
+@router.get("/ui/memories", response_class=HTMLResponse)
+def ui_memories(request: Request, svc: Svc, user: User, persona: str = "pet", excerpts: bool = False) -> HTMLResponse:
+    return memory_panel(request, panel_store(svc, user, persona), persona, excerpts)
 
 
 @router.patch("/ui/memories/{memory_id}", response_class=HTMLResponse)
 def ui_edit_memory(request: Request, svc: Svc, user: User, memory_id: int,
-                   text: Annotated[str, Form(max_length=1000)], persona: str = "pet") -> HTMLResponse:
+                   text: Annotated[str, Form(max_length=1000)], persona: str = "pet",
+                   excerpts: bool = False) -> HTMLResponse:
     """Correct a memory's wording: the new text supersedes the old one (kept as its history)."""
-    if persona not in personas(svc):
-        raise NotFound(f"no persona {persona!r}")
-    store = memory_store(svc, user, persona)
+    store = panel_store(svc, user, persona)
     error = None
     try:
         store.edit(memory_id, time.time(), text=text)
@@ -151,13 +164,12 @@ def ui_edit_memory(request: Request, svc: Svc, user: User, memory_id: int,
         raise
     except LingxiError as e:  # an empty text: the list stays as it was, with the reason
         error = str(e)
-    return render(request, "memories.html", memories=store.entries(), persona=persona, error=error)
+    return memory_panel(request, store, persona, excerpts, error)
 
 
 @router.delete("/ui/memories/{memory_id}", response_class=HTMLResponse)
-def ui_forget(request: Request, svc: Svc, user: User, memory_id: int, persona: str = "pet") -> HTMLResponse:
-    if persona not in personas(svc):
-        raise NotFound(f"no persona {persona!r}")
-    store = memory_store(svc, user, persona)
+def ui_forget(request: Request, svc: Svc, user: User, memory_id: int, persona: str = "pet",
+              excerpts: bool = False) -> HTMLResponse:
+    store = panel_store(svc, user, persona)
     store.forget(memory_id)
-    return render(request, "memories.html", memories=store.entries(), persona=persona)
+    return memory_panel(request, store, persona, excerpts)
