@@ -562,3 +562,30 @@ def test_forget_takes_the_excerpts_and_turns_it_came_from(lib: Library) -> None:
     assert [t for _, t, _ in s.recent_turns(10)] == ["I cleaned the kitchen", "Nice!"]
     assert s.get(name.id).text == "The user's name is Sam"  # another fact from the same turn stays
     assert s.source_turns(["T1"]) == []  # its source is gone with the turn
+
+
+@pytest.mark.parametrize("message,name", [
+    ("Hi! I'm Sam. My favourite drink is oolong tea.", "Sam"), ("My name is Ana and I like tea", "Ana"),
+    ("Hey, I am Priya!", "Priya"), ("你好，我叫小林。", "小林"), ("叫我小王就行", "小王"), ("我的名字是王小明。", "王小明"),
+    ("I'm tired.", None), ("I'm American.", None), ("I'm going home", None), ("我养的猫叫南瓜，我下周要去成都出差", None),
+    ("我叫了外卖。", None), ("My cat is called Pumpkin.", None),
+])
+def test_introduced_name(message: str, name: str | None) -> None:
+    from lingxi.companion.names import introduced_name
+
+    assert introduced_name(message) == name
+
+
+@pytest.mark.parametrize("capture", [True, False])
+def test_a_self_introduction_is_the_users_name_before_the_reply(lib: Library, capture: bool) -> None:
+    chat = ScriptedChat(["Nice to meet you!", "Hello again!"])
+    cfg = CompanionConfig(background=False, name_capture=capture,
+                          memory=ConsolidationConfig(batch_turns=50))  # extraction not due: only the capture acts
+    comp = Companion(lib, chat, persona.load("pet"), cfg)
+    comp.respond("sam", "Hi! I'm Sam. My favourite drink is oolong tea.", datetime(2026, 11, 2, 19))
+    names = [m for m in store(lib, "sam").entries(readable=True) if m.slot == "user.name"]
+    assert [m.text for m in names] == (["The user's name is Sam"] if capture else [])
+    assert ("The user's own name: The user's name is Sam" in chat.sent[0][0]["content"]) == capture
+    comp.respond("sam", "Actually, call me Samuel.", datetime(2026, 11, 2, 19, 5))
+    names = [m.text for m in store(lib, "sam").entries(readable=True) if m.slot == "user.name"]
+    assert names == (["The user's name is Samuel"] if capture else [])  # the new name supersedes the old

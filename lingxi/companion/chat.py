@@ -19,6 +19,7 @@ from lingxi.companion import emotion
 from lingxi.companion.consolidate import ConsolidationConfig, MemoryWorker, Report, consolidate
 from lingxi.companion.extract import lang_of, prompt
 from lingxi.companion.memory import USER, Memory, MemoryStore, RecallWeights, exchanges
+from lingxi.companion.names import introduced_name
 from lingxi.companion.persona import Persona
 from lingxi.companion.timeexpr import annotate, fmt_day
 from lingxi.errors import BadInput
@@ -42,6 +43,7 @@ class CompanionConfig:
     vocative_guard: bool = True  # drop a reply's opening "南瓜，" when 南瓜 is someone else the user mentioned
     weights: RecallWeights | None = None
     background: bool = True  # consolidate memories in a worker thread (False: before the reply returns)
+    name_capture: bool = True  # store a plain self-introduction ("I'm Sam", "我叫林舟") as the user's name at once
     memory: ConsolidationConfig = field(default_factory=ConsolidationConfig)
 
 
@@ -149,6 +151,7 @@ class Companion:
         mem = self.memory(user)
         feeling = emotion.detect(message)
         lang = lang_of(message)
+        self._capture_name(mem, message, ts, lang)
         used = mem.recall(message, ts, self.config.recall_k, self.config.weights)
         known = [m for m in mem.entries(readable=True) if m.subject != USER or (m.slot or "").endswith(".name")]
         sources_txt, hits = "", []
@@ -203,6 +206,7 @@ class Companion:
         t_ids = mem.add_turns(now.strftime("%Y-%m-%d"), [(None, "user", message, ts),
                                                          (None, self.persona.name, reply, ts + 1)])
         lang = lang_of(message)
+        self._capture_name(mem, message, ts, lang, f"T{t_ids[0]}")
         exchange = exchanges([(f"T{t_ids[0]}", "user", annotate(message, now, lang)),
                               (f"T{t_ids[1]}", self.persona.name, reply)], ts)[0]
         written = [m for m, status in mem.add_many([{**exchange, "context": before[-1][1] if before else "",
@@ -215,6 +219,20 @@ class Companion:
             self.worker.reports.append(self.consolidate(user, now))
             written += [m for m in mem.entries() if m.id not in before_ids]
         return written
+
+    def _capture_name(self, mem: MemoryStore, message: str, ts: float, lang: str, turn: str | None = None) -> None:
+        """Store the name a user just gave as their own (``names.introduced_name``), unless memory already has it;
+        a different name supersedes the old one through the ``user.name`` slot."""
+        if not self.config.name_capture:
+            return
+        name = introduced_name(message)
+        if name is None:
+            return
+        if any(name in m.text for m in mem.entries(readable=True) if m.slot == f"{USER}.name"):
+            return
+        text = f"用户的名字是{name}" if lang == "zh" else f"The user's name is {name}"
+        mem.add_many([{"kind": "fact", "text": text, "importance": 8, "ts": ts, "subject": USER, "relation": "self",
+                       "slot": f"{USER}.name", "turns": [turn] if turn else [], "lang": lang}])
 
     def consolidate(self, user: str, now: datetime, force: bool = False) -> Report:
         """Extract and merge this user's due memory windows (all pending turns with ``force``)."""
