@@ -122,14 +122,15 @@ def test_adaptive_convex_keeps_bm25s_first_passage():
     assert s.search("q", k=1, per_note=1)[0].chunk.id == "a:5"
 
 
-def test_softmax_is_the_default_and_reads_each_list_as_a_probability():
+def test_softmax_reads_each_list_as_a_probability():
     from lingxi.search.fusion import TEMPERATURES
 
-    assert FusionWeights().method == "softmax"
+    assert FusionWeights().method == "adaptive-convex"  # softmax is opt-in: LINGXI_FUSION=softmax
     assert TEMPERATURES == {"lexical": 6.0, "phonetic": 6.0, "dense": 0.025, "feedback": 0.025}
-    # Without the feedback twin: BM25 gives a:5 1 / (1 + e^-8/6 + e^-8.5/6 + e^-9/6) of its vote; a:5 is 0.2 below
-    # the dense list's first (8 temperatures), so the dense list gives it almost nothing.
-    lex_p = 1 / (1 + math.exp(-8 / 6) + math.exp(-8.5 / 6) + math.exp(-9 / 6))
+    # Without the feedback twin: BM25 gives a:5 1 / Z of its vote, Z over as many candidates as the dense list holds
+    # (five: the one BM25 did not return counts at score 0); a:5 is 0.13 below the dense list's first (5 temperatures),
+    # so the dense list gives it little.
+    lex_p = 1 / (1 + math.exp(-8 / 6) + math.exp(-8.5 / 6) + math.exp(-9 / 6) + math.exp(-12 / 6))
     dense_z = sum(math.exp((s - 0.83) / 0.025) for _, s in DENSE)
     res = _searcher(LEXICAL, DENSE, "softmax").results("q", k=3, per_note=1)
     assert [h.chunk.id for h in res.hits] == ["a:5", "c:0", "b:0"] and res.grouped_by_note == {"a": 1}
@@ -137,6 +138,16 @@ def test_softmax_is_the_default_and_reads_each_list_as_a_probability():
     # The dense list counted twice (feedback repeating it exactly) outvotes BM25 here: a:9 leads the dense list by
     # 0.4 of a temperature over c:0, and BM25 does not find it at all.
     assert _searcher(LEXICAL, DENSE, "softmax", 1.0).search("q", k=1)[0].chunk.id == "a:9"
+
+
+def test_softmax_a_lexical_list_with_one_weak_match_is_not_sure_of_it():
+    # BM25 (or the phonetic index) matched one passage weakly; the dense list holds five. Normalised over its own one
+    # candidate, x would get BM25's whole vote; counted over five, with the four unmatched at score 0, it gets little.
+    dense = [("y", 0.80), ("x", 0.70), ("z", 0.69), ("w", 0.68), ("v", 0.67)]
+    got = dict(softmax({"lexical": [("x", 1.0)], "dense": dense}, {}))
+    dense_z = sum(math.exp((s - 0.80) / 0.025) for _, s in dense)
+    assert got["x"] == pytest.approx((1 / (1 + 4 * math.exp(-1 / 6)) + math.exp(-4) / dense_z) / 2)
+    assert max(got, key=got.__getitem__) == "y"
 
 
 def test_search_returns_the_shown_hits_in_fused_order():
