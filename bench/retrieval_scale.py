@@ -21,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lingxi import Library, Settings
-from lingxi.config import default_threads
+from lingxi.config import FUSIONS, default_threads
 from lingxi.evals.retrieval import load_hotpotqa, load_rgb
 from lingxi.index.filters import Filters
 from lingxi.index.store import chunk_id
@@ -83,7 +84,10 @@ def build(lib: Library, base_texts: list[str], base_vecs: np.ndarray, n: int, rn
     return time.perf_counter() - t0
 
 
-def measure(lib: Library, queries: list[str], qvecs: np.ndarray, exact: bool) -> dict[str, float]:
+def measure(lib: Library, queries: list[str], qvecs: np.ndarray, exact: bool,
+            fusions: list[str] | None = None) -> dict[str, float]:
+    """``fusions``: hybrid latency under each of these fusions too (same store, same run; passes alternate
+    A B A B so that a slow minute on the shared machine does not fall on one fusion only)."""
     lat, dense_lat, recalls, exact_lat, bm25_lat, emb_lat = [], [], [], [], [], []
     backend = lib.searcher().backend
     from lingxi.index.tokenize import tokenize
@@ -95,6 +99,16 @@ def measure(lib: Library, queries: list[str], qvecs: np.ndarray, exact: bool) ->
         t = time.perf_counter()
         hyb.append(lib.search(q, k=10, mode="hybrid"))
         lat.append(time.perf_counter() - t)
+    by_fusion: dict[str, list[float]] = {f: [] for f in fusions or []}
+    configured = lib.settings
+    for _ in range(2 if fusions else 0):
+        for f in by_fusion:
+            lib.settings = replace(configured, fusion=f)
+            for q in queries:
+                t = time.perf_counter()
+                lib.search(q, k=10, mode="hybrid")
+                by_fusion[f].append(time.perf_counter() - t)
+    lib.settings = configured
     for q in queries:
         t = time.perf_counter()
         lib.embedder.embed_query(q)
@@ -145,6 +159,8 @@ def measure(lib: Library, queries: list[str], qvecs: np.ndarray, exact: bool) ->
     pct = lambda xs, p: round(float(np.percentile(xs, p)) * 1000, 2)  # noqa: E731
     out = {"hybrid_p50_ms": pct(lat, 50), "hybrid_p95_ms": pct(lat, 95), "query_embed_p50_ms": pct(emb_lat, 50),
            "bm25_p50_ms": pct(bm25_lat, 50), "ann_p50_ms": pct(dense_lat, 50)} | pruning
+    for f, xs in by_fusion.items():
+        out |= {f"hybrid_p50_ms[{f}]": pct(xs, 50), f"hybrid_p95_ms[{f}]": pct(xs, 95)}
     if exact:
         out |= {"exact_dense_p50_ms": pct(exact_lat, 50), "ann_recall@10": round(statistics.fmean(recalls), 4),
                 "ann_speedup_vs_exact": round(statistics.median(exact_lat) / statistics.median(dense_lat), 1)}
@@ -167,8 +183,14 @@ def main() -> None:
                     "embedding and BM25, which run side by side, each have a core)")
     ap.add_argument("--keep", type=Path, help="keep each built store under this folder and reuse it on the next run"
                     " (embedded backend; write_s is then the original build's)")
+    ap.add_argument("--fusions", default="", help="comma-separated fusions (LINGXI_FUSION values) whose hybrid latency"
+                    " is also measured, alternating, on the same store, e.g. adaptive-convex,softmax")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    fusions = [f for f in args.fusions.split(",") if f]
+    for f in fusions:
+        if f not in FUSIONS:
+            raise SystemExit(f"--fusions: {f!r} is not one of: {', '.join(FUSIONS)}")
     rng = random.Random(0)
     texts, queries = [], []
     for path, loader in ((args.hotpotqa, load_hotpotqa), (args.rgb, load_rgb)):
@@ -222,7 +244,7 @@ def main() -> None:
                 lib.index.vectors.threads = args.threads
                 ann_s = time.perf_counter() - t
                 lib.search(queries[0], k=10)  # warm caches (jieba, model)
-                m = measure(lib, queries, qvecs, exact=backend == "embedded")
+                m = measure(lib, queries, qvecs, exact=backend == "embedded", fusions=fusions)
                 disk = sum(p.stat().st_size for p in home.rglob("*") if p.is_file()) / 1e6
                 rows.append({"system": f"{backend} {n:,}", "metrics": {
                     "chunks": n, "write_s": round(write_s, 1), "ann_build_s": round(ann_s, 1), **m,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
 
 from lingxi.errors import BadInput
-from lingxi.search.fusion import FUSION_FUNCTIONS, adaptive, separation
+from lingxi.search.fusion import FUSION_FUNCTIONS, adaptive, separation, softmax
 from lingxi.search.hybrid import FusionWeights, Searcher
 from lingxi.search.results import select
 from lingxi.types import Chunk, Hit, Locator
@@ -114,11 +115,39 @@ def test_convex_with_feedback_let_the_dense_list_pick():
     assert [h.chunk.id for h in res.hits] == ["a:9", "c:0", "b:0"]
 
 
-def test_default_fusion_keeps_bm25s_first_passage():
+def test_adaptive_convex_keeps_bm25s_first_passage():
     # adaptive-convex: BM25's list separates its first passage (z 1.72) far more than the dense lists do (0.82),
     # so BM25 weighs about twice each dense list and a:5 (0.513) beats a:9 (0.487)
-    s = Searcher(_TwinLists(LEXICAL, DENSE), _resolve, lambda q: np.array([1.0, 0.0], dtype=np.float32))
+    s = _searcher(LEXICAL, DENSE, "adaptive-convex", 1.0)
     assert s.search("q", k=1, per_note=1)[0].chunk.id == "a:5"
+
+
+def test_softmax_reads_each_list_as_a_probability():
+    from lingxi.search.fusion import TEMPERATURES
+
+    assert FusionWeights().method == "adaptive-convex"  # softmax is opt-in: LINGXI_FUSION=softmax
+    assert TEMPERATURES == {"lexical": 6.0, "phonetic": 6.0, "dense": 0.025, "feedback": 0.025}
+    # Without the feedback twin: BM25 gives a:5 1 / Z of its vote, Z over as many candidates as the dense list holds
+    # (five: the one BM25 did not return counts at score 0); a:5 is 0.13 below the dense list's first (5 temperatures),
+    # so the dense list gives it little.
+    lex_p = 1 / (1 + math.exp(-8 / 6) + math.exp(-8.5 / 6) + math.exp(-9 / 6) + math.exp(-12 / 6))
+    dense_z = sum(math.exp((s - 0.83) / 0.025) for _, s in DENSE)
+    res = _searcher(LEXICAL, DENSE, "softmax").results("q", k=3, per_note=1)
+    assert [h.chunk.id for h in res.hits] == ["a:5", "c:0", "b:0"] and res.grouped_by_note == {"a": 1}
+    assert res.hits[0].score == pytest.approx((lex_p + math.exp(-0.13 / 0.025) / dense_z) / 2, abs=1e-6)
+    # The dense list counted twice (feedback repeating it exactly) outvotes BM25 here: a:9 leads the dense list by
+    # 0.4 of a temperature over c:0, and BM25 does not find it at all.
+    assert _searcher(LEXICAL, DENSE, "softmax", 1.0).search("q", k=1)[0].chunk.id == "a:9"
+
+
+def test_softmax_a_lexical_list_with_one_weak_match_is_not_sure_of_it():
+    # BM25 (or the phonetic index) matched one passage weakly; the dense list holds five. Normalised over its own one
+    # candidate, x would get BM25's whole vote; counted over five, with the four unmatched at score 0, it gets little.
+    dense = [("y", 0.80), ("x", 0.70), ("z", 0.69), ("w", 0.68), ("v", 0.67)]
+    got = dict(softmax({"lexical": [("x", 1.0)], "dense": dense}, {}))
+    dense_z = sum(math.exp((s - 0.80) / 0.025) for _, s in dense)
+    assert got["x"] == pytest.approx((1 / (1 + 4 * math.exp(-1 / 6)) + math.exp(-4) / dense_z) / 2)
+    assert max(got, key=got.__getitem__) == "y"
 
 
 def test_search_returns_the_shown_hits_in_fused_order():
@@ -145,6 +174,22 @@ def test_adaptive_weights_the_list_whose_top_stands_out():
     dense2 = [("y", 0.95), ("x", 0.40), ("z", 0.39), ("w", 0.38), ("v", 0.37)]
     lexical2 = [("x", 2.0), ("y", 1.99), ("z", 1.98), ("w", 1.97), ("v", 1.96)]
     assert [c for c, _ in adaptive({"lexical": lexical2, "dense": dense2}, {}, 60)][:2] == ["y", "x"]
+
+
+def test_softmax_sides_with_the_list_that_is_sure():
+    # lexical sure of x (28 points = 4.7 temperatures); dense cannot tell y from x (0.001 = 0.04 temperatures)
+    lexical = [("x", 30.0), ("y", 2.0), ("z", 1.9)]
+    dense = [("y", 0.800), ("x", 0.799), ("z", 0.798)]
+    assert [c for c, _ in softmax({"lexical": lexical, "dense": dense}, {})] == ["x", "y", "z"]
+    # the other way round: a flat BM25 list, a dense list sure of y
+    lexical2 = [("x", 2.0), ("y", 1.99), ("z", 1.98)]
+    dense2 = [("y", 0.95), ("x", 0.80), ("z", 0.79)]
+    assert [c for c, _ in softmax({"lexical": lexical2, "dense": dense2}, {})] == ["y", "x", "z"]
+    # exact: temperatures and weights given; an empty list is ignored
+    got = softmax({"lexical": [("a", 2.0), ("b", 0.0)], "dense": [("b", 0.5)], "feedback": []},
+                  {"lexical": 3.0, "dense": 1.0}, {"lexical": 1.0, "dense": 0.1})
+    pa = 1 / (1 + math.exp(-2))
+    assert got == [("a", pytest.approx(0.75 * pa)), ("b", pytest.approx(0.75 * (1 - pa) + 0.25))]
 
 
 def test_every_configured_fusion_has_a_function():

@@ -6,6 +6,7 @@ works on chunks, never on notes.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable
 
@@ -78,10 +79,51 @@ def adaptive_convex(scored: Scored, weights: dict[str, float], k: int = 60) -> F
     return convex(scored, separation_weights(scored, weights))
 
 
+# How many score points make a list e (2.718) times surer of one passage than of another: BM25 scores (the lexical
+# and phonetic lists) are sums of log-odds-like term weights; the dense lists are cosines of the bundled e5, trained
+# with a softmax temperature of 0.01. Chosen on the dev splits of all five retrieval sets together
+# (docs/BENCHMARKS.md, "Softmax fusion").
+TEMPERATURES = {"lexical": 6.0, "phonetic": 6.0, "dense": 0.025, "feedback": 0.025}
+
+
+# The score of a candidate a list did not return, where the retriever defines one: BM25 gives a passage sharing no
+# query term 0. The dense lists have no such floor (every passage has a cosine; they return ``depth`` of them).
+FLOORS = {"lexical": 0.0, "phonetic": 0.0}
+
+
+def softmax(scored: Scored, weights: dict[str, float], temperatures: dict[str, float] | None = None) -> Fused:
+    """Each list turned into a probability over its candidates, p_m(id) = exp(s_m(id) / T_m) / Z_m, and the
+    probabilities summed with the list weights (normalised to sum 1). A list that is sure of one passage gives it
+    most of its vote; a list whose top scores are close (it cannot tell them apart) spreads its vote over them, so
+    the other list decides; how far apart the scores are counts in the retriever's own units, not relative to the
+    list's range as in min-max scaling. Z_m sums over as many candidates as the longest list holds: a lexical list
+    that matched only a few passages counts the rest at its ``FLOORS`` score, so one weak match is not a sure one.
+    ``temperatures`` per list name (default ``TEMPERATURES``; a list not named there uses the lexical one). Ties
+    broken by id."""
+    temps = TEMPERATURES if temperatures is None else temperatures
+    total = sum(weights.get(name, 1.0) for name, lst in scored.items() if lst) or 1.0
+    depth = max((len(lst) for lst in scored.values()), default=0)
+    scores: dict[str, float] = {}
+    for name, lst in scored.items():
+        if not lst:
+            continue
+        t = temps.get(name, temps.get("lexical", 1.0))
+        top = max(s for _, s in lst)
+        ex = [(cid, math.exp((s - top) / t)) for cid, s in lst]  # shifted by the top score: no overflow
+        z = sum(e for _, e in ex)
+        if name in FLOORS:
+            z += (depth - len(lst)) * math.exp((FLOORS[name] - top) / t)
+        w = weights.get(name, 1.0) / total / z
+        for cid, e in ex:
+            scores[cid] = scores.get(cid, 0.0) + w * e
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
 FusionFn = Callable[[Scored, dict[str, float], int], Fused]
 FUSION_FUNCTIONS: dict[str, FusionFn] = {
     "rrf": lambda scored, w, k: rrf({name: [cid for cid, _ in lst] for name, lst in scored.items()}, w, k),
     "convex": lambda scored, w, k: convex(scored, w),
     "adaptive": adaptive,
     "adaptive-convex": adaptive_convex,
+    "softmax": lambda scored, w, k: softmax(scored, w),
 }

@@ -127,6 +127,32 @@ class Searcher:
             raise BadInput("dense search needs an embedder; this store was opened with embeddings off (use --mode bm25)")
         depth = max(self.weights.depth, k * 5 * max(per_note, 1))
         tokens = tokenize(query)
+        scored, signals = self.lists(query, tokens, depth, mode, filters)
+        if mode == "hybrid":
+            w = {"lexical": self.weights.lexical, "dense": self.weights.dense, "feedback": self.weights.feedback,
+                 "phonetic": self.weights.phonetic}
+            fused = FUSION_FUNCTIONS[self.weights.method](scored, w, self.weights.k)
+        else:
+            fused = [(cid, float(s)) for cid, s in next(iter(scored.values()))]
+        score_of = dict(fused)
+        order = [cid for cid, _ in fused]
+
+        def decorate(h: Hit) -> Hit:
+            return replace(h, signals=signals.get(h.chunk.id, {}), snippet=highlight(h.chunk.text, tokens))
+
+        if self.reranker is None:
+            # Resolve (read chunk rows, highlight) only as many candidates as the list needs, a window at a time.
+            return select(order, score_of, self.resolve, k, per_note, max(2 * k * max(per_note, 1), 20), decorate)
+        everything = select(order, score_of, self.resolve, len(order) or 1, per_note, len(order) or 1, decorate)
+        hits = tuple(self.reranker.rerank(query, list(everything.hits))[:k])
+        notes = {h.chunk.note_id for h in hits}
+        return Results(hits, k, per_note, {n: c for n, c in everything.grouped_by_note.items() if n in notes},
+                       len(order))
+
+    def lists(self, query: str, tokens: list[str], depth: int, mode: str,
+              filters: Filters) -> tuple[dict[str, list[tuple[str, float]]], dict[str, dict[str, float | int]]]:
+        """The retrievers' ranked (chunk id, score) lists that ``mode`` fuses, each ``depth`` deep, and each chunk's
+        per-list signals (scores and ranks) for display."""
         # The query embedding (tens of ms on a CPU) runs on a worker thread while BM25 runs here; both release
         # the GIL (numpy, SQLite), so on two cores a hybrid query costs about the slower of the two, not the sum.
         qvec = _embed_async(self.embed_query, query) if mode != "bm25" and self.embed_query is not None else None
@@ -151,26 +177,7 @@ class Searcher:
             scored["phonetic"] = phonetic(phonetic_tokens(query), depth, filters)
             for r, (cid, _) in enumerate(scored["phonetic"], 1):
                 signals.setdefault(cid, {})["phonetic_rank"] = r
-        if mode == "hybrid":
-            w = {"lexical": self.weights.lexical, "dense": self.weights.dense, "feedback": self.weights.feedback,
-                 "phonetic": self.weights.phonetic}
-            fused = FUSION_FUNCTIONS[self.weights.method](scored, w, self.weights.k)
-        else:
-            fused = [(cid, float(s)) for cid, s in next(iter(scored.values()))]
-        score_of = dict(fused)
-        order = [cid for cid, _ in fused]
-
-        def decorate(h: Hit) -> Hit:
-            return replace(h, signals=signals.get(h.chunk.id, {}), snippet=highlight(h.chunk.text, tokens))
-
-        if self.reranker is None:
-            # Resolve (read chunk rows, highlight) only as many candidates as the list needs, a window at a time.
-            return select(order, score_of, self.resolve, k, per_note, max(2 * k * max(per_note, 1), 20), decorate)
-        everything = select(order, score_of, self.resolve, len(order) or 1, per_note, len(order) or 1, decorate)
-        hits = tuple(self.reranker.rerank(query, list(everything.hits))[:k])
-        notes = {h.chunk.note_id for h in hits}
-        return Results(hits, k, per_note, {n: c for n, c in everything.grouped_by_note.items() if n in notes},
-                       len(order))
+        return scored, signals
 
     def _moved(self, qvec: np.ndarray, dense: list[tuple[str, float]]) -> np.ndarray | None:
         """The feedback query: ``qvec`` moved towards its top dense hits (one per note), normalised."""
