@@ -121,3 +121,33 @@ def test_contains_score_is_llm_free() -> None:
     assert ev.contains(q, "a kitten") == 0.0
     adv = {"question": "What did Ben adopt?", "answer": "", "category": 5}
     assert ev.contains(adv, "Not mentioned") == 1.0 and ev.contains(adv, "a puppy") == 0.0
+
+
+def test_skip_conversations_and_first_sessions_only(lib: Library, tmp_path: Path) -> None:
+    import pytest
+
+    from lingxi.errors import BadInput
+
+    tiny = json.loads(json.dumps(CONV[0]))
+    tiny["qa"].append({"question": "What does Ben's teacher say about him?", "answer": "his bowing is too stiff",
+                       "evidence": ["D2:2"], "category": 4})
+    other = {**json.loads(json.dumps(CONV[0])), "sample_id": "skipped"}
+    path = tmp_path / "locomo.json"
+    path.write_text(json.dumps([other, tiny]))
+    # 1 extraction call (session 1 only: one window, nothing extracted so no reflection) + 1 system x the 2
+    # questions whose evidence is in session 1; the question about session 2 is not asked
+    chat = ScriptedChat([_reply] * 3)
+    out = ev.evaluate(path, chat, lib.embedder, tmp_path / "m", last_n=2, context_tokens=2000,
+                      only=["full-context"], skip=1, sessions=1)
+    assert out["config"]["conversations"] == ["tiny"] and out["config"]["questions"] == 2
+    assert out["config"]["skip_conversations"] == 1 and out["config"]["sessions"] == 1
+    assert out["config"]["extraction"]["llm_calls"] == 1 and chat.calls == 3
+    answer_prompts = [m[-1]["content"] for m in chat.sent[1:]]
+    assert all("Mochi" in p and "bowing" not in p for p in answer_prompts)
+    assert not any("teacher" in p for p in answer_prompts)
+    # a replay of the first sessions is cached apart from the full replay
+    assert [f.name for f in (tmp_path / "m").glob("*.db")] == ["locomo-tiny-scripted-w16-s1.db"]
+    with pytest.raises(BadInput, match="skip"):
+        ev.evaluate(path, chat, lib.embedder, tmp_path / "m", skip=-1)
+    with pytest.raises(BadInput, match="sessions"):
+        ev.evaluate(path, chat, lib.embedder, tmp_path / "m", sessions=0)

@@ -111,7 +111,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     mm.add_argument("--limit", type=int, help="only the first N questions of each conversation (after --stride)")
     mm.add_argument("--stride", type=int, default=1,
                     help="only every Nth question of each conversation: a sample spread over all categories")
-    mm.add_argument("--conversations", type=int, help="only the first N conversations")
+    mm.add_argument("--conversations", type=int, help="only the first N conversations (after --skip-conversations)")
+    mm.add_argument("--skip-conversations", type=int, default=0,
+                    help="skip the first N conversations (2: the frozen test split, conversations 2-4)")
+    mm.add_argument("--sessions", type=int,
+                    help="replay only the first N sessions of each conversation and ask only the questions whose"
+                    " evidence lies in them (bounds extraction cost)")
     mm.add_argument("--window", type=int, default=16, help="turns per extraction call (bounds LLM cost)")
     mm.add_argument("--k", type=int, default=10)
     mm.add_argument("--full-context-tokens", type=int, default=0,
@@ -377,7 +382,8 @@ def run_memory(lib: Library, args: argparse.Namespace) -> int:
         raise BadInput(f"{args.locomo}: no such file")
     chat = make_chat(lib.settings, model_progress)
     result = ev.evaluate(args.locomo, chat, lib.embedder, lib.settings.home / "eval-memory", limit=args.limit,
-                         conversations=args.conversations, stride=args.stride, window=args.window, k=args.k,
+                         conversations=args.conversations, stride=args.stride,
+                         skip=args.skip_conversations, sessions=args.sessions, window=args.window, k=args.k,
                          context_tokens=args.full_context_tokens, last_n=args.last_n, answers=not args.no_answers,
                          only=[s.strip() for s in args.systems.split(",") if s.strip()] if args.systems else None,
                          weights=_weights(args.weights) if args.weights else None,

@@ -81,6 +81,14 @@ def load_locomo(path: Path) -> list[Conversation]:
     return out
 
 
+def first_sessions(conv: Conversation, n: int) -> Conversation:
+    """The conversation up to its Nth session, with only the questions whose gold evidence turns all lie there (a
+    question without evidence cannot be placed and is left out)."""
+    kept = conv.sessions[:n]
+    refs = {t.ref for _, _, ts in kept for t in ts}
+    return Conversation(conv.id, kept, [q for q in conv.qa if q.get("evidence") and set(q["evidence"]) <= refs])
+
+
 def _answer(chat: ChatModel, context: str, question: str) -> tuple[str, int, float]:
     msgs = [{"role": "user", "content": prompt("answer").format(context=context, question=question)}]
     t0 = time.perf_counter()
@@ -177,13 +185,22 @@ def evaluate(
     answers: bool = True,
     only: Sequence[str] | None = None,
     stride: int = 1,
+    skip: int = 0,
+    sessions: int | None = None,
 ) -> dict[str, Any]:
     import sqlite3
 
     say = say or (lambda s: None)
     if stride < 1:
         raise BadInput(f"stride must be at least 1, got {stride}")
-    convs = load_locomo(path)[:conversations]
+    if skip < 0:
+        raise BadInput(f"skip must be 0 or more conversations, got {skip}")
+    if sessions is not None and sessions < 1:
+        raise BadInput(f"sessions must be at least 1, got {sessions}")
+    # skip, then take: e.g. skip 2 is LoCoMo's frozen test split (conversations 2-4)
+    convs = load_locomo(path)[skip:][:conversations]
+    if sessions is not None:
+        convs = [first_sessions(c, sessions) for c in convs]
     # LoCoMo asks about any moment of months of conversation, so the evaluation ranks by relevance alone: over all
     # 999 questions of conversations 0-4, relevance only gave evidence recall@10 0.804, recency and importance at
     # 0.1 (decay 0.999/hour) 0.793, at 0.25 lower still (docs/BENCHMARKS.md). A companion's chat keeps
@@ -206,7 +223,8 @@ def evaluate(
     costs = []
     home.mkdir(parents=True, exist_ok=True)
     for conv in convs:
-        db = home / f"locomo-{conv.id}-{chat.name.replace('/', '_')}-w{window}.db"
+        cut = f"-s{sessions}" if sessions is not None else ""  # a replay of the first sessions only is its own cache
+        db = home / f"locomo-{conv.id}-{chat.name.replace('/', '_')}-w{window}{cut}.db"
         done = home / f"{db.name}.cost.json"
         fresh = not done.exists()
         if fresh:  # an interrupted replay is redone from scratch, never half-used
@@ -300,7 +318,7 @@ def evaluate(
     total_sessions = sum(c["sessions"] for c in costs) or 1
     return {"dataset": f"locomo:{path.name}", "rows": rows, "config": {
         "conversations": [c.id for c in convs], "questions": sum(len(c.qa[::stride][:limit]) for c in convs),
-        "stride": stride,
+        "stride": stride, "skip_conversations": skip, "sessions": sessions,
         "llm": chat.name, "window": window, "k": k, "context_tokens": context_tokens, "last_n": last_n,
         "weights": {"relevance": w.relevance, "recency": w.recency, "importance": w.importance,
                     "decay_per_hour": w.decay_per_hour, "lexical": w.lexical},
