@@ -106,7 +106,7 @@ def test_recall_ordering_recency_and_importance_exact(lib: Library) -> None:
     assert [m.id for m in only_recency] == [m3.id, m1.id, m2.id]
     only_importance = s.recall("anything", T0, k=3, weights=RecallWeights(relevance=0, recency=0, importance=1))
     assert [m.id for m in only_importance] == [m2.id, m3.id, m1.id]
-    both = s.recall("anything", T0, k=3, weights=RecallWeights(relevance=0, recency=1, importance=1))
+    both = s.recall("anything", T0, k=3, weights=RecallWeights(relevance=0, recency=1, importance=1, minmax_time=True))
     # recency 0.99^h: 1h → 0.990, 10h → 0.904, 100h → 0.366 → scaled 1, 0.864, 0; importance scaled 3/7, 0, 1
     r = {m.id: m.score for m in both}
     assert r[m3.id] == pytest.approx(1 + 3 / 7, abs=1e-3)
@@ -115,6 +115,27 @@ def test_recall_ordering_recency_and_importance_exact(lib: Library) -> None:
     assert [m.id for m in both] == [m3.id, m2.id, m1.id]
     relevant = s.recall("noodles", T0, k=1, weights=RecallWeights(relevance=1, recency=0, importance=0))
     assert relevant[0].id == m2.id
+    absolute = {m.id: m.score for m in s.recall("anything", T0, k=3, weights=RecallWeights(0, 1, 1))}
+    assert absolute[m3.id] == pytest.approx(0.99**1 + 0.5, abs=1e-3)
+    assert absolute[m2.id] == pytest.approx(0.99**100 + 0.9, abs=1e-3)
+
+
+def test_recall_a_preference_told_minutes_before_small_talk_is_not_buried_by_recency(lib: Library) -> None:
+    """Default weights: a relevant memory twenty minutes older than twenty small-talk excerpts still ranks first;
+    min-max scaling of recency (Generative Agents) hands those minutes the full recency weight and buries it."""
+    def unit(cos: float) -> np.ndarray:
+        return np.array([cos, (1 - cos * cos) ** 0.5], dtype=np.float32)
+
+    s = MemoryStore(lib.conn, "dana", "pet")
+    pref = s.add_many([{"kind": "observation", "text": "user said: My favourite drink is oolong tea.",
+                        "importance": 3, "ts": T0 - 3 * HOUR}], vectors=np.array([unit(0.9)]))[0][0]
+    for i in range(20):  # small talk, a little similar to the question, one a minute after the preference
+        s.add_many([{"kind": "observation", "text": f"user said: small talk number {i} about the weather",
+                     "importance": 3, "ts": T0 - 3 * HOUR + (i + 1) * 60}], vectors=np.array([unit(0.3 + 0.01 * i)]))
+    query, qv, now = "Do you remember my favourite drink?", unit(1.0), T0 + 24 * HOUR
+    assert s.recall(query, now, k=6, query_vector=qv)[0].id == pref.id
+    buried = s.recall(query, now, k=6, weights=RecallWeights(minmax_time=True), query_vector=qv)
+    assert [m.id for m in buried].index(pref.id) == 3  # below the last three minutes of small talk
 
 
 def test_recall_lexical_share_of_relevance(lib: Library) -> None:

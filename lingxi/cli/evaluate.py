@@ -370,7 +370,12 @@ def _weights(text: str) -> RecallWeights:
             or (len(parts) == 5 and parts[4] > 1):
         raise BadInput("--weights must be relevance,recency,importance[,decay per hour in (0, 1][,lexical share in"
                        f" [0, 1]]], got {text!r}")
-    return RecallWeights(*parts)
+    w = RecallWeights(relevance=parts[0], recency=parts[1], importance=parts[2])
+    if len(parts) >= 4:
+        w.decay_per_hour = parts[3]
+    if len(parts) == 5:
+        w.lexical = parts[4]
+    return w
 
 
 def run_memory(lib: Library, args: argparse.Namespace) -> int:

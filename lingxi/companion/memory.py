@@ -122,6 +122,10 @@ class RecallWeights:
     importance: float = 1.0
     decay_per_hour: float = 0.99
     lexical: float = 0.5  # BM25's share of relevance (the rest is dense similarity), each min-max scaled
+    # Recency (decay**hours) and importance (1-10, /10) enter as absolute values, so memories minutes apart are
+    # about equally recent. With ``minmax_time`` they are min-max scaled over the candidates, as Generative Agents
+    # does: then a preference told twenty minutes before some small talk scores the full recency weight below it.
+    minmax_time: bool = False
 
 
 COLUMNS = ("id, user, persona, kind, text, importance, ts, event_date, slot, turns, sources, mentions,"
@@ -525,7 +529,9 @@ class MemoryStore:
         hours = np.array([max(0.0, (now - m.ts) / 3600.0) for m in mems])
         recency = np.power(w.decay_per_hour, hours)
         importance = np.array([m.importance / 10.0 for m in mems])
-        score = w.relevance * relevance + w.recency * _scale(recency) + w.importance * _scale(importance)
+        if w.minmax_time:
+            recency, importance = _scale(recency), _scale(importance)
+        score = w.relevance * relevance + w.recency * recency + w.importance * importance
         out: list[Memory] = []
         covered: set[str] = set()
         # A memory that only restates turns already represented in the list (the observation of a turn after
