@@ -121,7 +121,7 @@ def softmax(scored: Scored, weights: dict[str, float], temperatures: dict[str, f
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-# How many dense hits, one per note, the feedback query is moved towards (``lingxi.search.hybrid.Weights.feedback_docs``).
+# How many dense hits, one per note, the feedback query is moved towards (``lingxi.search.hybrid.FusionWeights.feedback_docs``).
 FEEDBACK_SEEDS = 3
 
 
