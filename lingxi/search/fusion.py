@@ -127,7 +127,7 @@ FEEDBACK_SEEDS = 3
 
 def seed_agreement(dense: list[tuple[str, float]], seeds: int = FEEDBACK_SEEDS) -> float:
     """How far up the dense list the feedback query's seeds stand: the first chunk of each of the first ``seeds``
-    notes in dense order (the passages ``HybridSearcher._feedback`` moves the query towards), as (1 + 2 + … + n) /
+    notes in dense order (the passages ``lingxi.search.hybrid.Searcher._feedback`` moves the query towards), as (1 + 2 + … + n) /
     (the sum of their dense ranks), squared. 1 where the seeds are the dense list's own top n hits (passages, one a
     note); small where a long note fills the top of the list and the other seeds come from far below it — a
     feedback query moved half-way towards passages the dense retriever itself ranked low drifts off the question.
