@@ -6,6 +6,11 @@ grouping and metrics as `lingxi eval retrieval` (so its rows match that command'
     python bench/fusion_lists.py --home /tmp/search-home --hotpotqa ../shared/data/hotpotqa/dev_200.jsonl --limit 50
     python bench/fusion_lists.py --home /tmp/search-home --questions bench/data/realworld_qa.jsonl \
         --corpus ../shared/data/realworld --split dev --fusions convex,adaptive-convex --feedback 1
+    python bench/fusion_lists.py --home /tmp/search-home --asr ../shared/data/realworld/transcripts/pythonhunter-ep03-whisper.txt \
+        ../shared/data/realworld/subtitles/3b1b-neural-networks.zh-community.srt
+
+`--asr` reads the noisy (noise 0.15, seed 0) and the clean set of `lingxi eval retrieval --asr` with the phonetic list
+(weight 1), the row `lingxi eval retrieval --asr` gives with the phonetic list on.
 """
 
 from __future__ import annotations
@@ -97,6 +102,7 @@ def main() -> None:
     ap.add_argument("--home", type=Path, required=True)
     for name in ("rgb", "hotpotqa", "locomo", "long-hotpotqa"):
         ap.add_argument(f"--{name}", type=Path)
+    ap.add_argument("--asr", type=Path, nargs="+", help="transcripts: the noisy and clean sets of `--asr`")
     ap.add_argument("--questions", type=Path)
     ap.add_argument("--corpus", type=Path)
     ap.add_argument("--split")
@@ -120,11 +126,18 @@ def main() -> None:
         tag = f"questions-{args.questions.stem}-{args.split or 'all'}"
         sets.append((tag, lambda: retrieval.load_questions(args.questions, args.corpus, args.split),
                      s.home / "eval-stores" / f"corpus-{args.corpus.resolve().name}"))
+    if args.asr:
+        names = "+".join(sorted(p.stem for p in args.asr))[:80]
+        for i, kind in ((1, "noisy-0.15-0"), (0, "clean")):
+            sets.append((f"asr-{kind}-{names}", lambda i=i: retrieval.load_asr(list(args.asr))[i],
+                         s.home / "eval-stores" / f"asr-{kind}-{names}"))
     args.cache.mkdir(parents=True, exist_ok=True)
     for tag, load, store in sets:
         f = args.cache / f"{tag}.json"
         if not f.exists():
-            f.write_text(json.dumps(dump(load(), s, store), ensure_ascii=False))
+            # the ASR sets' passages are JSONL notes standing for transcripts, indexed phonetically as `--asr` does
+            st = replace(s, phonetic_kinds=("jsonl",)) if tag.startswith("asr-") else s
+            f.write_text(json.dumps(dump(load(), st, store), ensure_ascii=False))
         cache = json.loads(f.read_text())
         rows = [{"system": "bm25", "metrics": score(cache, None, 0, 1)},
                 {"system": "dense", "metrics": score(cache, None, 0, 0)}]

@@ -45,7 +45,8 @@ def test_eval_retrieval_json_contract(tmp_path, capsys):
         "lingxi-bm25", "lingxi-dense", "lingxi-hybrid-adaptive-convex", "lingxi-hybrid-adaptive-convex-nofeedback",
         "lingxi-hybrid-rrf", "lingxi-hybrid-rrf-nofeedback", "lingxi-hybrid-convex", "lingxi-hybrid-convex-nofeedback",
         "lingxi-hybrid-adaptive", "lingxi-hybrid-adaptive-nofeedback", "lingxi-hybrid-softmax",
-        "lingxi-hybrid-softmax-nofeedback", "bm25s (same jieba tokens)"]
+        "lingxi-hybrid-softmax-nofeedback", "lingxi-hybrid-softmax-seeded", "lingxi-hybrid-softmax-seeded-nofeedback",
+        "bm25s (same jieba tokens)"]
     assert result["config"]["fusion"]["method"] == "adaptive-convex" and result["config"]["fusion"]["feedback"] == 1.0
     assert result["rows"][0]["metrics"]["ndcg@10"] == 1.0
     assert set(result["rows"][2]["metrics"]) == {"ndcg@10", "recall@5", "recall@10", "recall@50", "mrr", "p50_ms"}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lingxi.errors import BadInput
-from lingxi.search.fusion import FUSION_FUNCTIONS, adaptive, separation, softmax
+from lingxi.search.fusion import FUSION_FUNCTIONS, adaptive, seed_agreement, separation, softmax, softmax_seeded
 from lingxi.search.hybrid import FusionWeights, Searcher
 from lingxi.search.results import select
 from lingxi.types import Chunk, Hit, Locator
@@ -190,6 +190,31 @@ def test_softmax_sides_with_the_list_that_is_sure():
                   {"lexical": 3.0, "dense": 1.0}, {"lexical": 1.0, "dense": 0.1})
     pa = 1 / (1 + math.exp(-2))
     assert got == [("a", pytest.approx(0.75 * pa)), ("b", pytest.approx(0.75 * (1 - pa) + 0.25))]
+
+
+def test_softmax_seeded_weighs_the_feedback_list_by_where_its_seeds_stand():
+    # Passages, one a note: the feedback seeds (first chunk of each of the first three notes) are dense ranks 1, 2, 3,
+    # so the feedback list keeps its whole vote and the fusion is softmax's.
+    from lingxi.search.fusion import FEEDBACK_SEEDS
+
+    assert FEEDBACK_SEEDS == FusionWeights().feedback_docs == 3
+    pooled = [("a:0", 0.85), ("b:0", 0.84), ("c:0", 0.83), ("d:0", 0.80)]
+    assert seed_agreement(pooled) == 1.0
+    assert seed_agreement([("a:0", 0.9), ("a:1", 0.8)]) == 1.0  # one note: its first chunk is the dense first
+    assert seed_agreement([]) == 0.0
+    lists = {"lexical": [("b:0", 5.0), ("a:0", 4.0)], "dense": pooled, "feedback": [("c:0", 0.9), ("a:0", 0.88)]}
+    assert softmax_seeded(lists, {}) == softmax(lists, {})
+    # A long note fills the dense top: the seeds are ranks 1, 5 and 6, weight ((1 + 2 + 3) / (1 + 5 + 6))² = 1/4.
+    dense = [("a:1", 0.85), ("a:2", 0.84), ("a:3", 0.83), ("a:4", 0.82), ("b:0", 0.80), ("c:0", 0.79)]
+    assert seed_agreement(dense) == pytest.approx(0.25)
+    # The feedback query, moved half-way towards b:0 and c:0, drifted to them; BM25 and the dense list agree on a:1
+    # and a:2. Plain softmax lets the drifted list's sure first, b:0, win; the seeded one keeps a:1 and a:2 first.
+    feedback = [("b:0", 0.95), ("c:0", 0.90), ("a:1", 0.86), ("a:2", 0.85), ("a:3", 0.84), ("a:4", 0.83)]
+    lists = {"lexical": [("a:2", 9.0), ("a:1", 8.0), ("b:0", 3.0)], "dense": dense, "feedback": feedback}
+    assert [c for c, _ in softmax(lists, {})][:3] == ["b:0", "a:1", "a:2"]
+    assert [c for c, _ in FUSION_FUNCTIONS["softmax-seeded"](lists, {}, 60)][:3] == ["a:1", "a:2", "b:0"]
+    # exact: the same as softmax with the feedback weight set to its configured weight times the agreement
+    assert softmax_seeded(lists, {"feedback": 2.0}) == softmax(lists, {"feedback": 0.5})
 
 
 def test_every_configured_fusion_has_a_function():

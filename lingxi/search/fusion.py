@@ -10,6 +10,8 @@ import math
 import statistics
 from collections.abc import Callable
 
+from lingxi.index.store import note_of_chunk
+
 Scored = dict[str, list[tuple[str, float]]]
 Fused = list[tuple[str, float]]
 
@@ -119,6 +121,41 @@ def softmax(scored: Scored, weights: dict[str, float], temperatures: dict[str, f
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
+# How many dense hits, one per note, the feedback query is moved towards (``lingxi.search.hybrid.FusionWeights.feedback_docs``).
+FEEDBACK_SEEDS = 3
+
+
+def seed_agreement(dense: list[tuple[str, float]], seeds: int = FEEDBACK_SEEDS) -> float:
+    """How far up the dense list the feedback query's seeds stand: the first chunk of each of the first ``seeds``
+    notes in dense order (the passages ``lingxi.search.hybrid.Searcher._feedback`` moves the query towards), as (1 + 2 + … + n) /
+    (the sum of their dense ranks), squared. 1 where the seeds are the dense list's own top n hits (passages, one a
+    note); small where a long note fills the top of the list and the other seeds come from far below it — a
+    feedback query moved half-way towards passages the dense retriever itself ranked low drifts off the question.
+    0 for an empty list."""
+    notes: set[str] = set()
+    ranks: list[int] = []
+    for r, (cid, _) in enumerate(dense, start=1):
+        note = note_of_chunk(cid)
+        if note not in notes:
+            notes.add(note)
+            ranks.append(r)
+            if len(ranks) == seeds:
+                break
+    if not ranks:
+        return 0.0
+    return (len(ranks) * (len(ranks) + 1) / 2 / sum(ranks)) ** 2
+
+
+def softmax_seeded(scored: Scored, weights: dict[str, float]) -> Fused:
+    """``softmax`` with the feedback list's weight scaled per query by ``seed_agreement`` of the dense list: the
+    feedback list keeps its full vote where its seeds are the dense list's top hits and loses it where they are
+    not. The other lists keep their configured weights."""
+    w = dict(weights)
+    if scored.get("feedback") and scored.get("dense"):
+        w["feedback"] = weights.get("feedback", 1.0) * seed_agreement(scored["dense"])
+    return softmax(scored, w)
+
+
 FusionFn = Callable[[Scored, dict[str, float], int], Fused]
 FUSION_FUNCTIONS: dict[str, FusionFn] = {
     "rrf": lambda scored, w, k: rrf({name: [cid for cid, _ in lst] for name, lst in scored.items()}, w, k),
@@ -126,4 +163,5 @@ FUSION_FUNCTIONS: dict[str, FusionFn] = {
     "adaptive": adaptive,
     "adaptive-convex": adaptive_convex,
     "softmax": lambda scored, w, k: softmax(scored, w),
+    "softmax-seeded": lambda scored, w, k: softmax_seeded(scored, w),
 }
