@@ -92,7 +92,7 @@ class Settings:
     exact_threshold: int = 20000
     lexical_weight: float = 1.0
     dense_weight: float = 1.0
-    fusion: str = "adaptive-convex"
+    fusion: str = "softmax-seeded"
     feedback_weight: float = 1.0
     phonetic_weight: float = 1.0
     phonetic_kinds: tuple[str, ...] = ("transcript", "srt", "vtt", "audio", "video")
@@ -145,7 +145,7 @@ class Settings:
             "exact_threshold": _env_int("LINGXI_EXACT_THRESHOLD", 20000),
             "lexical_weight": lw,
             "dense_weight": dw,
-            "fusion": env("LINGXI_FUSION", "adaptive-convex"),
+            "fusion": env("LINGXI_FUSION", "softmax-seeded"),
             "feedback_weight": _env_num("LINGXI_FEEDBACK", 1.0, float),
             "phonetic_weight": _env_num("LINGXI_PHONETIC", 1.0, float),
             "phonetic_kinds": tuple(k.strip() for k in env("LINGXI_PHONETIC_KINDS", "transcript,srt,vtt,audio,video").split(",")

@@ -198,7 +198,7 @@ def test_read_that_does_not_verify_searches_again_with_the_model_s_query(demo_li
         lambda m: {"found": True, "answer": "王大锤", "passage": 1, "next_query": "慢慢聊 第12期 嘉宾"},
         NONE,
         final(("她是旅行作家", "林舟是一位旅行作家", "。"), short="旅行作家"),
-    ])
+    ], per_note=3)
     ans = a.ask("给出看熊猫建议的那位嘉宾是做什么的？")
     reads = [s for s in ans.steps if isinstance(s, Read)]
     assert [(r.answer, r.verified) for r in reads] == [("王大锤", False), ("", False)]

@@ -125,7 +125,7 @@ def test_adaptive_convex_keeps_bm25s_first_passage():
 def test_softmax_reads_each_list_as_a_probability():
     from lingxi.search.fusion import TEMPERATURES
 
-    assert FusionWeights().method == "adaptive-convex"  # softmax is opt-in: LINGXI_FUSION=softmax
+    assert FusionWeights().method == "softmax-seeded"  # plain softmax is opt-in: LINGXI_FUSION=softmax
     assert TEMPERATURES == {"lexical": 6.0, "phonetic": 6.0, "dense": 0.025, "feedback": 0.025}
     # Without the feedback twin: BM25 gives a:5 1 / Z of its vote, Z over as many candidates as the dense list holds
     # (five: the one BM25 did not return counts at score 0); a:5 is 0.13 below the dense list's first (5 temperatures),

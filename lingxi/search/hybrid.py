@@ -57,7 +57,7 @@ class FusionWeights:
     lexical: float = 1.0
     dense: float = 1.0
     k: int = 60
-    method: str = "adaptive-convex"
+    method: str = "softmax-seeded"
     feedback: float = 1.0
     feedback_docs: int = 3
     feedback_beta: float = 1.0
