@@ -223,3 +223,24 @@ def test_gb18030_file_decoded():
 def test_bad_front_matter_named():
     with pytest.raises(BadInput, match=r"post\.md: front matter is not valid YAML"):
         parse_bytes(b"---\ntitle: [unclosed\n---\nbody\n", "post.md")
+
+
+def test_html_keeps_the_articles_short_closing_line_unless_edge_trim_is_on():
+    """trafilatura's main text is kept as it is: the classifier's edge trim (``EDGE_TRIM``, off by default) dropped
+    an article's short last line on unseen pages more often than it dropped chrome."""
+    from lingxi.ingest import html
+
+    long = ("Nachdem ich mein Blog über zwei Jahre vernachlässigt hatte, wird es Zeit für einen Neuanfang mit einer "
+            "neuen Version und einem neuen Design, das dem aktuellen Stand entspricht. ")
+    page = (f"<html><head><title>Alles neu</title></head><body><nav><a href='/'>Home</a> <a href='/a'>Archiv</a>"
+            f"</nav><article><h1>Alles neu macht der Mai</h1><p>{long * 2}</p><p>{long}</p><p>Der Anfang ist gemacht, "
+            "jetzt muss ich nur noch regelmäßig schreiben und die alten Beiträge durchsehen, damit alles stimmt.</p>"
+            "<p>Ich hoffe euch gefällt der Relaunch.</p></article><footer>Impressum | Datenschutz</footer></body></html>")
+    _, [note] = parse_bytes(page.encode(), "mai.html")
+    assert "Relaunch" in note.body and "Impressum" not in note.body
+    token = html.EDGE_TRIM.set(True)
+    try:
+        _, [trimmed] = parse_bytes(page.encode(), "mai.html")
+    finally:
+        html.EDGE_TRIM.reset(token)
+    assert "Relaunch" not in trimmed.body
