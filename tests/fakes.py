@@ -19,10 +19,12 @@ class ScriptedChat(ChatModel):
         self.replies = list(replies)
         self.sent: list[list[Message]] = []
         self.schemas: list[dict[str, Any] | None] = []
+        self.max_tokens: list[int] = []
 
     def complete(self, messages, *, schema=None, max_tokens=512, temperature=0.0, stop=None) -> str:
         self.sent.append(messages)
         self.schemas.append(schema)
+        self.max_tokens.append(max_tokens)
         self.calls += 1
         if not self.replies:
             raise AssertionError(f"no scripted reply left for call {self.calls}: {messages[-1]['content'][:200]}")

@@ -610,3 +610,17 @@ def test_a_self_introduction_is_the_users_name_before_the_reply(lib: Library, ca
     comp.respond("sam", "Actually, call me Samuel.", datetime(2026, 11, 2, 19, 5))
     names = [m.text for m in store(lib, "sam").entries(readable=True) if m.slot == "user.name"]
     assert names == (["The user's name is Samuel"] if capture else [])  # the new name supersedes the old
+
+
+def test_extraction_reply_budget_covers_the_copied_pieces() -> None:
+    """Each item of the reply copies its piece before the memory; the budget grows with the pieces' length."""
+    from lingxi.companion.extract import Turn, extract
+
+    long_turn = "I spent the whole weekend repainting the kitchen cabinets a pale green, " * 3
+    chat = ScriptedChat([{"memories": []}, {"memories": []}])
+    extract(chat, [Turn("T1", "user", "I like tea.")], datetime(2026, 11, 2))
+    extract(chat, [Turn("T1", "user", long_turn)], datetime(2026, 11, 2))
+    for budget, schema, text in zip(chat.max_tokens, chat.schemas, ["I like tea.", long_turn]):
+        pieces = len(schema["properties"]["memories"]["prefixItems"])  # type: ignore[index]
+        flat = 80 * pieces + 40  # the old budget: nothing for the copied pieces
+        assert budget - flat >= chat.count_tokens(text) - 2 * pieces

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -87,6 +88,13 @@ def units(turns: Sequence[Turn], max_units: int) -> list[tuple[str, str]]:
     return [(t.ref, " ".join(t.text.split())[:300]) for t in turns]
 
 
+def reply_budget(chat: ChatModel, pieces: Sequence[str], per_item: int = 80) -> int:
+    """Tokens the extraction reply may take: every item first copies its piece (the grammar fixes ``says``), so
+    each gets the piece's own tokens on top of ``per_item`` for the memory; a flat budget per item cut long
+    windows off mid-JSON."""
+    return sum(chat.count_tokens(json.dumps(p, ensure_ascii=False)) + per_item for p in pieces) + 40
+
+
 def extraction_schema(pieces: Sequence[str]) -> dict[str, Any]:
     """One memory per piece, in order, each opening with the piece itself (fixed by the grammar): the model
     writes about the words it has just copied, instead of repeating its first memory."""
@@ -140,7 +148,7 @@ def extract(chat: ChatModel, turns: Sequence[Turn], when: datetime, max_items: i
                                     language=LANGUAGES[lang], example=example, companion=companion or "the app",
                                     example_block=prompt(f"extract_example_{lang}"))
     reply = chat.complete_json([{"role": "user", "content": text}], extraction_schema([p for _, p in pieces]),
-                               max_tokens=80 * len(pieces) + 40)
+                               max_tokens=reply_budget(chat, [p for _, p in pieces]))
     heard = "\n".join(f"{t.speaker}: {annotate(t.text, when, lang)} {annotate(t.text, when)}" for t in said)
     source = f"{heard}\n{fmt_day(when.date())}\n{' '.join(speakers)}"
     items: list[dict[str, Any]] = []
