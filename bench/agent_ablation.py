@@ -8,6 +8,9 @@ only the questions where each repair acted, with that repair off, and reports ev
 
     python bench/agent_ablation.py --trace ON.jsonl --hotpotqa FILE --skip 100 --home /tmp/agent-home [--json]
     python bench/agent_ablation.py --trace ON.jsonl --musique FILE --skip 50 --home /tmp/agent-home
+
+With ``--keep DIR`` each re-run is kept as it finishes, and a later run with the same DIR reads it back: a run
+stopped by a deadline resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -35,7 +38,11 @@ def acted(rec: dict[str, Any]) -> set[str]:
 
 
 def rerun(args: argparse.Namespace, index: int, off: str) -> dict[str, Any]:
-    """The agent's trace record for question ``index`` (0-based within the slice) with ``off`` switched off."""
+    """The agent's trace record for question ``index`` (0-based within the slice) with ``off`` switched off; with
+    ``--keep DIR``, kept there as it finishes and read back on a later run instead of running it again."""
+    kept = args.keep / f"{off}-q{args.skip + index + 1}.json" if args.keep else None
+    if kept is not None and kept.exists():
+        return json.loads(kept.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
     with tempfile.NamedTemporaryFile("r", suffix=".jsonl") as out:
         flag = ["--no-early-stop"] if off == "early_stop" else ["--repairs", f"all,-{off}"]
         data = ["--hotpotqa", str(args.hotpotqa)] if args.hotpotqa else ["--musique", str(args.musique)]
@@ -44,7 +51,11 @@ def rerun(args: argparse.Namespace, index: int, off: str) -> dict[str, Any]:
                "--setting", args.setting, "--timeout", str(args.timeout),
                "--json"]
         subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "LINGXI_THREADS": "1"})
-        return json.loads(Path(out.name).read_text(encoding="utf-8").splitlines()[0])  # type: ignore[no-any-return]
+        rec: dict[str, Any] = json.loads(Path(out.name).read_text(encoding="utf-8").splitlines()[0])
+    if kept is not None:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_text(json.dumps(rec, ensure_ascii=False), encoding="utf-8")
+    return rec
 
 
 def row(recs: list[dict[str, Any]]) -> dict[str, float]:
@@ -67,6 +78,7 @@ def main() -> None:
     p.add_argument("--setting", default="shared", help="the --setting the all-on run used")
     p.add_argument("--timeout", type=float, default=300.0, help="the --timeout the all-on run used")
     p.add_argument("--only", help="comma-separated repairs (or early_stop) to switch off; default: each in turn")
+    p.add_argument("--keep", type=Path, help="folder keeping each re-run's record, so a stopped run resumes")
     p.add_argument("--no-rerun", action="store_true", help="rows of the traced run only, with where each repair acted")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
