@@ -51,7 +51,8 @@ def rerun(args: argparse.Namespace, index: int, off: str) -> dict[str, Any]:
                "--setting", args.setting, "--timeout", str(args.timeout),
                "--json"]
         subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "LINGXI_THREADS": "1"})
-        rec: dict[str, Any] = json.loads(Path(out.name).read_text(encoding="utf-8").splitlines()[0])
+        lines = Path(out.name).read_text(encoding="utf-8").splitlines()
+        rec: dict[str, Any] = next(r for r in map(json.loads, lines) if r.get("system") == "agent")  # after the header
     if kept is not None:
         kept.parent.mkdir(parents=True, exist_ok=True)
         kept.write_text(json.dumps(rec, ensure_ascii=False), encoding="utf-8")
@@ -84,7 +85,8 @@ def main() -> None:
     args = p.parse_args()
     if not (args.hotpotqa or args.musique):
         p.error("give --hotpotqa FILE or --musique FILE (the data the all-on run used)")
-    recs = [json.loads(x) for x in args.trace.read_text(encoding="utf-8").splitlines() if x.strip()]
+    recs = [r for x in args.trace.read_text(encoding="utf-8").splitlines() if x.strip()
+            for r in [json.loads(x)] if "system" in r]  # the first line is the run's header
     agent = [r for r in recs if r["system"] == "agent"]
     table = {"single-shot RAG": {**row([r for r in recs if r["system"] == "single-shot RAG"]), "acted": 0},
              "agent, all on": {**row(agent), "acted": len(agent)}}
