@@ -3,8 +3,9 @@
 The agent decodes greedily and every model call starts from the same cached system prompt, so a run is a function of
 its question and configuration. A run with a repair switched off is the same as the run with every repair on up to
 the first point where that repair would act; on a question where it never acted, the two runs are the same. So the
-script reads the trace of one all-on run (`lingxi eval agent ... --systems rag,agent --trace ON.jsonl`), re-runs
-only the questions where each repair acted, with that repair off, and reports every row over all the questions.
+script reads the trace of one all-on run (`lingxi eval agent ... --systems rag,agent --repairs all --trace ON.jsonl`:
+`--repairs all`, as the default leaves some repairs off), re-runs only the questions where each repair acted, with
+that repair off, and reports every row over all the questions.
 
     python bench/agent_ablation.py --trace ON.jsonl --hotpotqa FILE --skip 100 --home /tmp/agent-home [--json]
     python bench/agent_ablation.py --trace ON.jsonl --musique FILE --skip 50 --home /tmp/agent-home
@@ -44,7 +45,7 @@ def rerun(args: argparse.Namespace, index: int, off: str) -> dict[str, Any]:
     if kept is not None and kept.exists():
         return json.loads(kept.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
     with tempfile.NamedTemporaryFile("r", suffix=".jsonl") as out:
-        flag = ["--no-early-stop"] if off == "early_stop" else ["--repairs", f"all,-{off}"]
+        flag = ["--repairs", "all", "--no-early-stop"] if off == "early_stop" else ["--repairs", f"all,-{off}"]
         data = ["--hotpotqa", str(args.hotpotqa)] if args.hotpotqa else ["--musique", str(args.musique)]
         cmd = [sys.executable, "-m", "lingxi", "--home", str(args.home), "eval", "agent", *data,
                "--skip", str(args.skip + index), "--limit", "1", "--systems", "agent", *flag, "--trace", out.name,
