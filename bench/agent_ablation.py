@@ -3,11 +3,15 @@
 The agent decodes greedily and every model call starts from the same cached system prompt, so a run is a function of
 its question and configuration. A run with a repair switched off is the same as the run with every repair on up to
 the first point where that repair would act; on a question where it never acted, the two runs are the same. So the
-script reads the trace of one all-on run (`lingxi eval agent ... --systems rag,agent --trace ON.jsonl`), re-runs
-only the questions where each repair acted, with that repair off, and reports every row over all the questions.
+script reads the trace of one all-on run (`lingxi eval agent ... --systems rag,agent --repairs all --trace ON.jsonl`:
+`--repairs all`, as the default leaves some repairs off), re-runs only the questions where each repair acted, with
+that repair off, and reports every row over all the questions.
 
     python bench/agent_ablation.py --trace ON.jsonl --hotpotqa FILE --skip 100 --home /tmp/agent-home [--json]
     python bench/agent_ablation.py --trace ON.jsonl --musique FILE --skip 50 --home /tmp/agent-home
+
+With ``--keep DIR`` each re-run is kept as it finishes, and a later run with the same DIR reads it back: a run
+stopped by a deadline resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -35,16 +39,25 @@ def acted(rec: dict[str, Any]) -> set[str]:
 
 
 def rerun(args: argparse.Namespace, index: int, off: str) -> dict[str, Any]:
-    """The agent's trace record for question ``index`` (0-based within the slice) with ``off`` switched off."""
+    """The agent's trace record for question ``index`` (0-based within the slice) with ``off`` switched off; with
+    ``--keep DIR``, kept there as it finishes and read back on a later run instead of running it again."""
+    kept = args.keep / f"{off}-q{args.skip + index + 1}.json" if args.keep else None
+    if kept is not None and kept.exists():
+        return json.loads(kept.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
     with tempfile.NamedTemporaryFile("r", suffix=".jsonl") as out:
-        flag = ["--no-early-stop"] if off == "early_stop" else ["--repairs", f"all,-{off}"]
+        flag = ["--repairs", "all", "--no-early-stop"] if off == "early_stop" else ["--repairs", f"all,-{off}"]
         data = ["--hotpotqa", str(args.hotpotqa)] if args.hotpotqa else ["--musique", str(args.musique)]
         cmd = [sys.executable, "-m", "lingxi", "--home", str(args.home), "eval", "agent", *data,
                "--skip", str(args.skip + index), "--limit", "1", "--systems", "agent", *flag, "--trace", out.name,
                "--setting", args.setting, "--timeout", str(args.timeout),
                "--json"]
         subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "LINGXI_THREADS": "1"})
-        return json.loads(Path(out.name).read_text(encoding="utf-8").splitlines()[0])  # type: ignore[no-any-return]
+        lines = Path(out.name).read_text(encoding="utf-8").splitlines()
+        rec: dict[str, Any] = next(r for r in map(json.loads, lines) if r.get("system") == "agent")  # after the header
+    if kept is not None:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_text(json.dumps(rec, ensure_ascii=False), encoding="utf-8")
+    return rec
 
 
 def row(recs: list[dict[str, Any]]) -> dict[str, float]:
@@ -67,12 +80,14 @@ def main() -> None:
     p.add_argument("--setting", default="shared", help="the --setting the all-on run used")
     p.add_argument("--timeout", type=float, default=300.0, help="the --timeout the all-on run used")
     p.add_argument("--only", help="comma-separated repairs (or early_stop) to switch off; default: each in turn")
+    p.add_argument("--keep", type=Path, help="folder keeping each re-run's record, so a stopped run resumes")
     p.add_argument("--no-rerun", action="store_true", help="rows of the traced run only, with where each repair acted")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     if not (args.hotpotqa or args.musique):
         p.error("give --hotpotqa FILE or --musique FILE (the data the all-on run used)")
-    recs = [json.loads(x) for x in args.trace.read_text(encoding="utf-8").splitlines() if x.strip()]
+    recs = [r for x in args.trace.read_text(encoding="utf-8").splitlines() if x.strip()
+            for r in [json.loads(x)] if "system" in r]  # the first line is the run's header
     agent = [r for r in recs if r["system"] == "agent"]
     table = {"single-shot RAG": {**row([r for r in recs if r["system"] == "single-shot RAG"]), "acted": 0},
              "agent, all on": {**row(agent), "acted": len(agent)}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lingxi.agent import REPAIRS, AgentConfig, SearchAgent, ground_quote, pick_repairs
+from lingxi.agent import DEFAULT_REPAIRS, REPAIRS, AgentConfig, SearchAgent, ground_quote, pick_repairs
 from lingxi.agent.loop import FAILED, NO_EVIDENCE
 from lingxi.agent.steps import Answer, Fix, Plan, Read, Search
 from lingxi.errors import BadInput
@@ -25,6 +25,7 @@ def demo_lib(tmp_path_factory):
 
 def agent(lib, replies, per_note=2, **cfg):
     chat = ScriptedChat(replies)
+    cfg.setdefault("repairs", REPAIRS)  # every repair, including those off by default
     return SearchAgent(chat, lambda q, k: lib.search(q, k=k, per_note=per_note), AgentConfig(**cfg)), chat
 
 
@@ -438,7 +439,10 @@ def test_a_chain_hop_verifies_only_in_a_passage_that_names_its_input(demo_lib):
 
 
 def test_repairs_are_switched_by_name():
-    assert pick_repairs(None) == REPAIRS and pick_repairs("none") == ()
+    off = ("echo_reread", "unpooled_names", "bridge")
+    assert pick_repairs(None) == DEFAULT_REPAIRS == tuple(r for r in REPAIRS if r not in off)
+    assert pick_repairs("all") == REPAIRS and pick_repairs("none") == ()
+    assert pick_repairs("default,-split_asks") == tuple(r for r in DEFAULT_REPAIRS if r != "split_asks")
     assert pick_repairs("all,-bridge") == tuple(r for r in REPAIRS if r != "bridge")
     assert pick_repairs("-bridge,-echo_reread") == tuple(r for r in REPAIRS if r not in ("bridge", "echo_reread"))
     assert pick_repairs("bridge,split_asks") == ("split_asks", "bridge")

