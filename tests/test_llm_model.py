@@ -62,15 +62,40 @@ def test_a_prompt_is_evaluated_from_its_system_message_whatever_came_before(mode
     head = len(fresh.llm.tokenize(f"<|im_start|>system\n{sys_msg['content']}<|im_end|>\n".encode(),
                                   add_bos=False, special=True))
     assert fresh.llm.n_tokens > head
-    fresh._from_system_prompt(ask)
+    fresh._prefill(ask)
     assert fresh.llm.n_tokens == head  # the shared system message is kept, nothing after it
     assert fresh.complete(ask, max_tokens=24) == first
     other = {"role": "system", "content": "Another system message."}
-    fresh._from_system_prompt([other, ask[1]])  # another system message: it alone is read, from the start
+    fresh._prefill([other, ask[1]])  # another system message: it alone is read, from the start
     assert list(fresh.llm.input_ids[: fresh.llm.n_tokens]) == fresh.llm.tokenize(
         f"<|im_start|>system\n{other['content']}<|im_end|>\n".encode(), add_bos=False, special=True)
-    fresh._from_system_prompt([ask[1]])
+    fresh._prefill([ask[1]])
     assert fresh.llm.n_tokens == 0  # no system message: nothing is kept
+
+
+def test_earlier_messages_are_read_once_and_replies_do_not_depend_on_what_was_read_before(model_path):
+    # an agent's reading room: the same passages message in front of two different asks; the second call reads
+    # only its ask, and gives the reply a model that never saw the first call gives
+    sys_msg = {"role": "system", "content": "You answer in one short sentence."}
+    room = {"role": "user", "content": "Passage 1: The Blue Lantern tea house opened in 1987 in Harbin. Its founder, "
+                                       "Mei Ling, was a retired railway engineer.\nPassage 2: Harbin hosts an ice "
+                                       "festival every January."}
+    when = [sys_msg, room, {"role": "user", "content": "When did the Blue Lantern open? Answer with the year."}]
+    who = [sys_msg, room, {"role": "user", "content": "Who founded the Blue Lantern, and what was her job?"}]
+    m = LocalChatModel(model_path, threads=default_threads(), context=2048)
+    first = m.complete(when, max_tokens=16)
+    before = m.reused_tokens
+    second = m.complete(who, max_tokens=24)
+    kept = len(m._segment(sys_msg)) + len(m._segment(room))
+    assert m.reused_tokens - before == kept  # the system message and the room, from the first call's context
+    assert "1987" in first
+    fresh = LocalChatModel(model_path, threads=default_threads(), context=2048)
+    assert fresh.complete(who, max_tokens=24) == second  # the same reply as with nothing read before
+    assert m.complete(when, max_tokens=16) == first  # and the first ask again, after the second
+    other = [sys_msg, {"role": "user", "content": "Passage 1: nothing here."}, when[-1]]
+    before = m.reused_tokens
+    m.complete(other, max_tokens=4)
+    assert m.reused_tokens - before == len(m._segment(sys_msg))  # a changed room: only the system message is kept
 
 
 def test_streaming_yields_pieces(small):

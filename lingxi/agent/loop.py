@@ -162,17 +162,27 @@ class SearchAgent:
         """One read of ``hits`` for ``asked``; a verified answer becomes ``sq``'s finding. A hop resting on one
         other verifies only in a passage naming that one's answer; a first hop, in one naming what the question
         or the hop names. Returns the model's reply (None when it never parsed)."""
-        passages = "\n\n".join(passage_block(i, h, self.config.passage_chars) for i, h in enumerate(hits, 1))
         ctx = render("extract_context", main=run.question) + "\n" if context else ""
-        got = yield from self.call(run, "read", render("extract", context=ctx, question=asked, passages=passages),
-                                   EXTRACT_SCHEMA)
+        nums = self.shelve(run, hits)
+        if nums:
+            prompt = render("extract_room", context=ctx, question=asked, ids=", ".join(map(str, nums)), first=nums[0])
+        else:
+            passages = "\n\n".join(passage_block(i, h, self.config.passage_chars) for i, h in enumerate(hits, 1))
+            prompt = render("extract", context=ctx, question=asked, passages=passages)
+        got = yield from self.call(run, "read", prompt, EXTRACT_SCHEMA, room=bool(nums))
         if got is None:
             return None
         answer = str(got["answer"]).strip()
+        named, seen = got.get("passage"), hits
+        if nums and isinstance(named, int):  # the room's number of a passage, to this read's own
+            if named in nums:
+                named = nums.index(named) + 1
+            elif 1 <= named <= len(run.room):  # one an earlier read shelved, still in front of the model
+                seen, named = [run.room[named - 1]] + hits, 1
         if need is None:
             need = [run.answers[sq.depends_on[0]]] if len(sq.depends_on) == 1 and sq.depends_on[0] in run.answers \
                 else anchors(run.question) + anchors(sq.question) if not sq.depends_on else []
-        where = verify(hits, got.get("passage"), answer, answer, asked, need) if got["found"] and answer else None
+        where = verify(seen, named, answer, answer, asked, need) if got["found"] and answer else None
         found = Finding(sq.id, asked, answer, *where) if where else None
         if found:
             run.answers[sq.id] = answer
@@ -200,15 +210,22 @@ class SearchAgent:
         """One answer call over ``pool``; the answer stands when a claim of it verified. Returns the reply."""
         if not pool:
             return None
-        yield Gather(passages=tuple({"n": i, "title": h.title, "locator": h.chunk.locator.label()}
-                                    for i, h in enumerate(pool, 1)), chunk_ids=tuple(h.chunk.id for h in pool))
         findings = "".join(f"- {f.question}: {f.answer}\n" for f in run.findings)
-        prompt = render("answer", question=run.question, language_rule=language_rule(run.question),
-                        findings=(f"\nAlready found (verified in the notes):\n{findings}" if findings else "")
-                        + (f"\n{note}\n" if note else ""),
-                        passages="\n\n".join(passage_block(i, h, self.config.passage_chars)
-                                             for i, h in enumerate(pool, 1)))
-        final = yield from self.call(run, "answer", prompt, FINAL_SCHEMA, force=force)
+        found = (f"\nAlready found (verified in the notes):\n{findings}" if findings else "") + \
+            (f"\n{note}\n" if note else "")
+        nums = self.shelve(run, pool)
+        yield Gather(passages=tuple({"n": n, "title": h.title, "locator": h.chunk.locator.label()}
+                                    for n, h in zip(nums or range(1, len(pool) + 1), pool)),
+                     chunk_ids=tuple(h.chunk.id for h in pool))
+        if nums:
+            prompt = render("answer_room", question=run.question, language_rule=language_rule(run.question),
+                            findings=found, ids=", ".join(map(str, nums)), first=nums[0])
+            pool = list(run.room)  # the answer's [n] are the room's numbers
+        else:
+            prompt = render("answer", question=run.question, language_rule=language_rule(run.question),
+                            findings=found, passages="\n\n".join(passage_block(i, h, self.config.passage_chars)
+                                                                 for i, h in enumerate(pool, 1)))
+        final = yield from self.call(run, "answer", prompt, FINAL_SCHEMA, force=force, room=bool(nums))
         if final is None:
             return None
         said = str(final["short_answer"]).strip()
@@ -258,10 +275,34 @@ class SearchAgent:
         return Search(query=query, hits=tuple({"title": h.title, "locator": h.chunk.locator.label(),
                                                "chunk_id": h.chunk.id} for h in hits), seconds=dt)
 
-    def call(self, run: Run, kind: str, prompt: str, schema: dict[str, Any], force: bool = False) -> Steps:
-        """One structured model call with retries; a reply that does not parse is a ``Call`` step, never raised."""
-        messages: list[Message] = [{"role": "system", "content": template("system")},
-                                   {"role": "user", "content": prompt}]
+    def shelve(self, run: Run, hits: list[Hit]) -> list[int] | None:
+        """With the reading room on, the room's numbers of ``hits``, those not in it yet added as one more batch of
+        passages; None when the room is off or would outgrow the model's context (the call shows its own)."""
+        if not self.config.room or not hits:
+            return None
+        have = {h.chunk.id: n for n, h in enumerate(run.room, 1)}
+        new = [h for h in hits if h.chunk.id not in have]
+        if new:
+            first = len(run.room) + 1
+            batch = render("room", first=first, last=first + len(new) - 1, passages="\n\n".join(
+                passage_block(n, h, self.config.passage_chars) for n, h in enumerate(new, first)))
+            size = self.chat.count_tokens(batch)
+            if run.room_tokens + size > self.chat.context - self.config.room_reserve:
+                return None
+            run.room.extend(new)
+            run.room_batches.append(batch)
+            run.room_tokens += size
+            have.update((h.chunk.id, n) for n, h in enumerate(new, first))
+        return [have[h.chunk.id] for h in hits]
+
+    def call(self, run: Run, kind: str, prompt: str, schema: dict[str, Any], force: bool = False,
+             room: bool = False) -> Steps:
+        """One structured model call with retries; a reply that does not parse is a ``Call`` step, never raised.
+        With ``room``, the reading room's batches of passages come before the prompt, each its own message, so a
+        model that keeps earlier messages in its context reads them once per run."""
+        messages: list[Message] = [{"role": "system", "content": template("system")}]
+        messages += [{"role": "user", "content": b} for b in (run.room_batches if room else [])]
+        messages.append({"role": "user", "content": prompt})
         for attempt in range(1, 2 + self.config.retries):
             if run.exhausted() and not (force and attempt == 1):
                 yield Call(step=kind, attempt=attempt, error="budget exhausted before the model call")

@@ -58,6 +58,11 @@ class AgentConfig:
     searches_per_subquestion: int = 2
     answer_rounds: int = 2  # when the passages do not answer: one more search, then answer again
     early_stop: bool = True  # every hop that ends the plan verified: the answer is theirs, no answer call
+    # reading room: every passage a run reads stays in front of the model, added once, numbered once; each call is
+    # the room plus its own ask, so a local model reads each passage once per run (LocalChatModel keeps whole earlier
+    # messages in its context)
+    room: bool = field(default_factory=lambda: os.environ.get("LINGXI_AGENT_ROOM", "0") not in ("0", "", "off"))
+    room_reserve: int = 1024  # context tokens kept free of the room for the system message, the ask and the reply
     repairs: tuple[str, ...] = field(default_factory=lambda: pick_repairs(os.environ.get("LINGXI_AGENT_REPAIRS")))
 
     def __post_init__(self) -> None:
@@ -88,6 +93,9 @@ class Run:
     echoed: set[int] = field(default_factory=set)  # hops whose finding repeats their input, read twice
     results: list[list[Hit]] = field(default_factory=list)  # every search's hits, in order
     queries: set[str] = field(default_factory=set)
+    room: list[Hit] = field(default_factory=list)  # the reading room: passages in the order they were shelved
+    room_batches: list[str] = field(default_factory=list)  # the room as the messages that show it
+    room_tokens: int = 0
     steps: list[Step] = field(default_factory=list)
     llm_calls: int = 0
     llm_seconds: float = 0.0

@@ -22,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--repairs", help=f"repairs to run: default (every one but {', '.join(OFF_BY_DEFAULT)}; env "
                                      f"LINGXI_AGENT_REPAIRS), all, none, a list, or all,-NAME; names: "
                                      f"{', '.join(REPAIRS)}")
+    p.add_argument("--room", action=argparse.BooleanOptionalAction, default=None,
+                   help="reading room: keep every passage read in front of the model, so each is read once per "
+                        "question (default: env LINGXI_AGENT_ROOM, off)")
     p.add_argument("--no-early-stop", action="store_true",
                    help="always run the answer step, even when every hop's answer was verified")
     p.add_argument("--json", action="store_true", help="print {answer, citations, steps, timings}")
@@ -67,7 +70,8 @@ def show_step(step: Step) -> None:
 
 def run_ask(lib: Library, args: argparse.Namespace) -> int:
     config = AgentConfig(max_llm_calls=args.max_llm_calls, max_seconds=args.timeout,
-                         early_stop=not args.no_early_stop, repairs=pick_repairs(args.repairs))
+                         early_stop=not args.no_early_stop, repairs=pick_repairs(args.repairs),
+                         **({} if args.room is None else {"room": args.room}))
     chat = make_chat(lib.settings, model_progress)
     ans = lib.ask(args.question, chat, config, on_step=show_step if args.show_steps else None)
     if args.json:

@@ -53,6 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     a.add_argument("--musique", type=Path, help="MuSiQue JSON list (../shared/data/musique/musique_train.json)")
     a.add_argument("--repairs", help="agent repairs: default (all but echo_reread, unpooled_names, bridge), all, none, a list, or all,-NAME "
                                     "(see `lingxi ask --help`)")
+    a.add_argument("--room", action=argparse.BooleanOptionalAction, default=None,
+                   help="reading room: keep every passage read in front of the model, so each is read once per "
+                        "question (default: env LINGXI_AGENT_ROOM, off)")
     a.add_argument("--no-early-stop", action="store_true", help="always run the agent's answer step")
     a.add_argument("--timeout", type=float, default=300.0,
                    help="the agent's time budget per question in seconds (default 300; raise it on a loaded machine)")
@@ -220,7 +223,8 @@ def run_agent(lib: Library, args: argparse.Namespace) -> int:
     systems = ev.pick_systems(args.systems)
     chat = make_chat(lib.settings, model_progress)
     config = AgentConfig(max_llm_calls=args.max_llm_calls, max_seconds=args.timeout, early_stop=not args.no_early_stop,
-                         repairs=pick_repairs(args.repairs))
+                         repairs=pick_repairs(args.repairs),
+                         **({} if args.room is None else {"room": args.room}))
 
     def say(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -243,7 +247,7 @@ def run_agent(lib: Library, args: argparse.Namespace) -> int:
                 log({"run": "eval agent", "dataset": dataset, "systems": list(systems),
                      "config": {"llm": chat.name, "skipped": args.skip, "limit": args.limit,
                                 "repairs": list(config.repairs),
-                                "early_stop": config.early_stop, **extra}})
+                                "early_stop": config.early_stop, "room": config.room, **extra}})
 
             for path in [p for p in (args.hotpotqa, args.musique) if p]:
                 settings = ["shared", "per-question"] if args.setting == "both" else [args.setting]

@@ -76,6 +76,7 @@ class Tally:
     latency: list[float] = field(default_factory=list)
     calls: list[int] = field(default_factory=list)
     prompt_tokens: list[int] = field(default_factory=list)
+    read_tokens: list[int] = field(default_factory=list)  # prompt tokens the model evaluated (not kept from before)
     refused: list[float] = field(default_factory=list)  # the agent said the notes do not answer
     refused_gold_read: list[float] = field(default_factory=list)  # ... while a passage it read held the gold answer
     after_read: list[float] = field(default_factory=list)  # seconds from the agent's last read to its answer
@@ -88,7 +89,8 @@ class Tally:
         before it ran): enough to rebuild the tally from the trace alone (``summarize``)."""
         cites, ok, support = mark
         return {"latency_s": round(self.latency[-1], 3), "llm_calls": self.calls[-1],
-                "prompt_tokens": self.prompt_tokens[-1], "searches": self.searches[-1],
+                "prompt_tokens": self.prompt_tokens[-1], "read_tokens": self.read_tokens[-1],
+                "searches": self.searches[-1],
                 "cited": self.cites - cites, "cited_valid": self.cites_ok - ok,
                 **({"support_recall": self.support[-1]} if len(self.support) > support else {})}
 
@@ -105,6 +107,7 @@ class Tally:
             self.latency.append(float(rec["latency_s"]))
             self.calls.append(int(rec["llm_calls"]))
             self.prompt_tokens.append(int(rec["prompt_tokens"]))
+            self.read_tokens.append(int(rec.get("read_tokens", rec["prompt_tokens"])))
             self.searches.append(int(rec["searches"]))
             self.cites += int(rec["cited"])
             self.cites_ok += int(rec["cited_valid"])
@@ -126,6 +129,7 @@ class Tally:
             "searches": mean(self.searches),
             "llm_calls": mean(self.calls),
             "prompt_tokens": mean(self.prompt_tokens),
+            "read_tokens": mean(self.read_tokens),
             "p50_ms": round(statistics.median(self.latency) * 1000, 0) if self.latency else 0.0,
         }
         if self.refused:
@@ -172,7 +176,7 @@ def _run_question(
     trace: dict[str, Any] | None = None, golds: list[str] | None = None,
 ) -> tuple[str, str]:
     """Runs one system on one question; returns (short answer, full answer). ``trace`` gets what it read."""
-    tokens0, calls0 = chat.prompt_tokens, chat.calls
+    tokens0, calls0, reused0 = chat.prompt_tokens, chat.calls, chat.reused_tokens
     t = time.perf_counter()
     if system == "closed-book":
         short, answer = closed_book(chat, q)
@@ -220,6 +224,7 @@ def _run_question(
         trace.update(seconds=round(tally.latency[-1], 3), llm_calls=chat.calls - calls0)
     tally.calls.append(chat.calls - calls0)
     tally.prompt_tokens.append(chat.prompt_tokens - tokens0)
+    tally.read_tokens.append(tally.prompt_tokens[-1] - (chat.reused_tokens - reused0))
     return short or strip_markers(answer), answer
 
 
@@ -347,7 +352,8 @@ def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | 
             "config": {"questions": len(data), "skipped": skip, "llm": chat.name, "rag_k": RAG_K, "setting": setting,
                        **({"store_from": store_from} if setting == "shared" else {}),
                        "agent": {"max_llm_calls": config.max_llm_calls, "k": config.k, "read_k": config.read_k,
-                                 "early_stop": config.early_stop, "repairs": list(config.repairs)}}}
+                                 "early_stop": config.early_stop, "repairs": list(config.repairs),
+                                 "room": config.room}}}
 
 
 def eval_questions(qpath: Path, corpus: Path, chat: ChatModel, settings: Settings, limit: int | None,

@@ -52,8 +52,8 @@ class CachedChatModel(ChatModel):
         seconds = time.perf_counter() - t0
         self.misses += 1
         self.model_seconds += seconds
-        self.calls, self.prompt_tokens, self.completion_tokens = (
-            self.inner.calls, self.inner.prompt_tokens, self.inner.completion_tokens)
+        self.calls, self.prompt_tokens, self.completion_tokens, self.reused_tokens = (
+            self.inner.calls, self.inner.prompt_tokens, self.inner.completion_tokens, self.inner.reused_tokens)
         self.conn.execute("INSERT OR REPLACE INTO chat_cache(key, model, reply, seconds) VALUES (?,?,?,?)",
                           (key, self.inner.name, reply, seconds))
         return reply

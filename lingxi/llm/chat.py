@@ -26,6 +26,7 @@ class ChatModel:
         self.calls = 0
         self.prompt_tokens = 0
         self.completion_tokens = 0
+        self.reused_tokens = 0  # prompt tokens a backend took from its context of earlier calls instead of reading
 
     def complete(
         self,
@@ -108,6 +109,7 @@ class LocalChatModel(ChatModel):
         self.seed = seed
         self._llm: Any = None
         self._lock = threading.Lock()
+        self._segments: list[tuple[int, ...]] = []  # the messages in the context, each evaluated alone, in order
 
     @property
     def llm(self) -> Any:
@@ -134,6 +136,7 @@ class LocalChatModel(ChatModel):
         tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
         with self._lock:
             llm.reset()
+            self._segments = []
             llm.eval(tokens)
             # llama-cpp-python keeps ``scores`` only with logits_all; without it the last token's logits are read
             # from the context (``scores`` stays zero, and every candidate would score the same)
@@ -162,31 +165,45 @@ class LocalChatModel(ChatModel):
             kw["response_format"] = {"type": "json_object", "schema": schema}
         return kw
 
-    def _from_system_prompt(self, messages: list[Message]) -> None:
-        """Keep at most the system message of what the model last read, so that every prompt is evaluated from the
-        same position whatever came before it.
+    def _segment(self, message: Message) -> tuple[int, ...]:
+        text = f"<|im_start|>{message['role']}\n{message['content']}<|im_end|>\n"
+        return tuple(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def _prefill(self, messages: list[Message]) -> None:
+        """Bring the context to the prompt's messages before the last, each one evaluated on its own from where it
+        starts, keeping every whole message already there from an earlier call.
 
         llama-cpp-python reuses the longest prefix a prompt shares with the previous one and evaluates the rest in
         batches from there; where those batches start changes the floating-point sums a little, and a greedy small
         model's answer can flip with them (the same question over the same passages answered two ways depending on
-        the question asked before it). Cut back to the system message, the batches always start at its end; a
-        system message not yet read is read alone first, so that its own state is the same every time too."""
+        the question asked before it). Here every message but the last is evaluated alone, starting at its own
+        first token, so its state is the same whichever call read it first; the last message and the reply are
+        left to the completion, which starts at the last message's first token every time. A conversation or an
+        agent that keeps its passages in earlier messages then pays for them once, not on every call."""
         llm = self.llm
-        if not messages or messages[0].get("role") != "system":
+        wanted = [self._segment(m) for m in messages[:-1]]
+        keep, pos = 0, 0
+        for seg, had in zip(wanted, self._segments):
+            end = pos + len(seg)
+            if seg != had or llm.n_tokens < end or tuple(llm.input_ids[pos:end]) != seg:
+                break
+            keep, pos = keep + 1, end
+        if keep == 0:
             llm.reset()
-            return
-        head = llm.tokenize(f"<|im_start|>system\n{messages[0]['content']}<|im_end|>\n".encode(),
-                            add_bos=False, special=True)
-        if llm.n_tokens >= len(head) and list(llm.input_ids[: len(head)]) == head:
-            llm.n_tokens = len(head)
         else:
-            llm.reset()
-            llm.eval(head)
+            llm.n_tokens = pos
+        self._segments = self._segments[:keep]
+        for seg in wanted[keep:]:
+            if llm.n_tokens + len(seg) >= self.context:
+                break  # the completion reports the overflow
+            llm.eval(list(seg))
+            self._segments.append(seg)
+        self.reused_tokens += pos
 
     def complete(self, messages: list[Message], *, schema: dict[str, Any] | None = None, max_tokens: int = 512,
                  temperature: float = 0.0, stop: list[str] | None = None) -> str:
         with self._lock:
-            self._from_system_prompt(messages)
+            self._prefill(messages)
             out = self.llm.create_chat_completion(messages=messages, **self._kwargs(schema, max_tokens, temperature, stop))
         usage = out.get("usage") or {}
         self.calls += 1
@@ -197,7 +214,7 @@ class LocalChatModel(ChatModel):
     def stream(self, messages: list[Message], *, max_tokens: int = 512, temperature: float = 0.0) -> Iterator[str]:
         with self._lock:
             self.calls += 1
-            self._from_system_prompt(messages)
+            self._prefill(messages)
             for part in self.llm.create_chat_completion(
                 messages=messages, stream=True, **self._kwargs(None, max_tokens, temperature, None)
             ):

@@ -1,0 +1,116 @@
+"""The agent's reading room: every passage a run reads is shown once, in its own message before the ask, numbered once
+for the whole run; asks refer to those numbers and citations resolve through them."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from lingxi.agent import REPAIRS, AgentConfig, SearchAgent
+from lingxi.agent.steps import Gather, Read
+
+from conftest import DEMO
+from fakes import ScriptedChat
+
+
+@pytest.fixture(scope="module")
+def demo_lib(tmp_path_factory):
+    from lingxi import Library, Settings
+
+    lib = Library(Settings.load(tmp_path_factory.mktemp("room-home"), threads=1))
+    lib.ingest([DEMO])
+    yield lib
+    lib.close()
+
+
+def numbered(messages):
+    """Passage number -> text, over every message (the room is in front of the ask)."""
+    out = {}
+    for m in messages:
+        for n, body in re.findall(r'<passage id="(\d+)"[^>]*>\n(.*?)\n</passage>', m["content"], re.S):
+            assert int(n) not in out, f"passage {n} shown twice"
+            out[int(n)] = body
+    return out
+
+
+def cite(needle):
+    def pick(messages):
+        return next(n for n, body in numbered(messages).items() if needle in body)
+    return pick
+
+
+def read(needle, answer):
+    return lambda m: {"found": True, "answer": answer, "passage": cite(needle)(m), "next_query": ""}
+
+
+def run(lib, replies, **cfg):
+    chat = ScriptedChat(replies)
+    agent = SearchAgent(chat, lambda q, k: lib.search(q, k=k, per_note=3),
+                        AgentConfig(repairs=REPAIRS, room=True, **cfg))
+    return agent.ask("成都攻略里早上看熊猫的建议来自哪位播客嘉宾？她是做什么的？"), chat
+
+
+def test_each_passage_is_shown_once_per_run_and_every_call_extends_the_same_messages(demo_lib):
+    def final(m):
+        a, b = cite("嘉宾林舟的建议")(m), cite("林舟是一位旅行作家")(m)
+        return {"found": True, "short_answer": "林舟，旅行作家", "answer": f"是林舟的建议[{a}]，她是一位旅行作家[{b}]。",
+                "next_query": ""}
+
+    ans, chat = run(demo_lib, [read("嘉宾林舟的建议", "林舟"), read("林舟是一位旅行作家", "旅行作家"), final],
+                    early_stop=False)
+    first, second, answer = chat.sent
+    assert first[0]["role"] == "system" and "<passage" not in first[-1]["content"]
+    # every later call starts with the earlier call's messages before its ask, unchanged
+    assert second[: len(first) - 1] == first[:-1] and answer[: len(second) - 1] == second[:-1]
+    assert "<passage" not in answer[-1]["content"] and "passages above" in answer[-1]["content"]
+    # numbers are the run's: the second read's new passages continue after the first read's
+    assert sorted(numbered(answer)) == list(range(1, len(numbered(answer)) + 1))
+    assert min(numbered(second[len(first) - 1: -1])) == max(numbered(first)) + 1
+    reads = [s for s in ans.steps if isinstance(s, Read)]
+    assert [(r.answer, r.verified) for r in reads] == [("林舟", True), ("旅行作家", True)]
+    gather = next(s for s in ans.steps if isinstance(s, Gather))
+    assert all(1 <= p["n"] <= len(numbered(answer)) for p in gather.passages)
+    # the answer's [n] are the room's numbers, renumbered in the answer; quotes verbatim from the cited chunks
+    assert ans.answer == "是林舟的建议[1]，她是一位旅行作家[2]。"
+    assert ans.citations[1].quote == "本期嘉宾林舟是一位旅行作家，在成都住了五年。"
+    for c in ans.citations:
+        assert c.quote in demo_lib.store.get_chunks([c.chunk_id])[0].text
+
+
+def test_a_read_may_name_a_passage_an_earlier_read_shelved(demo_lib):
+    from lingxi.agent.state import Run
+    from lingxi.agent.steps import SubQuestion
+
+    writer = next(h for h in demo_lib.search("林舟 旅行作家", k=6, per_note=3) if "林舟是一位旅行作家" in h.chunk.text)
+    others = [h for h in demo_lib.search("熊猫 上午 活跃", k=6, per_note=3) if h.chunk.id != writer.chunk.id][:2]
+    chat = ScriptedChat([{"found": True, "answer": "旅行作家", "passage": 1, "next_query": ""}])
+    agent = SearchAgent(chat, lambda q, k: [], AgentConfig(repairs=(), room=True))
+    r = Run(agent, "林舟是做什么的？")
+    assert agent.shelve(r, [writer]) == [1]
+    sq = SubQuestion(1, "林舟是做什么的")
+    steps = list(agent.read(r, others, sq.question, sq, need=[]))
+    assert "Read passages 2, 3 above" in chat.sent[0][-1]["content"]
+    assert len(numbered(chat.sent[0])) == 3  # the earlier batch is still in front of the reader
+    assert isinstance(steps[-1], Read) and steps[-1].verified
+    assert r.findings[0].hit.chunk.id == writer.chunk.id
+    assert steps[-1].chunk_ids == tuple(h.chunk.id for h in others)  # what this read was given
+
+
+def test_a_room_that_would_outgrow_the_context_shows_passages_in_the_ask(demo_lib):
+    class Small(ScriptedChat):
+        context = 1200  # less than the reserve plus one batch: the room never opens
+
+    chat = Small([read("嘉宾林舟的建议", "林舟"), read("林舟是一位旅行作家", "旅行作家")])
+    agent = SearchAgent(chat, lambda q, k: demo_lib.search(q, k=k, per_note=3),
+                        AgentConfig(repairs=REPAIRS, room=True))
+    ans = agent.ask("成都攻略里早上看熊猫的建议来自哪位播客嘉宾？她是做什么的？")
+    assert all(len(sent) == 2 and "<passage" in sent[-1]["content"] for sent in chat.sent)
+    assert ans.short == "林舟；旅行作家"
+
+
+def test_the_room_is_off_unless_asked(monkeypatch):
+    monkeypatch.delenv("LINGXI_AGENT_ROOM", raising=False)
+    assert AgentConfig().room is False
+    monkeypatch.setenv("LINGXI_AGENT_ROOM", "1")
+    assert AgentConfig().room is True
