@@ -114,17 +114,3 @@ def test_the_room_is_off_unless_asked(monkeypatch):
     assert AgentConfig().room is False
     monkeypatch.setenv("LINGXI_AGENT_ROOM", "1")
     assert AgentConfig().room is True
-
-
-def test_with_the_room_the_plan_s_instructions_are_one_message_every_question_shares(demo_lib):
-    plan = {"sub_questions": []}
-    nothing = {"found": False, "short_answer": "", "answer": "", "next_query": ""}
-    chat = ScriptedChat([plan, nothing, plan, nothing])
-    agent = SearchAgent(chat, lambda q, k: demo_lib.search(q, k=k, per_note=3),
-                        AgentConfig(repairs=(), room=True, answer_rounds=1))
-    agent.ask("熊猫一般什么时候最活跃？")
-    agent.ask("去成都要带什么？")
-    plans = [m for m in chat.sent if m[-1]["content"].startswith("Question:")]
-    assert len(plans) == 2 and plans[0][:2] == plans[1][:2] and len(plans[0]) == 3
-    assert plans[1][-1]["content"] == "Question: 去成都要带什么？"
-    assert "Break the question into the searches" in plans[0][1]["content"]

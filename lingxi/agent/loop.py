@@ -98,12 +98,9 @@ class SearchAgent:
     def _steps(self, run: Run) -> Iterator[Step]:
         yield from self._repair(run, "plan")
         if not run.sub_questions:
-            head = render("plan_head", max_subq=self.config.max_subquestions,
-                          examples=template(f"plan_examples_{run.lang}").strip())
-            ask = render("plan_ask", question=run.question)
-            # with the room, the instructions are a message of their own that every question's plan shares
-            plan = yield from self.call(run, "plan", ask if self.config.room else f"{head}\n\n{ask}",
-                                        self._plan_schema(), before=[head] if self.config.room else [])
+            plan = yield from self.call(run, "plan", render(
+                "plan", question=run.question, max_subq=self.config.max_subquestions,
+                examples=template(f"plan_examples_{run.lang}").strip()), self._plan_schema())
             run.sub_questions = self._parse_plan(plan, run.question)
             yield Plan(sub_questions=tuple(run.sub_questions))
             yield from self._repair(run, "planned")
@@ -299,13 +296,12 @@ class SearchAgent:
         return [have[h.chunk.id] for h in hits]
 
     def call(self, run: Run, kind: str, prompt: str, schema: dict[str, Any], force: bool = False,
-             room: bool = False, before: list[str] | None = None) -> Steps:
+             room: bool = False) -> Steps:
         """One structured model call with retries; a reply that does not parse is a ``Call`` step, never raised.
         With ``room``, the reading room's batches of passages come before the prompt, each its own message, so a
-        model that keeps earlier messages in its context reads them once per run (``before``: other such
-        messages)."""
+        model that keeps earlier messages in its context reads them once per run."""
         messages: list[Message] = [{"role": "system", "content": template("system")}]
-        messages += [{"role": "user", "content": b} for b in (before or []) + (run.room_batches if room else [])]
+        messages += [{"role": "user", "content": b} for b in (run.room_batches if room else [])]
         messages.append({"role": "user", "content": prompt})
         for attempt in range(1, 2 + self.config.retries):
             if run.exhausted() and not (force and attempt == 1):
