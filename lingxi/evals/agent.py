@@ -347,7 +347,7 @@ def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | 
                 lib.close()
         if shared is not None:
             shared.close()
-    rows = [{"system": s, "metrics": t.metrics()} for s, t in tallies.items()]
+    rows = result_rows(tallies, Tally.metrics)
     return {"dataset": f"{path.name} ({setting} store)", "rows": rows,
             "config": {"questions": len(data), "skipped": skip, "llm": chat.name, "rag_k": RAG_K, "setting": setting,
                        **({"store_from": store_from} if setting == "shared" else {}),
@@ -396,8 +396,21 @@ def eval_questions(qpath: Path, corpus: Path, chat: ChatModel, settings: Setting
                                                            for s, t in tallies.items())
                 + eta(started, i, len(rows_in)))
         lib.close()
-    return {"dataset": f"{qpath.name} over {corpus}", "rows": [{"system": s, "metrics": t.metrics()} for s, t in tallies.items()],
+    return {"dataset": f"{qpath.name} over {corpus}", "rows": result_rows(tallies, Tally.metrics),
             "config": {"questions": len(rows_in), "skipped": skip, "split": split, "llm": chat.name, "rag_k": RAG_K}}
+
+
+def result_rows(tallies: dict[str, Tally], metrics: Callable[[Tally], dict[str, float]]) -> list[dict[str, Any]]:
+    """One row per system; beside single-shot RAG, each other system's wall time as a multiple of RAG's on the same
+    questions (median of the per-question ratios: both ran each question in turn, so the machine's load hits both)."""
+    rag = tallies.get("single-shot RAG")
+    rows = []
+    for s, t in tallies.items():
+        m = metrics(t)
+        if rag is not None and t is not rag and t.latency and len(t.latency) == len(rag.latency):
+            m["time_vs_rag_p50"] = round(statistics.median(a / b for a, b in zip(t.latency, rag.latency) if b > 0), 2)
+        rows.append({"system": s, "metrics": m})
+    return rows
 
 
 def _recorded(t: Tally) -> dict[str, float]:
@@ -454,7 +467,7 @@ def summarize(path: Path) -> list[dict[str, Any]]:
         config = r["config"]
         config["answered"] = len(r["ids"])
         config.setdefault("finished", False)
-        rows = [{"system": s, "metrics": _recorded(t)} for s, t in r["tallies"].items()]
+        rows = result_rows(r["tallies"], _recorded)
         out.append({"dataset": r["dataset"], "rows": rows, "config": config})
     return out
 
