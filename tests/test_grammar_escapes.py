@@ -1,14 +1,17 @@
 """JSON schema → GBNF with enum and const strings that need escaping (lingxi/llm/grammar.py): the grammar text
-itself, read back the way llama.cpp reads it."""
+itself, read back the way llama.cpp reads it, and the real bundled 0.5B model copying such strings (marker
+`model`)."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 
-from lingxi.companion.extract import extraction_schema
+from lingxi.companion.extract import Turn, extract, extraction_schema
 from lingxi.errors import BadInput
+from lingxi.llm import grammar
 from lingxi.llm.grammar import gbnf_literal, json_grammar
 
 # Each needs a different escape somewhere between the user's words and the grammar.
@@ -127,3 +130,42 @@ def test_schema_the_converter_cannot_handle_is_bad_input() -> None:
         json_grammar({"type": "string", "pattern": "abc"})
     with pytest.raises(BadInput, match=r"schema cannot be turned into a grammar \(TypeError: "):
         json_grammar({"type": "string", "enum": [object()]})
+
+
+# The real model (marker `model`).
+
+@pytest.fixture(scope="module")
+def small():
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (make setup builds it)")
+    from lingxi.config import default_model_cache, default_threads
+    from lingxi.llm.bundled import resolve_model
+    from lingxi.llm.chat import LocalChatModel
+
+    return LocalChatModel(resolve_model("qwen2.5-coder-0.5b", default_model_cache()), threads=default_threads(),
+                          context=2048)
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("value", HARD.values(), ids=HARD.keys())
+def test_model_copies_the_enum_value_exactly(small, value: str) -> None:
+    msgs = [{"role": "user", "content": f"Repeat what was said, as JSON with the key says.\n{value}"}]
+    assert small.complete_json(msgs, says_schema(value), max_tokens=40) == {"says": value}
+
+
+@pytest.mark.model
+def test_grammar_llama_cpp_cannot_parse_is_bad_input_not_a_crash(small, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(grammar, "json_grammar", lambda schema: 'root ::= "\\"unterminated')
+    with pytest.raises(BadInput, match="llama.cpp cannot parse the grammar built for schema"):
+        small.complete_json([{"role": "user", "content": "hi"}], says_schema("x"), max_tokens=4)
+
+
+@pytest.mark.model
+def test_extraction_of_a_turn_with_a_backslash_and_quotes(small, monkeypatch: pytest.MonkeyPatch) -> None:
+    said = r'My notes live in C:\Users\me and my sister calls them "the vault".'
+    replies: list[str] = []
+    complete = small.complete
+    monkeypatch.setattr(small, "complete", lambda *a, **kw: replies.append(complete(*a, **kw)) or replies[-1])
+    items = extract(small, [Turn("t1", "user", said)], datetime(2024, 5, 1), max_items=2)
+    [reply] = replies
+    assert [m["says"] for m in json.loads(reply)["memories"]] == [said]  # the grammar made it copy the turn exactly
+    assert [it["turns"] for it in items] == [["t1"]]
