@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lingxi.errors import BackendUnavailable, ModelOutputError
+from lingxi.llm.grammar import schema_grammar
 from lingxi.llm.http import check_base_url, post_json
 
 Message = dict[str, str]
@@ -162,7 +163,7 @@ class LocalChatModel(ChatModel):
         if temperature == 0.0:
             kw["top_k"] = 1
         if schema is not None:
-            kw["response_format"] = {"type": "json_object", "schema": schema}
+            kw["grammar"] = schema_grammar(self.llm, schema)  # not response_format: its literals are mis-escaped
         return kw
 
     def _segment(self, message: Message) -> tuple[int, ...]:
