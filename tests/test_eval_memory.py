@@ -142,7 +142,7 @@ def test_skip_conversations_and_first_sessions_only(lib: Library, tmp_path: Path
     assert out["config"]["conversations"] == ["tiny"] and out["config"]["questions"] == 2
     assert out["config"]["skip_conversations"] == 1 and out["config"]["sessions"] == 1
     assert out["config"]["extraction"]["llm_calls"] == 1 and chat.calls == 3
-    answer_prompts = [m[-1]["content"] for m in chat.sent[1:]]
+    answer_prompts = ["\n\n".join(x["content"] for x in m) for m in chat.sent[1:]]
     assert all("Mochi" in p and "bowing" not in p for p in answer_prompts)
     assert not any("teacher" in p for p in answer_prompts)
     # a replay of the first sessions is cached apart from the full replay
@@ -151,3 +151,17 @@ def test_skip_conversations_and_first_sessions_only(lib: Library, tmp_path: Path
         ev.evaluate(path, chat, lib.embedder, tmp_path / "m", skip=-1)
     with pytest.raises(BadInput, match="sessions"):
         ev.evaluate(path, chat, lib.embedder, tmp_path / "m", sessions=0)
+
+
+def test_answers_over_one_context_share_their_first_message(lib: Library, tmp_path: Path) -> None:
+    # the context is a message of its own before the question, so a local model reads a conversation once per row
+    path = tmp_path / "locomo.json"
+    path.write_text(json.dumps(CONV))
+    chat = ScriptedChat([_reply] * 40)
+    ev.evaluate(path, chat, lib.embedder, tmp_path / "eval-memory", window=16, last_n=2, context_tokens=2000, k=1)
+    answers = [m for m in chat.sent if m[-1]["content"].startswith("Question: ")]
+    full = answers[:2]  # full-context is asked first, both questions in turn
+    assert len(answers) == 8 and all(len(m) == 2 for m in answers)
+    assert full[0][0] == full[1][0] and "I adopted a puppy" in full[0][0]["content"]
+    assert [m[-1]["content"] for m in full] == ["Question: " + q["question"] for q in CONV[0]["qa"]]
+    assert "{" not in full[0][0]["content"]  # the template was filled

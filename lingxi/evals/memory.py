@@ -89,11 +89,21 @@ def first_sessions(conv: Conversation, n: int) -> Conversation:
     return Conversation(conv.id, kept, [q for q in conv.qa if q.get("evidence") and set(q["evidence"]) <= refs])
 
 
+def answer_messages(context: str, question: str) -> list[dict[str, str]]:
+    """The answer prompt as two messages, the instructions and context first and the question alone last: a local
+    model keeps whole earlier messages in its context, so consecutive questions over the same context (the
+    full-context and last-N rows, asked system by system) read the conversation once, not once per question."""
+    head, ask = prompt("answer").rsplit("\n\n", 1)
+    return [{"role": "user", "content": head.format(context=context)},
+            {"role": "user", "content": ask.format(question=question)}]
+
+
 def _answer(chat: ChatModel, context: str, question: str) -> tuple[str, int, float]:
-    msgs = [{"role": "user", "content": prompt("answer").format(context=context, question=question)}]
+    msgs = answer_messages(context, question)
     t0 = time.perf_counter()
     reply = chat.complete(msgs, max_tokens=32, temperature=0.0)
-    return reply.strip().split("\n")[0], chat.count_tokens(msgs[0]["content"]), time.perf_counter() - t0
+    return reply.strip().split("\n")[0], sum(chat.count_tokens(m["content"]) for m in msgs), \
+        time.perf_counter() - t0
 
 
 def _score(q: dict[str, Any], pred: str) -> float:
@@ -262,8 +272,8 @@ def evaluate(
         last_ctx = "\n".join(_turn_line(t) for t in turns[-last_n:])
         qa = conv.qa[::stride][:limit]  # a stride spreads a sample over the whole conversation and its categories
         qvecs = embedder.embed([q["question"] for q in qa], "query") if embedder and qa else None
-        # system-major order: consecutive prompts of one system share their long prefix (instructions and, for
-        # the full-context and last-N rows, the whole conversation), which llama.cpp reuses from its KV cache
+        # system-major order: consecutive prompts of one system share their first message (instructions and, for
+        # the full-context and last-N rows, the whole conversation), which the local model keeps in its context
         for system in systems:
             for qi, q in enumerate(qa):
                 gold = set(q.get("evidence") or [])
@@ -285,7 +295,7 @@ def evaluate(
                     cont[system][q["category"]].append(contains(q, pred))
                     lat[system].append(secs)
                 else:  # retrieval only: evidence recall and the prompt the answer would have cost
-                    ntok = chat.count_tokens(prompt("answer").format(context=ctx, question=q["question"]))
+                    ntok = sum(chat.count_tokens(m["content"]) for m in answer_messages(ctx, q["question"]))
                 tokens[system].append(ntok)
                 if gold:
                     if system in ("RAG over raw turns", "lingxi memory"):
