@@ -104,6 +104,7 @@ class Settings:
     llm_api_key: str = ""
     llm_context: int = 4096
     speculative: bool = False
+    planner_model: str = ""  # the model that writes the agent's plans ("": the chat model itself)
     explore_ttl_hours: float = 24.0
     asr_languages: tuple[str, ...] = ("zh", "en")
 
@@ -158,6 +159,7 @@ class Settings:
             "llm_api_key": env("LINGXI_LLM_API_KEY", ""),
             "llm_context": _env_int("LINGXI_LLM_CONTEXT", 4096),
             "speculative": env("LINGXI_SPECULATIVE", "0").lower() in ("1", "true", "yes", "on"),
+            "planner_model": env("LINGXI_AGENT_PLANNER", ""),
             "explore_ttl_hours": _env_num("LINGXI_EXPLORE_TTL", 24.0, float),
             # Languages a recording may be in (Whisper codes, comma-separated; empty: any of Whisper's 99).
             "asr_languages": tuple(c.strip() for c in env("LINGXI_ASR_LANGUAGES", "zh,en").split(",") if c.strip()),

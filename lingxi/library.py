@@ -65,12 +65,14 @@ def walk(paths: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[Path, bool]]
             yield p, True
 
 
-def make_chat(settings: Settings, progress: Callable[[int, int], None] | None = None) -> ChatModel:
-    """The configured chat model: the bundled local model (assembled on first use) or an OpenAI-compatible server."""
+def make_chat(settings: Settings, progress: Callable[[int, int], None] | None = None,
+              model: str | None = None) -> ChatModel:
+    """The configured chat model: the bundled local model (assembled on first use) or an OpenAI-compatible server
+    (``model``: another model of the same backend, e.g. the agent's planner)."""
     if settings.llm == "openai":
-        return OpenAIChatModel(settings.llm_url, settings.llm_model, api_key=settings.llm_api_key or None,
+        return OpenAIChatModel(settings.llm_url, model or settings.llm_model, api_key=settings.llm_api_key or None,
                                context=settings.llm_context)
-    path = resolve_model(settings.llm_model, settings.model_cache, progress)
+    path = resolve_model(model or settings.llm_model, settings.model_cache, progress)
     return LocalChatModel(path, threads=settings.threads, context=settings.llm_context, speculative=settings.speculative)
 
 
@@ -118,6 +120,7 @@ class Library:
         self._embedder = embedder
         self._embedder_made = embedder is not None
         self.reranker = reranker
+        self._planner: ChatModel | None = None
         dim = embedder.dim if embedder is not None else (settings.embed_dim or 384)
         self.index = EmbeddedIndex(settings.home, dim, settings.exact_threshold, threads=settings.threads,
                                    budget=settings.bm25_budget, prune_from=settings.bm25_prune_from,
@@ -405,7 +408,16 @@ class Library:
         pass ``filters`` (a viewer's filters keep it to what that user may see: it can neither read nor cite
         anything else)."""
         mode = self.default_mode()
-        return SearchAgent(chat, lambda q, k: self.search(q, k=k, mode=mode, per_note=2, filters=filters), config)
+        return SearchAgent(chat, lambda q, k: self.search(q, k=k, mode=mode, per_note=2, filters=filters), config,
+                           planner=self.planner())
+
+    def planner(self) -> ChatModel | None:
+        """The model that writes the agent's plans when one is configured (``LINGXI_AGENT_PLANNER``), made once."""
+        if not self.settings.planner_model:
+            return None
+        if self._planner is None:
+            self._planner = make_chat(self.settings, model=self.settings.planner_model)
+        return self._planner
 
     def default_mode(self) -> str:
         """Hybrid search, or BM25 alone in a store opened with embeddings off."""

@@ -114,3 +114,39 @@ def test_the_room_is_off_unless_asked(monkeypatch):
     assert AgentConfig().room is False
     monkeypatch.setenv("LINGXI_AGENT_ROOM", "1")
     assert AgentConfig().room is True
+
+
+def test_a_planner_model_writes_the_plan_with_its_instructions_as_a_message_every_question_shares(demo_lib):
+    planner = ScriptedChat([{"sub_questions": []}, {"sub_questions": []}])
+    nothing = {"found": False, "short_answer": "", "answer": "", "next_query": ""}
+    chat = ScriptedChat([nothing, nothing])
+    agent = SearchAgent(chat, lambda q, k: demo_lib.search(q, k=k, per_note=3),
+                        AgentConfig(repairs=(), answer_rounds=1), planner=planner)
+    agent.ask("熊猫一般什么时候最活跃？")
+    agent.ask("去成都要带什么？")
+    assert planner.calls == 2 and chat.calls == 2  # the plans by the planner, the answers by the chat model
+    first, second = planner.sent
+    assert len(first) == 3 and first[:2] == second[:2] and second[-1]["content"] == "Question: 去成都要带什么？"
+    assert "Break the question into the searches" in first[1]["content"]
+    # without a planner the chat model plans from one message holding the same text
+    alone = ScriptedChat([{"sub_questions": []}, nothing])
+    SearchAgent(alone, lambda q, k: demo_lib.search(q, k=k, per_note=3),
+                AgentConfig(repairs=(), answer_rounds=1)).ask("去成都要带什么？")
+    assert alone.sent[0][1]["content"] == f'{second[1]["content"]}\n\n{second[2]["content"]}'
+
+
+def test_the_planner_is_configured_by_name(tmp_path, monkeypatch):
+    from lingxi import Library, Settings
+
+    monkeypatch.setenv("LINGXI_AGENT_PLANNER", "qwen2.5-coder-0.5b")
+    lib = Library(Settings.load(tmp_path / "home", threads=1))
+    try:
+        planner = lib.planner()
+        assert planner is lib.planner() and planner.name.startswith("local:") and "0.5b" in planner.name
+        assert lib.agent(ScriptedChat([])).planner is planner
+    finally:
+        lib.close()
+    monkeypatch.delenv("LINGXI_AGENT_PLANNER")
+    lib = Library(Settings.load(tmp_path / "home2", threads=1))
+    assert lib.planner() is None and lib.agent(ScriptedChat([])).planner is None
+    lib.close()

@@ -62,8 +62,12 @@ def interleave(ranked: list[list[Hit]]) -> list[Hit]:
 
 
 class SearchAgent:
-    def __init__(self, chat: ChatModel, search: SearchFn, config: AgentConfig | None = None) -> None:
-        self.chat, self.search, self.config = chat, search, config or AgentConfig()
+    def __init__(self, chat: ChatModel, search: SearchFn, config: AgentConfig | None = None,
+                 planner: ChatModel | None = None) -> None:
+        """``planner``: another model for the plan step (a smaller one: it reads no passages). It gets the plan's
+        instructions and examples as a message of their own, which a local model keeps in its context from one
+        question to the next, so each plan reads only its question."""
+        self.chat, self.search, self.config, self.planner = chat, search, config or AgentConfig(), planner
         self.repairs: list[Repair] = [REGISTRY[name]() for name in self.config.repairs]
 
     def ask(self, question: str, on_step: Callable[[Step], None] | None = None) -> Result:
@@ -98,9 +102,11 @@ class SearchAgent:
     def _steps(self, run: Run) -> Iterator[Step]:
         yield from self._repair(run, "plan")
         if not run.sub_questions:
-            plan = yield from self.call(run, "plan", render(
-                "plan", question=run.question, max_subq=self.config.max_subquestions,
-                examples=template(f"plan_examples_{run.lang}").strip()), self._plan_schema())
+            head = render("plan", question="\0", max_subq=self.config.max_subquestions,
+                          examples=template(f"plan_examples_{run.lang}").strip())
+            head, ask = head[: head.rindex("Question:")].rstrip(), f"Question: {run.question}"
+            plan = yield from self.call(run, "plan", ask if self.planner else f"{head}\n\n{ask}", self._plan_schema(),
+                                        before=[head] if self.planner else None)
             run.sub_questions = self._parse_plan(plan, run.question)
             yield Plan(sub_questions=tuple(run.sub_questions))
             yield from self._repair(run, "planned")
@@ -296,12 +302,14 @@ class SearchAgent:
         return [have[h.chunk.id] for h in hits]
 
     def call(self, run: Run, kind: str, prompt: str, schema: dict[str, Any], force: bool = False,
-             room: bool = False) -> Steps:
+             room: bool = False, before: list[str] | None = None) -> Steps:
         """One structured model call with retries; a reply that does not parse is a ``Call`` step, never raised.
         With ``room``, the reading room's batches of passages come before the prompt, each its own message, so a
-        model that keeps earlier messages in its context reads them once per run."""
+        model that keeps earlier messages in its context reads them once per run (``before``: other messages
+        before the prompt)."""
+        model = self.planner if kind == "plan" and self.planner is not None else self.chat
         messages: list[Message] = [{"role": "system", "content": template("system")}]
-        messages += [{"role": "user", "content": b} for b in (run.room_batches if room else [])]
+        messages += [{"role": "user", "content": b} for b in (before or []) + (run.room_batches if room else [])]
         messages.append({"role": "user", "content": prompt})
         for attempt in range(1, 2 + self.config.retries):
             if run.exhausted() and not (force and attempt == 1):
@@ -310,7 +318,7 @@ class SearchAgent:
             t = time.perf_counter()
             run.llm_calls += 1
             try:
-                return self.chat.complete_json(messages, schema, max_tokens=300)
+                return model.complete_json(messages, schema, max_tokens=300)
             except ModelOutputError as e:
                 yield Call(step=kind, attempt=attempt, error=str(e), seconds=time.perf_counter() - t)
             finally:

@@ -176,7 +176,13 @@ def _run_question(
     trace: dict[str, Any] | None = None, golds: list[str] | None = None,
 ) -> tuple[str, str]:
     """Runs one system on one question; returns (short answer, full answer). ``trace`` gets what it read."""
-    tokens0, calls0, reused0 = chat.prompt_tokens, chat.calls, chat.reused_tokens
+    models = [chat] + ([p] if system == "agent" and (p := lib.planner()) is not None else [])
+
+    def used() -> tuple[int, int, int]:  # prompt tokens, calls, prompt tokens kept from before: every model's
+        return (sum(m.prompt_tokens for m in models), sum(m.calls for m in models),
+                sum(m.reused_tokens for m in models))
+
+    tokens0, calls0, reused0 = used()
     t = time.perf_counter()
     if system == "closed-book":
         short, answer = closed_book(chat, q)
@@ -221,10 +227,11 @@ def _run_question(
             trace.update(citations_held=held, refused=not ans.found, refused_gold_read=tally.refused_gold_read[-1])
     tally.latency.append(time.perf_counter() - t)
     if trace is not None:
-        trace.update(seconds=round(tally.latency[-1], 3), llm_calls=chat.calls - calls0)
-    tally.calls.append(chat.calls - calls0)
-    tally.prompt_tokens.append(chat.prompt_tokens - tokens0)
-    tally.read_tokens.append(tally.prompt_tokens[-1] - (chat.reused_tokens - reused0))
+        trace.update(seconds=round(tally.latency[-1], 3), llm_calls=used()[1] - calls0)
+    tokens, calls, reused = used()
+    tally.calls.append(calls - calls0)
+    tally.prompt_tokens.append(tokens - tokens0)
+    tally.read_tokens.append(tally.prompt_tokens[-1] - (reused - reused0))
     return short or strip_markers(answer), answer
 
 
@@ -353,7 +360,7 @@ def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | 
                        **({"store_from": store_from} if setting == "shared" else {}),
                        "agent": {"max_llm_calls": config.max_llm_calls, "k": config.k, "read_k": config.read_k,
                                  "early_stop": config.early_stop, "repairs": list(config.repairs),
-                                 "room": config.room}}}
+                                 "room": config.room, "planner": settings.planner_model or chat.name}}}
 
 
 def eval_questions(qpath: Path, corpus: Path, chat: ChatModel, settings: Settings, limit: int | None,
