@@ -10,6 +10,7 @@ import hashlib
 import os
 import sqlite3
 import tempfile
+import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePath
@@ -76,6 +77,10 @@ def make_chat(settings: Settings, progress: Callable[[int, int], None] | None = 
     return LocalChatModel(path, threads=settings.threads, context=settings.llm_context, speculative=settings.speculative)
 
 
+_PLANNERS: dict[tuple[object, ...], ChatModel] = {}
+_PLANNERS_LOCK = threading.Lock()
+
+
 def make_embedder(settings: Settings) -> Embedder | None:
     if settings.embedder == "none":
         return None
@@ -120,7 +125,6 @@ class Library:
         self._embedder = embedder
         self._embedder_made = embedder is not None
         self.reranker = reranker
-        self._planner: ChatModel | None = None
         dim = embedder.dim if embedder is not None else (settings.embed_dim or 384)
         self.index = EmbeddedIndex(settings.home, dim, settings.exact_threshold, threads=settings.threads,
                                    budget=settings.bm25_budget, prune_from=settings.bm25_prune_from,
@@ -412,12 +416,17 @@ class Library:
                            planner=self.planner())
 
     def planner(self) -> ChatModel | None:
-        """The model that writes the agent's plans when one is configured (``LINGXI_AGENT_PLANNER``), made once."""
-        if not self.settings.planner_model:
+        """The model that writes the agent's plans when one is configured (``LINGXI_AGENT_PLANNER``): one per
+        process and configuration, shared by every library, so that its context keeps the plan's instructions
+        from one question to the next whichever store asked."""
+        s = self.settings
+        if not s.planner_model:
             return None
-        if self._planner is None:
-            self._planner = make_chat(self.settings, model=self.settings.planner_model)
-        return self._planner
+        key = (s.llm, s.planner_model, s.llm_url, str(s.model_cache), s.threads, s.llm_context)
+        with _PLANNERS_LOCK:
+            if key not in _PLANNERS:
+                _PLANNERS[key] = make_chat(s, model=s.planner_model)
+            return _PLANNERS[key]
 
     def default_mode(self) -> str:
         """Hybrid search, or BM25 alone in a store opened with embeddings off."""

@@ -144,6 +144,9 @@ def test_the_planner_is_configured_by_name(tmp_path, monkeypatch):
         planner = lib.planner()
         assert planner is lib.planner() and planner.name.startswith("local:") and "0.5b" in planner.name
         assert lib.agent(ScriptedChat([])).planner is planner
+        other = Library(Settings.load(tmp_path / "home-b", threads=1))  # another store, as per-question evals make
+        assert other.planner() is planner  # one planner per process: its context outlives each store
+        other.close()
     finally:
         lib.close()
     monkeypatch.delenv("LINGXI_AGENT_PLANNER")
