@@ -104,7 +104,7 @@ class Settings:
     llm_api_key: str = ""
     llm_context: int = 4096
     speculative: bool = False
-    planner_model: str = ""  # the model that writes the agent's plans ("": the chat model itself)
+    planner_model: str = ""  # the agent's planner: "" a second context of the chat model, "off", or a model
     explore_ttl_hours: float = 24.0
     asr_languages: tuple[str, ...] = ("zh", "en")
 

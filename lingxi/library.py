@@ -413,15 +413,19 @@ class Library:
         anything else)."""
         mode = self.default_mode()
         return SearchAgent(chat, lambda q, k: self.search(q, k=k, mode=mode, per_note=2, filters=filters), config,
-                           planner=self.planner())
+                           planner=self.planner(chat))
 
-    def planner(self) -> ChatModel | None:
-        """The model that writes the agent's plans when one is configured (``LINGXI_AGENT_PLANNER``): one per
-        process and configuration, shared by every library, so that its context keeps the plan's instructions
-        from one question to the next whichever store asked."""
+    def planner(self, chat: ChatModel) -> ChatModel | None:
+        """The model that writes the agent's plans (``LINGXI_AGENT_PLANNER``): by default a second context of
+        ``chat`` (the local model over the same mapped weights; other backends have none), ``off`` none (``chat``
+        plans in its own context), or a named model, made once per process and configuration. A planner of its own
+        keeps the plan's instructions in its context from one question to the next."""
         s = self.settings
-        if not s.planner_model:
+        if s.planner_model in ("off", "none"):
             return None
+        if not s.planner_model:
+            forked = chat.fork()
+            return None if forked is chat else forked
         key = (s.llm, s.planner_model, s.llm_url, str(s.model_cache), s.threads, s.llm_context)
         with _PLANNERS_LOCK:
             if key not in _PLANNERS:

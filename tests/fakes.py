@@ -35,8 +35,9 @@ class ScriptedChat(ChatModel):
 
 
 def passage_with(messages: list[Message], needle: str) -> int:
-    """The number of the passage in the prompt whose text contains ``needle`` (what a good reader would cite)."""
-    prompt = messages[-1]["content"]
+    """The number of the passage shown whose text contains ``needle`` (what a good reader would cite): in the prompt,
+    or with the agent's reading room in the messages before it."""
+    prompt = "\n".join(m["content"] for m in messages[1:])
     for block in prompt.split("<passage id=")[1:]:
         n = int(block.split('"')[1])
         if needle in block:

@@ -16,11 +16,21 @@ from typing import Any
 from lingxi.llm.chat import ChatModel, Message
 
 
-def first_sentence(prompt: str) -> str:
-    m = re.search(r'<passage id="1"[^>]*>\n(.*?)\n</passage>', prompt, re.S)
-    if not m:
+def first_passage(messages: list[Message]) -> tuple[int, str]:
+    """The number and text of the first passage the ask is about: passage 1 of the prompt, or with the agent's
+    reading room (passages in earlier messages, the ask naming them: "Read passages 5, 6 above") the first named."""
+    ask = messages[-1]["content"]
+    named = re.search(r"passages (\d+)", ask) if "<passage" not in ask else None
+    n = int(named.group(1)) if named else 1
+    shown = ask if named is None else "\n".join(m["content"] for m in messages)
+    m = re.search(rf'<passage id="{n}"[^>]*>\n(.*?)\n</passage>', shown, re.S)
+    return n, m.group(1) if m else ""
+
+
+def first_sentence(text: str) -> str:
+    text = text.strip()
+    if not text:
         return ""
-    text = m.group(1).strip()
     parts = re.split(r"(?<=[。！？.!?])\s*", text)
     return next((p.strip() for p in parts if len(p.strip()) > 3), text[:80])
 
@@ -53,12 +63,13 @@ class ReadingChat(ChatModel):
         if schema is None:
             return f"I hear you: {prompt[:60]}"
         props = schema.get("properties", {})
-        sentence = first_sentence(prompt)
+        n, text = first_passage(messages)
+        sentence = first_sentence(text)
         if {"found", "passage"} <= set(props):  # a read step
-            return json.dumps({"found": bool(sentence), "answer": sentence, "passage": 1 if sentence else 0,
+            return json.dumps({"found": bool(sentence), "answer": sentence, "passage": n if sentence else 0,
                                "next_query": ""}, ensure_ascii=False)
         if {"answer", "short_answer"} <= set(props):  # the answer step
-            reply = {"answer": f"{sentence}[1]" if sentence else "", "short_answer": sentence,
+            reply = {"answer": f"{sentence}[{n}]" if sentence else "", "short_answer": sentence,
                      "found": bool(sentence), "next_query": ""}
             return json.dumps({k: v for k, v in reply.items() if k in props}, ensure_ascii=False)
         return json.dumps(fill(schema), ensure_ascii=False)

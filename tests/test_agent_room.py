@@ -109,11 +109,11 @@ def test_a_room_that_would_outgrow_the_context_shows_passages_in_the_ask(demo_li
     assert ans.short == "林舟；旅行作家"
 
 
-def test_the_room_is_off_unless_asked(monkeypatch):
+def test_the_room_is_on_unless_switched_off(monkeypatch):
     monkeypatch.delenv("LINGXI_AGENT_ROOM", raising=False)
-    assert AgentConfig().room is False
-    monkeypatch.setenv("LINGXI_AGENT_ROOM", "1")
     assert AgentConfig().room is True
+    monkeypatch.setenv("LINGXI_AGENT_ROOM", "0")
+    assert AgentConfig().room is False
 
 
 def test_a_planner_model_writes_the_plan_with_its_instructions_as_a_message_every_question_shares(demo_lib):
@@ -137,19 +137,28 @@ def test_a_planner_model_writes_the_plan_with_its_instructions_as_a_message_ever
 
 def test_the_planner_is_configured_by_name(tmp_path, monkeypatch):
     from lingxi import Library, Settings
+    from lingxi.llm.chat import LocalChatModel
 
     monkeypatch.setenv("LINGXI_AGENT_PLANNER", "qwen2.5-coder-0.5b")
     lib = Library(Settings.load(tmp_path / "home", threads=1))
+    other = Library(Settings.load(tmp_path / "home-b", threads=1))  # another store, as per-question evals make
     try:
-        planner = lib.planner()
-        assert planner is lib.planner() and planner.name.startswith("local:") and "0.5b" in planner.name
+        planner = lib.planner(ScriptedChat([]))
+        assert planner is not None and planner.name.startswith("local:") and "0.5b" in planner.name
         assert lib.agent(ScriptedChat([])).planner is planner
-        other = Library(Settings.load(tmp_path / "home-b", threads=1))  # another store, as per-question evals make
-        assert other.planner() is planner  # one planner per process: its context outlives each store
-        other.close()
+        assert other.planner(ScriptedChat([])) is planner  # one per process: its context outlives each store
     finally:
         lib.close()
-    monkeypatch.delenv("LINGXI_AGENT_PLANNER")
+        other.close()
+    monkeypatch.setenv("LINGXI_AGENT_PLANNER", "off")
     lib = Library(Settings.load(tmp_path / "home2", threads=1))
-    assert lib.planner() is None and lib.agent(ScriptedChat([])).planner is None
+    local = LocalChatModel(tmp_path / "model.gguf", threads=1)  # not loaded: forking reads nothing
+    assert lib.planner(local) is None and lib.agent(local).planner is None
+    lib.close()
+    monkeypatch.delenv("LINGXI_AGENT_PLANNER")  # by default: a second context of the chat model, where it has one
+    lib = Library(Settings.load(tmp_path / "home3", threads=1))
+    fork = lib.planner(local)
+    assert isinstance(fork, LocalChatModel) and fork is not local and fork is lib.planner(local)
+    assert fork.model_path == local.model_path and fork.threads == local.threads and fork.context == local.context
+    assert lib.planner(ScriptedChat([])) is None  # a model without a context of its own plans for itself
     lib.close()

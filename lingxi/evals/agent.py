@@ -176,7 +176,7 @@ def _run_question(
     trace: dict[str, Any] | None = None, golds: list[str] | None = None,
 ) -> tuple[str, str]:
     """Runs one system on one question; returns (short answer, full answer). ``trace`` gets what it read."""
-    models = [chat] + ([p] if system == "agent" and (p := lib.planner()) is not None else [])
+    models = [chat] + ([p] if system == "agent" and (p := lib.planner(chat)) is not None and p is not chat else [])
 
     def used() -> tuple[int, int, int]:  # prompt tokens, calls, prompt tokens kept from before: every model's
         return (sum(m.prompt_tokens for m in models), sum(m.calls for m in models),
@@ -360,7 +360,7 @@ def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | 
                        **({"store_from": store_from} if setting == "shared" else {}),
                        "agent": {"max_llm_calls": config.max_llm_calls, "k": config.k, "read_k": config.read_k,
                                  "early_stop": config.early_stop, "repairs": list(config.repairs),
-                                 "room": config.room, "planner": settings.planner_model or chat.name}}}
+                                 "room": config.room, "planner": settings.planner_model or "fork"}}}
 
 
 def eval_questions(qpath: Path, corpus: Path, chat: ChatModel, settings: Settings, limit: int | None,

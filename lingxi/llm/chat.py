@@ -44,6 +44,11 @@ class ChatModel:
         """Token pieces as they are generated. Backends that cannot stream yield the whole reply once."""
         yield self.complete(messages, max_tokens=max_tokens, temperature=temperature)
 
+    def fork(self) -> ChatModel:
+        """A model that replies as this one does from a context of its own (a backend that keeps earlier messages
+        in its context returns a second one, made once; others return themselves)."""
+        return self
+
     def count_tokens(self, text: str) -> int:
         """Token count; backends with a tokenizer override this. The estimate errs high for CJK."""
         cjk = sum(1 for c in text if "\u3400" <= c <= "\u9fff")
@@ -111,6 +116,7 @@ class LocalChatModel(ChatModel):
         self._llm: Any = None
         self._lock = threading.Lock()
         self._segments: list[tuple[int, ...]] = []  # the messages in the context, each evaluated alone, in order
+        self._fork: LocalChatModel | None = None
 
     @property
     def llm(self) -> Any:
@@ -122,6 +128,14 @@ class LocalChatModel(ChatModel):
                 draft = LlamaPromptLookupDecoding(num_pred_tokens=10)
             self._llm = load_llama(self.model_path, self.threads, self.context, seed=self.seed, draft_model=draft)
         return self._llm
+
+    def fork(self) -> ChatModel:
+        """A second context over the same GGUF file (llama.cpp maps the weights, so they are in memory once): what
+        it keeps of its prompts is its own. Made once, on first use."""
+        with self._lock:
+            if self._fork is None:
+                self._fork = LocalChatModel(self.model_path, self.threads, self.context, self.speculative, self.seed)
+            return self._fork
 
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False))
