@@ -3,6 +3,7 @@ from __future__ import annotations
 import socket
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,15 @@ def lib(tmp_path: Path) -> Library:
     library = Library(Settings.load(tmp_path / "home", threads=1))
     yield library
     library.close()
+
+
+@pytest.fixture(scope="module")
+def demo_lib(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library]:
+    """The demo corpus ingested once per test module (real store, tokenizer, BM25, embeddings and fusion)."""
+    lib = Library(Settings.load(tmp_path_factory.mktemp("demo-home"), threads=1))
+    lib.ingest([DEMO])
+    yield lib
+    lib.close()
 
 
 def shared_file(rel: str) -> Path:

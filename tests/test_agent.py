@@ -9,18 +9,7 @@ from lingxi.agent.loop import FAILED, NO_EVIDENCE
 from lingxi.agent.steps import Answer, Fix, Plan, Read, Search
 from lingxi.errors import BadInput
 
-from conftest import DEMO
 from fakes import ScriptedChat, passage_with
-
-
-@pytest.fixture(scope="module")
-def demo_lib(tmp_path_factory):
-    from lingxi import Library, Settings
-
-    lib = Library(Settings.load(tmp_path_factory.mktemp("agent-home"), threads=1))
-    lib.ingest([DEMO])
-    yield lib
-    lib.close()
 
 
 def agent(lib, replies, per_note=2, **cfg):

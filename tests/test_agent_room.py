@@ -5,23 +5,10 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from lingxi.agent import REPAIRS, AgentConfig, SearchAgent
 from lingxi.agent.steps import Gather, Read
 
-from conftest import DEMO
 from fakes import ScriptedChat
-
-
-@pytest.fixture(scope="module")
-def demo_lib(tmp_path_factory):
-    from lingxi import Library, Settings
-
-    lib = Library(Settings.load(tmp_path_factory.mktemp("room-home"), threads=1))
-    lib.ingest([DEMO])
-    yield lib
-    lib.close()
 
 
 def numbered(messages):
