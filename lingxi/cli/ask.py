@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                                      f"{', '.join(REPAIRS)}")
     p.add_argument("--room", action=argparse.BooleanOptionalAction, default=None,
                    help="reading room: keep every passage read in front of the model, so each is read once per "
-                        "question (default: env LINGXI_AGENT_ROOM, off)")
+                        "question (default: env LINGXI_AGENT_ROOM, on)")
     p.add_argument("--no-early-stop", action="store_true",
                    help="always run the answer step, even when every hop's answer was verified")
     p.add_argument("--json", action="store_true", help="print {answer, citations, steps, timings}")

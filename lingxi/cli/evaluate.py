@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                                     "(see `lingxi ask --help`)")
     a.add_argument("--room", action=argparse.BooleanOptionalAction, default=None,
                    help="reading room: keep every passage read in front of the model, so each is read once per "
-                        "question (default: env LINGXI_AGENT_ROOM, off)")
+                        "question (default: env LINGXI_AGENT_ROOM, on)")
     a.add_argument("--no-early-stop", action="store_true", help="always run the agent's answer step")
     a.add_argument("--timeout", type=float, default=300.0,
                    help="the agent's time budget per question in seconds (default 300; raise it on a loaded machine)")
