@@ -20,7 +20,6 @@ from lingxi.agent.steps import Answer, Call, Draft, Gather, Plan, Read, Search, 
 from lingxi.agent.text import anchors, language_rule, names, states, states_all
 from lingxi.errors import BadInput, ModelOutputError
 from lingxi.llm.chat import ChatModel, Message
-from lingxi.prompting import head_and_ask
 from lingxi.types import Answer as Result
 from lingxi.types import Hit, Step
 
@@ -103,10 +102,9 @@ class SearchAgent:
     def _steps(self, run: Run) -> Iterator[Step]:
         yield from self._repair(run, "plan")
         if not run.sub_questions:
-            head, ask = head_and_ask(template("plan"))
-            head = head.format(max_subq=self.config.max_subquestions,
-                               examples=template(f"plan_examples_{run.lang}").strip())
-            ask = ask.format(question=run.question)
+            head = render("plan", question="\0", max_subq=self.config.max_subquestions,
+                          examples=template(f"plan_examples_{run.lang}").strip())
+            head, ask = head[: head.rindex("Question:")].rstrip(), f"Question: {run.question}"
             plan = yield from self.call(run, "plan", ask if self.planner else f"{head}\n\n{ask}", self._plan_schema(),
                                         before=[head] if self.planner else None)
             run.sub_questions = self._parse_plan(plan, run.question)

@@ -226,9 +226,9 @@ def _run_question(
         if trace is not None:
             trace.update(citations_held=held, refused=not ans.found, refused_gold_read=tally.refused_gold_read[-1])
     tally.latency.append(time.perf_counter() - t)
-    tokens, calls, reused = used()
     if trace is not None:
-        trace.update(seconds=round(tally.latency[-1], 3), llm_calls=calls - calls0)
+        trace.update(seconds=round(tally.latency[-1], 3), llm_calls=used()[1] - calls0)
+    tokens, calls, reused = used()
     tally.calls.append(calls - calls0)
     tally.prompt_tokens.append(tokens - tokens0)
     tally.read_tokens.append(tally.prompt_tokens[-1] - (reused - reused0))

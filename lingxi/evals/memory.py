@@ -27,7 +27,6 @@ from lingxi.evals.agent import f1 as token_f1
 from lingxi.evals.agent import normalize
 from lingxi.llm.chat import ChatModel
 from lingxi.llm.embedder import Embedder
-from lingxi.prompting import head_and_ask
 
 Say = Callable[[str], None]
 SYSTEM_KEYS = ("full-context", "last-n", "rag", "lingxi")  # --systems names of the four rows, in row order
@@ -94,7 +93,7 @@ def answer_messages(context: str, question: str) -> list[dict[str, str]]:
     """The answer prompt as two messages, the instructions and context first and the question alone last: a local
     model keeps whole earlier messages in its context, so consecutive questions over the same context (the
     full-context and last-N rows, asked system by system) read the conversation once, not once per question."""
-    head, ask = head_and_ask(prompt("answer"))
+    head, ask = prompt("answer").rsplit("\n\n", 1)
     return [{"role": "user", "content": head.format(context=context)},
             {"role": "user", "content": ask.format(question=question)}]
 
