@@ -24,13 +24,13 @@ def read(needle, answer, found=True, next_query=""):
                       "next_query": next_query}
 
 
+NO_UNVERIFIED = tuple(r for r in REPAIRS if r != "echo_unverified")  # echo_reread acts on echoes
 NONE = {"found": False, "answer": "", "passage": 0, "next_query": ""}
 
 
 def chain(first, then):
     """A plan of two hops, the second resting on the first's answer."""
-    return {"sub_questions": [{"id": 1, "question": first, "depends_on": []},
-                              {"id": 2, "question": then, "depends_on": [1]}]}
+    return {"sub_questions": [first, then]}
 
 
 def final(*claims, short="", found=True, next_query=""):
@@ -73,7 +73,8 @@ def test_a_question_written_as_two_is_planned_by_its_sentences_and_answered_from
     assert kinds(ans) == ["plan", "search", "search", "read", "search", "read", "answer"]
     assert ans.timings["searches"] == 3 and ans.timings["llm_calls"] == 2 and chat.calls == 2
     assert steps == list(ans.steps)  # on_step saw each step as it happened
-    assert "It is a step towards answering" in chat.sent[0][-1]["content"]
+    # each hop is a question of the user's own: read as asked, without the whole question around it
+    assert not any("It is a step towards answering" in m[-1]["content"] for m in chat.sent)
     check_citations(demo_lib, ans)
 
 
@@ -124,7 +125,7 @@ def test_a_chain_s_first_hop_is_not_added(demo_lib):
 
 def test_a_question_of_the_user_s_own_that_echoes_its_input_is_read_again_by_itself(demo_lib):
     a, chat = agent(demo_lib, [read("嘉宾林舟的建议", "林舟"), read("林舟是一位旅行作家", "林舟"),
-                               read("林舟是一位旅行作家", "旅行作家")], per_note=3)
+                               read("林舟是一位旅行作家", "旅行作家")], per_note=3, repairs=NO_UNVERIFIED)
     ans = a.ask("看熊猫的建议来自哪位嘉宾？她是做什么的？")
     again = chat.sent[2][-1]["content"]
     assert "Sub-question: 林舟是做什么的（问的是林舟的情况，答案不是“林舟”这个名字本身）" in again
@@ -137,7 +138,8 @@ def test_a_question_of_the_user_s_own_that_echoes_its_input_is_read_again_by_its
 
 def test_a_hop_that_answers_with_its_input_reads_its_passages_again(demo_lib):
     a, chat = agent(demo_lib, [chain("看熊猫的建议来自哪位嘉宾", "#1 是做什么的"), read("嘉宾林舟的建议", "林舟"),
-                               read("林舟是一位旅行作家", "林舟"), read("林舟是一位旅行作家", "旅行作家")], per_note=3)
+                               read("林舟是一位旅行作家", "林舟"), read("林舟是一位旅行作家", "旅行作家")], per_note=3,
+                    repairs=NO_UNVERIFIED)
     ans = a.ask("看熊猫的建议来自的那位嘉宾是做什么的？")
     reads = [s for s in ans.steps if isinstance(s, Read)]
     assert [r.answer for r in reads] == ["林舟", "林舟", "旅行作家"]
@@ -152,7 +154,8 @@ def test_a_re_read_that_echoes_too_is_no_evidence(demo_lib):
     a, chat = agent(demo_lib, [chain("看熊猫的建议来自哪位嘉宾", "#1 是做什么的"), read("嘉宾林舟的建议", "林舟"),
                                read("林舟是一位旅行作家", "嘉宾"), read("林舟是一位旅行作家", "林舟"),
                                final(("林舟", "嘉宾林舟的建议", "。"), short="林舟"),
-                               final(("林舟", "嘉宾林舟的建议", "。"), short="林舟")], per_note=3)
+                               final(("林舟", "嘉宾林舟的建议", "。"), short="林舟")], per_note=3,
+                    repairs=NO_UNVERIFIED)
     ans = a.ask("看熊猫的建议来自的那位嘉宾是做什么的？")
     # the first read stands as the hop's finding, but no early stop on it and no repair puts it in the answer; the
     # answer names the bridge, is answered again, names it again: the first answer stands
@@ -169,6 +172,34 @@ def test_a_first_hop_that_answers_with_words_of_the_question_is_read_again_alone
     assert "It is a step towards answering" not in chat.sent[2][-1]["content"]
     assert [s.query for s in ans.steps if isinstance(s, Search)][-1] == "林舟 是做什么的"
     assert ans.short == "旅行作家"
+
+
+def test_a_hop_that_only_hands_back_its_input_found_nothing_and_searches_again(demo_lib):
+    a, chat = agent(demo_lib, [read("嘉宾林舟的建议", "林舟"), read("林舟是一位旅行作家", "林舟是林舟", next_query="林舟 职业"),
+                               read("林舟是一位旅行作家", "旅行作家")], per_note=3)
+    ans = a.ask("看熊猫的建议来自哪位嘉宾？她是做什么的？")
+    reads = [s for s in ans.steps if isinstance(s, Read)]
+    assert [(r.answer, r.verified) for r in reads] == [("林舟", True), ("林舟是林舟", True), ("旅行作家", True)]
+    assert [s.name for s in ans.steps if isinstance(s, Fix)] == ["echo_unverified"]
+    assert [s.query for s in ans.steps if isinstance(s, Search)][-1] == "林舟 职业"
+    assert ans.answer == "林舟 [1]；旅行作家 [2]。" and chat.calls == 3
+    check_citations(demo_lib, ans)
+
+
+def test_a_hop_that_keeps_handing_back_its_input_is_left_to_the_answer_step(demo_lib):
+    a, chat = agent(demo_lib, [read("嘉宾林舟的建议", "林舟"), read("林舟是一位旅行作家", "林舟"),
+                               read("林舟是一位旅行作家", "林舟"),
+                               final(("林舟是一位旅行作家", "林舟是一位旅行作家", "。"), short="旅行作家")],
+                    per_note=3, repairs=DEFAULT_REPAIRS)
+    ans = a.ask("看熊猫的建议来自哪位嘉宾？她是做什么的？")
+    assert [s.name for s in ans.steps if isinstance(s, Fix)] == ["echo_unverified", "echo_unverified"]
+    assert "draft" in kinds(ans) and "林舟 [1]；林舟" not in ans.answer
+    assert "旅行作家" in ans.answer
+    check_citations(demo_lib, ans)
+    # switched off, the echo stands as the hop's finding
+    a, _ = agent(demo_lib, [read("嘉宾林舟的建议", "林舟"), read("林舟是一位旅行作家", "林舟")], per_note=3,
+                 repairs=tuple(r for r in DEFAULT_REPAIRS if r != "echo_unverified"))
+    assert a.ask("看熊猫的建议来自哪位嘉宾？她是做什么的？").answer == "林舟 [1]；林舟 [2]。"
 
 
 def test_echo_predicate():
@@ -220,7 +251,7 @@ def test_empty_store_answers_without_calling_the_model_after_the_plan(tmp_path):
 
     lib = Library(Settings.load(tmp_path, threads=1))
     try:
-        a, chat = agent(lib, [{"sub_questions": [{"id": 1, "question": "x", "depends_on": []}]}])
+        a, chat = agent(lib, [{"sub_questions": ["x"]}])
         ans = a.ask("How long does git reflog keep a lost commit?")
         assert ans.answer == NO_EVIDENCE["en"] and not ans.found and chat.calls == 1
     finally:
@@ -269,7 +300,7 @@ def test_injection_note_is_data(demo_lib, tmp_path):
             return {"found": True, "short_answer": "上午",
                     "answer": f"熊猫上午最活跃 [{passage_with(m, '熊猫上午最活跃，十点后')}] [9]", "next_query": ""}
 
-        a, chat = agent(demo_lib, [{"sub_questions": [{"id": 1, "question": "熊猫作息", "depends_on": []}]}, answer])
+        a, chat = agent(demo_lib, [{"sub_questions": ["熊猫作息"]}, answer])
         return a.ask("熊猫作息是怎样的？"), chat
 
     clean, _ = honest_run()
@@ -317,10 +348,9 @@ def test_plan_dependencies_and_queries(demo_lib):
     from lingxi.agent.loop import lead_with
 
     a = SearchAgent(ScriptedChat([]), lambda q, k: [])
-    subqs = a._parse_plan({"sub_questions": [{"id": 1, "question": "谁写的", "depends_on": []},
-                                             {"id": 2, "question": "#1 哪里人", "depends_on": []},
-                                             {"id": 3, "question": "#2 做什么", "depends_on": [1]}]}, "q")
-    assert [s.depends_on for s in subqs] == [(), (1,), (1, 2)]
+    subqs = a._parse_plan({"sub_questions": ["谁写的", "#1 哪里人", "#1 和 #2 做什么", "#3 呢"]}, "q")
+    assert [s.depends_on for s in subqs] == [(), (1,), (1, 2)]  # at most three
+    assert [s.question for s in a._parse_plan({"sub_questions": ["谁写的", "谁写的"]}, "q")] == ["q"]
     assert [s.question for s in a._parse_plan({"sub_questions": []}, "q")] == ["q"]
     assert lead_with("What position did she hold?", ["Shirley Temple"]) == "Shirley Temple What position did she hold?"
     assert lead_with("What position did Shirley Temple hold?", ["Shirley Temple"]) == \
@@ -338,7 +368,7 @@ def test_chinese_numerals_read_as_digits(text, digits):
 
 
 def test_text_predicates():
-    from lingxi.agent.text import anchors, is_chinese, names, numbers, restates, states
+    from lingxi.agent.text import adds_nothing, anchors, is_chinese, names, numbers, restates, states
 
     assert is_chinese("熊猫") and is_chinese("《三体》x") and not is_chinese("panda, Pandas")
     assert states("烧水要用一百度的开水", "100度") and states("It seats 3,677.", "3677") and not states("x", "")
@@ -352,6 +382,10 @@ def test_text_predicates():
     assert restates("Who was known by his stage name Aladin?", "Aladin") and not restates("Who wrote it?", "Spector")
     assert anchors("Aside from the Apple Remote, what other device can control the program Apple Remote was "
                    "designed for?") == ["Apple Remote"]
+    assert adds_nothing("林舟是林舟", "林舟", "林舟是做什么的") and adds_nothing("Mara Vell", "Mara Vell", "What does Mara Vell do?")
+    assert not adds_nothing("林舟是旅行作家", "林舟", "林舟是做什么的") and not adds_nothing("Bob", "Mara Vell", "Is Mara Vell older than Bob?")
+    assert not adds_nothing("New York", "New York City", "What state is New York City in?")
+    assert not adds_nothing("Mara Vell is a writer", "Mara Vell", "What does Mara Vell do?")
     assert anchors("In what New York city is Big Stone Gap set?") == ["Big Stone Gap"]
     assert anchors("《三体》的作者是谁？") == ["三体"] and anchors("熊猫什么时候最活跃？") == []
 
@@ -377,7 +411,7 @@ def test_split_asks_and_parallel():
 
 
 def test_an_undecomposed_two_item_question_is_read_per_item(demo_lib):
-    a, _ = agent(demo_lib, [{"sub_questions": [{"id": 1, "question": "熊猫和小熊猫早上做什么", "depends_on": []}]},
+    a, _ = agent(demo_lib, [{"sub_questions": ["熊猫和小熊猫早上做什么"]},
                             read("熊猫上午最活跃", "上午最活跃"), NONE, NONE,
                             final(("熊猫上午最活跃", "熊猫上午最活跃", "。"), short="上午最活跃")])
     ans = a.ask("熊猫和小熊猫早上做什么")

@@ -28,9 +28,6 @@ Steps = Generator[Step, None, Any]
 NO_EVIDENCE = {"zh": "笔记里没有说：没有找到能回答这个问题的内容。", "en": "The notes don't say: I found nothing in them that answers this."}
 FAILED = {"zh": "抱歉，这次没能整理出答案：模型的回复无法解析。",
           "en": "Sorry, I could not put an answer together: the model's replies could not be parsed."}
-_SUBQ = {"type": "object", "properties": {"id": {"type": "integer"}, "question": {"type": "string"},
-                                          "depends_on": {"type": "array", "items": {"type": "integer"}}},
-         "required": ["id", "question", "depends_on"]}
 EXTRACT_SCHEMA: dict[str, Any] = {
     "type": "object", "required": ["found", "answer", "passage", "next_query"],
     "properties": {"found": {"type": "boolean"}, "answer": {"type": "string"}, "passage": {"type": "integer"},
@@ -151,12 +148,15 @@ class SearchAgent:
         seen: set[str] = set()
         for _ in range(self.config.searches_per_subquestion):
             yield self.search_step(run, query)
-            hits = [h for h in interleave(run.results[-1:] + run.results[:1]) if h.chunk.id not in seen]
+            # a first hop reads its own search beside the question's; a hop resting on an answer, its own first (the
+            # question's search does not know that answer)
+            lists = run.results[-1:] + run.results[:1]
+            hits = [h for h in (interleave(lists) if not known else [h for r in lists for h in r]) if h.chunk.id not in seen]
             hits = hits[: self.config.read_k]
             seen.update(h.chunk.id for h in hits)
             if not hits or run.exhausted():
                 return
-            reply = yield from self.read(run, hits, query, sq)
+            reply = yield from self.read(run, hits, query, sq, context=not sq.asked)
             yield from self._repair(run, "read")
             if sq.id in run.answers or reply is None:
                 return
@@ -327,16 +327,17 @@ class SearchAgent:
 
     def _plan_schema(self) -> dict[str, Any]:
         return {"type": "object", "required": ["sub_questions"], "properties": {
-            "sub_questions": {"type": "array", "maxItems": self.config.max_subquestions, "items": _SUBQ}}}
+            "sub_questions": {"type": "array", "maxItems": self.config.max_subquestions, "items": {"type": "string"}}}}
 
     def _parse_plan(self, plan: dict[str, Any] | None, question: str) -> list[SubQuestion]:
+        """The plan's sub-questions, "#k" in one standing for the k-th one's answer (it depends on those); a plan of
+        fewer than two is the question itself."""
         out: list[SubQuestion] = []
         for sq in ((plan or {}).get("sub_questions") or [])[: self.config.max_subquestions]:
-            q = str(sq.get("question", "")).strip()
+            q = str(sq).strip()
             if q and all(q != o.question for o in out):
-                i = len(out) + 1  # depends on what it declares and the #k it writes (small models forget one)
-                named = [d for d in sq.get("depends_on", []) if isinstance(d, int)] + [int(k) for k in re.findall(r"#(\d+)", q)]
-                out.append(SubQuestion(i, q, tuple(sorted({d for d in named if 0 < d < i}))))
+                i = len(out) + 1
+                out.append(SubQuestion(i, q, tuple(sorted({int(k) for k in re.findall(r"#(\d+)", q) if 0 < int(k) < i}))))
         return out if len(out) > 1 else [SubQuestion(1, question)]
 
 

@@ -13,7 +13,7 @@ from typing import ClassVar
 from lingxi.agent.prompts import render
 from lingxi.agent.state import Run
 from lingxi.agent.steps import Fix, Plan, SubQuestion
-from lingxi.agent.text import CJK, anchors, is_chinese, names, numbers, restates, states
+from lingxi.agent.text import CJK, adds_nothing, anchors, is_chinese, names, numbers, restates, states
 from lingxi.types import Step
 
 
@@ -152,6 +152,28 @@ class EchoReread(Repair):
         run.last_read = (sq, hits, None)
 
 
+class EchoUnverified(Repair):
+    """A hop resting on another whose answer only hands back what it was given ("林舟是林舟" asked what 林舟 does)
+    found nothing: its finding is dropped, so the hop searches again and the answer step reads for it."""
+    name, stage = "echo_unverified", "read"
+
+    def applies(self, run: Run) -> bool:
+        if run.last_read is None or (found := run.last_read[2]) is None:
+            return False
+        sq = run.last_read[0]
+        given = [run.answers[d] for d in sq.depends_on if d in run.answers and d != sq.id]
+        return any(adds_nothing(found.answer, g, found.question) for g in given)
+
+    def apply(self, run: Run) -> Iterator[Step]:
+        assert run.last_read is not None
+        sq, hits, found = run.last_read
+        assert found is not None
+        yield Fix(name=self.name, reason="the hop's answer only repeats what it was given", change=found.answer)
+        run.answers.pop(sq.id, None)
+        run.findings = [f for f in run.findings if f.sq_id != sq.id]
+        run.last_read = (sq, hits, None)
+
+
 class UnpooledNames(Repair):
     """A note titled as something the question names that no pooled passage comes from is searched by its name.
     Off by default (``state.OFF_BY_DEFAULT``): on the test split's ablation it changed no answer."""
@@ -265,5 +287,5 @@ class UnstatedParts(Repair):
             run.agent.compose(run, add, short=add[-1].answer)
 
 
-REGISTRY: dict[str, type[Repair]] = {r.name: r for r in (SplitAsks, SplitParallel, EchoReread, UnpooledNames,
-                                                         UnstatedParts, NumberAnswer, Bridge)}
+REGISTRY: dict[str, type[Repair]] = {r.name: r for r in (SplitAsks, SplitParallel, EchoUnverified, EchoReread,
+                                                         UnpooledNames, UnstatedParts, NumberAnswer, Bridge)}

@@ -15,8 +15,8 @@ from lingxi.types import Citation, Hit, Step
 if TYPE_CHECKING:
     from lingxi.agent.loop import SearchAgent
 
-REPAIRS = ("split_asks", "split_parallel", "echo_reread", "unpooled_names", "unstated_parts", "number_answer",
-           "bridge")
+REPAIRS = ("split_asks", "split_parallel", "echo_unverified", "echo_reread", "unpooled_names", "unstated_parts",
+           "number_answer", "bridge")
 # Off unless asked for: on the test split's ablation (docs/BENCHMARKS.md, "Agent") each acted without changing an answer.
 OFF_BY_DEFAULT = ("echo_reread", "unpooled_names", "bridge")
 DEFAULT_REPAIRS = tuple(r for r in REPAIRS if r not in OFF_BY_DEFAULT)
