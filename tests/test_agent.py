@@ -30,7 +30,8 @@ NONE = {"found": False, "answer": "", "passage": 0, "next_query": ""}
 
 def chain(first, then):
     """A plan of two hops, the second resting on the first's answer."""
-    return {"sub_questions": [first, then]}
+    return {"sub_questions": [{"id": 1, "question": first, "depends_on": []},
+                              {"id": 2, "question": then, "depends_on": [1]}]}
 
 
 def final(*claims, short="", found=True, next_query=""):
@@ -251,7 +252,7 @@ def test_empty_store_answers_without_calling_the_model_after_the_plan(tmp_path):
 
     lib = Library(Settings.load(tmp_path, threads=1))
     try:
-        a, chat = agent(lib, [{"sub_questions": ["x"]}])
+        a, chat = agent(lib, [{"sub_questions": [{"id": 1, "question": "x", "depends_on": []}]}])
         ans = a.ask("How long does git reflog keep a lost commit?")
         assert ans.answer == NO_EVIDENCE["en"] and not ans.found and chat.calls == 1
     finally:
@@ -300,7 +301,7 @@ def test_injection_note_is_data(demo_lib, tmp_path):
             return {"found": True, "short_answer": "上午",
                     "answer": f"熊猫上午最活跃 [{passage_with(m, '熊猫上午最活跃，十点后')}] [9]", "next_query": ""}
 
-        a, chat = agent(demo_lib, [{"sub_questions": ["熊猫作息"]}, answer])
+        a, chat = agent(demo_lib, [{"sub_questions": [{"id": 1, "question": "熊猫作息", "depends_on": []}]}, answer])
         return a.ask("熊猫作息是怎样的？"), chat
 
     clean, _ = honest_run()
@@ -348,9 +349,10 @@ def test_plan_dependencies_and_queries(demo_lib):
     from lingxi.agent.loop import lead_with
 
     a = SearchAgent(ScriptedChat([]), lambda q, k: [])
-    subqs = a._parse_plan({"sub_questions": ["谁写的", "#1 哪里人", "#1 和 #2 做什么", "#3 呢"]}, "q")
-    assert [s.depends_on for s in subqs] == [(), (1,), (1, 2)]  # at most three
-    assert [s.question for s in a._parse_plan({"sub_questions": ["谁写的", "谁写的"]}, "q")] == ["q"]
+    subqs = a._parse_plan({"sub_questions": [{"id": 1, "question": "谁写的", "depends_on": []},
+                                             {"id": 2, "question": "#1 哪里人", "depends_on": []},
+                                             {"id": 3, "question": "#2 做什么", "depends_on": [1]}]}, "q")
+    assert [s.depends_on for s in subqs] == [(), (1,), (1, 2)]
     assert [s.question for s in a._parse_plan({"sub_questions": []}, "q")] == ["q"]
     assert lead_with("What position did she hold?", ["Shirley Temple"]) == "Shirley Temple What position did she hold?"
     assert lead_with("What position did Shirley Temple hold?", ["Shirley Temple"]) == \
@@ -411,7 +413,7 @@ def test_split_asks_and_parallel():
 
 
 def test_an_undecomposed_two_item_question_is_read_per_item(demo_lib):
-    a, _ = agent(demo_lib, [{"sub_questions": ["熊猫和小熊猫早上做什么"]},
+    a, _ = agent(demo_lib, [{"sub_questions": [{"id": 1, "question": "熊猫和小熊猫早上做什么", "depends_on": []}]},
                             read("熊猫上午最活跃", "上午最活跃"), NONE, NONE,
                             final(("熊猫上午最活跃", "熊猫上午最活跃", "。"), short="上午最活跃")])
     ans = a.ask("熊猫和小熊猫早上做什么")

@@ -17,7 +17,7 @@ def reply(m):
     shown = "\n".join(x["content"] for x in m[1:])  # with the reading room, passages precede the ask
     gold = "Chief of Protocol" if "Chief" in shown else "上午"
     if "sub_questions" in prompt:
-        return {"sub_questions": ["q"]}
+        return {"sub_questions": [{"id": 1, "question": "q", "depends_on": []}]}
     n = next((int(b.split('"')[1]) for b in shown.split("<passage id=")[1:] if gold in b), 1)
     if '"found"' in prompt and '"short_answer"' in prompt:  # the agent's answer step
         return {"found": True, "short_answer": gold, "answer": f"{gold} [{n}]", "next_query": ""}

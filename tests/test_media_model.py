@@ -110,7 +110,7 @@ def test_the_language_is_detected_per_file(lib):
 @needs_font
 def test_the_agent_cites_an_image_passage(lib):
     chat = ScriptedChat([
-        {"sub_questions": ["熊猫几点最活跃"]},
+        {"sub_questions": [{"id": 1, "question": "熊猫几点最活跃", "depends_on": []}]},
         lambda m: {"found": True, "short_answer": "早上八点",
                    "answer": f"早上八点去看熊猫[{passage_with(m, '早上八点去看熊猫')}]。", "next_query": ""},
     ])

@@ -28,6 +28,9 @@ Steps = Generator[Step, None, Any]
 NO_EVIDENCE = {"zh": "笔记里没有说：没有找到能回答这个问题的内容。", "en": "The notes don't say: I found nothing in them that answers this."}
 FAILED = {"zh": "抱歉，这次没能整理出答案：模型的回复无法解析。",
           "en": "Sorry, I could not put an answer together: the model's replies could not be parsed."}
+_SUBQ = {"type": "object", "properties": {"id": {"type": "integer"}, "question": {"type": "string"},
+                                          "depends_on": {"type": "array", "items": {"type": "integer"}}},
+         "required": ["id", "question", "depends_on"]}
 EXTRACT_SCHEMA: dict[str, Any] = {
     "type": "object", "required": ["found", "answer", "passage", "next_query"],
     "properties": {"found": {"type": "boolean"}, "answer": {"type": "string"}, "passage": {"type": "integer"},
@@ -327,17 +330,16 @@ class SearchAgent:
 
     def _plan_schema(self) -> dict[str, Any]:
         return {"type": "object", "required": ["sub_questions"], "properties": {
-            "sub_questions": {"type": "array", "maxItems": self.config.max_subquestions, "items": {"type": "string"}}}}
+            "sub_questions": {"type": "array", "maxItems": self.config.max_subquestions, "items": _SUBQ}}}
 
     def _parse_plan(self, plan: dict[str, Any] | None, question: str) -> list[SubQuestion]:
-        """The plan's sub-questions, "#k" in one standing for the k-th one's answer (it depends on those); a plan of
-        fewer than two is the question itself."""
         out: list[SubQuestion] = []
         for sq in ((plan or {}).get("sub_questions") or [])[: self.config.max_subquestions]:
-            q = str(sq).strip()
+            q = str(sq.get("question", "")).strip()
             if q and all(q != o.question for o in out):
-                i = len(out) + 1
-                out.append(SubQuestion(i, q, tuple(sorted({int(k) for k in re.findall(r"#(\d+)", q) if 0 < int(k) < i}))))
+                i = len(out) + 1  # depends on what it declares and the #k it writes (small models forget one)
+                named = [d for d in sq.get("depends_on", []) if isinstance(d, int)] + [int(k) for k in re.findall(r"#(\d+)", q)]
+                out.append(SubQuestion(i, q, tuple(sorted({d for d in named if 0 < d < i}))))
         return out if len(out) > 1 else [SubQuestion(1, question)]
 
 
