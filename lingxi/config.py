@@ -14,7 +14,7 @@ from typing import TypeVar
 from lingxi.errors import BadInput
 
 EMBEDDERS = ("e5", "openai", "none")
-FUSIONS = ("rrf", "convex", "adaptive", "adaptive-convex", "softmax", "softmax-seeded")  # how hybrid search fuses lexical and dense results (lingxi.search.hybrid)
+FUSIONS = ("rrf", "convex", "adaptive", "adaptive-convex", "softmax", "softmax-seeded", "softmax-capped")  # how hybrid search fuses lexical and dense results (lingxi.search.hybrid)
 LLMS = ("local", "openai")
 BACKENDS = ("embedded", "milvus")
 

@@ -46,7 +46,7 @@ def test_eval_retrieval_json_contract(tmp_path, capsys):
         "lingxi-hybrid-rrf", "lingxi-hybrid-rrf-nofeedback", "lingxi-hybrid-convex", "lingxi-hybrid-convex-nofeedback",
         "lingxi-hybrid-adaptive", "lingxi-hybrid-adaptive-nofeedback", "lingxi-hybrid-adaptive-convex",
         "lingxi-hybrid-adaptive-convex-nofeedback", "lingxi-hybrid-softmax", "lingxi-hybrid-softmax-nofeedback",
-        "bm25s (same jieba tokens)"]
+        "lingxi-hybrid-softmax-capped", "lingxi-hybrid-softmax-capped-nofeedback", "bm25s (same jieba tokens)"]
     assert result["config"]["fusion"]["method"] == "softmax-seeded" and result["config"]["fusion"]["feedback"] == 1.0
     assert result["rows"][0]["metrics"]["ndcg@10"] == 1.0
     assert set(result["rows"][2]["metrics"]) == {"ndcg@10", "recall@5", "recall@10", "recall@50", "mrr", "p50_ms"}

@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 
 from lingxi.errors import BadInput
-from lingxi.search.fusion import FUSION_FUNCTIONS, adaptive, seed_agreement, separation, softmax, softmax_seeded
+from lingxi.search.fusion import (
+    FUSION_FUNCTIONS,
+    adaptive,
+    capped_temperatures,
+    seed_agreement,
+    separation,
+    softmax,
+    softmax_capped,
+    softmax_seeded,
+)
 from lingxi.search.hybrid import FusionWeights, Searcher
 from lingxi.search.results import select
 from lingxi.types import Chunk, Hit, Locator
@@ -215,6 +224,49 @@ def test_softmax_seeded_weighs_the_feedback_list_by_where_its_seeds_stand():
     assert [c for c, _ in FUSION_FUNCTIONS["softmax-seeded"](lists, {}, 60)][:3] == ["a:1", "a:2", "b:0"]
     # exact: the same as softmax with the feedback weight set to its configured weight times the agreement
     assert softmax_seeded(lists, {"feedback": 2.0}) == softmax(lists, {"feedback": 0.5})
+
+
+def test_capped_temperatures_read_a_low_scoring_bm25_list_relative_to_its_top():
+    from lingxi.search.fusion import TEMPERATURES, TOP_SHARE
+
+    assert TOP_SHARE == 0.4
+    # BM25 top 3.0 above its floor 0: T = 0.4 * 3.0 = 1.2 instead of 6; the phonetic list (top 10.0) gets 4.0;
+    # the dense lists keep theirs.
+    lists = {"lexical": [("x", 3.0), ("y", 2.0)], "phonetic": [("x", 10.0)], "dense": [("y", 0.8)],
+             "feedback": [("y", 0.9)]}
+    assert capped_temperatures(lists) == {"lexical": pytest.approx(1.2), "phonetic": pytest.approx(4.0),
+                                          "dense": 0.025, "feedback": 0.025}
+    # a list whose top stands 15 points or more above its floor keeps T = 6: never raised
+    assert capped_temperatures({"lexical": [("x", 30.0), ("y", 2.0)]}) == TEMPERATURES
+    assert capped_temperatures({"lexical": [("x", 15.0)]})["lexical"] == pytest.approx(6.0)
+    # nothing to measure a top from: an empty list, or one whose best is at the floor
+    assert capped_temperatures({"lexical": [], "phonetic": [("x", 0.0)]}) == TEMPERATURES
+    # given temperatures and share
+    got = capped_temperatures({"lexical": [("x", 2.0)]}, {"lexical": 1.5, "dense": 0.1}, share=0.5)
+    assert got == {"lexical": 1.0, "dense": 0.1}
+    assert TEMPERATURES == {"lexical": 6.0, "phonetic": 6.0, "dense": 0.025, "feedback": 0.025}  # not changed
+
+
+def test_softmax_capped_keeps_a_low_scoring_bm25_order_that_softmax_reads_as_flat():
+    # Three common words: BM25 puts x first by a third of its top score, but the whole list spans 2 points, a third of
+    # T = 6, so softmax reads it as nearly flat and the dense list's mild preference for y (0.4 temperatures) wins.
+    # Read at T = 0.4 * 3 = 1.2, BM25's x keeps the first place.
+    lexical = [("x", 3.0), ("y", 2.0), ("z", 1.0)]
+    dense = [("y", 0.80), ("x", 0.79), ("z", 0.70)]
+    lists = {"lexical": lexical, "dense": dense}
+    assert [c for c, _ in softmax_seeded(lists, {})] == ["y", "x", "z"]
+    assert [c for c, _ in FUSION_FUNCTIONS["softmax-capped"](lists, {}, 60)] == ["x", "y", "z"]
+    lz = 1 + math.exp(-1 / 1.2) + math.exp(-2 / 1.2)
+    dz = 1 + math.exp(-0.4) + math.exp(-4)
+    got = dict(softmax_capped(lists, {}))
+    assert got["x"] == pytest.approx((1 / lz + math.exp(-0.4) / dz) / 2)
+    assert got["y"] == pytest.approx((math.exp(-1 / 1.2) / lz + 1 / dz) / 2)
+    # exact: softmax-seeded (feedback weight by seed agreement) at the capped temperatures
+    fb = {**lists, "feedback": [("z", 0.95), ("y", 0.9)]}
+    assert softmax_capped(fb, {"feedback": 2.0}) == softmax_seeded(fb, {"feedback": 2.0}, capped_temperatures(fb))
+    # a question whose BM25 top stands 15 points or more up is fused exactly as softmax-seeded fuses it
+    long_q = {"lexical": [("x", 31.0), ("y", 30.0), ("z", 12.0)], "dense": dense}
+    assert softmax_capped(long_q, {}) == softmax_seeded(long_q, {})
 
 
 def test_every_configured_fusion_has_a_function():

@@ -146,14 +146,47 @@ def seed_agreement(dense: list[tuple[str, float]], seeds: int = FEEDBACK_SEEDS) 
     return (len(ranks) * (len(ranks) + 1) / 2 / sum(ranks)) ** 2
 
 
-def softmax_seeded(scored: Scored, weights: dict[str, float]) -> Fused:
+def softmax_seeded(scored: Scored, weights: dict[str, float], temperatures: dict[str, float] | None = None) -> Fused:
     """``softmax`` with the feedback list's weight scaled per query by ``seed_agreement`` of the dense list: the
     feedback list keeps its full vote where its seeds are the dense list's top hits and loses it where they are
     not. The other lists keep their configured weights."""
     w = dict(weights)
     if scored.get("feedback") and scored.get("dense"):
         w["feedback"] = weights.get("feedback", 1.0) * seed_agreement(scored["dense"])
-    return softmax(scored, w)
+    return softmax(scored, w, temperatures)
+
+
+# The most a list with a score floor (BM25: the lexical and phonetic lists) is unsure of its own scale: its temperature
+# is at most this share of its top score above the floor. Chosen on the dev splits of all seven retrieval sets
+# together (issue 27, third round): the middle of 0.35-0.45, where every non-ASR dev set moves by at most 0.2 nDCG
+# points from softmax-seeded and the ASR rows gain.
+TOP_SHARE = 0.4
+
+
+def capped_temperatures(scored: Scored, temperatures: dict[str, float] | None = None,
+                        share: float = TOP_SHARE) -> dict[str, float]:
+    """``temperatures`` (default ``TEMPERATURES``) with each floored list's temperature lowered, for this query, to
+    ``share`` of how far its top score stands above its floor where that is less. A BM25 score is a sum over the
+    query's terms, so its scale follows the query: a question of many terms puts its best passage 20–40 points up,
+    three common words put theirs 3 points up. At a fixed T = 6 such a list reads as flat, every candidate about
+    equally likely, and its ordering is lost to whichever other list is less flat; relative to its own top it
+    keeps its say. A list's temperature is never raised, and the dense lists (cosines, with no floor to measure a
+    top from) keep theirs."""
+    temps = dict(TEMPERATURES if temperatures is None else temperatures)
+    for name, floor in FLOORS.items():
+        lst = scored.get(name)
+        if not lst:
+            continue
+        span = max(s for _, s in lst) - floor
+        if span > 0:
+            temps[name] = min(temps.get(name, temps.get("lexical", 1.0)), share * span)
+    return temps
+
+
+def softmax_capped(scored: Scored, weights: dict[str, float]) -> Fused:
+    """``softmax_seeded`` at the temperatures of ``capped_temperatures``: a BM25 list whose top scores little above
+    its floor is read relative to that top instead of as flat."""
+    return softmax_seeded(scored, weights, capped_temperatures(scored))
 
 
 FusionFn = Callable[[Scored, dict[str, float], int], Fused]
@@ -164,4 +197,5 @@ FUSION_FUNCTIONS: dict[str, FusionFn] = {
     "adaptive-convex": adaptive_convex,
     "softmax": lambda scored, w, k: softmax(scored, w),
     "softmax-seeded": lambda scored, w, k: softmax_seeded(scored, w),
+    "softmax-capped": lambda scored, w, k: softmax_capped(scored, w),
 }
