@@ -151,10 +151,7 @@ class SearchAgent:
         seen: set[str] = set()
         for _ in range(self.config.searches_per_subquestion):
             yield self.search_step(run, query)
-            # a first hop reads its own search beside the question's; a hop resting on an answer, its own first (the
-            # question's search does not know that answer)
-            lists = run.results[-1:] + run.results[:1]
-            hits = [h for h in (interleave(lists) if not known else [h for r in lists for h in r]) if h.chunk.id not in seen]
+            hits = [h for h in interleave(run.results[-1:] + run.results[:1]) if h.chunk.id not in seen]
             hits = hits[: self.config.read_k]
             seen.update(h.chunk.id for h in hits)
             if not hits or run.exhausted():
