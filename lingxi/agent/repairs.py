@@ -161,8 +161,7 @@ class EchoUnverified(Repair):
         if run.last_read is None or (found := run.last_read[2]) is None:
             return False
         sq = run.last_read[0]
-        given = [run.answers[d] for d in sq.depends_on if d in run.answers and d != sq.id]
-        return any(adds_nothing(found.answer, g, found.question) for g in given)
+        return any(adds_nothing(found.answer, run.answers[d], found.question) for d in sq.depends_on if d in run.answers)
 
     def apply(self, run: Run) -> Iterator[Step]:
         assert run.last_read is not None
