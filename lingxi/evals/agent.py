@@ -175,7 +175,11 @@ def _run_question(
     supports: Callable[[str, str], bool], relevant: Callable[[list[str]], float] | None,
     trace: dict[str, Any] | None = None, golds: list[str] | None = None,
 ) -> tuple[str, str]:
-    """Runs one system on one question; returns (short answer, full answer). ``trace`` gets what it read."""
+    """Runs one system on one question; returns (short answer, full answer). ``trace`` gets what it read.
+    The baselines run on a context of their own (``chat.fork("baselines")``), so that what each system keeps in a
+    local model's context from one question to the next is its own, as when it alone serves questions."""
+    if system != "agent":
+        chat = chat.fork("baselines")
     models = [chat] + ([p] if system == "agent" and (p := lib.planner(chat)) is not None and p is not chat else [])
 
     def used() -> tuple[int, int, int]:  # prompt tokens, calls, prompt tokens kept from before: every model's

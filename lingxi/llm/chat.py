@@ -44,9 +44,9 @@ class ChatModel:
         """Token pieces as they are generated. Backends that cannot stream yield the whole reply once."""
         yield self.complete(messages, max_tokens=max_tokens, temperature=temperature)
 
-    def fork(self) -> ChatModel:
+    def fork(self, name: str = "second") -> ChatModel:
         """A model that replies as this one does from a context of its own (a backend that keeps earlier messages
-        in its context returns a second one, made once; others return themselves)."""
+        in its context returns another one, made once per ``name``; others return themselves)."""
         return self
 
     def count_tokens(self, text: str) -> int:
@@ -116,7 +116,7 @@ class LocalChatModel(ChatModel):
         self._llm: Any = None
         self._lock = threading.Lock()
         self._segments: list[tuple[int, ...]] = []  # the messages in the context, each evaluated alone, in order
-        self._fork: LocalChatModel | None = None
+        self._forks: dict[str, LocalChatModel] = {}
 
     @property
     def llm(self) -> Any:
@@ -129,13 +129,14 @@ class LocalChatModel(ChatModel):
             self._llm = load_llama(self.model_path, self.threads, self.context, seed=self.seed, draft_model=draft)
         return self._llm
 
-    def fork(self) -> ChatModel:
-        """A second context over the same GGUF file (llama.cpp maps the weights, so they are in memory once): what
-        it keeps of its prompts is its own. Made once, on first use."""
+    def fork(self, name: str = "second") -> ChatModel:
+        """Another context over the same GGUF file (llama.cpp maps the weights, so they are in memory once): what
+        it keeps of its prompts is its own. Made once per ``name``, on first use."""
         with self._lock:
-            if self._fork is None:
-                self._fork = LocalChatModel(self.model_path, self.threads, self.context, self.speculative, self.seed)
-            return self._fork
+            if name not in self._forks:
+                self._forks[name] = LocalChatModel(self.model_path, self.threads, self.context, self.speculative,
+                                                   self.seed)
+            return self._forks[name]
 
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False))
