@@ -5,6 +5,7 @@ expected shape: a bridge question gets a hop resting on another (``#1``), a comp
 The shape is read from the gold: an answer that is yes/no or a supporting paragraph's title marks a comparison.
 
     LINGXI_THREADS=1 python bench/plan_shapes.py ../shared/data/hotpotqa/dev_200.jsonl --skip 0 --limit 30
+    LINGXI_THREADS=1 python bench/plan_shapes.py ../shared/data/hotpotqa/dev_200.jsonl --planner qwen2.5-coder-0.5b
 """
 
 from __future__ import annotations
@@ -33,11 +34,13 @@ def main() -> None:
     ap.add_argument("hotpotqa", type=Path)
     ap.add_argument("--skip", type=int, default=0)
     ap.add_argument("--limit", type=int, default=30)
+    ap.add_argument("--planner", default="", help="a bundled model to plan with (default: a second context of the chat "
+                                                  "model, as the agent does)")
     args = ap.parse_args()
     rows = [json.loads(line) for line in args.hotpotqa.open()][args.skip: args.skip + args.limit]
     settings = Settings.load(None, None)
     chat = make_chat(settings)
-    planner = chat.fork()
+    planner = make_chat(settings, model=args.planner) if args.planner else chat.fork()
     agent = SearchAgent(chat, lambda q, k: [], AgentConfig(repairs=()), planner=planner)
     good, started, tokens = 0, time.perf_counter(), planner.completion_tokens
     for row in rows:
