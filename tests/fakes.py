@@ -33,6 +33,12 @@ class ScriptedChat(ChatModel):
             r = r(messages)
         return r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)
 
+    def stream(self, messages, *, schema=None, max_tokens=512, temperature=0.0):
+        """The scripted reply in pieces of three characters, as a model streams it (escapes split across pieces)."""
+        reply = self.complete(messages, schema=schema, max_tokens=max_tokens, temperature=temperature)
+        for i in range(0, len(reply), 3):
+            yield reply[i: i + 3]
+
 
 def passage_with(messages: list[Message], needle: str) -> int:
     """The number of the passage shown whose text contains ``needle`` (what a good reader would cite): in the prompt,

@@ -155,3 +155,24 @@ def test_the_planner_is_configured_by_name(tmp_path, monkeypatch):
     assert fork.model_path == local.model_path and fork.threads == local.threads and fork.context == local.context
     assert lib.planner(ScriptedChat([])) is None  # a model without a context of its own plans for itself
     lib.close()
+
+
+def test_the_answer_step_streams_its_text_while_it_is_written(demo_lib):
+    from lingxi.agent.steps import Draft, Token
+
+    def final(m):
+        a, b = cite("嘉宾林舟的建议")(m), cite("林舟是一位旅行作家")(m)
+        return {"found": True, "short_answer": "林舟，旅行作家", "answer": f'是林舟的建议[{a}]，她是一位"旅行作家"[{b}]。',
+                "next_query": ""}
+
+    chat = ScriptedChat([read("嘉宾林舟的建议", "林舟"), read("林舟是一位旅行作家", "旅行作家"), final])
+    agent = SearchAgent(chat, lambda q, k: demo_lib.search(q, k=k, per_note=3),
+                        AgentConfig(repairs=REPAIRS, room=True, early_stop=False))
+    seen = []
+    ans = agent.ask("成都攻略里早上看熊猫的建议来自哪位播客嘉宾？她是做什么的？", seen.append)
+    tokens = [s for s in seen if isinstance(s, Token)]
+    draft = next(s for s in ans.steps if isinstance(s, Draft))
+    assert len(tokens) > 3 and "".join(t.text for t in tokens) == draft.answer  # escapes decoded
+    assert not any(isinstance(s, Token) for s in ans.steps)  # streamed, not kept
+    assert seen.index(tokens[0]) < seen.index(draft)
+    assert 0 <= ans.timings["first_text_after_read_s"] <= ans.timings["total_s"]

@@ -3,6 +3,7 @@ the reranker, and the OpenAI-compatible backend against llama-cpp-python's own s
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -104,6 +105,21 @@ def test_earlier_messages_are_read_once_and_replies_do_not_depend_on_what_was_re
 def test_streaming_yields_pieces(small):
     pieces = list(small.stream([{"role": "user", "content": "Say hello in one word."}], max_tokens=8))
     assert len(pieces) >= 1 and "".join(pieces).strip()
+
+
+def test_a_streamed_structured_reply_is_the_whole_reply_in_pieces(small):
+    """The agent streams its answer step: the same grammar, the same greedy reply, and the prompt counted."""
+    from lingxi.llm.jsonstream import FieldText
+
+    msgs = [{"role": "user", "content": 'Reply as JSON {"city": ..., "days": ...}: three days in Chengdu.'}]
+    whole = small.complete(msgs, schema=SCHEMA, max_tokens=40)
+    before = small.prompt_tokens
+    pieces = list(small.stream(msgs, schema=SCHEMA, max_tokens=40))
+    assert len(pieces) > 3 and "".join(pieces) == whole
+    assert small.parse_json("".join(pieces), SCHEMA)["days"] == 3
+    assert small.prompt_tokens > before  # a streamed call's prompt is counted as a whole one's is
+    city = FieldText("city")
+    assert "".join(city.feed(p) for p in pieces) == json.loads(whole)["city"]
 
 
 def test_ask_end_to_end_citations_verbatim(small, tmp_path):

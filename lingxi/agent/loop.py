@@ -16,10 +16,11 @@ from lingxi.agent.prompts import render, template
 from lingxi.agent.repairs import REGISTRY, Repair
 from lingxi.agent.safety import neutralize
 from lingxi.agent.state import AgentConfig, Finding, Run
-from lingxi.agent.steps import Answer, Call, Draft, Gather, Plan, Read, Search, SubQuestion
+from lingxi.agent.steps import Answer, Call, Draft, Gather, Plan, Read, Search, SubQuestion, Token
 from lingxi.agent.text import anchors, language_rule, names, states, states_all
 from lingxi.errors import BadInput, ModelOutputError
 from lingxi.llm.chat import ChatModel, Message
+from lingxi.llm.jsonstream import FieldText
 from lingxi.types import Answer as Result
 from lingxi.types import Hit, Step
 
@@ -87,9 +88,12 @@ class SearchAgent:
         if len(question) > 2000:
             raise BadInput(f"question is {len(question)} characters; the limit is 2000")
         run = Run(self, question.strip())
-        last_read = run.started
+        last_read, first_text = run.started, None  # first_text: seconds from the last read to the first answer text
         for step in self._steps(run):
-            run.steps.append(step)
+            if first_text is None and isinstance(step, Token | Answer):
+                first_text = time.perf_counter() - last_read
+            if not isinstance(step, Token):
+                run.steps.append(step)
             yield step
             if isinstance(step, Read | Search):
                 last_read = time.perf_counter()
@@ -97,7 +101,8 @@ class SearchAgent:
         return Result(run.question, run.text, run.citations, tuple(run.steps), short=run.short, found=run.found,
                       timings={"total_s": round(done - run.started, 3), "llm_calls": run.llm_calls,
                                "llm_s": round(run.llm_seconds, 3), "search_s": round(run.search_seconds, 3),
-                               "searches": len(run.queries), "after_read_s": round(done - last_read, 3)})
+                               "searches": len(run.queries), "after_read_s": round(done - last_read, 3),
+                               "first_text_after_read_s": round(first_text or 0.0, 3)})
 
     def _steps(self, run: Run) -> Iterator[Step]:
         yield from self._repair(run, "plan")
@@ -231,7 +236,7 @@ class SearchAgent:
             prompt = render("answer", question=run.question, language_rule=language_rule(run.question),
                             findings=found, passages="\n\n".join(passage_block(i, h, self.config.passage_chars)
                                                                  for i, h in enumerate(pool, 1)))
-        final = yield from self.call(run, "answer", prompt, FINAL_SCHEMA, force=force, room=bool(nums))
+        final = yield from self.call(run, "answer", prompt, FINAL_SCHEMA, force=force, room=bool(nums), stream="answer")
         if final is None:
             return None
         said = str(final["short_answer"]).strip()
@@ -304,11 +309,12 @@ class SearchAgent:
         return [have[h.chunk.id] for h in hits]
 
     def call(self, run: Run, kind: str, prompt: str, schema: dict[str, Any], force: bool = False,
-             room: bool = False, before: list[str] | None = None) -> Steps:
+             room: bool = False, before: list[str] | None = None, stream: str = "") -> Steps:
         """One structured model call with retries; a reply that does not parse is a ``Call`` step, never raised.
         With ``room``, the reading room's batches of passages come before the prompt, each its own message, so a
         model that keeps earlier messages in its context reads them once per run (``before``: other messages
-        before the prompt)."""
+        before the prompt). With ``stream``, the text of that field of the reply is yielded as ``Token`` steps
+        while the model writes it."""
         model = self.planner if kind == "plan" and self.planner is not None else self.chat
         messages: list[Message] = [{"role": "system", "content": template("system")}]
         # the room's task rules, the same on every call, come before its passages: a local model keeps them in its
@@ -323,7 +329,13 @@ class SearchAgent:
             t = time.perf_counter()
             run.llm_calls += 1
             try:
-                return model.complete_json(messages, schema, max_tokens=300)
+                if not stream:
+                    return model.complete_json(messages, schema, max_tokens=300)
+                text = FieldText(stream)
+                for piece in model.stream(messages, schema=schema, max_tokens=300):
+                    if new := text.feed(piece):
+                        yield Token(text=new)
+                return model.parse_json(text.raw, schema)
             except ModelOutputError as e:
                 yield Call(step=kind, attempt=attempt, error=str(e), seconds=time.perf_counter() - t)
             finally:

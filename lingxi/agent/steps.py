@@ -89,6 +89,11 @@ class Call(Typed):  # a model call whose reply did not parse (or was not made): 
 
 
 @dataclass(frozen=True, kw_only=True)
+class Token(Typed):  # a piece of the answer step's text as the model writes it: streamed, not kept in the run's steps
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Answer(Typed):
     answer: str
     short_answer: str = ""

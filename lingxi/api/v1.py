@@ -132,7 +132,10 @@ def _ask(svc: Service, user: str, req: AskRequest, emit: Emit | None) -> dict[st
     on_step: Callable[[Step], None] | None = None
     if emit is not None:
         def on_step(step: Step) -> None:
-            emit("step", step.to_dict())
+            if step.kind == "token":  # the answer's text as it is written; the `answer` event has the checked one
+                emit("token", {"text": step.detail["text"]})
+            else:
+                emit("step", step.to_dict())
     ans = svc.lib.ask(req.question, svc.chat, config, on_step=on_step, filters=Filters(viewer=user))
     return ans.to_dict()
 
@@ -140,7 +143,8 @@ def _ask(svc: Service, user: str, req: AskRequest, emit: Emit | None) -> dict[st
 @router.post("/ask", tags=["search"])
 async def ask(svc: Svc, user: User, req: AskRequest, accept: Annotated[str | None, Header()] = None) -> Response:
     """The search agent over the caller's visible notes → ``{answer, citations, steps}``. With
-    ``Accept: text/event-stream`` each step is an SSE ``step`` event as it happens, then one ``answer`` event."""
+    ``Accept: text/event-stream`` each step is an SSE ``step`` event as it happens, the answer step's draft text
+    arrives as ``token`` events while the model writes it, then one ``answer`` event (the checked, cited answer)."""
     if wants_stream(accept):
         return stream_job(svc.gate, lambda emit: _ask(svc, user, req, emit), "answer")
 

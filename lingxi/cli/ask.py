@@ -7,7 +7,7 @@ import sys
 
 from lingxi.agent import REPAIRS, AgentConfig, pick_repairs
 from lingxi.agent.state import OFF_BY_DEFAULT
-from lingxi.agent.steps import Answer, Call, Draft, Fix, Gather, Plan, Read, Search
+from lingxi.agent.steps import Answer, Call, Draft, Fix, Gather, Plan, Read, Search, Token
 from lingxi.cli.output import emit_json
 from lingxi.library import Library, make_chat
 from lingxi.types import Step
@@ -62,10 +62,22 @@ def describe(step: Step) -> str:
     return f"{step.kind}: {step.detail}"
 
 
-def show_step(step: Step) -> None:
-    line = describe(step)
-    sys.stderr.write(f"  · {line}  ({step.seconds:.1f}s)\n" if step.seconds else f"  · {line}\n")
-    sys.stderr.flush()
+class StepPrinter:
+    """Prints each step as one line on stderr; the answer's draft text (``Token`` steps) on one line as it comes."""
+
+    def __init__(self) -> None:
+        self.writing = False
+
+    def __call__(self, step: Step) -> None:
+        if isinstance(step, Token):
+            sys.stderr.write(step.text if self.writing else f"  · writing: {step.text}")
+            self.writing = True
+        else:
+            line = describe(step)
+            sys.stderr.write(("\n" if self.writing else "")
+                             + (f"  · {line}  ({step.seconds:.1f}s)\n" if step.seconds else f"  · {line}\n"))
+            self.writing = False
+        sys.stderr.flush()
 
 
 def run_ask(lib: Library, args: argparse.Namespace) -> int:
@@ -73,7 +85,7 @@ def run_ask(lib: Library, args: argparse.Namespace) -> int:
                          early_stop=not args.no_early_stop, repairs=pick_repairs(args.repairs),
                          **({} if args.room is None else {"room": args.room}))
     chat = make_chat(lib.settings, model_progress)
-    ans = lib.ask(args.question, chat, config, on_step=show_step if args.show_steps else None)
+    ans = lib.ask(args.question, chat, config, on_step=StepPrinter() if args.show_steps else None)
     if args.json:
         emit_json(ans.to_dict())
         return 0

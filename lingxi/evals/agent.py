@@ -80,6 +80,7 @@ class Tally:
     refused: list[float] = field(default_factory=list)  # the agent said the notes do not answer
     refused_gold_read: list[float] = field(default_factory=list)  # ... while a passage it read held the gold answer
     after_read: list[float] = field(default_factory=list)  # seconds from the agent's last read to its answer
+    first_text: list[float] = field(default_factory=list)  # … to the first text of its answer (streamed or whole)
 
     def mark(self) -> tuple[int, int, int]:
         return self.cites, self.cites_ok, len(self.support)
@@ -92,7 +93,9 @@ class Tally:
                 "prompt_tokens": self.prompt_tokens[-1], "read_tokens": self.read_tokens[-1],
                 "searches": self.searches[-1],
                 "cited": self.cites - cites, "cited_valid": self.cites_ok - ok,
-                **({"support_recall": self.support[-1]} if len(self.support) > support else {})}
+                **({"support_recall": self.support[-1]} if len(self.support) > support else {}),
+                **({"after_read_s": self.after_read[-1], "first_text_after_read_s": self.first_text[-1]}
+                   if self.first_text and len(self.first_text) == len(self.latency) else {})}
 
     def add(self, rec: dict[str, Any]) -> None:
         """One trace record back into the tally (the inverse of what the run logged)."""
@@ -111,6 +114,9 @@ class Tally:
             self.searches.append(int(rec["searches"]))
             self.cites += int(rec["cited"])
             self.cites_ok += int(rec["cited_valid"])
+        if "first_text_after_read_s" in rec:
+            self.after_read.append(float(rec["after_read_s"]))
+            self.first_text.append(float(rec["first_text_after_read_s"]))
 
     def metrics(self) -> dict[str, float]:
         def mean(xs: list[float] | list[int]) -> float:
@@ -136,6 +142,8 @@ class Tally:
             out |= {"refusals": mean(self.refused), "refusals_gold_read": mean(self.refused_gold_read)}
         if self.after_read:
             out["answer_after_read_p50_ms"] = round(statistics.median(self.after_read) * 1000, 0)
+        if self.first_text:
+            out["first_text_after_read_p50_ms"] = round(statistics.median(self.first_text) * 1000, 0)
         return out
 
 
@@ -227,6 +235,8 @@ def _run_question(
                                                                    for g in golds or [])))
         if "after_read_s" in ans.timings:
             tally.after_read.append(float(ans.timings["after_read_s"]))
+        if "first_text_after_read_s" in ans.timings:
+            tally.first_text.append(float(ans.timings["first_text_after_read_s"]))
         if trace is not None:
             trace.update(citations_held=held, refused=not ans.found, refused_gold_read=tally.refused_gold_read[-1])
     tally.latency.append(time.perf_counter() - t)

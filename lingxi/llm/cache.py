@@ -58,8 +58,12 @@ class CachedChatModel(ChatModel):
                           (key, self.inner.name, reply, seconds))
         return reply
 
-    def stream(self, messages: list[Message], *, max_tokens: int = 512, temperature: float = 0.0) -> Iterator[str]:
-        return self.inner.stream(messages, max_tokens=max_tokens, temperature=temperature)
+    def stream(self, messages: list[Message], *, schema: dict[str, Any] | None = None, max_tokens: int = 512,
+               temperature: float = 0.0) -> Iterator[str]:
+        if schema is not None and temperature == 0.0:  # a structured greedy reply: served from the cache, whole
+            yield self.complete(messages, schema=schema, max_tokens=max_tokens)
+            return
+        yield from self.inner.stream(messages, max_tokens=max_tokens, temperature=temperature)
 
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)

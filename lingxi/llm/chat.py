@@ -40,9 +40,11 @@ class ChatModel:
     ) -> str:
         raise NotImplementedError
 
-    def stream(self, messages: list[Message], *, max_tokens: int = 512, temperature: float = 0.0) -> Iterator[str]:
-        """Token pieces as they are generated. Backends that cannot stream yield the whole reply once."""
-        yield self.complete(messages, max_tokens=max_tokens, temperature=temperature)
+    def stream(self, messages: list[Message], *, schema: dict[str, Any] | None = None, max_tokens: int = 512,
+               temperature: float = 0.0) -> Iterator[str]:
+        """Token pieces as they are generated (constrained to ``schema`` when given; ``parse_json`` reads the joined
+        pieces). Backends that cannot stream yield the whole reply once."""
+        yield self.complete(messages, schema=schema, max_tokens=max_tokens, temperature=temperature)
 
     def fork(self, name: str = "second") -> ChatModel:
         """A model that replies as this one does from a context of its own (a backend that keeps earlier messages
@@ -56,7 +58,10 @@ class ChatModel:
 
     def complete_json(self, messages: list[Message], schema: dict[str, Any], max_tokens: int = 512) -> dict[str, Any]:
         """A reply constrained to ``schema``, parsed. Raises ModelOutputError when it does not parse or fit."""
-        raw = self.complete(messages, schema=schema, max_tokens=max_tokens)
+        return self.parse_json(self.complete(messages, schema=schema, max_tokens=max_tokens), schema)
+
+    def parse_json(self, raw: str, schema: dict[str, Any]) -> dict[str, Any]:
+        """A reply constrained to ``schema`` (whole or streamed and joined), parsed and checked."""
         try:
             value = json.loads(raw)
         except json.JSONDecodeError as e:
@@ -227,12 +232,16 @@ class LocalChatModel(ChatModel):
         self.completion_tokens += int(usage.get("completion_tokens", 0))
         return str(out["choices"][0]["message"]["content"] or "")
 
-    def stream(self, messages: list[Message], *, max_tokens: int = 512, temperature: float = 0.0) -> Iterator[str]:
+    def stream(self, messages: list[Message], *, schema: dict[str, Any] | None = None, max_tokens: int = 512,
+               temperature: float = 0.0) -> Iterator[str]:
         with self._lock:
             self.calls += 1
             self._prefill(messages)
+            # a streamed completion reports no usage: its prompt is counted here, as `complete` counts it
+            self.prompt_tokens += len(self.llm.tokenize(self._chat_prompt(messages).encode("utf-8"), add_bos=False,
+                                                        special=True))
             for part in self.llm.create_chat_completion(
-                messages=messages, stream=True, **self._kwargs(None, max_tokens, temperature, None)
+                messages=messages, stream=True, **self._kwargs(schema, max_tokens, temperature, None)
             ):
                 piece = part["choices"][0]["delta"].get("content")
                 if piece:

@@ -94,9 +94,14 @@
     e.preventDefault();
     $("#ask-out").hidden = false; $("#steps").innerHTML = ""; $("#citations").innerHTML = "";
     $("#answer").textContent = body.dataset.thinking;
+    let drafting = false;
     await stream("/v1/ask", { question: $("#question").value }, (ev, d) => {
-      if (ev === "step") { const li = document.createElement("li"); li.className = "step " + d.kind; li.textContent = stepLine(d); $("#steps").append(li); }
+      if (ev === "token") {  // the draft as the model writes it; the answer event replaces it with the checked one
+        if (!drafting) { $("#answer").textContent = ""; $("#answer").classList.add("draft"); drafting = true; }
+        $("#answer").textContent += d.text;
+      } else if (ev === "step") { const li = document.createElement("li"); li.className = "step " + d.kind; li.textContent = stepLine(d); $("#steps").append(li); }
       else if (ev === "answer") {
+        $("#answer").classList.remove("draft");
         $("#answer").innerHTML = esc(d.answer).replace(/\[(\d+)\]/g, '<sup class="ref">[$1]</sup>');
         for (const c of d.citations) {
           const li = document.createElement("li");
