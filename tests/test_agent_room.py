@@ -51,12 +51,6 @@ def test_each_passage_is_shown_once_per_run_and_every_call_extends_the_same_mess
     # every later call starts with the earlier call's messages before its ask, unchanged
     assert second[: len(first) - 1] == first[:-1] and answer[: len(second) - 1] == second[:-1]
     assert "<passage" not in answer[-1]["content"] and "passages above" in answer[-1]["content"]
-    # the task rules are one message right after the system message, the same in every call (kept in a local
-    # model's context), so each ask is short
-    rules = first[1]["content"]
-    assert "READ:" in rules and "ANSWER:" in rules and "<passage" not in rules
-    assert all(sent[1]["content"] == rules for sent in chat.sent)
-    assert all(len(sent[-1]["content"]) < len(rules) / 2 for sent in chat.sent)
     # numbers are the run's: the second read's new passages continue after the first read's
     assert sorted(numbered(answer)) == list(range(1, len(numbered(answer)) + 1))
     assert min(numbered(second[len(first) - 1: -1])) == max(numbered(first)) + 1
@@ -83,7 +77,7 @@ def test_a_read_may_name_a_passage_an_earlier_read_shelved(demo_lib):
     assert agent.shelve(r, [writer]) == [1]
     sq = SubQuestion(1, "林舟是做什么的")
     steps = list(agent.read(r, others, sq.question, sq, need=[]))
-    assert "READ passages 2, 3 above" in chat.sent[0][-1]["content"]
+    assert "Read passages 2, 3 above" in chat.sent[0][-1]["content"]
     assert len(numbered(chat.sent[0])) == 3  # the earlier batch is still in front of the reader
     assert isinstance(steps[-1], Read) and steps[-1].verified
     assert r.findings[0].hit.chunk.id == writer.chunk.id

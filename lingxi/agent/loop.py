@@ -298,8 +298,6 @@ class SearchAgent:
             batch = render("room", first=first, last=first + len(new) - 1, passages="\n\n".join(
                 passage_block(n, h, self.config.passage_chars) for n, h in enumerate(new, first)))
             size = self.chat.count_tokens(batch)
-            if run.room_tokens == 0:  # the rules in front of the room take their share of the context
-                run.room_tokens = self.chat.count_tokens(template("room_rules"))
             if run.room_tokens + size > self.chat.context - self.config.room_reserve:
                 return None
             run.room.extend(new)
@@ -317,10 +315,7 @@ class SearchAgent:
         while the model writes it."""
         model = self.planner if kind == "plan" and self.planner is not None else self.chat
         messages: list[Message] = [{"role": "system", "content": template("system")}]
-        # the room's task rules, the same on every call, come before its passages: a local model keeps them in its
-        # context from call to call and question to question, so each call reads only its short ask
-        rules = [template("room_rules")] if room else []
-        messages += [{"role": "user", "content": b} for b in rules + (before or []) + (run.room_batches if room else [])]
+        messages += [{"role": "user", "content": b} for b in (before or []) + (run.room_batches if room else [])]
         messages.append({"role": "user", "content": prompt})
         for attempt in range(1, 2 + self.config.retries):
             if run.exhausted() and not (force and attempt == 1):
