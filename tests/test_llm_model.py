@@ -168,6 +168,10 @@ def test_openai_backend_against_llama_cpp_server(model_path):
         value = chat.complete_json([{"role": "user", "content": "3 days in Chengdu, as JSON with city and days"}],
                                    SCHEMA, max_tokens=60)
         assert isinstance(value["days"], int) and chat.calls == 1 and chat.prompt_tokens > 0
+        # streamed (server-sent events), as the agent's answer step asks for it: the same grammar, in pieces
+        pieces = list(chat.stream([{"role": "user", "content": "3 days in Chengdu, as JSON with city and days"}],
+                                  schema=SCHEMA, max_tokens=60))
+        assert len(pieces) > 3 and isinstance(chat.parse_json("".join(pieces), SCHEMA)["days"], int)
     finally:
         proc.terminate()
         proc.wait()

@@ -14,7 +14,7 @@ from typing import Any
 
 from lingxi.errors import BackendUnavailable, ModelOutputError
 from lingxi.llm.grammar import schema_grammar
-from lingxi.llm.http import check_base_url, post_json
+from lingxi.llm.http import check_base_url, post_events, post_json
 
 Message = dict[str, str]
 
@@ -263,12 +263,24 @@ class OpenAIChatModel(ChatModel):
         self.retries = retries
         self.context = context
 
-    def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
-        return post_json(f"{self.base_url}/chat/completions", payload, api_key=self.api_key, timeout=self.timeout,
-                         retries=self.retries, what="LLM server")
+    def stream(self, messages: list[Message], *, schema: dict[str, Any] | None = None, max_tokens: int = 512,
+               temperature: float = 0.0) -> Iterator[str]:
+        """The reply's pieces as the server sends them (``stream: true``, server-sent events)."""
+        payload = self._payload(messages, schema, max_tokens, temperature, None)
+        payload["stream"] = True
+        self.calls += 1
+        for event in post_events(f"{self.base_url}/chat/completions", payload, api_key=self.api_key,
+                                 timeout=self.timeout, retries=self.retries, what="LLM server"):
+            usage = event.get("usage") or {}
+            self.prompt_tokens += int(usage.get("prompt_tokens", 0))
+            for choice in event.get("choices") or []:
+                piece = (choice.get("delta") or {}).get("content")
+                if piece:
+                    self.completion_tokens += 1
+                    yield str(piece)
 
-    def complete(self, messages: list[Message], *, schema: dict[str, Any] | None = None, max_tokens: int = 512,
-                 temperature: float = 0.0, stop: list[str] | None = None) -> str:
+    def _payload(self, messages: list[Message], schema: dict[str, Any] | None, max_tokens: int, temperature: float,
+                 stop: list[str] | None) -> dict[str, Any]:
         payload: dict[str, Any] = {"model": self.model, "messages": messages, "max_tokens": max_tokens,
                                    "temperature": temperature, "seed": 0}
         if stop:
@@ -276,7 +288,15 @@ class OpenAIChatModel(ChatModel):
         if schema is not None:
             # llama.cpp's server reads "schema" on json_object; vLLM and OpenAI read json_schema.
             payload["response_format"] = {"type": "json_object", "schema": schema}
-        out = self._post(payload)
+        return payload
+
+    def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return post_json(f"{self.base_url}/chat/completions", payload, api_key=self.api_key, timeout=self.timeout,
+                         retries=self.retries, what="LLM server")
+
+    def complete(self, messages: list[Message], *, schema: dict[str, Any] | None = None, max_tokens: int = 512,
+                 temperature: float = 0.0, stop: list[str] | None = None) -> str:
+        out = self._post(self._payload(messages, schema, max_tokens, temperature, stop))
         try:
             content = out["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError) as e:
