@@ -50,7 +50,7 @@ class AgentConfig:
     max_subquestions: int = 3
     k: int = 6  # hits per search
     read_k: int = 4  # passages a sub-question's read shows the model
-    answer_k: int = 6  # passages the answer step reads, pooled round-robin over every search
+    answer_k: int = 5  # passages the answer step reads, pooled round-robin over every search (as many as RAG reads)
     passage_chars: int = 700
     max_llm_calls: int = 12
     max_seconds: float = 300.0
