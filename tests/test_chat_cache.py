@@ -38,3 +38,14 @@ def test_another_model_is_a_miss(tmp_path):
     b = ScriptedChat(["from b"])
     b.name = "other"
     assert CachedChatModel(b, conn).complete([{"role": "user", "content": "q"}]) == "from b"
+
+
+def test_a_streamed_structured_reply_keeps_its_schema(tmp_path):
+    conn = sqlite3.connect(tmp_path / "c.db", isolation_level=None)
+    inner = ScriptedChat([{"a": "one"}, {"a": "sampled"}])
+    chat = CachedChatModel(inner, conn)
+    msgs = [{"role": "user", "content": "q"}]
+    assert "".join(chat.stream(msgs, schema=SCHEMA)) == '{"a": "one"}'  # greedy: cached, whole
+    assert chat.complete_json(msgs, SCHEMA) == {"a": "one"} and inner.calls == 1
+    assert "".join(chat.stream(msgs, schema=SCHEMA, temperature=0.7)) == '{"a": "sampled"}'
+    assert inner.schemas[-1] == SCHEMA  # a sampled stream still reaches the model with its schema

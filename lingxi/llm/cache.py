@@ -63,7 +63,7 @@ class CachedChatModel(ChatModel):
         if schema is not None and temperature == 0.0:  # a structured greedy reply: served from the cache, whole
             yield self.complete(messages, schema=schema, max_tokens=max_tokens)
             return
-        yield from self.inner.stream(messages, max_tokens=max_tokens, temperature=temperature)
+        yield from self.inner.stream(messages, schema=schema, max_tokens=max_tokens, temperature=temperature)
 
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)

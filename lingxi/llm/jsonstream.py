@@ -15,6 +15,7 @@ class FieldText:
 
     def __init__(self, key: str) -> None:
         self._start = re.compile(r'[{,]\s*' + re.escape(json.dumps(key)) + r'\s*:\s*"')
+        self._at: int | None = None  # where in ``raw`` the field's undecoded text starts, once its key was read
         self.raw = ""
         self.text = ""  # the field's text decoded so far
         self.done = False  # the field's closing quote was read
@@ -23,22 +24,24 @@ class FieldText:
         self.raw += piece
         if self.done:
             return ""
-        m = self._start.search(self.raw)
-        if m is None:
-            return ""
-        text, done = _decode(self.raw, m.end())
-        new = text[len(self.text):]
-        self.text, self.done = text, done
+        if self._at is None:
+            m = self._start.search(self.raw)
+            if m is None:
+                return ""
+            self._at = m.end()
+        new, self._at, self.done = _decode(self.raw, self._at)
+        self.text += new
         return new
 
 
-def _decode(raw: str, i: int) -> tuple[str, bool]:
-    """The JSON string that starts at ``raw[i]`` (after its opening quote), as far as it is complete."""
+def _decode(raw: str, i: int) -> tuple[str, int, bool]:
+    """The JSON string text from ``raw[i]`` on, as far as it is complete: the text, where decoding stopped, and
+    whether the closing quote was reached."""
     out: list[str] = []
     while i < len(raw):
         c = raw[i]
         if c == '"':
-            return "".join(out), True
+            return "".join(out), i + 1, True
         if c != "\\":
             out.append(c)
             i += 1
@@ -63,7 +66,7 @@ def _decode(raw: str, i: int) -> tuple[str, bool]:
             continue
         out.append(_ESCAPES.get(e, e))
         i += 2
-    return "".join(out), False
+    return "".join(out), i, False
 
 
 def _hex(digits: str) -> int | None:
