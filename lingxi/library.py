@@ -74,7 +74,8 @@ def make_chat(settings: Settings, progress: Callable[[int, int], None] | None = 
         return OpenAIChatModel(settings.llm_url, model or settings.llm_model, api_key=settings.llm_api_key or None,
                                context=settings.llm_context)
     path = resolve_model(model or settings.llm_model, settings.model_cache, progress)
-    return LocalChatModel(path, threads=settings.threads, context=settings.llm_context, speculative=settings.speculative)
+    return LocalChatModel(path, threads=settings.threads, context=settings.llm_context, speculative=settings.speculative,
+                          jump_forward=settings.jump_forward)
 
 
 _PLANNERS: dict[tuple[object, ...], ChatModel] = {}

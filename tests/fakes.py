@@ -20,6 +20,10 @@ class ScriptedChat(ChatModel):
         self.sent: list[list[Message]] = []
         self.schemas: list[dict[str, Any] | None] = []
         self.max_tokens: list[int] = []
+        self.prepared: list[tuple[int, list[Message]]] = []  # (calls made before, messages) of each ``prepare``
+
+    def prepare(self, messages) -> None:
+        self.prepared.append((self.calls, list(messages)))
 
     def complete(self, messages, *, schema=None, max_tokens=512, temperature=0.0, stop=None) -> str:
         self.sent.append(messages)

@@ -8,7 +8,7 @@ import re
 from lingxi.agent import REPAIRS, AgentConfig, SearchAgent
 from lingxi.agent.steps import Gather, Read
 
-from fakes import ScriptedChat
+from fakes import ScriptedChat, passage_with
 
 
 def numbered(messages):
@@ -170,3 +170,35 @@ def test_the_answer_step_streams_its_text_while_it_is_written(demo_lib):
     assert not any(isinstance(s, Token) for s in ans.steps)  # streamed, not kept
     assert seen.index(tokens[0]) < seen.index(draft)
     assert 0 <= ans.timings["first_text_after_read_s"] <= ans.timings["total_s"]
+
+
+def test_the_model_reads_the_answers_passages_before_the_answer_call(demo_lib):
+    def final(m):
+        a, b = cite("嘉宾林舟的建议")(m), cite("林舟是一位旅行作家")(m)
+        return {"found": True, "short_answer": "林舟，旅行作家", "answer": f"是林舟的建议[{a}]，她是一位旅行作家[{b}]。",
+                "next_query": ""}
+
+    seen: list = []
+    chat = ScriptedChat([read("嘉宾林舟的建议", "林舟"), read("林舟是一位旅行作家", "旅行作家"), final])
+    agent = SearchAgent(chat, lambda q, k: demo_lib.search(q, k=k, per_note=3),
+                        AgentConfig(repairs=REPAIRS, room=True, early_stop=False))
+    ans = agent.ask("成都攻略里早上看熊猫的建议来自哪位播客嘉宾？她是做什么的？", seen.append)
+    answer_call = chat.sent[-1]
+    # read ahead: after the hops' calls, before the answer call, exactly the messages the answer call starts with
+    assert chat.prepared == [(len(chat.sent) - 1, answer_call[:-1])]
+    gather = next(s for s in ans.steps if isinstance(s, Gather))
+    assert gather.seconds >= 0 and seen.index(gather) > max(seen.index(s) for s in seen if isinstance(s, Read))
+    t = ans.timings
+    assert 0 <= t["first_text_after_read_s"] <= t["first_text_after_search_s"] <= t["total_s"]
+
+
+def test_without_the_room_nothing_is_read_ahead(demo_lib):
+    def final(m):
+        return {"found": True, "short_answer": "林舟", "answer": f"林舟[{passage_with(m, '嘉宾林舟的建议')}]。",
+                "next_query": ""}
+
+    chat = ScriptedChat([read("嘉宾林舟的建议", "林舟"), read("林舟是一位旅行作家", "旅行作家"), final])
+    agent = SearchAgent(chat, lambda q, k: demo_lib.search(q, k=k, per_note=3),
+                        AgentConfig(repairs=REPAIRS, room=False, early_stop=False))
+    agent.ask("成都攻略里早上看熊猫的建议来自哪位播客嘉宾？她是做什么的？")
+    assert chat.prepared == []

@@ -88,21 +88,27 @@ class SearchAgent:
         if len(question) > 2000:
             raise BadInput(f"question is {len(question)} characters; the limit is 2000")
         run = Run(self, question.strip())
-        last_read, first_text = run.started, None  # first_text: seconds from the last read to the first answer text
+        # seconds from the last read (of a hop's passages, or of the answer's) and from the last search to the
+        # first answer text
+        last_read = last_search = run.started
+        first_text = after_search = None
         for step in self._steps(run):
             if first_text is None and isinstance(step, Token | Answer):
-                first_text = time.perf_counter() - last_read
+                first_text, after_search = time.perf_counter() - last_read, time.perf_counter() - last_search
             if not isinstance(step, Token):
                 run.steps.append(step)
             yield step
-            if isinstance(step, Read | Search):
+            if isinstance(step, Read | Search | Gather):
                 last_read = time.perf_counter()
+            if isinstance(step, Search):
+                last_search = time.perf_counter()
         done = time.perf_counter()
         return Result(run.question, run.text, run.citations, tuple(run.steps), short=run.short, found=run.found,
                       timings={"total_s": round(done - run.started, 3), "llm_calls": run.llm_calls,
                                "llm_s": round(run.llm_seconds, 3), "search_s": round(run.search_seconds, 3),
                                "searches": len(run.queries), "after_read_s": round(done - last_read, 3),
-                               "first_text_after_read_s": round(first_text or 0.0, 3)})
+                               "first_text_after_read_s": round(first_text or 0.0, 3),
+                               "first_text_after_search_s": round(after_search or 0.0, 3)})
 
     def _steps(self, run: Run) -> Iterator[Step]:
         yield from self._repair(run, "plan")
@@ -225,9 +231,13 @@ class SearchAgent:
         found = (f"\nAlready found (verified in the notes):\n{findings}" if findings else "") + \
             (f"\n{note}\n" if note else "")
         nums = self.shelve(run, pool)
-        yield Gather(passages=tuple({"n": n, "title": h.title, "locator": h.chunk.locator.label()}
-                                    for n, h in zip(nums or range(1, len(pool) + 1), pool)),
-                     chunk_ids=tuple(h.chunk.id for h in pool))
+        gathered = tuple({"n": n, "title": h.title, "locator": h.chunk.locator.label()}
+                         for n, h in zip(nums or range(1, len(pool) + 1), pool))
+        t = time.perf_counter()
+        if nums:  # the model reads the passages new to it now, so the answer call reads only its instructions
+            self.chat.prepare(self.messages(run, room=True))
+        run.llm_seconds += time.perf_counter() - t
+        yield Gather(passages=gathered, chunk_ids=tuple(h.chunk.id for h in pool), seconds=time.perf_counter() - t)
         if nums:
             prompt = render("answer_room", question=run.question, language_rule=language_rule(run.question),
                             findings=found, ids=", ".join(map(str, nums)), first=nums[0])
@@ -314,9 +324,7 @@ class SearchAgent:
         before the prompt). With ``stream``, the text of that field of the reply is yielded as ``Token`` steps
         while the model writes it."""
         model = self.planner if kind == "plan" and self.planner is not None else self.chat
-        messages: list[Message] = [{"role": "system", "content": template("system")}]
-        messages += [{"role": "user", "content": b} for b in (before or []) + (run.room_batches if room else [])]
-        messages.append({"role": "user", "content": prompt})
+        messages = self.messages(run, room, before) + [{"role": "user", "content": prompt}]
         for attempt in range(1, 2 + self.config.retries):
             if run.exhausted() and not (force and attempt == 1):
                 yield Call(step=kind, attempt=attempt, error="budget exhausted before the model call")
@@ -336,6 +344,13 @@ class SearchAgent:
             finally:
                 run.llm_seconds += time.perf_counter() - t
         return None
+
+    @staticmethod
+    def messages(run: Run, room: bool = False, before: list[str] | None = None) -> list[Message]:
+        """The messages a call's prompt follows: the system prompt, ``before``, and with ``room`` the reading room's
+        batches of passages."""
+        messages: list[Message] = [{"role": "system", "content": template("system")}]
+        return messages + [{"role": "user", "content": b} for b in (before or []) + (run.room_batches if room else [])]
 
     def _plan_schema(self) -> dict[str, Any]:
         return {"type": "object", "required": ["sub_questions"], "properties": {

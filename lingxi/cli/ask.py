@@ -49,7 +49,8 @@ def describe(step: Step) -> str:
         verdict = "verified" if step.verified else "not verified" if step.found else "not found"
         return f"read {len(step.chunk_ids)} passages for {step.question[:50]!r}: {step.answer[:80]!r} ({verdict})"
     if isinstance(step, Gather):
-        return f"answer from {len(step.passages)} passages: " + "; ".join(
+        took = f" ({step.seconds:.1f} s)" if step.seconds >= 0.05 else ""
+        return f"read {len(step.passages)} passages for the answer{took}: " + "; ".join(
             f"[{p['n']}] {p['title'][:24]}" for p in step.passages)
     if isinstance(step, Draft):
         return f"drafted {step.short_answer[:60]!r}: {step.cited} citation(s) verified"

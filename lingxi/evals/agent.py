@@ -81,6 +81,7 @@ class Tally:
     refused_gold_read: list[float] = field(default_factory=list)  # ... while a passage it read held the gold answer
     after_read: list[float] = field(default_factory=list)  # seconds from the agent's last read to its answer
     first_text: list[float] = field(default_factory=list)  # … to the first text of its answer (streamed or whole)
+    first_text_search: list[float] = field(default_factory=list)  # seconds from the last search to that text
 
     def mark(self) -> tuple[int, int, int]:
         return self.cites, self.cites_ok, len(self.support)
@@ -95,7 +96,9 @@ class Tally:
                 "cited": self.cites - cites, "cited_valid": self.cites_ok - ok,
                 **({"support_recall": self.support[-1]} if len(self.support) > support else {}),
                 **({"after_read_s": self.after_read[-1], "first_text_after_read_s": self.first_text[-1]}
-                   if self.first_text and len(self.first_text) == len(self.latency) else {})}
+                   if self.first_text and len(self.first_text) == len(self.latency) else {}),
+                **({"first_text_after_search_s": self.first_text_search[-1]}
+                   if self.first_text_search and len(self.first_text_search) == len(self.latency) else {})}
 
     def add(self, rec: dict[str, Any]) -> None:
         """One trace record back into the tally (the inverse of what the run logged)."""
@@ -117,6 +120,8 @@ class Tally:
         if "first_text_after_read_s" in rec:
             self.after_read.append(float(rec["after_read_s"]))
             self.first_text.append(float(rec["first_text_after_read_s"]))
+        if "first_text_after_search_s" in rec:
+            self.first_text_search.append(float(rec["first_text_after_search_s"]))
 
     def metrics(self) -> dict[str, float]:
         def mean(xs: list[float] | list[int]) -> float:
@@ -144,6 +149,8 @@ class Tally:
             out["answer_after_read_p50_ms"] = round(statistics.median(self.after_read) * 1000, 0)
         if self.first_text:
             out["first_text_after_read_p50_ms"] = round(statistics.median(self.first_text) * 1000, 0)
+        if self.first_text_search:
+            out["first_text_after_search_p50_ms"] = round(statistics.median(self.first_text_search) * 1000, 0)
         return out
 
 
@@ -237,6 +244,8 @@ def _run_question(
             tally.after_read.append(float(ans.timings["after_read_s"]))
         if "first_text_after_read_s" in ans.timings:
             tally.first_text.append(float(ans.timings["first_text_after_read_s"]))
+        if "first_text_after_search_s" in ans.timings:
+            tally.first_text_search.append(float(ans.timings["first_text_after_search_s"]))
         if trace is not None:
             trace.update(citations_held=held, refused=not ans.found, refused_gold_read=tally.refused_gold_read[-1])
     tally.latency.append(time.perf_counter() - t)

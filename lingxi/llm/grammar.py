@@ -76,13 +76,20 @@ def json_grammar(schema: dict[str, Any]) -> str:
 def schema_grammar(llm: Any, schema: dict[str, Any]) -> Any:
     """A ``LlamaGrammar`` for ``schema``, checked by llama.cpp's own parser first: llama-cpp-python passes a grammar
     that does not parse on to the sampler chain as a null pointer, and the process dies on the first token."""
+    try:
+        return checked_grammar(llm, json_grammar(schema))
+    except BadInput as e:
+        raise BadInput(f"llama.cpp cannot parse the grammar built for schema "
+                       f"{json.dumps(schema, ensure_ascii=False)[:200]}") from e
+
+
+def checked_grammar(llm: Any, text: str) -> Any:
+    """A ``LlamaGrammar`` for GBNF ``text``, checked by llama.cpp's own parser first (see ``schema_grammar``)."""
     import llama_cpp
     from llama_cpp.llama_grammar import LlamaGrammar
 
-    text = json_grammar(schema)
     sampler = llama_cpp.llama_sampler_init_grammar(llm._model.vocab, text.encode("utf-8"), b"root")
     if not sampler:
-        raise BadInput(f"llama.cpp cannot parse the grammar built for schema "
-                       f"{json.dumps(schema, ensure_ascii=False)[:200]}")
+        raise BadInput(f"llama.cpp cannot parse the grammar {text[:200]!r}")
     llama_cpp.llama_sampler_free(sampler)
     return LlamaGrammar.from_string(text, verbose=False)
