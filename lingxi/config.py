@@ -104,7 +104,8 @@ class Settings:
     llm_api_key: str = ""
     llm_context: int = 4096
     speculative: bool = False
-    jump_forward: bool = True  # the local model writes the text a JSON schema fixes instead of sampling it
+    jump_forward: bool = False  # the local model writes the text a JSON schema fixes instead of sampling it
+    greedy_loop: bool = True  # greedy structured replies check the grammar on the model's first choice only
     planner_model: str = ""  # the agent's planner: "" a second context of the chat model, "off", or a model
     explore_ttl_hours: float = 24.0
     asr_languages: tuple[str, ...] = ("zh", "en")
@@ -160,7 +161,8 @@ class Settings:
             "llm_api_key": env("LINGXI_LLM_API_KEY", ""),
             "llm_context": _env_int("LINGXI_LLM_CONTEXT", 4096),
             "speculative": env("LINGXI_SPECULATIVE", "0").lower() in ("1", "true", "yes", "on"),
-            "jump_forward": env("LINGXI_JUMP_FORWARD", "1").lower() in ("1", "true", "yes", "on"),
+            "jump_forward": env("LINGXI_JUMP_FORWARD", "0").lower() in ("1", "true", "yes", "on"),
+            "greedy_loop": env("LINGXI_GREEDY_LOOP", "1").lower() in ("1", "true", "yes", "on"),
             "planner_model": env("LINGXI_AGENT_PLANNER", ""),
             "explore_ttl_hours": _env_num("LINGXI_EXPLORE_TTL", 24.0, float),
             # Languages a recording may be in (Whisper codes, comma-separated; empty: any of Whisper's 99).

@@ -75,7 +75,7 @@ def make_chat(settings: Settings, progress: Callable[[int, int], None] | None = 
                                context=settings.llm_context)
     path = resolve_model(model or settings.llm_model, settings.model_cache, progress)
     return LocalChatModel(path, threads=settings.threads, context=settings.llm_context, speculative=settings.speculative,
-                          jump_forward=settings.jump_forward)
+                          jump_forward=settings.jump_forward, greedy_loop=settings.greedy_loop)
 
 
 _PLANNERS: dict[tuple[object, ...], ChatModel] = {}

@@ -120,6 +120,22 @@ def test_the_model_gives_the_grammars_reply_sampling_fewer_tokens(models, i):
 
 
 @pytest.mark.model
+@pytest.mark.parametrize("i", range(len(PROMPTS)))
+def test_greedy_replies_written_here_are_llama_cpps_own(models, i):
+    _, full = models
+    messages, schema = PROMPTS[i]
+    from lingxi.llm.grammar import schema_grammar
+
+    theirs = full.llm.create_chat_completion(messages=messages, max_tokens=200, temperature=0.0, top_k=1,
+                                             grammar=schema_grammar(full.llm, schema))
+    assert full._walks(schema, 0.0) and not full._walks(schema, 0.7)
+    from lingxi.llm.chat import LocalChatModel
+
+    assert not LocalChatModel(full.model_path, greedy_loop=False)._walks(schema, 0.0)
+    assert full.complete(messages, schema=schema, max_tokens=200) == theirs["choices"][0]["message"]["content"]
+
+
+@pytest.mark.model
 def test_streamed_pieces_are_the_reply_and_a_cut_reply_does_not_parse(models):
     jump, _ = models
     messages, schema = PROMPTS[0]
@@ -139,7 +155,7 @@ def test_greedy_tokens_under_a_grammar_are_llama_cpps_own(models):
 
     jump, _ = models
     llm, grammar = jump.llm, json_grammar(EXTRACT)
-    prompt = llm.tokenize(jump._format(PROMPTS[0][0]).encode(), add_bos=False, special=True)
+    prompt = jump._prompt_tokens(PROMPTS[0][0])
 
     def until_end(tokens):
         out = []

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lingxi.errors import BackendUnavailable, BadInput, ModelOutputError
+from lingxi.llm import jumpforward
 from lingxi.llm.grammar import checked_grammar, schema_grammar
 from lingxi.llm.http import check_base_url, post_events, post_json
 from lingxi.llm.jumpforward import Literal, Sample, walk, walkable
@@ -115,9 +116,11 @@ class LocalChatModel(ChatModel):
         context: int = 4096,
         speculative: bool = False,
         seed: int = 0,
-        jump_forward: bool = True,
+        jump_forward: bool = False,
+        greedy_loop: bool = True,
     ) -> None:
-        """``jump_forward``: write the text a JSON schema fixes instead of sampling it (``jumpforward.py``)."""
+        """``jump_forward``: write the text a JSON schema fixes instead of sampling it (``jumpforward.py``);
+        ``greedy_loop``: greedy structured replies by lingxi's own loop (see ``_walks``)."""
         super().__init__()
         self.model_path = Path(model_path)
         self.name = f"local:{self.model_path.name}"
@@ -126,6 +129,7 @@ class LocalChatModel(ChatModel):
         self.speculative = speculative
         self.seed = seed
         self.jump_forward = jump_forward
+        self.greedy_loop = greedy_loop
         self._llm: Any = None
         self._formatter: Any = None
         self._grammars: dict[str, Any] = {}
@@ -150,7 +154,7 @@ class LocalChatModel(ChatModel):
         with self._lock:
             if name not in self._forks:
                 self._forks[name] = LocalChatModel(self.model_path, self.threads, self.context, self.speculative,
-                                                   self.seed, self.jump_forward)
+                                                   self.seed, self.jump_forward, self.greedy_loop)
             return self._forks[name]
 
     def count_tokens(self, text: str) -> int:
@@ -243,7 +247,7 @@ class LocalChatModel(ChatModel):
 
     def complete(self, messages: list[Message], *, schema: dict[str, Any] | None = None, max_tokens: int = 512,
                  temperature: float = 0.0, stop: list[str] | None = None) -> str:
-        if schema is not None and not stop and self.jump_forward and walkable(schema):
+        if schema is not None and not stop and self._walks(schema, temperature):
             with self._lock:
                 self._prefill(messages)
                 return "".join(self._jump(messages, schema, max_tokens, temperature))
@@ -259,7 +263,7 @@ class LocalChatModel(ChatModel):
     def stream(self, messages: list[Message], *, schema: dict[str, Any] | None = None, max_tokens: int = 512,
                temperature: float = 0.0) -> Iterator[str]:
         with self._lock:
-            if schema is not None and self.jump_forward and walkable(schema):
+            if schema is not None and self._walks(schema, temperature):
                 self._prefill(messages)
                 yield from self._jump(messages, schema, max_tokens, temperature)
                 return
@@ -277,9 +281,10 @@ class LocalChatModel(ChatModel):
                     yield piece
 
 
-    def _format(self, messages: list[Message]) -> str:
-        """The prompt as the model's own chat template writes it (as ``create_chat_completion`` does), opened for
-        the reply; ChatML when the model file has no template."""
+    def _prompt_tokens(self, messages: list[Message]) -> list[int]:
+        """The prompt's tokens as ``create_chat_completion`` makes them: the model's own chat template (ChatML when
+        the model file has none), opened for the reply, with a BOS token where the model wants one and the
+        template did not write it."""
         llm = self.llm
         if self._formatter is None:
             template = llm.metadata.get("tokenizer.chat_template")
@@ -292,20 +297,34 @@ class LocalChatModel(ChatModel):
                     bos_token=llm._model.token_get_text(bos) if bos != -1 else "", stop_token_ids=[eos])
             else:
                 self._formatter = False
-        return str(self._formatter(messages=messages).prompt) if self._formatter else self._chat_prompt(messages)
+        if not self._formatter:
+            text, added = self._chat_prompt(messages), False
+        else:
+            result = self._formatter(messages=messages)
+            text, added = str(result.prompt), bool(result.added_special)
+        return list(llm.tokenize(text.encode("utf-8"), add_bos=not added, special=True))
+
+    def _walks(self, schema: dict[str, Any], temperature: float) -> bool:
+        """Whether a reply to ``schema`` is written here (``_jump``) rather than by ``create_chat_completion``: with
+        jump-forward on, or when decoding is greedy (the grammar then is checked on the model's first choice only,
+        the same tokens as llama.cpp's sampler picks, faster)."""
+        return (self.jump_forward and walkable(schema)) or \
+            (self.greedy_loop and temperature == 0.0 and not self.speculative)
 
     def _jump(self, messages: list[Message], schema: dict[str, Any], max_tokens: int,
               temperature: float) -> Iterator[str]:
-        """A reply constrained to ``schema`` with its fixed text written, not sampled: the pieces as they come.
-        Called with the lock held and the context prefilled. A reply cut short by ``max_tokens`` stops where it is
-        (and does not parse, as a cut grammar-constrained reply does not)."""
+        """A reply constrained to ``schema``, the pieces as they come: with jump-forward on, its fixed text written,
+        not sampled; else the whole reply sampled under the schema's grammar. Called with the lock held and the
+        context prefilled. A reply cut short by ``max_tokens`` stops where it is (and does not parse, as a cut
+        grammar-constrained reply does not)."""
         llm = self.llm
         llm.set_seed(self.seed)
-        prompt = llm.tokenize(self._format(messages).encode("utf-8"), add_bos=False, special=True)
+        prompt = self._prompt_tokens(messages)
         self.calls += 1
         self.prompt_tokens += len(prompt)
         # the context is the model's own tokens where it sampled and each literal's tokens where it was written
-        ops, ids, left = walk(schema), list(prompt), max_tokens
+        ops = walk(schema) if self.jump_forward and walkable(schema) else jumpforward.whole(schema)
+        ids, left = list(prompt), max_tokens
         op: Literal | Sample | None = next(ops)
         while op is not None:
             got: str | None = None

@@ -102,6 +102,11 @@ def _one_of(*values: bytes) -> Callable[[bytes], bool]:
     return lambda out: out in values
 
 
+def whole(schema: dict[str, Any]) -> Walk:
+    """The reply to ``schema`` sampled whole under its grammar, until the model ends it (no text written for it)."""
+    yield Sample(grammar.json_grammar(schema), lambda out: False)
+
+
 def walk(schema: dict[str, Any]) -> Walk:
     """The reply to ``schema`` as fixed text and sampled values, in order; send each sampled value's text back.
 
