@@ -414,7 +414,7 @@ class Library:
         anything else)."""
         mode = self.default_mode()
         return SearchAgent(chat, lambda q, k: self.search(q, k=k, mode=mode, per_note=2, filters=filters), config,
-                           planner=self.planner(chat))
+                           planner=self.planner(chat), around=self.store.around)
 
     def planner(self, chat: ChatModel) -> ChatModel | None:
         """The model that writes the agent's plans (``LINGXI_AGENT_PLANNER``): by default a second context of

@@ -202,3 +202,53 @@ def test_without_the_room_nothing_is_read_ahead(demo_lib):
                         AgentConfig(repairs=REPAIRS, room=False, early_stop=False))
     agent.ask("成都攻略里早上看熊猫的建议来自哪位播客嘉宾？她是做什么的？")
     assert chat.prepared == []
+
+
+def test_store_around_gives_a_chunks_neighbours_in_its_note_in_order(demo_lib):
+    note = next(n for n in demo_lib.list_notes(kind="shownotes") if "林舟" in n["title"])
+    chunks = demo_lib.get_note(note["id"]).chunks
+    assert [c.ord for c in demo_lib.store.around(chunks[1])] == [0, 2]
+    assert [c.ord for c in demo_lib.store.around(chunks[0])] == [1]  # the first has nothing before it
+    assert [c.ord for c in demo_lib.store.around(chunks[-1], span=2)] == [len(chunks) - 3, len(chunks) - 2]
+    assert all(c.note_id == note["id"] for c in demo_lib.store.around(chunks[3], span=5))
+
+
+def _maybe(needle, answer):
+    """A read that answers when the passage holding ``needle`` is shown, and finds nothing otherwise."""
+    def pick(m):
+        n = next((n for n, body in numbered(m).items() if needle in body), None)
+        return {"found": n is not None, "answer": answer if n else "", "passage": n or 0, "next_query": ""}
+    return pick
+
+
+def _context_run(lib, chars):
+    # two hops, as the library's agent searches (two passages per note): the guest's job is stated only in the
+    # episode's description, which no search ranks among the passages read; a chapter heading of that episode is
+    replies = [_maybe("嘉宾林舟的建议", "林舟"), _maybe("林舟是一位旅行作家", "旅行作家"),
+               _maybe("林舟是一位旅行作家", "旅行作家"), lambda m: {"found": False, "answer": "", "short_answer": "",
+                                                          "next_query": ""}]
+    agent = SearchAgent(ScriptedChat(replies), lambda q, k: lib.search(q, k=k, per_note=2),
+                        AgentConfig(repairs=("split_asks",), room=True, context_chars=chars), around=lib.store.around)
+    return agent.ask("成都攻略里早上看熊猫的建议来自哪位播客嘉宾？她是做什么的？")
+
+
+def test_a_short_passage_is_read_with_the_passages_beside_it(demo_lib):
+    ans = _context_run(demo_lib, 40)
+    reads = [s for s in ans.steps if isinstance(s, Read)]
+    assert [(r.answer, r.verified) for r in reads] == [("林舟", True), ("旅行作家", True)]
+    # each passage read beside a heading is a passage of its own: the citation names the description's place
+    cited = {c.quote: c for c in ans.citations}
+    assert "本期嘉宾林舟是一位旅行作家，在成都住了五年。" in cited
+    desc = cited["本期嘉宾林舟是一位旅行作家，在成都住了五年。"]
+    assert desc.quote in demo_lib.store.get_chunks([desc.chunk_id])[0].text
+    # a read counts the passages a search ranked (read_k), those beside them come with them
+    searches = [s for s in ans.steps if type(s).__name__ == "Search"]
+    assert all(len(s.hits) <= AgentConfig().k for s in searches)
+    assert len(reads[1].chunk_ids) > AgentConfig().read_k
+
+
+def test_without_context_the_heading_is_read_alone(demo_lib):
+    ans = _context_run(demo_lib, 0)
+    reads = [s for s in ans.steps if isinstance(s, Read)]
+    assert reads[0].verified and not any(r.answer == "旅行作家" for r in reads)
+    assert all(len(r.chunk_ids) <= AgentConfig().read_k for r in reads)

@@ -6,6 +6,7 @@ errors in our own code are raised. Checks and fixes of a run are named repairs (
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -15,14 +16,14 @@ from lingxi.agent.cite import MARKS, citation, cite, verify
 from lingxi.agent.prompts import render, template
 from lingxi.agent.repairs import REGISTRY, Repair
 from lingxi.agent.safety import neutralize
-from lingxi.agent.state import AgentConfig, Finding, Run
+from lingxi.agent.state import AgentConfig, Finding, Run, first
 from lingxi.agent.steps import Answer, Call, Draft, Gather, Plan, Read, Search, SubQuestion, Token
 from lingxi.agent.text import anchors, language_rule, names, states, states_all
 from lingxi.errors import BadInput, ModelOutputError
 from lingxi.llm.chat import ChatModel, Message
 from lingxi.llm.jsonstream import FieldText
 from lingxi.types import Answer as Result
-from lingxi.types import Hit, Step
+from lingxi.types import Chunk, Hit, Step
 
 SearchFn = Callable[[str, int], list[Hit]]
 Steps = Generator[Step, None, Any]
@@ -64,11 +65,13 @@ def interleave(ranked: list[list[Hit]]) -> list[Hit]:
 
 class SearchAgent:
     def __init__(self, chat: ChatModel, search: SearchFn, config: AgentConfig | None = None,
-                 planner: ChatModel | None = None) -> None:
+                 planner: ChatModel | None = None, around: Callable[[Chunk], list[Chunk]] | None = None) -> None:
         """``planner``: another model for the plan step (a smaller one: it reads no passages). It gets the plan's
         instructions and examples as a message of their own, which a local model keeps in its context from one
-        question to the next, so each plan reads only its question."""
+        question to the next, so each plan reads only its question. ``around``: a chunk's neighbours in its note
+        (the passages read beside a short one)."""
         self.chat, self.search, self.config, self.planner = chat, search, config or AgentConfig(), planner
+        self.around = around
         self.repairs: list[Repair] = [REGISTRY[name]() for name in self.config.repairs]
 
     def ask(self, question: str, on_step: Callable[[Step], None] | None = None) -> Result:
@@ -162,8 +165,8 @@ class SearchAgent:
         seen: set[str] = set()
         for _ in range(self.config.searches_per_subquestion):
             yield self.search_step(run, query)
-            hits = [h for h in interleave(run.results[-1:] + run.results[:1]) if h.chunk.id not in seen]
-            hits = hits[: self.config.read_k]
+            hits = first([h for h in interleave(run.results[-1:] + run.results[:1]) if h.chunk.id not in seen],
+                         self.config.read_k)
             seen.update(h.chunk.id for h in hits)
             if not hits or run.exhausted():
                 return
@@ -211,7 +214,7 @@ class SearchAgent:
 
     def pool(self, run: Run) -> list[Hit]:
         """Passages for the answer: those a finding was verified in, then round-robin over the searches."""
-        return interleave([[f.hit for f in run.findings]] + run.results)[: self.config.answer_k]
+        return first(interleave([[f.hit for f in run.findings]] + run.results), self.config.answer_k)
 
     def _answer(self, run: Run, note: str = "") -> Iterator[Step]:
         """The answer step over the pool; when the model says the passages do not answer, one more search for what
@@ -289,12 +292,29 @@ class SearchAgent:
         if titled:
             hits = [h for h in hits if names(re.sub(r"\s*\([^)]*\)\s*$", "", h.title), titled)
                     and names(titled, re.sub(r"\s*\([^)]*\)\s*$", "", h.title))][:1]
+        shown, hits = hits, self.beside(hits)
         dt = time.perf_counter() - t
         run.search_seconds += dt
         run.queries.add(query)
         run.results.insert(0, hits) if first else run.results.append(hits)
         return Search(query=query, hits=tuple({"title": h.title, "locator": h.chunk.locator.label(),
-                                               "chunk_id": h.chunk.id} for h in hits), seconds=dt)
+                                               "chunk_id": h.chunk.id} for h in shown), seconds=dt)
+
+    def beside(self, hits: list[Hit]) -> list[Hit]:
+        """Each hit shorter than ``config.context_chars`` with its note's passages before and after it, in the
+        note's order, marked as read beside it (a chapter heading alone cannot say what the chapter says)."""
+        if self.around is None or self.config.context_chars <= 0:
+            return hits
+        have, out = {h.chunk.id for h in hits}, []
+        for h in hits:
+            if len(h.chunk.text.strip()) >= self.config.context_chars:
+                out.append(h)
+                continue
+            near = [c for c in self.around(h.chunk) if c.id not in have]
+            have.update(c.id for c in near)
+            tag = [dataclasses.replace(h, chunk=c, signals={"beside": h.chunk.id}, snippet="") for c in near]
+            out += [x for x in tag if x.chunk.ord < h.chunk.ord] + [h] + [x for x in tag if x.chunk.ord > h.chunk.ord]
+        return out
 
     def shelve(self, run: Run, hits: list[Hit]) -> list[int] | None:
         """With the reading room on, the room's numbers of ``hits``, those not in it yet added as one more batch of

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from lingxi.agent.prompts import render
-from lingxi.agent.state import Run
+from lingxi.agent.state import Run, first
 from lingxi.agent.steps import Fix, Plan, SubQuestion
 from lingxi.agent.text import CJK, adds_nothing, anchors, is_chinese, names, numbers, restates, states
 from lingxi.types import Step
@@ -248,7 +248,7 @@ class NumberAnswer(Repair):
             end = run.ends()[-1]
             query = f"{name} {run.question}"
             yield run.agent.search_step(run, query, first=True)
-            yield from run.agent.read(run, run.results[0][: run.config.read_k], f"{run.question} ({name})", end,
+            yield from run.agent.read(run, first(run.results[0], run.config.read_k), f"{run.question} ({name})", end,
                                       context=False, need=[name])
             read = run.last_read[2] if run.last_read else None
             got = read if read is not None and numbers(read.answer) else None

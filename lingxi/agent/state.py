@@ -45,6 +45,12 @@ def pick_repairs(spec: str | None) -> tuple[str, ...]:
     return tuple(r for r in REPAIRS if r in out)
 
 
+def first(hits: list[Hit], n: int) -> list[Hit]:
+    """The first ``n`` hits a search ranked, each with the passages shown beside it (``signals["beside"]``)."""
+    ranked = {h.chunk.id for h in [h for h in hits if "beside" not in h.signals][:n]}
+    return [h for h in hits if h.chunk.id in ranked or h.signals.get("beside") in ranked]
+
+
 @dataclass(frozen=True)
 class AgentConfig:
     max_subquestions: int = 3
@@ -63,6 +69,9 @@ class AgentConfig:
     # messages in its context)
     # (on by default: on the test split it scored higher at fewer tokens, docs/BENCHMARKS.md "Agent: reading room")
     room: bool = field(default_factory=lambda: os.environ.get("LINGXI_AGENT_ROOM", "1") not in ("0", "", "off"))
+    # a passage shorter than this (a chapter heading, a caption, a list line) says little alone: a read shows the
+    # passages beside it in its note too, each its own passage (so a citation still names its own place); 0: off
+    context_chars: int = field(default_factory=lambda: int(os.environ.get("LINGXI_AGENT_CONTEXT_CHARS", "40")))
     room_reserve: int = 1024  # context tokens kept free of the room for the system message, the ask and the reply
     repairs: tuple[str, ...] = field(default_factory=lambda: pick_repairs(os.environ.get("LINGXI_AGENT_REPAIRS")))
 

@@ -307,6 +307,11 @@ class NoteStore:
         by_id = {c.id: c for c in self._chunks(f"WHERE id IN ({marks})", tuple(chunk_ids))}
         return [by_id[i] for i in chunk_ids if i in by_id]
 
+    def around(self, chunk: Chunk, span: int = 1) -> list[Chunk]:
+        """The chunks of ``chunk``'s note up to ``span`` places before and after it, in the note's order."""
+        return list(self._chunks("WHERE note_id=? AND ord BETWEEN ? AND ? AND ord<>? ORDER BY ord",
+                                 (chunk.note_id, chunk.ord - span, chunk.ord + span, chunk.ord)))
+
     def _chunks(self, where: str, args: tuple[Any, ...]) -> Iterator[Chunk]:
         for r in self.conn.execute(
             f"SELECT id, note_id, ord, text, start_s, end_s, char_start, char_end, meta, image, box FROM chunks {where}",
