@@ -561,3 +561,16 @@ def test_a_claim_is_cited_only_to_a_passage_that_backs_it(en_lib):
     ans = a.ask(q)
     assert [c.title for c in ans.citations] == ["Front Row (software)"] and ans.short == "keyboard function keys"
     check_citations(en_lib, ans)
+
+
+def test_a_recordings_passage_backs_the_time_it_is_at():
+    from lingxi.agent.cite import backing
+    from lingxi.types import Chunk, Hit, Locator
+    timed = Hit(chunk=Chunk("什么是模型蒸馏", Locator(start_s=3469.0, end_s=3600.0), id="n:1", note_id="n"),
+                title="DeepSeek 那期", source="s", kind="shownotes", score=1.0)
+    assert backing(timed, "从 00:57:49 开始讲什么是模型蒸馏", "00:57:49", "从第几分钟开始讲模型蒸馏？") == "什么是模型蒸馏"
+    assert backing(timed, "从 00:58:10 开始讲什么是模型蒸馏", "00:58:10", "从第几分钟开始讲模型蒸馏？") is None
+    # characters of a text are where it is kept, not something it says
+    text = Hit(chunk=Chunk("什么是模型蒸馏", Locator(char_start=3469, char_end=3476), id="n:1", note_id="n"),
+               title="DeepSeek 那期", source="s", kind="markdown", score=1.0)
+    assert backing(text, "从第 3469 个字开始讲什么是模型蒸馏", "3469", "从哪里开始讲模型蒸馏？") is None

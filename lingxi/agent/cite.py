@@ -56,13 +56,15 @@ def shown(text: str) -> str:
 def backing(hit: Hit, claim: str, short: str, question: str) -> str | None:
     """The verbatim sentence of the hit's chunk that backs ``claim`` (whose bare answer is ``short``), or None."""
     text, titled = hit.chunk.text, f"{hit.title}\n{hit.chunk.text}"
-    if not numbers(claim) - numbers(question) <= numbers(text):
+    # a passage of a recording also states where it is in it (what is said at 00:57:49 is backed by that time)
+    placed = f"{hit.chunk.locator.label()}\n{text}" if hit.chunk.locator.start_s is not None else text
+    if not numbers(claim) - numbers(question) <= numbers(placed):
         return None  # character overlap cannot tell "seats 4,000" from "seats 3,677"
     if any(not names(question, n) and not names(titled, n) for n in _NAMES.findall(claim)):
         return None  # a claim about Anna Berg is not backed by Anna Lund's passage
     s = squash(short)
     has_short = len(s) >= 2 and s not in _YES_NO and s in squash(claim or short)
-    if has_short and not (states(text, short) or names(titled, short)):
+    if has_short and not (states(placed, short) or names(titled, short)):
         return None  # a claim stating the answer needs a passage that says it
     seen = shown(text)
     best, score = None, -1.0
