@@ -252,3 +252,18 @@ def test_without_context_the_heading_is_read_alone(demo_lib):
     reads = [s for s in ans.steps if isinstance(s, Read)]
     assert reads[0].verified and not any(r.answer == "旅行作家" for r in reads)
     assert all(len(r.chunk_ids) <= AgentConfig().read_k for r in reads)
+
+
+def test_a_passage_verified_beside_another_counts_as_ranked_in_the_answers_pool():
+    from lingxi.agent.state import Finding, Run
+    from lingxi.types import Chunk, Hit, Locator
+
+    def hit(i, **signals):
+        return Hit(chunk=Chunk(f"passage {i}", Locator(char_start=0, char_end=9), id=f"n:{i}", note_id="n", ord=i),
+                   title="t", source="s", kind="markdown", score=1.0, signals=signals)
+    agent = SearchAgent(ScriptedChat([]), lambda q, k: [], AgentConfig(answer_k=2))
+    run = Run(agent, "q")
+    beside = hit(0, beside="n:9")  # read beside a heading that search ranked low
+    run.findings = [Finding(1, "q", "a", beside, "passage 0")]
+    run.results = [[hit(1), hit(2), hit(3), hit(9)]]
+    assert [h.chunk.id for h in agent.pool(run)] == ["n:0", "n:1"]

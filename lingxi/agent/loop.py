@@ -214,7 +214,8 @@ class SearchAgent:
 
     def pool(self, run: Run) -> list[Hit]:
         """Passages for the answer: those a finding was verified in, then round-robin over the searches."""
-        return first(interleave([[f.hit for f in run.findings]] + run.results), self.config.answer_k)
+        found = [dataclasses.replace(f.hit, signals={}) if "beside" in f.hit.signals else f.hit for f in run.findings]
+        return first(interleave([found] + run.results), self.config.answer_k)  # a passage verified counts as ranked
 
     def _answer(self, run: Run, note: str = "") -> Iterator[Step]:
         """The answer step over the pool; when the model says the passages do not answer, one more search for what
