@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-REPAIRS = ("split_asks", "split_parallel", "echo_reread", "unpooled_names", "unstated_parts", "number_answer", "bridge")
+REPAIRS = ("split_asks", "split_parallel", "echo_unverified", "unstated_parts", "number_answer")
 
 
 def acted(rec: dict[str, Any]) -> set[str]:

@@ -14,7 +14,7 @@ from fakes import ScriptedChat, passage_with
 
 def agent(lib, replies, per_note=2, **cfg):
     chat = ScriptedChat(replies)
-    cfg.setdefault("repairs", REPAIRS)  # every repair, including those off by default
+    cfg.setdefault("repairs", REPAIRS)  # every repair
     return SearchAgent(chat, lambda q, k: lib.search(q, k=k, per_note=per_note), AgentConfig(**cfg)), chat
 
 
@@ -24,7 +24,6 @@ def read(needle, answer, found=True, next_query=""):
                       "next_query": next_query}
 
 
-NO_UNVERIFIED = tuple(r for r in REPAIRS if r != "echo_unverified")  # echo_reread acts on echoes
 NONE = {"found": False, "answer": "", "passage": 0, "next_query": ""}
 
 
@@ -124,57 +123,6 @@ def test_a_chain_s_first_hop_is_not_added(demo_lib):
     assert ans.answer == "她是一位旅行作家[1]。" and "fix" not in kinds(ans)
 
 
-def test_a_question_of_the_user_s_own_that_echoes_its_input_is_read_again_by_itself(demo_lib):
-    a, chat = agent(demo_lib, [read("嘉宾林舟的建议", "林舟"), read("林舟是一位旅行作家", "林舟"),
-                               read("林舟是一位旅行作家", "旅行作家")], per_note=3, repairs=NO_UNVERIFIED)
-    ans = a.ask("看熊猫的建议来自哪位嘉宾？她是做什么的？")
-    again = chat.sent[2][-1]["content"]
-    assert "Sub-question: 林舟是做什么的（问的是林舟的情况，答案不是“林舟”这个名字本身）" in again
-    assert "It is a step towards answering" not in again
-    assert [s.answer for s in ans.steps if isinstance(s, Read)] == ["林舟", "林舟", "旅行作家"]
-    assert [s.name for s in ans.steps if isinstance(s, Fix)] == ["echo_reread"]
-    assert ans.answer == "林舟 [1]；旅行作家 [2]。"
-    check_citations(demo_lib, ans)
-
-
-def test_a_hop_that_answers_with_its_input_reads_its_passages_again(demo_lib):
-    a, chat = agent(demo_lib, [chain("看熊猫的建议来自哪位嘉宾", "#1 是做什么的"), read("嘉宾林舟的建议", "林舟"),
-                               read("林舟是一位旅行作家", "林舟"), read("林舟是一位旅行作家", "旅行作家")], per_note=3,
-                    repairs=NO_UNVERIFIED)
-    ans = a.ask("看熊猫的建议来自的那位嘉宾是做什么的？")
-    reads = [s for s in ans.steps if isinstance(s, Read)]
-    assert [r.answer for r in reads] == ["林舟", "林舟", "旅行作家"]
-    assert reads[2].question == "看熊猫的建议来自的那位嘉宾是做什么的？ (林舟)"
-    assert reads[2].chunk_ids == reads[1].chunk_ids  # the same passages, no new search
-    assert ans.short == "旅行作家" and ans.citations[-1].quote == "本期嘉宾林舟是一位旅行作家，在成都住了五年。"
-    assert kinds(ans).count("search") == 3 and chat.calls == 4
-    check_citations(demo_lib, ans)
-
-
-def test_a_re_read_that_echoes_too_is_no_evidence(demo_lib):
-    a, chat = agent(demo_lib, [chain("看熊猫的建议来自哪位嘉宾", "#1 是做什么的"), read("嘉宾林舟的建议", "林舟"),
-                               read("林舟是一位旅行作家", "嘉宾"), read("林舟是一位旅行作家", "林舟"),
-                               final(("林舟", "嘉宾林舟的建议", "。"), short="林舟"),
-                               final(("林舟", "嘉宾林舟的建议", "。"), short="林舟")], per_note=3,
-                    repairs=NO_UNVERIFIED)
-    ans = a.ask("看熊猫的建议来自的那位嘉宾是做什么的？")
-    # the first read stands as the hop's finding, but no early stop on it and no repair puts it in the answer; the
-    # answer names the bridge, is answered again, names it again: the first answer stands
-    assert "- 林舟 是做什么的: 嘉宾\n" in chat.sent[-2][-1]["content"]
-    assert ans.short == "林舟" and [s.name for s in ans.steps if isinstance(s, Fix)] == ["echo_reread", "bridge"]
-
-
-def test_a_first_hop_that_answers_with_words_of_the_question_is_read_again_alone(demo_lib):
-    a, chat = agent(demo_lib, [chain("这个建议来自哪位嘉宾", "#1 是做什么的"), read("嘉宾林舟的建议", "熊猫"),
-                               read("嘉宾林舟的建议", "林舟"), read("林舟是一位旅行作家", "旅行作家")], per_note=3)
-    ans = a.ask("看熊猫的建议来自的那位嘉宾是做什么的？")
-    reads = [s for s in ans.steps if isinstance(s, Read)]
-    assert [r.answer for r in reads] == ["熊猫", "林舟", "旅行作家"] and reads[1].question == "这个建议来自哪位嘉宾"
-    assert "It is a step towards answering" not in chat.sent[2][-1]["content"]
-    assert [s.query for s in ans.steps if isinstance(s, Search)][-1] == "林舟 是做什么的"
-    assert ans.short == "旅行作家"
-
-
 def test_a_hop_that_only_hands_back_its_input_found_nothing_and_searches_again(demo_lib):
     a, chat = agent(demo_lib, [read("嘉宾林舟的建议", "林舟"), read("林舟是一位旅行作家", "林舟是林舟", next_query="林舟 职业"),
                                read("林舟是一位旅行作家", "旅行作家")], per_note=3)
@@ -201,22 +149,6 @@ def test_a_hop_that_keeps_handing_back_its_input_is_left_to_the_answer_step(demo
     a, _ = agent(demo_lib, [read("嘉宾林舟的建议", "林舟"), read("林舟是一位旅行作家", "林舟")], per_note=3,
                  repairs=tuple(r for r in DEFAULT_REPAIRS if r != "echo_unverified"))
     assert a.ask("看熊猫的建议来自哪位嘉宾？她是做什么的？").answer == "林舟 [1]；林舟 [2]。"
-
-
-def test_echo_predicate():
-    from lingxi.agent.repairs import EchoReread
-    from lingxi.agent.state import Run
-    from lingxi.agent.steps import SubQuestion
-
-    run = Run(SearchAgent(ScriptedChat([]), lambda q, k: []), "Which is older, the Ark or the Bell?")
-    run.answers = {1: "the Ark", 2: "the Bell"}
-    assert not EchoReread.echoes(run, SubQuestion(3, "Which of #1 and #2 is older?", (1, 2)), "the Ark")
-    chain_hop = SubQuestion(2, "When was #1 built?", (1,))
-    assert EchoReread.echoes(run, chain_hop, "the Ark") and EchoReread.echoes(run, chain_hop, "Bell")
-    assert not EchoReread.echoes(run, chain_hop, "1888")
-    run.question = "看熊猫的建议来自的那位嘉宾是做什么的？"
-    assert EchoReread.echoes(run, SubQuestion(1, "这个建议来自哪位嘉宾"), "熊猫")
-    assert not EchoReread.echoes(run, SubQuestion(1, "看熊猫的建议来自哪位嘉宾"), "熊猫")
 
 
 def test_read_that_does_not_verify_searches_again_with_the_model_s_query(demo_lib):
@@ -469,13 +401,15 @@ def test_a_chain_hop_verifies_only_in_a_passage_that_names_its_input(demo_lib):
 
 
 def test_repairs_are_switched_by_name():
-    off = ("echo_reread", "unpooled_names", "bridge")
-    assert pick_repairs(None) == DEFAULT_REPAIRS == tuple(r for r in REPAIRS if r not in off)
+    assert pick_repairs(None) == DEFAULT_REPAIRS == REPAIRS
     assert pick_repairs("all") == REPAIRS and pick_repairs("none") == ()
     assert pick_repairs("default,-split_asks") == tuple(r for r in DEFAULT_REPAIRS if r != "split_asks")
-    assert pick_repairs("all,-bridge") == tuple(r for r in REPAIRS if r != "bridge")
-    assert pick_repairs("-bridge,-echo_reread") == tuple(r for r in REPAIRS if r not in ("bridge", "echo_reread"))
-    assert pick_repairs("bridge,split_asks") == ("split_asks", "bridge")
+    assert pick_repairs("all,-number_answer") == tuple(r for r in REPAIRS if r != "number_answer")
+    assert pick_repairs("-number_answer,-split_asks") == tuple(r for r in REPAIRS if r not in ("number_answer",
+                                                                                              "split_asks"))
+    assert pick_repairs("number_answer,split_asks") == ("split_asks", "number_answer")
+    with pytest.raises(BadInput, match="'bridge' is not one of"):  # deleted
+        pick_repairs("bridge")
     with pytest.raises(BadInput, match="'brige' is not one of"):
         pick_repairs("brige")
     with pytest.raises(BadInput, match="is not one of"):
@@ -520,37 +454,6 @@ def test_a_chain_bridge_links_its_passage_to_the_question(en_lib):
     check_citations(en_lib, ans)
     assert ans.short == "New York City" and ans.answer == "New York City [1]."
     assert [c.title for c in ans.citations] == ["Columbia University"]
-
-
-def test_a_note_titled_as_what_the_question_names_joins_the_pool(en_lib):
-    q = "Ralph Hefferline taught at Columbia University, which is located in what city?"
-    a, _ = agent(en_lib, [{"sub_questions": []}, final(("It is in New York City", "research university in New York City",
-                                                         "."), short="New York City")], k=1, answer_k=3)
-    ans = a.ask(q)
-    check_citations(en_lib, ans)
-    searches = [s for s in ans.steps if isinstance(s, Search)]
-    assert searches[0].query == q and len(searches) == 2 and len(searches[1].hits) == 1
-    assert searches[1].query in ("Ralph Hefferline", "Columbia University")
-    pooled = {p["title"] for p in next(s for s in ans.steps if s.kind == "gather").detail["passages"]}
-    assert pooled == {"Ralph Hefferline", "Columbia University"}
-    assert ans.short == "New York City" and ans.citations[0].title == "Columbia University"
-
-
-def test_an_answer_naming_the_bridge_is_answered_again(en_lib):
-    q = "Ralph Hefferline was a psychology professor at a university that is located in what city?"
-    replies = [chain("What university did Ralph Hefferline work at?", "In what city is #1?"),
-               read("psychology professor", "Columbia University"), NONE, NONE,
-               final(("Columbia University", "psychology professor", "."), short="Columbia University")]
-    a, chat = agent(en_lib, [*replies, final(("It is in New York City", "private research university", "."),
-                                              short="New York City")], k=4, answer_k=4)
-    ans = a.ask(q)
-    assert ans.short == "New York City" and [c.title for c in ans.citations] == ["Columbia University"]
-    assert [(s.name, s.change) for s in ans.steps if isinstance(s, Fix)] == [("bridge", "Columbia University")]
-    assert "Columbia University is what the question describes on the way" in chat.sent[-1][-1]["content"]
-    check_citations(en_lib, ans)
-    # an answer that names it again leaves the first answer standing
-    a, chat = agent(en_lib, [*replies, replies[-1]], k=4, answer_k=4)
-    assert a.ask(q).short == "Columbia University" and chat.calls == 6
 
 
 def test_a_claim_is_cited_only_to_a_passage_that_backs_it(en_lib):

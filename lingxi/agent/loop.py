@@ -18,7 +18,7 @@ from lingxi.agent.repairs import REGISTRY, Repair
 from lingxi.agent.safety import neutralize
 from lingxi.agent.state import AgentConfig, Finding, Run, first
 from lingxi.agent.steps import Answer, Call, Draft, Gather, Plan, Read, Search, SubQuestion, Token
-from lingxi.agent.text import anchors, language_rule, names, states, states_all
+from lingxi.agent.text import anchors, language_rule, states, states_all
 from lingxi.errors import BadInput, ModelOutputError
 from lingxi.llm.chat import ChatModel, Message
 from lingxi.llm.jsonstream import FieldText
@@ -134,7 +134,7 @@ class SearchAgent:
         elif run.sub_questions[0].question not in run.queries:
             yield self.search_step(run, run.sub_questions[0].question)
         yield from self._repair(run, "pool")
-        ends = [f for sq in run.wanted() for f in run.findings if f.sq_id == sq.id and sq.id not in run.echoed]
+        ends = [f for sq in run.wanted() for f in run.findings if f.sq_id == sq.id]
         if self.config.early_stop and len(run.sub_questions) > 1 and len(ends) >= len(run.wanted()):
             self.compose(run, ends, short=ends[-1].answer if len(ends) == 1 else "")
         else:
@@ -285,14 +285,10 @@ class SearchAgent:
         run.citations, run.found, run.composed = tuple(cites), True, not keep
         run.short = short or ("；" if zh else "; ").join(f.answer for f in findings)
 
-    def search_step(self, run: Run, query: str, first: bool = False, titled: str = "") -> Search:
-        """One search, its hits kept for the pool (``first``: leading it); with ``titled``, only the best hit from
-        a note titled as that name."""
+    def search_step(self, run: Run, query: str, first: bool = False) -> Search:
+        """One search, its hits kept for the pool (``first``: leading it)."""
         t = time.perf_counter()
         hits = self.search(query, self.config.k)
-        if titled:
-            hits = [h for h in hits if names(re.sub(r"\s*\([^)]*\)\s*$", "", h.title), titled)
-                    and names(titled, re.sub(r"\s*\([^)]*\)\s*$", "", h.title))][:1]
         shown, hits = hits, self.beside(hits)
         dt = time.perf_counter() - t
         run.search_seconds += dt

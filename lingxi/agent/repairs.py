@@ -10,7 +10,6 @@ import re
 from collections.abc import Iterator
 from typing import ClassVar
 
-from lingxi.agent.prompts import render
 from lingxi.agent.state import Run, first
 from lingxi.agent.steps import Fix, Plan, SubQuestion
 from lingxi.agent.text import CJK, adds_nothing, anchors, is_chinese, names, numbers, restates, states
@@ -113,45 +112,6 @@ class SplitParallel(Repair):
         yield Plan(sub_questions=tuple(run.sub_questions), source=self.name)
 
 
-class EchoReread(Repair):
-    """A hop whose verified answer is its own input, or words of the question, often read a malformed hop: the same
-    passages are read once more (a first hop without the question it was shown; a later one for the question with
-    its input); an answer that echoes nothing replaces the first. Off by default (``state.OFF_BY_DEFAULT``): on the
-    test split's ablation it changed no answer and cost model calls."""
-    name, stage = "echo_reread", "read"
-
-    @staticmethod
-    def echoes(run: Run, sq: SubQuestion, answer: str) -> bool:
-        if not sq.depends_on:
-            return restates(run.question, answer) and not restates(sq.question, answer)
-        given = [run.answers[d] for d in sq.depends_on if d in run.answers]
-        return len(sq.depends_on) == 1 and bool(given) and (states(answer, given[0]) or states(given[0], answer)
-                                                            or restates(run.question, answer))
-
-    def applies(self, run: Run) -> bool:
-        got = run.last_read
-        return got is not None and got[2] is not None and not run.exhausted() and self.echoes(run, got[0], got[2].answer)
-
-    def apply(self, run: Run) -> Iterator[Step]:
-        assert run.last_read is not None
-        sq, hits, first = run.last_read
-        assert first is not None
-        given = "; ".join(run.answers[d] for d in sq.depends_on if d in run.answers and d != sq.id)
-        asked = sq.question if not sq.depends_on else \
-            render(f"not_itself_{run.lang}", question=first.question, given=given) if sq.asked \
-            else f"{run.question} ({given})"
-        yield Fix(name=self.name, reason="the hop's answer repeats its input or the question", change=asked)
-        run.answers.pop(sq.id, None)
-        run.findings = [f for f in run.findings if f.sq_id != sq.id]
-        yield from run.agent.read(run, hits, asked, sq, context=False)
-        again = run.last_read[2] if run.last_read else None
-        if again is None or self.echoes(run, sq, again.answer):  # the first read stands
-            run.answers[sq.id] = first.answer
-            run.findings = [f for f in run.findings if f.sq_id != sq.id] + [first]
-            run.echoed.add(sq.id)
-        run.last_read = (sq, hits, None)
-
-
 class EchoUnverified(Repair):
     """A hop resting on another whose answer only hands back what it was given ("林舟是林舟" asked what 林舟 does)
     found nothing: its finding is dropped, so the hop searches again and the answer step reads for it."""
@@ -171,54 +131,6 @@ class EchoUnverified(Repair):
         run.answers.pop(sq.id, None)
         run.findings = [f for f in run.findings if f.sq_id != sq.id]
         run.last_read = (sq, hits, None)
-
-
-class UnpooledNames(Repair):
-    """A note titled as something the question names that no pooled passage comes from is searched by its name.
-    Off by default (``state.OFF_BY_DEFAULT``): on the test split's ablation it changed no answer."""
-    name, stage = "unpooled_names", "pool"
-
-    def missing(self, run: Run) -> list[str]:
-        pool = run.agent.pool(run)
-        return [a for a in anchors(run.question)
-                if not any(names(h.title, a) and names(a, h.title) for h in pool)][:3]
-
-    def applies(self, run: Run) -> bool:
-        return not run.exhausted() and bool(self.missing(run))
-
-    def apply(self, run: Run) -> Iterator[Step]:
-        missing = self.missing(run)
-        yield Fix(name=self.name, reason="no pooled passage comes from a note titled as these", change="; ".join(missing))
-        for name in missing:
-            yield run.agent.search_step(run, name, titled=name)
-
-
-class Bridge(Repair):
-    """An answer that is a bridge (the verified answer of a hop another rests on) names what the question describes,
-    not what it asks: the answer step runs once more, told so, over the passages naming it first; an answer that
-    names the bridge again, or verifies nothing, leaves the first. Off by default (``state.OFF_BY_DEFAULT``): on the
-    test split's ablation it changed no answer and cost a model call."""
-    name, stage = "bridge", "answer"
-
-    def bridge(self, run: Run) -> str:
-        rested_on = {d for sq in run.sub_questions for d in sq.depends_on}
-        return next((f.answer for f in run.findings if f.sq_id in rested_on and run.short
-                     and (names(run.short, f.answer) or names(f.answer, run.short))), "")
-
-    def applies(self, run: Run) -> bool:
-        return run.found and not run.composed and not run.exhausted() and bool(self.bridge(run)) \
-            and not any(sq.asked for sq in run.sub_questions)
-
-    def apply(self, run: Run) -> Iterator[Step]:
-        name = self.bridge(run)
-        yield Fix(name=self.name, reason="the answer names what the question describes", change=name)
-        before = (run.text, run.citations, run.short)
-        pool = run.agent.pool(run)
-        pool = [h for h in pool if names(f"{h.title}\n{h.chunk.text}", name)] + \
-            [h for h in pool if not names(f"{h.title}\n{h.chunk.text}", name)]
-        yield from run.agent.answer_once(run, pool, render("beyond", bridge=name))
-        if names(run.short, name) or names(name, run.short) or not run.citations:
-            run.text, run.citations, run.short = before
 
 
 _ASKS_NUMBER = re.compile(
@@ -268,8 +180,7 @@ class UnstatedParts(Repair):
         if len(subqs) > 1 and all(not sq.depends_on or sq.asked for sq in subqs):
             return [f for f in run.findings if not states(said, f.answer)]
         ends = {sq.id for sq in run.ends() if sq.depends_on}
-        last = [f for f in run.findings if f.sq_id in ends and f.sq_id not in run.echoed
-                and not restates(run.question, f.answer)]
+        last = [f for f in run.findings if f.sq_id in ends and not restates(run.question, f.answer)]
         return last[-1:] if last and run.short and not names(said, last[-1].answer) else []
 
     def applies(self, run: Run) -> bool:
@@ -286,5 +197,5 @@ class UnstatedParts(Repair):
             run.agent.compose(run, add, short=add[-1].answer)
 
 
-REGISTRY: dict[str, type[Repair]] = {r.name: r for r in (SplitAsks, SplitParallel, EchoUnverified, EchoReread,
-                                                         UnpooledNames, UnstatedParts, NumberAnswer, Bridge)}
+REGISTRY: dict[str, type[Repair]] = {r.name: r for r in (SplitAsks, SplitParallel, EchoUnverified, UnstatedParts,
+                                                         NumberAnswer)}

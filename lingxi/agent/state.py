@@ -15,17 +15,15 @@ from lingxi.types import Citation, Hit, Step
 if TYPE_CHECKING:
     from lingxi.agent.loop import SearchAgent
 
-REPAIRS = ("split_asks", "split_parallel", "echo_unverified", "echo_reread", "unpooled_names", "unstated_parts",
-           "number_answer", "bridge")
-# Off unless asked for: on the test split's ablation (docs/BENCHMARKS.md, "Agent") each acted without changing an answer.
-OFF_BY_DEFAULT = ("echo_reread", "unpooled_names", "bridge")
-DEFAULT_REPAIRS = tuple(r for r in REPAIRS if r not in OFF_BY_DEFAULT)
+REPAIRS = ("split_asks", "split_parallel", "echo_unverified", "unstated_parts", "number_answer")
+# All on by default: the three that acted on the test split's ablation without changing an answer (echo_reread,
+# unpooled_names, bridge) were deleted; docs/history/agent-repairs-deleted.patch has them.
+DEFAULT_REPAIRS = REPAIRS
 
 
 def pick_repairs(spec: str | None) -> tuple[str, ...]:
-    """Repairs from "default" (every repair but ``OFF_BY_DEFAULT``; also when nothing is given), "all", "none", a
-    comma-separated list, or "all,-bridge" / "default,-bridge" (all but those after a minus; a leading minus takes
-    from all)."""
+    """Repairs from "default" (every repair; also when nothing is given), "all", "none", a comma-separated list, or
+    "all,-number_answer" (all but those after a minus; a leading minus takes from all)."""
     if spec is None or not spec.strip():
         return DEFAULT_REPAIRS
     keys = [k.strip() for k in spec.split(",") if k.strip()]
@@ -100,7 +98,6 @@ class Run:
     sub_questions: list[SubQuestion] = field(default_factory=list)
     answers: dict[int, str] = field(default_factory=dict)  # verified answers by sub-question id
     findings: list[Finding] = field(default_factory=list)
-    echoed: set[int] = field(default_factory=set)  # hops whose finding repeats their input, read twice
     results: list[list[Hit]] = field(default_factory=list)  # every search's hits, in order
     queries: set[str] = field(default_factory=set)
     room: list[Hit] = field(default_factory=list)  # the reading room: passages in the order they were shelved
