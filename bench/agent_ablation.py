@@ -9,6 +9,10 @@ that repair off, and reports every row over all the questions.
 
     python bench/agent_ablation.py --trace ON.jsonl --hotpotqa FILE --skip 100 --home /tmp/agent-home [--json]
     python bench/agent_ablation.py --trace ON.jsonl --musique FILE --skip 50 --home /tmp/agent-home
+    python bench/agent_ablation.py --trace ON.jsonl --questions bench/data/realworld_qa.jsonl \
+        --corpus ../shared/data/realworld --split test --skip 16 --home /tmp/agent-home
+
+A question set (``--questions``, scored by accuracy: every gold fact said) has no F1 or EM; its rows give accuracy.
 
 With ``--keep DIR`` each re-run is kept as it finishes, and a later run with the same DIR reads it back: a run
 stopped by a deadline resumes where it stopped.
@@ -46,11 +50,13 @@ def rerun(args: argparse.Namespace, index: int, off: str) -> dict[str, Any]:
         return json.loads(kept.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
     with tempfile.NamedTemporaryFile("r", suffix=".jsonl") as out:
         flag = ["--repairs", "all", "--no-early-stop"] if off == "early_stop" else ["--repairs", f"all,-{off}"]
-        data = ["--hotpotqa", str(args.hotpotqa)] if args.hotpotqa else ["--musique", str(args.musique)]
+        data = ["--hotpotqa", str(args.hotpotqa)] if args.hotpotqa else ["--musique", str(args.musique)] \
+            if args.musique else ["--questions", str(args.questions), "--corpus", str(args.corpus)] + \
+            (["--split", args.split] if args.split else [])
+        setting = ["--setting", args.setting] if not args.questions else []
         cmd = [sys.executable, "-m", "lingxi", "--home", str(args.home), "eval", "agent", *data,
                "--skip", str(args.skip + index), "--limit", "1", "--systems", "agent", *flag, "--trace", out.name,
-               "--setting", args.setting, "--timeout", str(args.timeout),
-               "--json"]
+               *setting, "--timeout", str(args.timeout), "--json"]
         subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "LINGXI_THREADS": "1"})
         lines = Path(out.name).read_text(encoding="utf-8").splitlines()
         rec: dict[str, Any] = next(r for r in map(json.loads, lines) if r.get("system") == "agent")  # after the header
@@ -62,8 +68,9 @@ def rerun(args: argparse.Namespace, index: int, off: str) -> dict[str, Any]:
 
 def row(recs: list[dict[str, Any]]) -> dict[str, float]:
     held = [h for r in recs for h in r.get("citations_held", [])]
-    return {"f1": round(statistics.fmean(r["f1"] for r in recs), 4),
-            "em": round(statistics.fmean(r["em"] for r in recs), 4),
+    score = {"accuracy": round(statistics.fmean(r["correct"] for r in recs), 4)} if "correct" in recs[0] else \
+        {"f1": round(statistics.fmean(r["f1"] for r in recs), 4), "em": round(statistics.fmean(r["em"] for r in recs), 4)}
+    return {**score,
             "citation_validity": round(sum(held) / len(held), 4) if held else 0.0,
             "refusals": round(statistics.fmean(float(r.get("refused", False)) for r in recs), 4),
             "p50_s": round(statistics.median(r["seconds"] for r in recs), 1),
@@ -75,6 +82,9 @@ def main() -> None:
     p.add_argument("--trace", type=Path, required=True, help="trace of the all-on run (with rag and agent rows)")
     p.add_argument("--hotpotqa", type=Path)
     p.add_argument("--musique", type=Path)
+    p.add_argument("--questions", type=Path, help="a question set (JSONL) over --corpus")
+    p.add_argument("--corpus", type=Path)
+    p.add_argument("--split", choices=("dev", "test"), help="the --split the all-on run used (--questions)")
     p.add_argument("--skip", type=int, required=True, help="the --skip the all-on run used")
     p.add_argument("--home", type=Path, required=True)
     p.add_argument("--setting", default="shared", help="the --setting the all-on run used")
@@ -84,12 +94,13 @@ def main() -> None:
     p.add_argument("--no-rerun", action="store_true", help="rows of the traced run only, with where each repair acted")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
-    if not (args.hotpotqa or args.musique):
-        p.error("give --hotpotqa FILE or --musique FILE (the data the all-on run used)")
+    if not (args.hotpotqa or args.musique or (args.questions and args.corpus)):
+        p.error("give --hotpotqa FILE, --musique FILE or --questions FILE --corpus DIR (the data the all-on run used)")
     recs = [r for x in args.trace.read_text(encoding="utf-8").splitlines() if x.strip()
             for r in [json.loads(x)] if "system" in r]  # the first line is the run's header
     agent = [r for r in recs if r["system"] == "agent"]
-    table = {"single-shot RAG": {**row([r for r in recs if r["system"] == "single-shot RAG"]), "acted": 0},
+    rag = [r for r in recs if r["system"] == "single-shot RAG"]
+    table = {**({"single-shot RAG": {**row(rag), "acted": 0}} if rag else {}),
              "agent, all on": {**row(agent), "acted": len(agent)}}
     for off in args.only.split(",") if args.only else (*REPAIRS, "early_stop"):
         changed = list(agent)
@@ -99,13 +110,15 @@ def main() -> None:
             continue
         for i in where:
             changed[i] = rerun(args, i, off)
-            print(f"{off} off, question {args.skip + i + 1}: f1 {agent[i]['f1']:.2f} → {changed[i]['f1']:.2f}",
+            key = "correct" if "correct" in agent[i] else "f1"
+            print(f"{off} off, question {args.skip + i + 1}: {key} {agent[i][key]:.2f} → {changed[i][key]:.2f}",
                   file=sys.stderr, flush=True)
         table[f"without {off}"] = {**row(changed), "acted": len(where)}
     if args.json:
         print(json.dumps({"questions": len(agent), "skip": args.skip, "rows": table}, indent=1))
         return
-    cols = ["f1", "em", "citation_validity", "refusals", "p50_s", "llm_calls", "acted"]
+    cols = [*(["accuracy"] if "correct" in agent[0] else ["f1", "em"]), "citation_validity", "refusals", "p50_s",
+            "llm_calls", "acted"]
     print("| row | " + " | ".join(cols) + " |\n|---|" + "---|" * len(cols))
     for name, m in table.items():
         print(f"| {name} | " + " | ".join(str(m[c]) for c in cols) + " |")
