@@ -209,6 +209,12 @@ class Library:
 
     def ingest_file(self, path: Path, fmt: str | None = None, named: bool = True, strict: bool = False) -> FileReport:
         shown = str(path)
+        try:
+            shown.encode("utf-8")
+        except UnicodeEncodeError:  # a name in another encoding than the system's: it cannot be stored or shown
+            shown = shown.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            return FileReport(shown, "failed", fmt or "", reason=f"{shown}: the file name is not valid UTF-8; "
+                                                                  "rename the file")
         suffix = path.suffix.lower()
         known = suffix in EXTENSIONS or suffix in TEXT_EXTENSIONS or suffix in MEDIA_EXTENSIONS
         if not named and fmt is None and not known:

@@ -77,9 +77,11 @@ def migrate(conn: sqlite3.Connection) -> None:
 
 
 def note_id_for(path: str, key: str, kind: str) -> str:
-    """Store-wide note id. JSONL rows keep their own ids; other notes get a stable hash of file and key."""
-    if kind == "jsonl":
-        return key
+    """Store-wide note id. A JSONL row keeps the id it gives — an uploaded file's prefixed by its owner
+    (``alice:row1``), so one user's ids never take another's; other notes, and rows that give no id (their key
+    starts with ``#``), get a stable hash of file and key."""
+    if kind == "jsonl" and not key.startswith("#"):
+        return f"{path[len('upload:'):].split('/', 1)[0]}:{key}" if path.startswith("upload:") else key
     return "n" + hashlib.sha1(f"{path}#{key}".encode()).hexdigest()[:11]
 
 
@@ -175,8 +177,9 @@ class NoteStore:
         for i, note in enumerate(notes):
             nid = note_id_for(path, note.id, note.kind)
             clash = conn.execute("SELECT file_path FROM notes WHERE id=?", (nid,)).fetchone()
-            if clash is not None:
-                raise BadInput(f"{path}: note id {nid!r} already exists, from {clash[0]}")
+            if clash is not None:  # another user's file is not named to this one
+                mine = not path.startswith("upload:") or clash[0].startswith(path.split("/", 1)[0] + "/")
+                raise BadInput(f"{path}: note id {nid!r} already exists" + (f", from {clash[0]}" if mine else ""))
             conn.execute(
                 "INSERT INTO notes(id, file_path, ord, title, kind, body, meta, created_at, owner, visibility)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?)",

@@ -46,15 +46,20 @@ def _row(line: str, lineno: int, name: str, seen: dict[str, int]) -> Note:
         row = json.loads(line)
     except json.JSONDecodeError as e:
         raise BadInput(f"{name}: line {lineno}: not valid JSON ({e.msg})") from e
+    except RecursionError as e:
+        raise BadInput(f"{name}: line {lineno}: JSON nested too deeply") from e
     if not isinstance(row, dict):
         raise BadInput(f"{name}: line {lineno}: expected a JSON object, got {type(row).__name__}")
     body = row.get("text")
     if not isinstance(body, str) or not body.strip():
         raise BadInput(f"{name}: line {lineno}: field 'text' must be a non-empty string")
-    raw_id = row.get("id", f"L{lineno}")
-    key = str(raw_id) if isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool) else ""
-    if not ID_OK.match(key):
-        raise BadInput(f"{name}: line {lineno}: field 'id' must be 1-128 letters, digits or _.:- (got {raw_id!r})")
+    raw_id = row.get("id")
+    if raw_id is None:  # the store gives it an id of its file and line ("#" is never part of a given id)
+        key = f"#L{lineno}"
+    else:
+        key = str(raw_id) if isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool) else ""
+        if not ID_OK.match(key):
+            raise BadInput(f"{name}: line {lineno}: field 'id' must be 1-128 letters, digits or _.:- (got {raw_id!r})")
     if key in seen:
         raise BadInput(f"{name}: line {lineno}: duplicate id {key!r} (first on line {seen[key]})")
     seen[key] = lineno

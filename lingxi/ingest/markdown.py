@@ -16,22 +16,79 @@ from lingxi.types import Note
 
 FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
 
+
+def _cut(opener: re.Pattern[str], closer: Callable[[re.Match[str]], re.Pattern[str]]) -> Callable[[str], str]:
+    """Removal of every span from an opener to its closer, in one pass over the text (a regex ``open.*?close`` scans
+    to the end of the text from each opener that is never closed, quadratic on a page of them): an opener without
+    a closer after it ends the search for that closer, as no later opener has one either."""
+    def cut(text: str) -> str:
+        out, pos, dead = [], 0, set()
+        for m in opener.finditer(text):
+            close = closer(m)
+            if m.start() < pos or close.pattern in dead:
+                continue
+            c = close.search(text, m.end())
+            if c is None:
+                dead.add(close.pattern)
+                continue
+            out.append(text[pos: m.start()])
+            pos = c.end()
+        return "".join(out) + text[pos:]
+    return cut
+
+
+def _literal(text: str) -> Callable[[re.Match[str]], re.Pattern[str]]:
+    pat = re.compile(re.escape(text))
+    return lambda m: pat
+
+
 # Order matters: whole blocks first, then inline noise.
-_NOISE = [
-    re.compile(r"\{%-?\s*(comment|raw|highlight|capture)\b.*?%\}.*?\{%-?\s*end\1\s*-?%\}", re.S),
-    re.compile(r"<(script|style|iframe|noscript)\b.*?</\1\s*>", re.S | re.I),
-    re.compile(r"<!--.*?-->", re.S),
-    re.compile(r"\{%-?.*?-?%\}", re.S),
-    re.compile(r"\{\{.*?\}\}", re.S),
+_NOISE: list[Callable[[str], str]] = [
+    _cut(re.compile(r"\{%-?\s*(comment|raw|highlight|capture)\b"),
+         lambda m: re.compile(r"\{%-?\s*end" + m.group(1) + r"\s*-?%\}")),
+    _cut(re.compile(r"<(script|style|iframe|noscript)\b", re.I),
+         lambda m: re.compile(r"</" + m.group(1).lower() + r"\s*>", re.I)),
+    _cut(re.compile(re.escape("<!--")), _literal("-->")),
+    _cut(re.compile(re.escape("{%")), _literal("%}")),
+    _cut(re.compile(re.escape("{{")), _literal("}}")),
+]
+
+
+def _drop(pattern: re.Pattern[str]) -> Callable[[str], str]:
+    return lambda text: pattern.sub("", text)
+
+
+_NOISE += [_drop(p) for p in [
     re.compile(r"!\[[^\]]*\]\([^)]*\)(\{[^}]*\})?"),  # image
     re.compile(r"!\[[^\]]*\]\[[^\]]*\]"),  # reference-style image
     re.compile(r"<img\b[^>]*>", re.I),
     re.compile(r"^\s*\[[^\]]+\]:\s*\S+.*$", re.M),  # link reference definitions
     re.compile(r"^\s*\{:[^}]*\}\s*$", re.M),  # kramdown attribute lists
     re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(\s[^<>]*)?/?>"),  # remaining HTML tags, text kept
-]
+]]
 _IMAGE_REF = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'][^)]*)?\)|<img\b[^>]*\bsrc=[\"']([^\"']+)", re.I)
 _LINK = re.compile(r"\[([^\]]+)\]\((?:[^()]|\([^)]*\))*\)")
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """YAML as front matter needs it: no aliases (``*a``: a few hundred bytes of nested aliases expand to gigabytes),
+    and a date that is no date on the calendar (``2021-02-30``) kept as the text it is."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not read in front matter",
+                                              event.start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_yaml_timestamp(self, node: Any) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+
+_FrontMatterLoader.add_constructor("tag:yaml.org,2002:timestamp", _FrontMatterLoader.construct_yaml_timestamp)
 
 
 def split_front_matter(text: str, name: str) -> tuple[dict[str, Any], str]:
@@ -39,7 +96,11 @@ def split_front_matter(text: str, name: str) -> tuple[dict[str, Any], str]:
     if not m:
         return {}, text
     try:
-        data = yaml.safe_load(m.group(1))
+        data = yaml.load(m.group(1), Loader=_FrontMatterLoader)  # a SafeLoader
+    except yaml.composer.ComposerError as e:
+        where = e.problem_mark
+        line = f" at line {where.line + 2}" if where is not None else ""
+        raise BadInput(f"{name}: front matter{line}: {e.problem}") from e
     except yaml.YAMLError as e:
         where = getattr(e, "problem_mark", None)
         line = f" at line {where.line + 2}" if where is not None else ""
@@ -69,8 +130,8 @@ def _outside_code(text: str, fn: Callable[[str], str]) -> str:
 
 
 def clean_markdown(text: str) -> str:
-    for pat in _NOISE:
-        text = pat.sub("", text)
+    for strip in _NOISE:
+        text = strip(text)
     text = _LINK.sub(r"\1", text)
     text = _outside_code(text, _unescape)
     # Lines left empty by removed noise collapse into paragraph breaks.

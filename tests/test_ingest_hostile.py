@@ -1,0 +1,75 @@
+"""Hostile and odd inputs: each is refused with a reason naming it, or read, and never takes down the rest."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from lingxi.ingest.markdown import clean_markdown, parse
+
+
+def test_front_matter_aliases_are_refused_not_expanded(lib, tmp_path):
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    bomb = tmp_path / "bomb.md"
+    bomb.write_text("---\n" + "\n".join(levels) + "\n---\nbody text\n", encoding="utf-8")
+    (tmp_path / "fine.md").write_text("# Fine\n\nA plain post.\n", encoding="utf-8")
+    reports = {r.path.rsplit("/", 1)[-1]: r for r in lib.ingest([tmp_path])}
+    assert reports["bomb.md"].status == "failed"
+    assert "aliases (*name) are not read in front matter" in reports["bomb.md"].reason
+    assert reports["fine.md"].status == "ingested"
+
+
+def test_a_date_not_on_the_calendar_is_kept_as_text():
+    note = parse("---\ntitle: T\ndate: 2021-02-30\n---\n\nThe body survives.\n", "post.md")[0]
+    assert note.meta["created_at"] == "2021-02-30" and "The body survives." in note.body
+
+
+def test_unclosed_template_tags_and_comments_cost_linear_time():
+    for opener in ("{% ", "<!-- ", "{{ ", "<script ", "{% comment "):
+        start = time.perf_counter()
+        clean_markdown("intro " + opener * 30000 + " end")
+        assert time.perf_counter() - start < 2.0, opener  # the regexes took 30+ s on 120 KB
+    assert clean_markdown("a {% raw %}x{% endraw %} b <!-- c --> d {{ e }} f <script>g</SCRIPT> h") == "a  b  d  f  h"
+
+
+def test_a_file_name_that_is_not_utf8_fails_alone(lib, tmp_path):
+    import os
+
+    folder = tmp_path / "d"
+    folder.mkdir()
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9.txt"), "wb") as f:
+        f.write(b"some text")
+    (folder / "zz.txt").write_text("A note that must still be read.\n", encoding="utf-8")
+    reports = lib.ingest([folder])
+    assert [r.status for r in reports] == ["failed", "ingested"]
+    assert "file name is not valid UTF-8" in reports[0].reason
+
+
+def test_jsonl_rows_without_ids_from_two_files_do_not_collide(lib, tmp_path):
+    (tmp_path / "mon.jsonl").write_text(json.dumps({"text": "Monday's note about tea."}) + "\n", encoding="utf-8")
+    (tmp_path / "tue.jsonl").write_text(json.dumps({"text": "Tuesday's note about coffee."}) + "\n", encoding="utf-8")
+    reports = lib.ingest([tmp_path])
+    assert [r.status for r in reports] == ["ingested", "ingested"]
+    assert len(lib.store.note_ids_for_file(str((tmp_path / "tue.jsonl").resolve()))) == 1
+
+
+def test_uploaded_jsonl_ids_are_the_owners_own(lib):
+    row = (json.dumps({"id": "r1", "text": "Alice's private row."}) + "\n").encode()
+    assert lib.ingest_upload(row, "mon.jsonl", "alice").status == "ingested"
+    bob = lib.ingest_upload(row.replace(b"Alice", b"Bob"), "other.jsonl", "bob")
+    assert bob.status == "ingested"  # the same id in bob's file is bob's
+    assert {lib.get_note("alice:r1").body, lib.get_note("bob:r1").body} == {"Alice's private row.", "Bob's private row."}
+    again = lib.ingest_upload(row, "dup.jsonl", "alice")  # alice's own clash names her own file
+    assert again.status == "failed" and "from upload:alice/mon.jsonl" in again.reason
+
+
+def test_a_deeply_nested_jsonl_row_is_one_bad_row(lib, tmp_path):
+    good = json.dumps({"id": "g1", "text": "A good row."})
+    deep = '{"id": "d", "text": "x", "extra": ' + "[" * 100000 + "]" * 100000 + "}"
+    path = tmp_path / "deep.jsonl"
+    path.write_text("\n".join([good, deep, json.dumps({"id": "g2", "text": "Another good row."})]) + "\n",
+                    encoding="utf-8")
+    report = lib.ingest([path])[0]
+    assert report.status == "ingested" and report.notes == 2
+    assert report.bad_rows and "line 2: JSON nested too deeply" in report.bad_rows[0]
