@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from lingxi.ingest.markdown import clean_markdown, parse
 
 
@@ -73,3 +75,30 @@ def test_a_deeply_nested_jsonl_row_is_one_bad_row(lib, tmp_path):
     report = lib.ingest([path])[0]
     assert report.status == "ingested" and report.notes == 2
     assert report.bad_rows and "line 2: JSON nested too deeply" in report.bad_rows[0]
+
+
+@pytest.mark.parametrize("text,codec", [
+    ("Müller wohnt in der Großstraße 5 in München. Er trinkt gern Kaffee und liest jeden Morgen die Zeitung.", "latin-1"),
+    ("これは日本語のテキストです。東京は日本の首都で、多くの人が住んでいます。", "shift_jis"),
+    ("이것은 한국어 텍스트입니다. 서울은 한국의 수도입니다. 많은 사람들이 살고 있습니다.", "euc_kr"),
+    ("這是一篇用繁體中文寫的筆記，講的是台北的美食和故宮博物院的參觀建議。", "big5"),
+    ("这是一篇用中文写的笔记，讲的是成都的美食和熊猫基地的参观建议，上午去最好。", "gb18030"),
+    ("你好", "gbk"),
+])
+def test_text_in_a_legacy_encoding_is_read_as_written_not_as_gb18030_mojibake(text, codec):
+    from lingxi.ingest.text import decode
+
+    assert decode(text.encode(codec), "note.txt") == text
+
+
+def test_a_page_s_declared_charset_is_honoured_and_noise_bytes_are_refused():
+    import random
+
+    from lingxi.errors import BadInput
+    from lingxi.ingest.text import decode
+
+    page = '<html><head><meta charset="iso-8859-1"><title>Café</title></head><body>Le café crème.</body></html>'
+    assert "Le café crème." in decode(page.encode("latin-1"), "p.html")
+    rnd = random.Random(1)
+    with pytest.raises(BadInput, match="unreadable encoding"):
+        decode(bytes(rnd.randrange(1, 256) for _ in range(5000)), "noise.txt")
