@@ -102,3 +102,49 @@ def test_a_page_s_declared_charset_is_honoured_and_noise_bytes_are_refused():
     rnd = random.Random(1)
     with pytest.raises(BadInput, match="unreadable encoding"):
         decode(bytes(rnd.randrange(1, 256) for _ in range(5000)), "noise.txt")
+
+
+SRT = """1
+00:00:01,000 --> 00:00:03,000
+Falcons nest on cliffs.
+
+2
+00:00:0x,000 --> 00:00:05,000
+Malformed cue about owls.
+
+3
+00:00:09,000 --> 00:00:07,000
+A cue that ends before it starts.
+
+4
+00:00:04,000 --> 00:00:10,000
+Swifts sleep on the wing.
+"""
+
+
+def test_a_malformed_cue_is_left_out_and_named_the_rest_kept(lib, tmp_path):
+    path = tmp_path / "birds.srt"
+    path.write_text(SRT, encoding="utf-8")
+    report = lib.ingest([path])[0]
+    assert report.status == "ingested"
+    assert [m.split(": ", 1)[1].split(":")[0] for m in report.bad_rows] == ["line 6", "line 10"]
+    note = lib.get_note(lib.store.note_ids_for_file(str(path.resolve()))[0])
+    assert "Falcons" in note.body and "Swifts" in note.body and "owls" not in note.body and "ends before" not in note.body
+    assert note.meta["duration_s"] == 10.0 and "skipped" not in note.meta
+    strict = tmp_path / "strict"
+    strict.mkdir()
+    (strict / "birds.srt").write_text(SRT, encoding="utf-8")
+    failed = lib.ingest([strict], strict=True)[0]
+    assert failed.status == "failed" and "line 6: not a cue timing" in failed.reason
+
+
+def test_a_whisper_line_whose_times_do_not_read_is_named():
+    from lingxi.ingest.formats import parse_bytes
+
+    lines = ["[00:00.000 --> 00:04.000] the first segment", "[00:04.000 --> 00:0x.000] a broken one",
+             "[00:08.000 --> 00:06.000] backwards", "[00:09.000 --> 00:12.000] the last segment",
+             "[00:12.000 --> 00:15.000] and one more"]
+    bad: list[str] = []
+    fmt, notes = parse_bytes("\n".join(lines).encode(), "talk.txt", bad_rows=bad)
+    assert fmt == "transcript" and "broken" not in notes[0].body and "the last segment" in notes[0].body
+    assert [m.split(": ")[1] for m in bad] == ["line 2", "line 3"]

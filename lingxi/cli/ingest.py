@@ -77,8 +77,8 @@ def run(lib: Library, args: argparse.Namespace) -> int:
         if r.status == "failed":
             print(f"lingxi: error: {r.reason}", file=sys.stderr)
         for msg in r.bad_rows:
-            print(f"lingxi: error: {msg} (row skipped)", file=sys.stderr)
+            print(f"lingxi: error: {msg}" + ("" if msg.endswith("left out") else " (row skipped)"), file=sys.stderr)
     if bad and not args.json:
-        print(f"lingxi: {bad} bad rows were left out; fix them and ingest the file again, "
-              "or use --strict to store nothing from a file with bad rows", file=sys.stderr)
+        print(f"lingxi: {bad} bad rows or lines were left out; fix them and ingest the file again, "
+              "or use --strict to store nothing from a file with bad rows or lines", file=sys.stderr)
     return 1 if counts["failed"] or bad else 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from pathlib import Path, PurePath
@@ -141,6 +142,14 @@ def parse_bytes(
             bad_rows.extend(bad)
         else:
             notes = FORMATS[chosen](text, name)
+        # lines a parser left out (a subtitle cue or transcript segment whose times do not read) are reported as
+        # the bad rows of a JSONL file are; with ``strict`` (no list to fill) the file fails on the first
+        skipped = [m for n in notes for m in n.meta.get("skipped", ())]
+        if skipped:
+            if bad_rows is None:
+                raise BadInput(skipped[0])
+            bad_rows.extend(skipped)
+            notes = [dataclasses.replace(n, meta={k: v for k, v in n.meta.items() if k != "skipped"}) for n in notes]
         if media is not None:
             notes = image.attach(notes, Path(name).parent, media.ocr)
         return chosen, require_content(notes, name)

@@ -34,8 +34,11 @@ def _seconds(h: str | None, m: str, s: str, frac: str) -> float:
     return int(h or 0) * 3600 + int(m) * 60 + int(s) + int(frac.ljust(3, "0")) / 1000
 
 
-def parse_cues(text: str, name: str, vtt: bool) -> list[Cue]:
+def parse_cues(text: str, name: str, vtt: bool, skipped: list[str] | None = None) -> list[Cue]:
+    """The cues in file order. A cue whose timing line is malformed, or ends before it starts, is left out and
+    named in ``skipped`` (``NAME: line N: reason``)."""
     lines = text.split("\n")
+    skipped = [] if skipped is None else skipped
     if vtt:
         if not lines or not lines[0].lstrip("\ufeff").startswith("WEBVTT"):
             raise BadInput(f"{name}: WebVTT file must start with 'WEBVTT'")
@@ -43,16 +46,23 @@ def parse_cues(text: str, name: str, vtt: bool) -> list[Cue]:
     i = 0
     while i < len(lines):
         m = TIMING.match(lines[i])
+        bad = "" if m or "-->" not in lines[i] else f"not a cue timing ({lines[i].strip()[:60]})"
+        if m:
+            g = m.groups()
+            start, end = _seconds(*g[:4]), _seconds(*g[4:])
+            bad = f"cue ends ({lines[i].strip()}) before it starts" if end < start else ""
+        if bad:  # the cue's text goes with it
+            skipped.append(f"{name}: line {i + 1}: {bad}; cue left out")
+            i += 1
+            while i < len(lines) and lines[i].strip() and not TIMING.match(lines[i]):
+                i += 1
+            continue
         if not m:
             if vtt and lines[i].startswith(("NOTE", "STYLE", "REGION")):
                 while i < len(lines) and lines[i].strip():
                     i += 1
             i += 1
             continue
-        g = m.groups()
-        start, end = _seconds(*g[:4]), _seconds(*g[4:])
-        if end < start:
-            raise BadInput(f"{name}: line {i + 1}: cue ends ({lines[i].strip()}) before it starts")
         i += 1
         texts = []
         while i < len(lines) and lines[i].strip() and not TIMING.match(lines[i]):
@@ -114,9 +124,12 @@ def merge_cues(cues: list[Cue]) -> list[tuple[float, float, str]]:
 def parse(text: str, name: str, vtt: bool | None = None) -> list[Note]:
     if vtt is None:
         vtt = text.lstrip("\ufeff").startswith("WEBVTT")
-    cues = parse_cues(text, name, vtt)
+    skipped: list[str] = []
+    cues = parse_cues(text, name, vtt, skipped)
     if not cues:
-        raise BadInput(f"{name}: no subtitle cues found (expected lines like '00:00:01,000 --> 00:00:02,500')")
+        raise BadInput(skipped[0] if skipped else
+                       f"{name}: no subtitle cues found (expected lines like '00:00:01,000 --> 00:00:02,500')")
+    cues.sort(key=lambda c: c.start)  # cues out of order are played in time order
     parts: list[str] = []
     chunks: list[Chunk] = []
     pos = 0
@@ -128,5 +141,7 @@ def parse(text: str, name: str, vtt: bool | None = None) -> list[Note]:
         pos += len(passage) + 2
     body = "\n\n".join(parts)
     kind = "vtt" if vtt else "srt"
-    meta = {"cues": len(cues), "duration_s": cues[-1].end}
+    meta: dict[str, object] = {"cues": len(cues), "duration_s": max(c.end for c in cues)}
+    if skipped:
+        meta["skipped"] = skipped
     return require_content([make_note("", stem(name), kind, body, chunks, meta)], name)

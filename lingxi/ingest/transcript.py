@@ -20,6 +20,7 @@ sentence ends.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
 import os
 import re
@@ -145,13 +146,26 @@ def group_segments(body: str, segs: list[Segment], pol: Policy) -> list[tuple[in
     return out
 
 
+_LOOKS_TIMED = re.compile(r"^\s*\[[^\]]*-->")
+
+
 def parse_segments(text: str, name: str, pol: Policy) -> list[Note]:
-    pieces = []
-    for ln in text.split("\n"):
+    """The segment lines; one that looks like a segment's but whose times do not read, or end before they start,
+    is left out and named in the note's ``skipped``."""
+    pieces, skipped = [], []
+    for n, ln in enumerate(text.split("\n"), 1):
         m = SEGMENT_LINE.match(ln)
+        bad = "" if m or not _LOOKS_TIMED.match(ln) else f"times do not read ({ln.strip()[:60]})"
         if m and m.group(3).strip():
-            pieces.append((_seconds(m.group(1)), _seconds(m.group(2)), m.group(3).strip()))
-    return [timed_note(pieces, name, pol)]
+            start, end = _seconds(m.group(1)), _seconds(m.group(2))
+            if end < start:
+                bad = f"segment ends before it starts ({ln.strip()[:60]})"
+            else:
+                pieces.append((start, end, m.group(3).strip()))
+        if bad:
+            skipped.append(f"{name}: line {n}: {bad}; segment left out")
+    note = timed_note(pieces, name, pol)
+    return [dataclasses.replace(note, meta={**note.meta, "skipped": skipped}) if skipped else note]
 
 
 def timed_note(pieces: list[tuple[float, float, str]], name: str, pol: Policy | None = None) -> Note:
@@ -171,7 +185,7 @@ def timed_note(pieces: list[tuple[float, float, str]], name: str, pol: Policy | 
         s, e = segs[a].char_start, segs[b - 1].char_end
         chunks.append(Chunk(text=body[s:e], locator=Locator(start_s=segs[a].start, end_s=segs[b - 1].end,
                                                              char_start=s, char_end=e)))
-    meta = {"timed": True, "segments": len(segs), "duration_s": segs[-1].end if segs else 0.0,
+    meta = {"timed": True, "segments": len(segs), "duration_s": max((g.end for g in segs), default=0.0),
             "chunking": f"{pol.mode}:{pol.target}"}
     return require_content([make_note("", stem(name), "transcript", body, chunks, meta)], name)[0]
 
