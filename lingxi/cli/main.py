@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from lingxi import __version__
@@ -27,7 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    lib = Library(Settings.load(args.home, args.threads))
+    try:
+        lib = Library(Settings.load(args.home, args.threads))
+    except LingxiError as e:
+        print(f"lingxi: error: {e}", file=sys.stderr)
+        return 1
     try:
         return int(args.run(lib, args))
     except LingxiError as e:
@@ -36,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lingxi: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`lingxi search ... | head`): stop quietly, as cat does
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     finally:
         lib.close()
 

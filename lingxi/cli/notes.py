@@ -36,6 +36,8 @@ def run_list(lib: Library, args: argparse.Namespace) -> int:
                 ["id", "title", "kind", "chunks", "source"],
             )
         )
+    elif args.kind or lib.list_notes(limit=1):
+        print("no notes match" + (f" kind {args.kind!r}" if args.kind else f" (--limit {args.limit})"))
     else:
         print("no notes yet: run `lingxi ingest PATH`")
     return 0

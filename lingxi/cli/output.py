@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import Any
 
 
+def finite(obj: Any) -> Any:
+    """``obj`` with every float that is not finite (a recogniser's NaN or infinite duration) as None: JSON has no
+    NaN or Infinity, and parsers of it refuse them."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite(v) for v in obj]
+    return obj
+
+
 def emit_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+    try:
+        text = json.dumps(obj, ensure_ascii=False, indent=2, allow_nan=False)
+    except ValueError:
+        text = json.dumps(finite(obj), ensure_ascii=False, indent=2)
+    sys.stdout.write(text + "\n")
 
 
 def table(rows: list[list[str]], headers: list[str]) -> str:

@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("search", help="hybrid (BM25 + dense) search over the chunks")
     p.add_argument("query")
     p.add_argument("--k", type=int, default=10, help="number of results (default 10)")
-    p.add_argument("--mode", choices=MODES, default="hybrid")
+    p.add_argument("--mode", choices=MODES, default=None,
+                   help="hybrid (default), bm25 or dense; with embeddings off (LINGXI_EMBEDDER=none) the default is bm25")
     p.add_argument("--filter", action="append", metavar="FIELD=VALUE",
                    help="repeatable; fields: " + ", ".join(f"{k} ({v})" for k, v in FIELDS.items()))
     p.add_argument("--per-note", type=int, default=1, help="passages shown per note (default 1; 0 for no limit); the others of that note are grouped under it and counted")
@@ -35,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run_search(lib: Library, args: argparse.Namespace) -> int:
+    args.mode = args.mode or lib.default_mode()
     res = lib.search_results(args.query, k=args.k, mode=args.mode, filters=args.filter, per_note=args.per_note)
     if args.json:
         emit_json({"query": args.query, "mode": args.mode, **res.to_dict()})
