@@ -148,3 +148,13 @@ def test_a_whisper_line_whose_times_do_not_read_is_named():
     fmt, notes = parse_bytes("\n".join(lines).encode(), "talk.txt", bad_rows=bad)
     assert fmt == "transcript" and "broken" not in notes[0].body and "the last segment" in notes[0].body
     assert [m.split(": ")[1] for m in bad] == ["line 2", "line 3"]
+
+
+def test_overlapping_cues_give_a_passage_their_whole_time():
+    from lingxi.ingest.subtitles import parse
+
+    srt = ("1\n00:00:01,000 --> 00:00:10,000\nA long cue that runs on.\n\n"
+           "2\n00:00:01,200 --> 00:00:01,500\nA short one inside it.\n")
+    note = parse(srt, "o.srt")[0]
+    assert note.chunks[0].locator.start_s == 1.0 and note.chunks[0].locator.end_s == 10.0
+    assert note.meta["duration_s"] == 10.0

@@ -95,7 +95,7 @@ def merge_cues(cues: list[Cue]) -> list[tuple[float, float, str]]:
     def close() -> None:
         nonlocal cur, cur_text
         if cur:
-            passages.append((cur[0].start, cur[-1].end, cur_text))
+            passages.append((cur[0].start, max(c.end for c in cur), cur_text))  # overlapping cues: the latest end
         cur, cur_text = [], ""
 
     for cue in cues:
