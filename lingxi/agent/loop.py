@@ -18,7 +18,7 @@ from lingxi.agent.repairs import REGISTRY, Repair
 from lingxi.agent.safety import neutralize
 from lingxi.agent.state import AgentConfig, Finding, Run, first
 from lingxi.agent.steps import Answer, Call, Draft, Gather, Plan, Read, Search, SubQuestion, Token
-from lingxi.agent.text import anchors, language_rule, states, states_all
+from lingxi.agent.text import anchors, language_rule, states, states_all, written_in
 from lingxi.errors import BadInput, ModelOutputError
 from lingxi.llm.chat import ChatModel, Message
 from lingxi.llm.jsonstream import FieldText
@@ -125,6 +125,8 @@ class SearchAgent:
             yield Plan(sub_questions=tuple(run.sub_questions))
             yield from self._repair(run, "planned")
         yield self.search_step(run, run.question)
+        if self.config.translate:
+            yield from self.translate(run)
         if len(run.sub_questions) > 1:
             for sq in run.sub_questions:
                 if run.exhausted():
@@ -145,6 +147,21 @@ class SearchAgent:
                 not any(isinstance(s, Draft) for s in run.steps)
             run.text, run.citations = (FAILED if failed else NO_EVIDENCE)[run.lang], ()
         yield Answer(answer=run.text, short_answer=run.short, citations=len(run.citations), found=run.found)
+
+    def translate(self, run: Run) -> Iterator[Step]:
+        """When a hit of the question's search is written in another language than the question (a Chinese question
+        over English notes, or the reverse), the question is searched once more as the model writes it in that
+        language, and the two searches' hits are read as one (round-robin)."""
+        other = {written_in(f"{h.title} {h.chunk.text}") for h in run.results[0]} - {run.lang}
+        if not other or run.exhausted():
+            return
+        target = {"zh": "Chinese (中文)", "en": "English"}[other.pop()]
+        got = yield from self.call(run, "translate", render("translate", query=run.question, language=target),
+                                   {"type": "object", "required": ["query"], "properties": {"query": {"type": "string"}}})
+        query = str((got or {}).get("query") or "").strip()
+        if query and query not in run.queries and written_in(query) != run.lang:
+            yield self.search_step(run, query)
+            run.results[0] = interleave([run.results[0], run.results.pop()])
 
     def _repair(self, run: Run, stage: str) -> Iterator[Step]:
         for r in self.repairs:

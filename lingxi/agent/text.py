@@ -27,6 +27,13 @@ def language(text: str) -> str:
     return "zh" if is_chinese(text) else "en"
 
 
+def written_in(text: str) -> str:
+    """The language most of a text is written in: "zh" when Chinese characters are a fifth or more of its letters
+    and characters (an English passage quoting one Chinese name stays "en"), else "en"."""
+    cjk = len(CJK.findall(text))
+    return "zh" if cjk and cjk * 5 >= cjk + len(re.findall(r"[A-Za-z]", text)) else "en"
+
+
 def language_rule(question: str) -> str:
     return "用中文回答。" if is_chinese(question) else "Answer in English."
 
