@@ -1,6 +1,7 @@
 """The agent's translated search (``AgentConfig.translate``), measured where it acts: for each question, are its
 evidence passages among the hits the agent reads first (the question's search, ``k`` hits) without it, and with
-the question searched once more as the model writes it in the notes' other language (the two lists round-robin)?
+the question searched once more as the model writes it in the notes' other language (the two lists round-robin;
+the merged list's first ``k``, and all of it)?
 
 It runs the agent's own ``translate`` step (the bundled model writes the query) on the question's search only, so
 no answer is written; a question whose first hits are all in its own language is not translated and counts the
@@ -59,13 +60,15 @@ def main() -> None:
             t = time.perf_counter()
             steps = list(agent.translate(run))
             queries = [s.query for s in steps if s.kind == "search"]
-            # the merged list the agent reads from: both searches round-robin, as many as two searches give
+            # the merged list the agent reads from (both searches round-robin): its first k, the length of one
+            # search, and all of it, as many as two searches give
+            same = covered(q, run.results[0][: a.k], corpus, source_of) if queries else before
             after = covered(q, run.results[0][: 2 * a.k], corpus, source_of) if queries else before
             rows.append({"id": q.id, "kind": q.kind, "translated": queries[0] if queries else "",
-                         "seconds": round(time.perf_counter() - t, 1),
-                         "before": all(r is not None for r in before), "after": all(r is not None for r in after)})
-            print(f"[{i}/{len(qs)}] {q.id} {q.kind}: {rows[-1]['before']} -> {rows[-1]['after']}"
-                  f" {rows[-1]['translated'][:60]!r}", file=sys.stderr, flush=True)
+                         "seconds": round(time.perf_counter() - t, 1), "before": all(r is not None for r in before),
+                         "same_k": all(r is not None for r in same), "after": all(r is not None for r in after)})
+            print(f"[{i}/{len(qs)}] {q.id} {q.kind}: {rows[-1]['before']} -> {rows[-1]['same_k']} / "
+                  f"{rows[-1]['after']} {rows[-1]['translated'][:60]!r}", file=sys.stderr, flush=True)
         lib.close()
 
     def share(rs: list[dict], key: str) -> float:
@@ -74,12 +77,14 @@ def main() -> None:
     kinds = sorted({r["kind"] for r in rows})
     out = {"questions": len(rows), "k": a.k, "translated": sum(bool(r["translated"]) for r in rows),
            "seconds_per_translation": round(statistics.median([r["seconds"] for r in rows if r["translated"]] or [0]), 1),
-           "all": {"without": share(rows, "before"), "with": share(rows, "after")},
-           "by_kind": {k: {"n": sum(r["kind"] == k for r in rows), "without": share([r for r in rows if r["kind"] == k], "before"),
-                           "with": share([r for r in rows if r["kind"] == k], "after")} for k in kinds},
+           "all": {"without": share(rows, "before"), "with_same_k": share(rows, "same_k"), "with": share(rows, "after")},
+           "by_kind": {k: {"n": len(sub), "without": share(sub, "before"), "with_same_k": share(sub, "same_k"),
+                           "with": share(sub, "after")}
+                       for k in kinds for sub in [[r for r in rows if r["kind"] == k]]},
            "rows": rows}
     print(json.dumps(out, ensure_ascii=False, indent=1) if a.json else
-          f"evidence among the hits read first: without {out['all']['without']}, with {out['all']['with']} "
+          f"evidence among the hits read first: without {out['all']['without']}, with {out['all']['with_same_k']} "
+          f"(first k of the merged list) / {out['all']['with']} (all of it) "
           f"({out['translated']} of {len(rows)} translated)")
 
 

@@ -275,3 +275,16 @@ def test_musique_rows_and_refusals_measured_against_what_was_read(tmp_path):
 
     with pytest.raises(BadInput, match="MuSiQue JSON list"):
         eval_hotpotqa(f, Echo(), Settings.load(tmp_path, threads=1), None, "shared", AgentConfig(), lambda s: None)
+
+
+def test_a_question_set_s_corpus_is_kept_under_the_home_and_read_again(tmp_path):
+    q = tmp_path / "q.jsonl"
+    q.write_text(json.dumps({"id": "k1", "q": "熊猫什么时候最活跃？", "gold": [["上午"]]}, ensure_ascii=False) + "\n",
+                 encoding="utf-8")
+    said: list[str] = []
+    settings = Settings.load(tmp_path / "home", threads=1)
+    for _ in range(2):
+        eval_questions(q, DEMO / "podcasts", Echo(), settings, None, AgentConfig(), said.append,
+                       systems=("single-shot RAG",))
+    kept = list((tmp_path / "home" / "eval-corpus").iterdir())
+    assert len(kept) == 1 and (kept[0] / "lingxi.db").exists()

@@ -8,6 +8,8 @@ filtered by split); correct when every gold fact occurs in the answer in one of 
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import re
 import statistics
@@ -397,9 +399,11 @@ def eval_questions(qpath: Path, corpus: Path, chat: ChatModel, settings: Setting
     if not rows_in:
         raise BadInput(f"{qpath}: no questions" + (f" after the first {skip}" if skip else ""))
     tallies = {s: Tally() for s in systems}
-    with tempfile.TemporaryDirectory(prefix="lingxi-qa-") as tmp:
-        lib = Library(Settings.load(Path(tmp), settings.threads, embedder=settings.embedder))
-        say(f"ingesting {corpus}")
+    # the corpus is kept as a store of its own under the eval's home, so a later run (another split, a repair
+    # switched off) reads it again instead of embedding it again; ingest replaces files that changed
+    kept = settings.home / "eval-corpus" / hashlib.sha1(str(corpus.resolve()).encode()).hexdigest()[:12]
+    with contextlib.closing(Library(Settings.load(kept, settings.threads, embedder=settings.embedder))) as lib:
+        say(f"ingesting {corpus} (kept in {kept})")
         bad = [r for r in lib.ingest([corpus]) if r.status == "failed"]
         if bad:
             raise BadInput(f"corpus: {bad[0].reason}")
@@ -425,7 +429,6 @@ def eval_questions(qpath: Path, corpus: Path, chat: ChatModel, settings: Setting
             say(f"[{i}/{len(rows_in)}] done; " + ", ".join(f"{s}: acc {statistics.fmean(t.correct):.3f}"
                                                            for s, t in tallies.items())
                 + eta(started, i, len(rows_in)))
-        lib.close()
     return {"dataset": f"{qpath.name} over {corpus}", "rows": result_rows(tallies, Tally.metrics),
             "config": {"questions": len(rows_in), "skipped": skip, "split": split, "llm": chat.name, "rag_k": RAG_K}}
 
