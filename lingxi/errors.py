@@ -11,6 +11,15 @@ class BadInput(LingxiError):
     """Input (a file, a query, an option) that lingxi cannot accept; the message says what and why."""
 
 
+class BadRows(BadInput):
+    """A file none of whose rows (or, with --strict, not all of whose rows or lines) could be read: ``rows`` names
+    each bad one (``NAME: line N: reason``)."""
+
+    def __init__(self, message: str, rows: list[str]) -> None:
+        super().__init__(message)
+        self.rows = tuple(rows)
+
+
 class NotFound(LingxiError):
     """A note, chunk or other object asked for by id does not exist."""
 

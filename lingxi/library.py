@@ -251,7 +251,7 @@ class Library:
         except NoContent as e:
             return FileReport(shown, "empty", media or fmt or "", reason=str(e))
         except LingxiError as e:
-            return FileReport(shown, "failed", fmt or "", reason=str(e))
+            return FileReport(shown, "failed", fmt or "", reason=str(e), bad_rows=getattr(e, "rows", ()))
 
     def ingest_upload(self, data: bytes, name: str, owner: str, visibility: str = "private",
                       fmt: str | None = None) -> FileReport:
@@ -271,7 +271,7 @@ class Library:
         except NoContent as e:
             return FileReport(shown, "empty", media_format(name, fmt) or fmt or "", reason=str(e))
         except LingxiError as e:
-            return FileReport(shown, "failed", fmt or "", reason=str(e))
+            return FileReport(shown, "failed", fmt or "", reason=str(e), bad_rows=getattr(e, "rows", ()))
 
     def _unchanged_state(self, key: str, sha: str, fmt: str | None) -> dict[str, Any] | None:
         """The stored state of ``key`` when it holds these bytes, parsed by this parser version (and format)."""

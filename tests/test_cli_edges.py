@@ -55,3 +55,14 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
     err = proc.stderr.read().decode() if proc.stderr else ""
     proc.wait(timeout=60)
     assert "Traceback" not in err
+
+
+def test_an_event_time_outside_what_a_date_can_write_is_refused():
+    import pytest
+
+    from lingxi.rec.events import parse_time
+
+    assert parse_time("2026-12-06T10:00:00Z") == 1796551200.0 and parse_time(0) == 0.0
+    for bad in (1e308, -1e14, float("nan"), "10000-01-01", True):
+        with pytest.raises(ValueError):
+            parse_time(bad)

@@ -158,3 +158,15 @@ def test_overlapping_cues_give_a_passage_their_whole_time():
     note = parse(srt, "o.srt")[0]
     assert note.chunks[0].locator.start_s == 1.0 and note.chunks[0].locator.end_s == 10.0
     assert note.meta["duration_s"] == 10.0
+
+
+def test_a_file_that_fails_on_bad_rows_lists_every_one(lib, tmp_path):
+    rows = ['{"id": "a"}', "not json", '{"id": "b", "text": "fine"}', "[1, 2]"]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    strict = lib.ingest([path], strict=True)[0]
+    assert strict.status == "failed" and [m.split(": ")[1] for m in strict.bad_rows] == ["line 1", "line 2", "line 4"]
+    assert "and 2 more bad rows" in strict.reason
+    (tmp_path / "all_bad.jsonl").write_text("nope\n[]\n", encoding="utf-8")
+    report = lib.ingest([tmp_path / "all_bad.jsonl"])[0]
+    assert report.status == "failed" and len(report.bad_rows) == 2

@@ -56,7 +56,7 @@ def run(lib: Library, args: argparse.Namespace) -> int:
     lib.recognizers.progress = recognising
     reports = lib.ingest(args.paths, fmt=args.format, progress=progress, strict=args.strict)
     counts = {s: sum(r.status == s for r in reports) for s in ("ingested", "unchanged", "failed", "skipped", "empty")}
-    bad = sum(len(r.bad_rows) for r in reports)
+    bad = sum(len(r.bad_rows) for r in reports if r.status != "failed")  # left out of a file that was stored
     if args.json:
         emit_json({"files": [r.to_dict() for r in reports], "summary": {**counts, **({"bad_rows": bad} if bad else {})}})
     else:
@@ -76,8 +76,9 @@ def run(lib: Library, args: argparse.Namespace) -> int:
     for r in reports:
         if r.status == "failed":
             print(f"lingxi: error: {r.reason}", file=sys.stderr)
-        for msg in r.bad_rows:
-            print(f"lingxi: error: {msg}" + ("" if msg.endswith("left out") else " (row skipped)"), file=sys.stderr)
+        for msg in r.bad_rows if r.status != "failed" else r.bad_rows[1:]:  # a failed file's reason is its first
+            print(f"lingxi: error: {msg}" + ("" if msg.endswith("left out") or r.status == "failed" else " (row skipped)"),
+                  file=sys.stderr)
     if bad and not args.json:
         print(f"lingxi: {bad} bad rows or lines were left out; fix them and ingest the file again, "
               "or use --strict to store nothing from a file with bad rows or lines", file=sys.stderr)

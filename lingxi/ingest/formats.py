@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path, PurePath
 
-from lingxi.errors import BadInput
+from lingxi.errors import BadInput, BadRows
 from lingxi.ingest import asrjson, audio, html, image, jsonl, markdown, plain, shownotes, subtitles, transcript, webtext
 from lingxi.ingest.base import require_content
 from lingxi.ingest.text import decode
@@ -138,7 +138,8 @@ def parse_bytes(
         if chosen == "jsonl" and bad_rows is not None:
             notes, bad = jsonl.parse_rows(text, name)
             if not notes:
-                raise BadInput(f"{bad[0]} (and every other row: {len(bad)} bad, none good)" if len(bad) > 1 else bad[0])
+                raise BadRows(f"{bad[0]} (and every other row: {len(bad)} bad, none good)" if len(bad) > 1 else bad[0],
+                              bad)
             bad_rows.extend(bad)
         else:
             notes = FORMATS[chosen](text, name)
@@ -147,7 +148,7 @@ def parse_bytes(
         skipped = [m for n in notes for m in n.meta.get("skipped", ())]
         if skipped:
             if bad_rows is None:
-                raise BadInput(skipped[0])
+                raise BadRows(skipped[0], skipped)
             bad_rows.extend(skipped)
             notes = [dataclasses.replace(n, meta={k: v for k, v in n.meta.items() if k != "skipped"}) for n in notes]
         if media is not None:

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from lingxi.errors import BadInput
+from lingxi.errors import BadInput, BadRows
 from lingxi.ingest.base import as_tags, jsonable, make_note, prose_chunks, require_content
 from lingxi.types import Note
 
@@ -18,7 +18,7 @@ def parse(text: str, name: str) -> list[Note]:
     """All rows or nothing: the first bad row raises BadInput naming its line."""
     notes, bad = parse_rows(text, name)
     if bad:
-        raise BadInput(bad[0])
+        raise BadRows(bad[0] + (f" (and {len(bad) - 1} more bad rows)" if len(bad) > 1 else ""), bad)
     return notes
 
 

@@ -62,6 +62,9 @@ class ImportReport:
                 "errors": [{"line": n, "reason": r} for n, r in self.errors]}
 
 
+MAX_TIMESTAMP = 253402300799.0  # 9999-12-31T23:59:59Z, the last time an ISO-8601 date can write
+
+
 def parse_time(raw: Any) -> float:
     """Unix seconds (int/float or digits) or an ISO-8601 date/time (UTC when no zone is given)."""
     if isinstance(raw, bool):
@@ -82,8 +85,8 @@ def parse_time(raw: Any) -> float:
             if dt.tzinfo is None:
                 dt = dt.replace(tzinfo=UTC)
             v = dt.timestamp()
-    if not math.isfinite(v) or v < 0:
-        raise ValueError(f"timestamp {raw!r} is out of range")
+    if not math.isfinite(v) or not 0 <= v <= MAX_TIMESTAMP:
+        raise ValueError(f"timestamp {raw!r} is out of range (1970 to the year 9999)")
     return v
 
 
