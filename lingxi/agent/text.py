@@ -28,7 +28,7 @@ def language(text: str) -> str:
 
 
 def written_in(text: str) -> str:
-    """The language most of a text is written in: "zh" when Chinese characters are a fifth or more of its letters
+    """The language most of a text is written in: "zh" when CJK ideographs are a fifth or more of its letters
     and characters (an English passage quoting one Chinese name stays "en"), else "en"."""
     cjk = len(CJK.findall(text))
     return "zh" if cjk and cjk * 5 >= cjk + len(re.findall(r"[A-Za-z]", text)) else "en"

@@ -46,7 +46,7 @@ _DECLARED = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.
 
 
 def common_chinese(text: str) -> float:
-    """The share of a text's Chinese characters among GB2312's 3,755 most common ones (1.0 without any): ~0.9 and
+    """The share of a text's CJK ideographs among GB2312's 3,755 most common ones (1.0 without any): ~0.9 and
     more in Chinese prose; bytes of another encoding read as GB18030 give rare characters (``M黮ler``)."""
     cjk = [ch for ch in text if "\u4e00" <= ch <= "\u9fff"]
     if not cjk:
