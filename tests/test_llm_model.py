@@ -70,8 +70,10 @@ def test_a_prompt_is_evaluated_from_its_system_message_whatever_came_before(mode
     fresh._prefill([other, ask[1]])  # another system message: it alone is read, from the start
     assert list(fresh.llm.input_ids[: fresh.llm.n_tokens]) == fresh.llm.tokenize(
         f"<|im_start|>system\n{other['content']}<|im_end|>\n".encode(), add_bos=False, special=True)
-    fresh._prefill([ask[1]])
-    assert fresh.llm.n_tokens == 0  # no system message: nothing is kept
+    fresh._prefill([ask[1], ask[1]])  # no system message: only what the template writes in its place is kept
+    head = fresh._implicit_head([ask[1]])
+    assert head and list(fresh.llm.input_ids[: fresh.llm.n_tokens]) == list(head) + list(fresh._segment(ask[1]))
+    assert fresh.llm.detokenize(list(head)).decode().startswith("system\n")  # the template's own
 
 
 def test_earlier_messages_are_read_once_and_replies_do_not_depend_on_what_was_read_before(model_path):
@@ -100,6 +102,23 @@ def test_earlier_messages_are_read_once_and_replies_do_not_depend_on_what_was_re
     before = m.reused_tokens
     m.complete(other, max_tokens=4)
     assert m.reused_tokens - before == len(m._segment(sys_msg))  # a changed room: only the system message is kept
+
+
+def test_a_prompt_without_a_system_message_reuses_its_context_across_calls(model_path):
+    # the template writes its own system message in front of such a prompt: two questions over one long context
+    # must not evaluate the context twice per call (it did: 8k tokens of LoCoMo conversation per question)
+    m = LocalChatModel(model_path, threads=default_threads(), context=4096)
+    context = {"role": "user", "content": "Conversation:\n" + "\n".join(
+        f"Day {i}: Ana walked her dog Biscuit to the river and back, then wrote {i} pages." for i in range(60))}
+    evaluated: list[int] = []
+    real_eval = m.llm.eval
+    m.llm.eval = lambda tokens: (evaluated.append(len(tokens)), real_eval(tokens))[1]  # type: ignore[method-assign]
+    first = m.complete([context, {"role": "user", "content": "What is the dog's name?"}], max_tokens=8)
+    after_first = sum(evaluated)
+    m.complete([context, {"role": "user", "content": "Where did they walk?"}], max_tokens=8)
+    second = sum(evaluated) - after_first
+    assert "Biscuit" in first and after_first > 1000
+    assert second < 100, f"the second call evaluated {second} tokens: the context again"
 
 
 def test_streaming_yields_pieces(small):

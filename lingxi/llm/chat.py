@@ -214,19 +214,35 @@ class LocalChatModel(ChatModel):
         the question asked before it). Here every message but the last is evaluated alone, starting at its own
         first token, so its state is the same whichever call read it first; the last message and the reply are
         left to the completion, which starts at the last message's first token every time. A conversation or an
-        agent that keeps its passages in earlier messages then pays for them once, not on every call."""
-        self._keep(messages[:-1])
+        agent that keeps its passages in earlier messages then pays for them once, not on every call.
+
+        A model whose chat template writes a system message of its own when the prompt has none (Qwen's does) puts
+        it in front of the first message: that text is the first segment then, as the completion will see it
+        (without it the completion found no prefix in common and evaluated the whole prompt again, every call)."""
+        self._keep(messages[:-1], self._implicit_head(messages))
+
+    def _implicit_head(self, messages: list[Message]) -> tuple[int, ...]:
+        """The tokens the chat template writes before the first message (its own system message when the prompt
+        has none), or ()."""
+        if not messages or messages[0].get("role") == "system":
+            return ()
+        first, prompt = self._segment(messages[0]), self._prompt_tokens(messages)
+        for at in range(min(len(prompt) - len(first), 256) + 1):
+            if tuple(prompt[at: at + len(first)]) == first:
+                return tuple(prompt[:at])
+        return ()
 
     def prepare(self, messages: list[Message]) -> None:
         """Counted as a prompt of its own (``prompt_tokens`` less ``reused_tokens`` stays what was evaluated)."""
         with self._lock:
             self.prompt_tokens += sum(len(self._segment(m)) for m in messages)
-            self._keep(messages)
+            self._keep(messages, self._implicit_head(messages))
 
-    def _keep(self, messages: list[Message]) -> None:
-        """The context brought to ``messages``, each evaluated on its own (see ``_prefill``)."""
+    def _keep(self, messages: list[Message], head: tuple[int, ...] = ()) -> None:
+        """The context brought to ``messages`` (after ``head``, what the template writes before them), each
+        evaluated on its own (see ``_prefill``)."""
         llm = self.llm
-        wanted = [self._segment(m) for m in messages]
+        wanted = ([head] if head else []) + [self._segment(m) for m in messages]
         keep, pos = 0, 0
         for seg, had in zip(wanted, self._segments):
             end = pos + len(seg)
