@@ -219,7 +219,7 @@ class LocalChatModel(ChatModel):
         A model whose chat template writes a system message of its own when the prompt has none (Qwen's does) puts
         it in front of the first message: that text is the first segment then, as the completion will see it
         (without it the completion found no prefix in common and evaluated the whole prompt again, every call)."""
-        self._keep(messages[:-1], self._implicit_head(messages))
+        self._keep(messages[:-1], self._implicit_head(messages) if len(messages) > 1 else ())
 
     def _implicit_head(self, messages: list[Message]) -> tuple[int, ...]:
         """The tokens the chat template writes before the first message (its own system message when the prompt
