@@ -133,6 +133,7 @@ class LocalChatModel(ChatModel):
         self._llm: Any = None
         self._formatter: Any = None
         self._grammars: dict[str, Any] = {}
+        self._head: tuple[int, ...] | None = None  # what the chat template writes before a first user message
         self._lock = threading.Lock()
         self._segments: list[tuple[int, ...]] = []  # the messages in the context, each evaluated alone, in order
         self._forks: dict[str, LocalChatModel] = {}
@@ -222,15 +223,16 @@ class LocalChatModel(ChatModel):
         self._keep(messages[:-1], self._implicit_head(messages) if len(messages) > 1 else ())
 
     def _implicit_head(self, messages: list[Message]) -> tuple[int, ...]:
-        """The tokens the chat template writes before the first message (its own system message when the prompt
-        has none), or ()."""
+        """The tokens the chat template writes before the first message when that is not a system message (its own
+        system message), or (). The template's, not the prompt's: found once, on a one-word prompt."""
         if not messages or messages[0].get("role") == "system":
             return ()
-        first, prompt = self._segment(messages[0]), self._prompt_tokens(messages)
-        for at in range(min(len(prompt) - len(first), 256) + 1):
-            if tuple(prompt[at: at + len(first)]) == first:
-                return tuple(prompt[:at])
-        return ()
+        if self._head is None:
+            probe: Message = {"role": "user", "content": "hello"}
+            first, prompt = self._segment(probe), self._prompt_tokens([probe])
+            at = next((i for i in range(len(prompt) - len(first) + 1) if tuple(prompt[i: i + len(first)]) == first), 0)
+            self._head = tuple(prompt[:at])
+        return self._head
 
     def prepare(self, messages: list[Message]) -> None:
         """Counted as a prompt of its own (``prompt_tokens`` less ``reused_tokens`` stays what was evaluated)."""
