@@ -267,31 +267,3 @@ def test_a_passage_verified_beside_another_counts_as_ranked_in_the_answers_pool(
     run.findings = [Finding(1, "q", "a", beside, "passage 0")]
     run.results = [[hit(1), hit(2), hit(3), hit(9)]]
     assert [h.chunk.id for h in agent.pool(run)] == ["n:0", "n:1"]
-
-
-def test_the_question_pool_keeps_what_single_shot_rag_reads():
-    import pytest
-
-    from lingxi.agent.state import Finding, Run
-    from lingxi.errors import BadInput
-    from lingxi.types import Chunk, Hit, Locator
-
-    def hit(i):
-        return Hit(chunk=Chunk(f"passage {i}", Locator(char_start=0, char_end=9), id=f"n{i}:0", note_id=f"n{i}", ord=0),
-                   title="t", source="s", kind="markdown", score=1.0)
-    question = [hit(1), hit(2), hit(3), hit(4)]  # the question's own search: what RAG reads (answer_k 3: 1, 2, 3)
-    hop1, hop2 = [hit(5), hit(2), hit(6)], [hit(7), hit(8)]
-    verified = Finding(1, "q", "a", hit(6), "passage 6")
-
-    def pool(mode):
-        agent = SearchAgent(ScriptedChat([]), lambda q, k: [], AgentConfig(answer_k=3, pool=mode, extra=2))
-        run = Run(agent, "q")
-        run.findings, run.results = [verified], [question, hop1, hop2]
-        return [h.chunk.id for h in agent.pool(run)]
-
-    # round-robin: the verified passage, then every search's first, second, ...: RAG's third passage is not read
-    assert pool("round-robin") == ["n6:0", "n1:0", "n5:0"]
-    # question: the verified passage, all three of RAG's, then the best of the other searches (2 more at most)
-    assert pool("question") == ["n6:0", "n1:0", "n2:0", "n3:0", "n5:0"]
-    with pytest.raises(BadInput, match="LINGXI_AGENT_POOL"):
-        AgentConfig(pool="all")

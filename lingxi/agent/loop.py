@@ -232,12 +232,6 @@ class SearchAgent:
     def pool(self, run: Run) -> list[Hit]:
         """Passages for the answer: those a finding was verified in, then round-robin over the searches."""
         found = [dataclasses.replace(f.hit, signals={}) if "beside" in f.hit.signals else f.hit for f in run.findings]
-        if self.config.pool == "question" and run.results:
-            # what single-shot RAG reads (the leading search's first answer_k hits) is all read, after the verified
-            # passages, then the best of the other searches, at most ``extra`` more passages in all
-            rest = first(interleave(run.results[1:]), self.config.extra)
-            return first(interleave([found + first(run.results[0], self.config.answer_k) + rest]),
-                         self.config.answer_k + self.config.extra)
         return first(interleave([found] + run.results), self.config.answer_k)  # a passage verified counts as ranked
 
     def _answer(self, run: Run, note: str = "") -> Iterator[Step]:

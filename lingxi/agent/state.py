@@ -20,7 +20,6 @@ REPAIRS = ("split_asks", "split_parallel", "echo_unverified", "unstated_parts", 
 # a model call more where it acted (docs/BENCHMARKS.md, "Stop 39"). Three that did the same on HotpotQA's test split
 # (echo_reread, unpooled_names, bridge) were deleted; docs/history/agent-repairs-deleted.patch has them.
 OFF_BY_DEFAULT = ("echo_unverified",)
-POOLS = ("round-robin", "question")
 DEFAULT_REPAIRS = tuple(r for r in REPAIRS if r not in OFF_BY_DEFAULT)
 
 
@@ -58,10 +57,6 @@ class AgentConfig:
     k: int = 6  # hits per search
     read_k: int = 4  # passages a sub-question's read shows the model
     answer_k: int = 5  # passages the answer step reads, pooled round-robin over every search (as many as RAG reads)
-    # how the answer step's passages are pooled: "round-robin" over every search (answer_k of them), or "question":
-    # the leading search's first answer_k (what single-shot RAG reads) all kept, then up to ``extra`` more
-    pool: str = field(default_factory=lambda: os.environ.get("LINGXI_AGENT_POOL", "round-robin"))
-    extra: int = 2
     passage_chars: int = 700
     max_llm_calls: int = 12
     max_seconds: float = 300.0
@@ -85,8 +80,6 @@ class AgentConfig:
     repairs: tuple[str, ...] = field(default_factory=lambda: pick_repairs(os.environ.get("LINGXI_AGENT_REPAIRS")))
 
     def __post_init__(self) -> None:
-        if self.pool not in POOLS:
-            raise BadInput(f"answer pool {self.pool!r} (LINGXI_AGENT_POOL) is not one of: {', '.join(POOLS)}")
         bad = [r for r in self.repairs if r not in REPAIRS]
         if bad:
             raise BadInput(f"repairs: {bad[0]!r} is not one of {', '.join(REPAIRS)}")
