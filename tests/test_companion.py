@@ -624,3 +624,25 @@ def test_extraction_reply_budget_covers_the_copied_pieces() -> None:
         pieces = len(schema["properties"]["memories"]["prefixItems"])  # type: ignore[index]
         flat = 80 * pieces + 40  # the old budget: nothing for the copied pieces
         assert budget - flat >= chat.count_tokens(text) - 2 * pieces
+
+
+def test_context_blocks_quote_each_source_turn_once(lib: Library) -> None:
+    from lingxi.companion.memory import context_blocks
+
+    s = MemoryStore(lib.conn, "fay", "pet")
+    s.add_turns("s1", [("D1:1", "Fay", "I adopted a puppy called Mochi yesterday", T0),
+                       ("D1:2", "Pet", "Mochi is a lovely name!", T0)])
+    fact, _ = s.add("fact", "Fay adopted a puppy named Mochi", 5, T0, turns=["D1:1"])
+    again, _ = s.add("fact", "Fay has a dog", 4, T0, turns=["D1:1"])
+    obs, _ = s.add("observation", "Fay said: hello\nPet replied: hi", 3, T0, turns=["D1:2"])
+    hits = [fact, again, obs]
+    assert [t for _, t in context_blocks(s, hits, "statements")] == [fact.text, again.text, obs.text]
+    sources = context_blocks(s, hits, "sources")
+    assert sources[0][1] == "Fay adopted a puppy named Mochi\n  > Fay said: I adopted a puppy called Mochi yesterday"
+    assert sources[1][1] == "Fay has a dog"  # its turn was quoted already
+    assert sources[2][1] == obs.text  # an excerpt reads as it is
+    turns = context_blocks(s, hits, "turns")
+    assert [m.id for m, _ in turns] == [fact.id, obs.id]  # nothing new behind the second fact
+    assert turns[0][1] == "Fay said: I adopted a puppy called Mochi yesterday"
+    with pytest.raises(BadInput, match="memory context 'quotes'"):
+        context_blocks(s, hits, "quotes")

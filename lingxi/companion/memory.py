@@ -591,3 +591,34 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
 
 def hours_between(a: float, b: float) -> float:
     return math.fabs(a - b) / 3600.0
+
+
+# What an answer reads for each recalled memory (``memory_context``): "statements" the memory's own text;
+# "sources" the statement followed by the turns it was extracted from (each turn once); "turns" those turns alone.
+# An observation is already a conversation excerpt and a reflection sums up many memories: both read as they are.
+CONTEXT_MODES = ("statements", "sources", "turns")
+
+
+def context_blocks(store: MemoryStore, hits: Sequence[Memory], mode: str = "statements",
+                   max_turns: int = 3) -> list[tuple[Memory, str]]:
+    """Each recalled memory with the text an answer reads for it, in the order given; a memory whose source turns
+    were all shown already (and, in "turns" mode, has nothing new to show) is left out. ``max_turns`` caps the
+    source turns quoted for one memory."""
+    if mode not in CONTEXT_MODES:
+        raise BadInput(f"memory context {mode!r} is not one of: {', '.join(CONTEXT_MODES)}")
+    out: list[tuple[Memory, str]] = []
+    shown: set[str] = set()
+    for m in hits:
+        if mode == "statements" or m.kind in ("observation", "reflection") or not m.turns:
+            out.append((m, m.text))
+            shown.update(m.turns)
+            continue
+        new = [r for r in m.turns if r not in shown][:max_turns]
+        shown.update(m.turns)
+        quoted = [f'{t["speaker"]} said: {t["text"]}' for t in store.source_turns(new)]
+        if mode == "turns":
+            if quoted:
+                out.append((m, "\n".join(quoted)))
+        else:
+            out.append((m, "\n".join([m.text, *(f"  > {q}" for q in quoted)])))
+    return out

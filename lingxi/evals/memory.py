@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lingxi.companion.extract import Turn, extract, prompt, reflect
-from lingxi.companion.memory import MemoryStore, RecallWeights, exchanges
+from lingxi.companion.memory import MemoryStore, RecallWeights, context_blocks, exchanges
 from lingxi.companion.timeexpr import annotate, fmt_day, parse_session_date
 from lingxi.errors import BadInput, LingxiError
 from lingxi.evals.agent import f1 as token_f1
@@ -197,6 +197,7 @@ def evaluate(
     stride: int = 1,
     skip: int = 0,
     sessions: int | None = None,
+    memory_context: str = "statements",
 ) -> dict[str, Any]:
     import sqlite3
 
@@ -286,8 +287,9 @@ def evaluate(
                     store = raw if system.startswith("RAG") else mem
                     hits = store.recall(q["question"], now, k, w if store is mem else RecallWeights(1.0, 0.0, 0.0),
                                         query_vector=None if qvecs is None else qvecs[qi])
-                    hits_sorted = sorted(hits, key=lambda m: (m.ts, m.id))
-                    ctx = "\n".join(f"({time.strftime('%d %B %Y', time.gmtime(m.ts))}) {m.text}" for m in hits_sorted)
+                    blocks = context_blocks(store, hits, memory_context if store is mem else "statements")
+                    blocks.sort(key=lambda b: (b[0].ts, b[0].id))
+                    ctx = "\n".join(f"({time.strftime('%d %B %Y', time.gmtime(m.ts))}) {text}" for m, text in blocks)
                     refs = [r for m in hits for r in store.trace(m)]
                 if answers:
                     pred, ntok, secs = _answer(chat, ctx, q["question"])
@@ -329,7 +331,7 @@ def evaluate(
     return {"dataset": f"locomo:{path.name}", "rows": rows, "config": {
         "conversations": [c.id for c in convs], "questions": sum(len(c.qa[::stride][:limit]) for c in convs),
         "stride": stride, "skip_conversations": skip, "sessions": sessions,
-        "llm": chat.name, "window": window, "k": k, "context_tokens": context_tokens, "last_n": last_n,
+        "llm": chat.name, "memory_context": memory_context, "window": window, "k": k, "context_tokens": context_tokens, "last_n": last_n,
         "weights": {"relevance": w.relevance, "recency": w.recency, "importance": w.importance,
                     "decay_per_hour": w.decay_per_hour, "lexical": w.lexical},
         "extraction": {"llm_calls": sum(c["llm_calls"] for c in costs),
