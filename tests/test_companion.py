@@ -646,3 +646,15 @@ def test_context_blocks_quote_each_source_turn_once(lib: Library) -> None:
     assert turns[0][1] == "Fay said: I adopted a puppy called Mochi yesterday"
     with pytest.raises(BadInput, match="memory context 'quotes'"):
         context_blocks(s, hits, "quotes")
+
+
+def test_context_blocks_budget_keeps_the_best_first(lib: Library) -> None:
+    from lingxi.companion.memory import context_blocks
+
+    s = MemoryStore(lib.conn, "gus", "pet")
+    mems = [s.add("fact", f"fact number {i} " + "word " * 9, 5, T0)[0] for i in range(5)]
+    words = lambda t: len(t.split())
+    assert len(context_blocks(s, mems, budget=0, count=words)) == 5
+    kept = context_blocks(s, mems, budget=35, count=words)  # 12 words + 1 a block
+    assert [m.id for m, _ in kept] == [m.id for m in mems[:2]]
+    assert len(context_blocks(s, mems, budget=1, count=words)) == 1  # the first always

@@ -126,6 +126,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     mm.add_argument("--memory-context", default="statements", choices=["statements", "sources", "turns"],
                     help="what lingxi memory's answer reads for a recalled memory: its statement (default), the"
                     " statement and the turns it came from, or those turns alone")
+    mm.add_argument("--memory-budget", type=int, default=0,
+                    help="prompt tokens lingxi memory's recalled context may take, best first (default 0: the k"
+                    " recalled, whatever their length)")
     mm.add_argument("--full-context-tokens", type=int, default=0,
                     help="budget of the full-context row (default: the LLM context, LINGXI_LLM_CONTEXT, minus 700)")
     mm.add_argument("--last-n", type=int, default=20)
@@ -399,7 +402,7 @@ def run_memory(lib: Library, args: argparse.Namespace) -> int:
                          conversations=args.conversations, stride=args.stride,
                          skip=args.skip_conversations, sessions=args.sessions, window=args.window, k=args.k,
                          context_tokens=args.full_context_tokens, last_n=args.last_n, answers=not args.no_answers,
-                         memory_context=args.memory_context,
+                         memory_context=args.memory_context, memory_budget=args.memory_budget,
                          only=[s.strip() for s in args.systems.split(",") if s.strip()] if args.systems else None,
                          weights=_weights(args.weights) if args.weights else None,
                          say=lambda s: print(f"[locomo] {s}", file=sys.stderr, flush=True))

@@ -599,11 +599,12 @@ def hours_between(a: float, b: float) -> float:
 CONTEXT_MODES = ("statements", "sources", "turns")
 
 
-def context_blocks(store: MemoryStore, hits: Sequence[Memory], mode: str = "statements",
-                   max_turns: int = 3) -> list[tuple[Memory, str]]:
-    """Each recalled memory with the text an answer reads for it, in the order given; a memory whose source turns
-    were all shown already (and, in "turns" mode, has nothing new to show) is left out. ``max_turns`` caps the
-    source turns quoted for one memory."""
+def context_blocks(store: MemoryStore, hits: Sequence[Memory], mode: str = "statements", max_turns: int = 3,
+                   budget: int = 0, count: Callable[[str], int] | None = None) -> list[tuple[Memory, str]]:
+    """Each recalled memory with the text an answer reads for it, in the order given; in "turns" mode a memory
+    whose source turns were all shown already is left out. ``max_turns`` caps the source turns quoted for one
+    memory; with ``budget`` (and ``count``, a text's tokens), blocks are taken in order until the next would
+    go over it."""
     if mode not in CONTEXT_MODES:
         raise BadInput(f"memory context {mode!r} is not one of: {', '.join(CONTEXT_MODES)}")
     out: list[tuple[Memory, str]] = []
@@ -621,4 +622,10 @@ def context_blocks(store: MemoryStore, hits: Sequence[Memory], mode: str = "stat
                 out.append((m, "\n".join(quoted)))
         else:
             out.append((m, "\n".join([m.text, *(f"  > {q}" for q in quoted)])))
+    if budget and count is not None:
+        used = 0
+        for i, (_, text) in enumerate(out):
+            used += count(text) + 1
+            if used > budget and i:
+                return out[:i]
     return out

@@ -198,6 +198,7 @@ def evaluate(
     skip: int = 0,
     sessions: int | None = None,
     memory_context: str = "statements",
+    memory_budget: int = 0,
 ) -> dict[str, Any]:
     import sqlite3
 
@@ -287,7 +288,8 @@ def evaluate(
                     store = raw if system.startswith("RAG") else mem
                     hits = store.recall(q["question"], now, k, w if store is mem else RecallWeights(1.0, 0.0, 0.0),
                                         query_vector=None if qvecs is None else qvecs[qi])
-                    blocks = context_blocks(store, hits, memory_context if store is mem else "statements")
+                    blocks = context_blocks(store, hits, "statements") if store is raw else \
+                        context_blocks(store, hits, memory_context, budget=memory_budget, count=chat.count_tokens)
                     blocks.sort(key=lambda b: (b[0].ts, b[0].id))
                     ctx = "\n".join(f"({time.strftime('%d %B %Y', time.gmtime(m.ts))}) {text}" for m, text in blocks)
                     refs = [r for m in hits for r in store.trace(m)]
@@ -331,7 +333,8 @@ def evaluate(
     return {"dataset": f"locomo:{path.name}", "rows": rows, "config": {
         "conversations": [c.id for c in convs], "questions": sum(len(c.qa[::stride][:limit]) for c in convs),
         "stride": stride, "skip_conversations": skip, "sessions": sessions,
-        "llm": chat.name, "memory_context": memory_context, "window": window, "k": k, "context_tokens": context_tokens, "last_n": last_n,
+        "llm": chat.name, "memory_context": memory_context,
+        "memory_budget": memory_budget, "window": window, "k": k, "context_tokens": context_tokens, "last_n": last_n,
         "weights": {"relevance": w.relevance, "recency": w.recency, "importance": w.importance,
                     "decay_per_hour": w.decay_per_hour, "lexical": w.lexical},
         "extraction": {"llm_calls": sum(c["llm_calls"] for c in costs),
