@@ -658,3 +658,24 @@ def test_context_blocks_budget_keeps_the_best_first(lib: Library) -> None:
     kept = context_blocks(s, mems, budget=35, count=words)  # 12 words + 1 a block
     assert [m.id for m, _ in kept] == [m.id for m in mems[:2]]
     assert len(context_blocks(s, mems, budget=1, count=words)) == 1  # the first always
+
+
+def test_chat_reads_a_memory_with_the_turn_it_came_from(lib: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+    pet = persona.load("pet")
+    extraction = {"memories": [mem("Momo", "Momo is the user's cat", relation="pet", turns=["T1"])]}
+
+    def reply_sees_the_turn(messages: list[dict[str, str]]) -> str:
+        system = messages[0]["content"]
+        assert "- (2023-05-08) Momo is the user's cat\n  > user said: My cat is called Momo, she is grey" in system
+        return "Grey Momo!"
+
+    cfg = inline()
+    cfg.memory_context = "sources"
+    chat = ScriptedChat(["Hello Momo!", extraction, reply_sees_the_turn, {"memories": []}])
+    comp = Companion(lib, chat, pet, cfg)
+    comp.respond("dan", "My cat is called Momo, she is grey", datetime(2023, 5, 8, 9))
+    comp.respond("dan", "What colour is Momo?", datetime(2023, 5, 9, 9))
+    assert chat.calls == 4
+    monkeypatch.setenv("LINGXI_MEMORY_CONTEXT", "quotes")
+    with pytest.raises(BadInput, match="LINGXI_MEMORY_CONTEXT"):
+        CompanionConfig()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -123,7 +124,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     " evidence lies in them (bounds extraction cost)")
     mm.add_argument("--window", type=int, default=16, help="turns per extraction call (bounds LLM cost)")
     mm.add_argument("--k", type=int, default=10)
-    mm.add_argument("--memory-context", default="statements", choices=["statements", "sources", "turns"],
+    mm.add_argument("--memory-context", default=os.environ.get("LINGXI_MEMORY_CONTEXT", "statements"), choices=["statements", "sources", "turns"],
                     help="what lingxi memory's answer reads for a recalled memory: its statement (default), the"
                     " statement and the turns it came from, or those turns alone")
     mm.add_argument("--memory-budget", type=int, default=0,
