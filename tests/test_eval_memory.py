@@ -165,3 +165,32 @@ def test_answers_over_one_context_share_their_first_message(lib: Library, tmp_pa
     assert full[0][0] == full[1][0] and "I adopted a puppy" in full[0][0]["content"]
     assert [m[-1]["content"] for m in full] == ["Question: " + q["question"] for q in CONV[0]["qa"]]
     assert "{" not in full[0][0]["content"]  # the template was filled
+
+
+def test_a_replay_in_use_is_never_deleted_by_another_run(lib: Library, tmp_path: Path) -> None:
+    import pytest
+
+    from lingxi.errors import BadInput
+
+    path = tmp_path / "locomo.json"
+    path.write_text(json.dumps(CONV))
+    home = tmp_path / "eval-memory"
+    home.mkdir()
+    db = home / "locomo-tiny-scripted-w16.db"
+    # another process building this replay (no cost file yet): a second run stops instead of deleting its files
+    holder = ev.replay_lock(home / f"{db.name}.lock", write=True)
+    db.write_text("half-built")
+    with pytest.raises(BadInput, match="another process is using this replay"):
+        ev.evaluate(path, ScriptedChat([_reply] * 40), lib.embedder, home, k=1, context_tokens=2000)
+    assert db.read_text() == "half-built"
+    holder.close()
+    db.unlink()
+    # a built replay may be read by several runs at once; building one while another reads it is refused
+    ev.evaluate(path, ScriptedChat([_reply] * 40), lib.embedder, home, k=1, context_tokens=2000, only=["lingxi"])
+    reader = ev.replay_lock(home / f"{db.name}.lock", write=False)
+    again = ev.evaluate(path, ScriptedChat([_reply] * 40), lib.embedder, home, k=1, context_tokens=2000,
+                        only=["lingxi"])
+    assert again["rows"][0]["metrics"]["f1"] == 1.0
+    with pytest.raises(BadInput, match="another process is using"):
+        ev.replay_lock(home / f"{db.name}.lock", write=True)
+    reader.close()

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from lingxi.companion.extract import Turn, extract, prompt, reflect
 from lingxi.companion.memory import MemoryStore, RecallWeights, context_blocks, exchanges
@@ -179,6 +179,29 @@ def replay(conv: Conversation, store: MemoryStore, chat: ChatModel, window: int,
             "failures": failures}
 
 
+def replay_lock(path: Path, write: bool) -> IO[str]:
+    """A lock on one conversation's cached replay, held while it is used: exclusive for a run that (re)builds it,
+    shared for runs that only read it. A run that cannot have it stops with an error rather than delete a replay
+    another process is writing or reading (a replay takes an hour on a laptop)."""
+    f = path.open("a")
+    try:
+        lock_replay(f, write)
+    except BadInput:
+        f.close()
+        raise
+    return f
+
+
+def lock_replay(f: IO[str], write: bool) -> None:
+    import fcntl
+
+    try:
+        fcntl.flock(f, (fcntl.LOCK_EX if write else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+    except BlockingIOError as e:
+        raise BadInput(f"{f.name}: another process is {'using' if write else 'building'} this replay; wait for it"
+                       " to finish, or use another --home") from e
+
+
 def evaluate(
     path: Path,
     chat: ChatModel,
@@ -238,10 +261,12 @@ def evaluate(
         cut = f"-s{sessions}" if sessions is not None else ""  # a replay of the first sessions only is its own cache
         db = home / f"locomo-{conv.id}-{chat.name.replace('/', '_')}-w{window}{cut}.db"
         done = home / f"{db.name}.cost.json"
+        lock = replay_lock(home / f"{db.name}.lock", write=not done.exists())
         fresh = not done.exists()
         if fresh:  # an interrupted replay is redone from scratch, never half-used
             for f in home.glob(db.name + "*"):
-                f.unlink()
+                if f.suffix != ".lock":
+                    f.unlink()
         conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
         mem = MemoryStore(conn, conv.id, "locomo", embedder.embed if embedder else None)
         raw = MemoryStore(conn, conv.id, "raw-turns", embedder.embed if embedder else None)
@@ -250,16 +275,19 @@ def evaluate(
             add_observations(conv, mem, exchange=True)
             add_observations(conv, raw, exchange=False)
             done.write_text(json.dumps(costs[-1]))
+            lock_replay(lock, write=False)  # built: other runs may read it now
         else:
             costs.append(json.loads(done.read_text()))
             if costs[-1].get("observations") != OBSERVATIONS:
                 say(f"{conv.id}: rewriting observations ({OBSERVATIONS}); extracted memories kept")
+                lock_replay(lock, write=True)
                 for store in (mem, raw):
                     store.remove([old.id for old in store.entries(kind="observation")])
                 add_observations(conv, mem, exchange=True)
                 add_observations(conv, raw, exchange=False)
                 costs[-1]["observations"] = OBSERVATIONS
                 done.write_text(json.dumps(costs[-1]))
+                lock_replay(lock, write=False)
         now = _ts(conv.sessions[-1][1] + timedelta(days=1))
         turns = conv.turns
         full_lines: list[str] = []
@@ -312,6 +340,7 @@ def evaluate(
             if answers:
                 say(f"{conv.id}: {system}: F1 {statistics.fmean(x for xs in per[system].values() for x in xs):.3f}")
         conn.close()
+        lock.close()
     rows = []
     for s in systems:
         allf = [x for xs in per[s].values() for x in xs]
