@@ -220,8 +220,8 @@ def evaluate(
     stride: int = 1,
     skip: int = 0,
     sessions: int | None = None,
-    memory_context: str = "statements",
-    memory_budget: int = 0,
+    memory_context: str = "sources",
+    memory_budget: int = 700,
 ) -> dict[str, Any]:
     import sqlite3
 
@@ -320,7 +320,7 @@ def evaluate(
                         context_blocks(store, hits, memory_context, budget=memory_budget, count=chat.count_tokens)
                     blocks.sort(key=lambda b: (b[0].ts, b[0].id))
                     ctx = "\n".join(f"({time.strftime('%d %B %Y', time.gmtime(m.ts))}) {text}" for m, text in blocks)
-                    refs = [r for m in hits for r in store.trace(m)]
+                    refs = [r for m, _ in blocks for r in store.trace(m)]  # what the answer reads
                 if answers:
                     pred, ntok, secs = _answer(chat, ctx, q["question"])
                     per[system][q["category"]].append(_score(q, pred))
