@@ -124,13 +124,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     " evidence lies in them (bounds extraction cost)")
     mm.add_argument("--window", type=int, default=16, help="turns per extraction call (bounds LLM cost)")
     mm.add_argument("--k", type=int, default=10)
-    mm.add_argument("--memory-context", default=os.environ.get("LINGXI_MEMORY_CONTEXT", "sources"),
+    mm.add_argument("--memory-context", default=os.environ.get("LINGXI_MEMORY_CONTEXT", "statements"),
                     choices=["statements", "sources", "turns"],
                     help="what lingxi memory's answer reads for a recalled memory: its statement, the statement and"
-                    " the turns it came from (default: LINGXI_MEMORY_CONTEXT, else sources), or those turns alone")
-    mm.add_argument("--memory-budget", type=int, default=700,
-                    help="prompt tokens lingxi memory's recalled context may take, best first (default 700; 0: the"
-                    " k recalled, whatever their length)")
+                    " the turns it came from (default: LINGXI_MEMORY_CONTEXT, else statements), or those turns alone")
+    mm.add_argument("--memory-budget", type=int, default=0,
+                    help="prompt tokens lingxi memory's recalled context may take, best first (default 0: the k"
+                    " recalled, whatever their length)")
     mm.add_argument("--full-context-tokens", type=int, default=0,
                     help="budget of the full-context row (default: the LLM context, LINGXI_LLM_CONTEXT, minus 700)")
     mm.add_argument("--last-n", type=int, default=20)

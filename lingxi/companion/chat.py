@@ -56,7 +56,7 @@ class CompanionConfig:
     memory: ConsolidationConfig = field(default_factory=ConsolidationConfig)
     # what the reply reads for each recalled memory: "statements", "sources" (with the turns it came from) or
     # "turns" (memory.CONTEXT_MODES); env LINGXI_MEMORY_CONTEXT
-    memory_context: str = field(default_factory=lambda: os.environ.get("LINGXI_MEMORY_CONTEXT", "sources"))
+    memory_context: str = field(default_factory=lambda: os.environ.get("LINGXI_MEMORY_CONTEXT", "statements"))
 
     def __post_init__(self) -> None:
         if self.memory_context not in CONTEXT_MODES:

@@ -220,8 +220,8 @@ def evaluate(
     stride: int = 1,
     skip: int = 0,
     sessions: int | None = None,
-    memory_context: str = "sources",
-    memory_budget: int = 700,
+    memory_context: str = "statements",
+    memory_budget: int = 0,
 ) -> dict[str, Any]:
     import sqlite3
 
