@@ -194,3 +194,16 @@ def test_a_replay_in_use_is_never_deleted_by_another_run(lib: Library, tmp_path:
     with pytest.raises(BadInput, match="another process is using"):
         ev.replay_lock(home / f"{db.name}.lock", write=True)
     reader.close()
+
+
+def test_an_unknown_memory_context_is_refused_before_any_replay(lib: Library, tmp_path: Path) -> None:
+    import pytest
+
+    from lingxi.errors import BadInput
+
+    path = tmp_path / "locomo.json"
+    path.write_text(json.dumps(CONV))
+    chat = ScriptedChat([])
+    with pytest.raises(BadInput, match="memory context 'quotes'"):
+        ev.evaluate(path, chat, lib.embedder, tmp_path / "home", memory_context="quotes")
+    assert chat.calls == 0

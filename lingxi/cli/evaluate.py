@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lingxi.cli.output import table
+from lingxi.companion.memory import CONTEXT_MODES
 from lingxi.errors import BadInput
 from lingxi.library import Library
 from lingxi.rec.explore import EXPLORE_EVIDENCE, EXPLORE_ORDER, EXPLORE_ORDERS, EXPLORE_TAIL
@@ -125,7 +126,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     mm.add_argument("--window", type=int, default=16, help="turns per extraction call (bounds LLM cost)")
     mm.add_argument("--k", type=int, default=10)
     mm.add_argument("--memory-context", default=os.environ.get("LINGXI_MEMORY_CONTEXT", "statements"),
-                    choices=["statements", "sources", "turns"],
+                    choices=CONTEXT_MODES,
                     help="what lingxi memory's answer reads for a recalled memory: its statement, the statement and"
                     " the turns it came from (default: LINGXI_MEMORY_CONTEXT, else statements), or those turns alone")
     mm.add_argument("--memory-budget", type=int, default=0,

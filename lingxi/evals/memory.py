@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from lingxi.companion.extract import Turn, extract, prompt, reflect
-from lingxi.companion.memory import MemoryStore, RecallWeights, context_blocks, exchanges
+from lingxi.companion.memory import CONTEXT_MODES, MemoryStore, RecallWeights, context_blocks, exchanges
 from lingxi.companion.timeexpr import annotate, fmt_day, parse_session_date
 from lingxi.errors import BadInput, LingxiError
 from lingxi.evals.agent import f1 as token_f1
@@ -232,6 +232,8 @@ def evaluate(
         raise BadInput(f"skip must be 0 or more conversations, got {skip}")
     if sessions is not None and sessions < 1:
         raise BadInput(f"sessions must be at least 1, got {sessions}")
+    if memory_context not in CONTEXT_MODES:  # before an hour of replay, not after
+        raise BadInput(f"memory context {memory_context!r} is not one of: {', '.join(CONTEXT_MODES)}")
     # skip, then take: e.g. skip 2 is LoCoMo's frozen test split (conversations 2-4)
     convs = load_locomo(path)[skip:][:conversations]
     if sessions is not None:
@@ -261,8 +263,8 @@ def evaluate(
         cut = f"-s{sessions}" if sessions is not None else ""  # a replay of the first sessions only is its own cache
         db = home / f"locomo-{conv.id}-{chat.name.replace('/', '_')}-w{window}{cut}.db"
         done = home / f"{db.name}.cost.json"
-        lock = replay_lock(home / f"{db.name}.lock", write=not done.exists())
         fresh = not done.exists()
+        lock = replay_lock(home / f"{db.name}.lock", write=fresh)
         if fresh:  # an interrupted replay is redone from scratch, never half-used
             for f in home.glob(db.name + "*"):
                 if f.suffix != ".lock":
