@@ -30,7 +30,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-REPAIRS = ("split_asks", "split_parallel", "echo_unverified", "unstated_parts", "number_answer")
+from lingxi.agent import REPAIRS
 
 
 def acted(rec: dict[str, Any]) -> set[str]:

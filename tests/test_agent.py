@@ -123,34 +123,6 @@ def test_a_chain_s_first_hop_is_not_added(demo_lib):
     assert ans.answer == "她是一位旅行作家[1]。" and "fix" not in kinds(ans)
 
 
-def test_a_hop_that_only_hands_back_its_input_found_nothing_and_searches_again(demo_lib):
-    a, chat = agent(demo_lib, [read("嘉宾林舟的建议", "林舟"), read("林舟是一位旅行作家", "林舟是林舟", next_query="林舟 职业"),
-                               read("林舟是一位旅行作家", "旅行作家")], per_note=3)
-    ans = a.ask("看熊猫的建议来自哪位嘉宾？她是做什么的？")
-    reads = [s for s in ans.steps if isinstance(s, Read)]
-    assert [(r.answer, r.verified) for r in reads] == [("林舟", True), ("林舟是林舟", True), ("旅行作家", True)]
-    assert [s.name for s in ans.steps if isinstance(s, Fix)] == ["echo_unverified"]
-    assert [s.query for s in ans.steps if isinstance(s, Search)][-1] == "林舟 职业"
-    assert ans.answer == "林舟 [1]；旅行作家 [2]。" and chat.calls == 3
-    check_citations(demo_lib, ans)
-
-
-def test_a_hop_that_keeps_handing_back_its_input_is_left_to_the_answer_step(demo_lib):
-    a, chat = agent(demo_lib, [read("嘉宾林舟的建议", "林舟"), read("林舟是一位旅行作家", "林舟"),
-                               read("林舟是一位旅行作家", "林舟"),
-                               final(("林舟是一位旅行作家", "林舟是一位旅行作家", "。"), short="旅行作家")],
-                    per_note=3, repairs=REPAIRS)
-    ans = a.ask("看熊猫的建议来自哪位嘉宾？她是做什么的？")
-    assert [s.name for s in ans.steps if isinstance(s, Fix)] == ["echo_unverified", "echo_unverified"]
-    assert "draft" in kinds(ans) and "林舟 [1]；林舟" not in ans.answer
-    assert "旅行作家" in ans.answer
-    check_citations(demo_lib, ans)
-    # switched off, the echo stands as the hop's finding
-    a, _ = agent(demo_lib, [read("嘉宾林舟的建议", "林舟"), read("林舟是一位旅行作家", "林舟")], per_note=3,
-                 repairs=DEFAULT_REPAIRS)  # off by default
-    assert a.ask("看熊猫的建议来自哪位嘉宾？她是做什么的？").answer == "林舟 [1]；林舟 [2]。"
-
-
 def test_read_that_does_not_verify_searches_again_with_the_model_s_query(demo_lib):
     a, _ = agent(demo_lib, [
         chain("看熊猫的建议来自哪位嘉宾", "#1 是做什么的"),
@@ -302,7 +274,7 @@ def test_chinese_numerals_read_as_digits(text, digits):
 
 
 def test_text_predicates():
-    from lingxi.agent.text import adds_nothing, anchors, is_chinese, names, numbers, restates, states
+    from lingxi.agent.text import anchors, is_chinese, names, numbers, restates, states
 
     assert is_chinese("熊猫") and is_chinese("《三体》x") and not is_chinese("panda, Pandas")
     assert states("烧水要用一百度的开水", "100度") and states("It seats 3,677.", "3677") and not states("x", "")
@@ -316,10 +288,6 @@ def test_text_predicates():
     assert restates("Who was known by his stage name Aladin?", "Aladin") and not restates("Who wrote it?", "Spector")
     assert anchors("Aside from the Apple Remote, what other device can control the program Apple Remote was "
                    "designed for?") == ["Apple Remote"]
-    assert adds_nothing("林舟是林舟", "林舟", "林舟是做什么的") and adds_nothing("Mara Vell", "Mara Vell", "What does Mara Vell do?")
-    assert not adds_nothing("林舟是旅行作家", "林舟", "林舟是做什么的") and not adds_nothing("Bob", "Mara Vell", "Is Mara Vell older than Bob?")
-    assert not adds_nothing("New York", "New York City", "What state is New York City in?")
-    assert not adds_nothing("Mara Vell is a writer", "Mara Vell", "What does Mara Vell do?")
     assert anchors("In what New York city is Big Stone Gap set?") == ["Big Stone Gap"]
     assert anchors("《三体》的作者是谁？") == ["三体"] and anchors("熊猫什么时候最活跃？") == []
 
@@ -401,7 +369,7 @@ def test_a_chain_hop_verifies_only_in_a_passage_that_names_its_input(demo_lib):
 
 
 def test_repairs_are_switched_by_name():
-    assert pick_repairs(None) == DEFAULT_REPAIRS == tuple(r for r in REPAIRS if r != "echo_unverified")
+    assert pick_repairs(None) == DEFAULT_REPAIRS == REPAIRS and pick_repairs("default") == REPAIRS
     assert pick_repairs("all") == REPAIRS and pick_repairs("none") == ()
     assert pick_repairs("default,-split_asks") == tuple(r for r in DEFAULT_REPAIRS if r != "split_asks")
     assert pick_repairs("all,-number_answer") == tuple(r for r in REPAIRS if r != "number_answer")

@@ -75,14 +75,14 @@ def test_show_steps_says_what_each_decision_does(capsys):
 
     show_step = StepPrinter()
     show_step(Search(query="Front Row keyboard", hits=({"title": "Front Row (software)", "locator": "chars 0–90"},)))
-    show_step(Fix(name="echo_unverified", reason="the hop's answer repeats its input", change="Who directed X?"))
+    show_step(Fix(name="number_answer", reason="the question asks for a number", change="Who directed X?"))
     show_step(Read(question="Who directed X?", answer="Jane Doe", found=True, verified=True, chunk_ids=("a", "b")))
     for piece in ("Jane", " Doe", " [3]"):
         show_step(Token(text=piece))
     show_step(Answer(answer="Jane Doe [1]", short_answer="Jane Doe", citations=1))
     err = capsys.readouterr().err.splitlines()
     assert err[0].endswith("search: Front Row keyboard → Front Row (software) chars 0–90")
-    assert err[1].endswith("repair echo_unverified: the hop's answer repeats its input (Who directed X?)")
+    assert err[1].endswith("repair number_answer: the question asks for a number (Who directed X?)")
     assert err[2].endswith("read 2 passages for 'Who directed X?': 'Jane Doe' (verified)")
     assert err[3] == "  · writing: Jane Doe [3]"  # the draft as it is written, on one line
     assert err[4].endswith("answer: 'Jane Doe' (1 citation(s))")

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from lingxi.agent.state import Run, first
 from lingxi.agent.steps import Fix, Plan, SubQuestion
-from lingxi.agent.text import CJK, adds_nothing, anchors, is_chinese, names, numbers, restates, states
+from lingxi.agent.text import CJK, anchors, is_chinese, names, numbers, restates, states
 from lingxi.types import Step
 
 
@@ -112,27 +112,6 @@ class SplitParallel(Repair):
         yield Plan(sub_questions=tuple(run.sub_questions), source=self.name)
 
 
-class EchoUnverified(Repair):
-    """A hop resting on another whose answer only hands back what it was given ("林舟是林舟" asked what 林舟 does)
-    found nothing: its finding is dropped, so the hop searches again and the answer step reads for it."""
-    name, stage = "echo_unverified", "read"
-
-    def applies(self, run: Run) -> bool:
-        if run.last_read is None or (found := run.last_read[2]) is None:
-            return False
-        sq = run.last_read[0]
-        return any(adds_nothing(found.answer, run.answers[d], found.question) for d in sq.depends_on if d in run.answers)
-
-    def apply(self, run: Run) -> Iterator[Step]:
-        assert run.last_read is not None
-        sq, hits, found = run.last_read
-        assert found is not None
-        yield Fix(name=self.name, reason="the hop's answer only repeats what it was given", change=found.answer)
-        run.answers.pop(sq.id, None)
-        run.findings = [f for f in run.findings if f.sq_id != sq.id]
-        run.last_read = (sq, hits, None)
-
-
 _ASKS_NUMBER = re.compile(
     r"\b(?:what|which)\s+(?:year|decade|century|date|month|day|percentage|number|amount|age)\b|\bhow\s+(?:many|much"
     r"|old|long|far|tall|high|big|large)\b|^\s*when\b|多少|几[个年月日号次位名岁天倍家场届]|哪一?年|什么时候|何时|多久", re.I)
@@ -197,5 +176,4 @@ class UnstatedParts(Repair):
             run.agent.compose(run, add, short=add[-1].answer)
 
 
-REGISTRY: dict[str, type[Repair]] = {r.name: r for r in (SplitAsks, SplitParallel, EchoUnverified, UnstatedParts,
-                                                         NumberAnswer)}
+REGISTRY: dict[str, type[Repair]] = {r.name: r for r in (SplitAsks, SplitParallel, UnstatedParts, NumberAnswer)}

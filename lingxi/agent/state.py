@@ -15,16 +15,15 @@ from lingxi.types import Citation, Hit, Step
 if TYPE_CHECKING:
     from lingxi.agent.loop import SearchAgent
 
-REPAIRS = ("split_asks", "split_parallel", "echo_unverified", "unstated_parts", "number_answer")
-# Off unless asked for: echo_unverified acted on the realworld test split's ablation without changing an answer, at
-# a model call more where it acted (docs/BENCHMARKS.md, "Stop 39"). Three that did the same on HotpotQA's test split
-# (echo_reread, unpooled_names, bridge) were deleted; docs/history/agent-repairs-deleted.patch has them.
-OFF_BY_DEFAULT = ("echo_unverified",)
-DEFAULT_REPAIRS = tuple(r for r in REPAIRS if r not in OFF_BY_DEFAULT)
+REPAIRS = ("split_asks", "split_parallel", "unstated_parts", "number_answer")
+# Repairs that acted on a test split without changing an answer were deleted (echo_reread, unpooled_names, bridge at
+# stop 38; echo_unverified at stop 42): docs/history/agent-repairs-deleted.patch and
+# docs/history/agent-repair-echo-unverified.patch bring them back for another ablation.
+DEFAULT_REPAIRS = REPAIRS
 
 
 def pick_repairs(spec: str | None) -> tuple[str, ...]:
-    """Repairs from "default" (every repair but ``OFF_BY_DEFAULT``; also when nothing is given), "all", "none", a comma-separated list, or
+    """Repairs from "default" (every repair; also when nothing is given), "all", "none", a comma-separated list, or
     "all,-number_answer" (all but those after a minus; a leading minus takes from all)."""
     if spec is None or not spec.strip():
         return DEFAULT_REPAIRS

@@ -2,7 +2,7 @@
 
 Three predicates carry every check of an answer against a text: ``states`` (the text says it, give or take case,
 spaces, thousands separators and Chinese numerals), ``names`` (the text names it, perhaps written another way) and
-``restates`` (an answer that only repeats the question); ``adds_nothing`` is ``restates`` for what a hop was given."""
+``restates`` (an answer that only repeats the question)."""
 
 from __future__ import annotations
 
@@ -123,18 +123,6 @@ def restates(question: str, answer: str) -> bool:
         return False
     have = set(_words(question)) | set(re.findall(r"\d+", question))
     return all(w in have for w in words)
-
-
-def adds_nothing(answer: str, given: str, asked: str) -> bool:
-    """Whether ``answer`` only hands back ``given`` (what a hop was told): it states it, and what is left of it once
-    ``given`` is taken out is words (Chinese: characters) of ``asked``, or nothing ("林舟是林舟" for "林舟是做什么的")."""
-    if not given.strip() or not states(answer, given):
-        return False
-    if is_chinese(answer):
-        rest = re.sub(r"\W", "", squash(answer).replace(squash(given), ""))
-        return set(rest) <= set(squash(asked))
-    have = set(_words(given) + _words(asked)) | numbers(given) | numbers(asked)
-    return all(w in have for w in _words(answer) + sorted(numbers(answer)))
 
 
 _CAPITALISED = re.compile(r"[A-Z][\w'’.&-]*(?:\s+(?:(?:of|the|and|de|in|on|for)\s+)*[A-Z][\w'’.&-]*)*")

@@ -6,7 +6,6 @@ import argparse
 import sys
 
 from lingxi.agent import REPAIRS, AgentConfig, pick_repairs
-from lingxi.agent.state import OFF_BY_DEFAULT
 from lingxi.agent.steps import Answer, Call, Draft, Fix, Gather, Plan, Read, Search, Token
 from lingxi.cli.output import emit_json
 from lingxi.library import Library, make_chat
@@ -19,8 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--show-steps", action="store_true", help="print each agent step to stderr as it happens")
     p.add_argument("--max-llm-calls", type=int, default=12, help="step budget (model calls, default 12)")
     p.add_argument("--timeout", type=float, default=300.0, help="time budget in seconds (default 300)")
-    p.add_argument("--repairs", help=f"repairs to run: default (every one but {', '.join(OFF_BY_DEFAULT)}; env LINGXI_AGENT_REPAIRS), all, "
-                                     "none, a list, or "
+    p.add_argument("--repairs", help="repairs to run: default (every one; env LINGXI_AGENT_REPAIRS), all, none, a list, or "
                                      f"all,-NAME; names: {', '.join(REPAIRS)}")
     p.add_argument("--room", action=argparse.BooleanOptionalAction, default=None,
                    help="reading room: keep every passage read in front of the model, so each is read once per "

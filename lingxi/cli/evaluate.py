@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     a = esub.add_parser("agent", help="EM/F1/accuracy, citation validity, searches, latency: closed-book, RAG, agent")
     a.add_argument("--hotpotqa", type=Path, help="HotpotQA with paragraphs (../shared/data/hotpotqa/dev_200.jsonl)")
     a.add_argument("--musique", type=Path, help="MuSiQue JSON list (../shared/data/musique/musique_train.json)")
-    a.add_argument("--repairs", help="agent repairs: default (all but echo_unverified), all, none, a list, or all,-NAME "
+    a.add_argument("--repairs", help="agent repairs: default (every one), all, none, a list, or all,-NAME "
                                     "(see `lingxi ask --help`)")
     a.add_argument("--room", action=argparse.BooleanOptionalAction, default=None,
                    help="reading room: keep every passage read in front of the model, so each is read once per "
