@@ -404,6 +404,8 @@ def en_lib(tmp_path_factory):
                       "be controlled by an Apple Remote or the keyboard function keys."),
         "hefferline": ("Ralph Hefferline", "Ralph Hefferline was a psychology professor at Columbia University."),
         "columbia": ("Columbia University", "Columbia University is a private research university in New York City."),
+        "danube": ("Danube", "The Danube is a river in Central Europe, 2,850 km long."),
+        "rhine": ("Rhine", "The Rhine is a river that rises in the Swiss Alps; it is 1,230 km long."),
     }
     src = tmp_path_factory.mktemp("en-notes")
     for name, (title, text) in notes.items():
@@ -445,3 +447,17 @@ def test_a_recordings_passage_backs_the_time_it_is_at():
     text = Hit(chunk=Chunk("什么是模型蒸馏", Locator(char_start=3469, char_end=3476), id="n:1", note_id="n"),
                title="DeepSeek 那期", source="s", kind="markdown", score=1.0)
     assert backing(text, "从第 3469 个字开始讲什么是模型蒸馏", "3469", "从哪里开始讲模型蒸馏？") is None
+
+
+def test_parallel_sub_questions_of_a_comparison_are_combined_by_the_answer_step(en_lib):
+    plan = {"sub_questions": [{"id": 1, "question": "How long is the Danube?", "depends_on": []},
+                              {"id": 2, "question": "How long is the Rhine?", "depends_on": []}]}
+    reads = [read("2,850 km long", "2,850 km"), read("1,230 km long", "1,230 km")]
+    a, chat = agent(en_lib, [plan, *reads, final(("The Danube is longer", "2,850 km long", "."), short="Danube")],
+                    k=8, answer_k=8)
+    ans = a.ask("Which river is longer, the Danube or the Rhine?")
+    # both hops verified, but neither length is the answer: the answer step reads the findings and combines them
+    assert "draft" in kinds(ans) and chat.calls == 4
+    assert ans.short == "Danube" and ans.answer.startswith("The Danube is longer[1].")
+    assert "Already found" in shown(chat.sent[-1]) and "1,230 km" in shown(chat.sent[-1])
+    check_citations(en_lib, ans)

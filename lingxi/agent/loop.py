@@ -137,7 +137,8 @@ class SearchAgent:
             yield self.search_step(run, run.sub_questions[0].question)
         yield from self._repair(run, "pool")
         ends = [f for sq in run.wanted() for f in run.findings if f.sq_id == sq.id]
-        if self.config.early_stop and len(run.sub_questions) > 1 and len(ends) >= len(run.wanted()):
+        if self.config.early_stop and len(run.sub_questions) > 1 and len(ends) >= len(run.wanted()) and \
+                self.findings_answer(run):
             self.compose(run, ends, short=ends[-1].answer if len(ends) == 1 else "")
         else:
             yield from self._answer(run)
@@ -147,6 +148,15 @@ class SearchAgent:
                 not any(isinstance(s, Draft) for s in run.steps)
             run.text, run.citations = (FAILED if failed else NO_EVIDENCE)[run.lang], ()
         yield Answer(answer=run.text, short_answer=run.short, citations=len(run.citations), found=run.found)
+
+    @staticmethod
+    def findings_answer(run: Run) -> bool:
+        """Whether the wanted sub-questions' findings are the answer itself: a chain's last hop, the user's own
+        questions, or one question asked of several items. Parallel sub-questions of the model's plan may be parts
+        of one question (a comparison: "which is longer, A or B?" is neither length), so the answer step reads
+        them."""
+        source = next((s.source for s in reversed(run.steps) if isinstance(s, Plan)), "model")
+        return len(run.wanted()) == 1 or source != "model"
 
     def translate(self, run: Run) -> Iterator[Step]:
         """When a hit of the question's search is written in another language than the question (a Chinese question
