@@ -123,6 +123,17 @@ def test_a_chain_s_first_hop_is_not_added(demo_lib):
     assert ans.answer == "她是一位旅行作家[1]。" and "fix" not in kinds(ans)
 
 
+def test_a_hop_that_only_hands_back_its_input_found_nothing_and_searches_again(demo_lib):
+    a, chat = agent(demo_lib, [read("嘉宾林舟的建议", "林舟"), read("林舟是一位旅行作家", "林舟是林舟", next_query="林舟 职业"),
+                               read("林舟是一位旅行作家", "旅行作家")], per_note=3)
+    ans = a.ask("看熊猫的建议来自哪位嘉宾？她是做什么的？")
+    reads = [s for s in ans.steps if isinstance(s, Read)]
+    assert [(r.answer, r.verified) for r in reads] == [("林舟", True), ("林舟是林舟", False), ("旅行作家", True)]
+    assert [s.query for s in ans.steps if isinstance(s, Search)][-1] == "林舟 职业"
+    assert ans.answer == "林舟 [1]；旅行作家 [2]。" and chat.calls == 3
+    check_citations(demo_lib, ans)
+
+
 def test_read_that_does_not_verify_searches_again_with_the_model_s_query(demo_lib):
     a, _ = agent(demo_lib, [
         chain("看熊猫的建议来自哪位嘉宾", "#1 是做什么的"),
@@ -274,7 +285,7 @@ def test_chinese_numerals_read_as_digits(text, digits):
 
 
 def test_text_predicates():
-    from lingxi.agent.text import anchors, is_chinese, names, numbers, restates, states
+    from lingxi.agent.text import adds_nothing, anchors, is_chinese, names, numbers, numeric, restates, states
 
     assert is_chinese("熊猫") and is_chinese("《三体》x") and not is_chinese("panda, Pandas")
     assert states("烧水要用一百度的开水", "100度") and states("It seats 3,677.", "3677") and not states("x", "")
@@ -288,6 +299,13 @@ def test_text_predicates():
     assert restates("Who was known by his stage name Aladin?", "Aladin") and not restates("Who wrote it?", "Spector")
     assert anchors("Aside from the Apple Remote, what other device can control the program Apple Remote was "
                    "designed for?") == ["Apple Remote"]
+    assert adds_nothing("林舟是林舟", "林舟", "林舟是做什么的") and adds_nothing("Mara Vell", "Mara Vell", "What does Mara Vell do?")
+    assert not adds_nothing("林舟是旅行作家", "林舟", "林舟是做什么的") and not adds_nothing("Bob", "Mara Vell", "Is Mara Vell older than Bob?")
+    assert not adds_nothing("Mara Vell is a writer", "Mara Vell", "What does Mara Vell do?")
+    # an answer of numbers alone is stated by its numbers, however the range is written
+    assert states("He managed the club from 1986 to 2013.", "1986–2013") and states("1969 until 1974", "1969-1974")
+    assert not states("from 1986 to 2014", "1986–2013") and not states("in 1986", "1986–2013")
+    assert numeric("1986–2013") and numeric("3,677") and not numeric("Nixon 1969") and not numeric("2,850 km")
     assert anchors("In what New York city is Big Stone Gap set?") == ["Big Stone Gap"]
     assert anchors("《三体》的作者是谁？") == ["三体"] and anchors("熊猫什么时候最活跃？") == []
 

@@ -18,7 +18,7 @@ from lingxi.agent.repairs import REGISTRY, Repair
 from lingxi.agent.safety import neutralize
 from lingxi.agent.state import AgentConfig, Finding, Run, first
 from lingxi.agent.steps import Answer, Call, Draft, Gather, Plan, Read, Search, SubQuestion, Token
-from lingxi.agent.text import anchors, language_rule, states, states_all, written_in
+from lingxi.agent.text import adds_nothing, anchors, language_rule, states, states_all, written_in
 from lingxi.errors import BadInput, ModelOutputError
 from lingxi.llm.chat import ChatModel, Message
 from lingxi.llm.jsonstream import FieldText
@@ -207,8 +207,9 @@ class SearchAgent:
     def read(self, run: Run, hits: list[Hit], asked: str, sq: SubQuestion, context: bool = True,
              need: list[str] | None = None) -> Steps:
         """One read of ``hits`` for ``asked``; a verified answer becomes ``sq``'s finding. A hop resting on one
-        other verifies only in a passage naming that one's answer; a first hop, in one naming what the question
-        or the hop names. Returns the model's reply (None when it never parsed)."""
+        other verifies only in a passage naming that one's answer, and never with that answer handed back; a first
+        hop, in one naming what the question or the hop names. Returns the model's reply (None when it never
+        parsed)."""
         ctx = render("extract_context", main=run.question) + "\n" if context else ""
         nums = self.shelve(run, hits)
         if nums:
@@ -229,7 +230,9 @@ class SearchAgent:
         if need is None:
             need = [run.answers[sq.depends_on[0]]] if len(sq.depends_on) == 1 and sq.depends_on[0] in run.answers \
                 else anchors(run.question) + anchors(sq.question) if not sq.depends_on else []
-        where = verify(seen, named, answer, answer, asked, need) if got["found"] and answer else None
+        # an answer that only hands back what the hop rests on ("林舟是林舟" asked what 林舟 does) found nothing
+        echo = any(adds_nothing(answer, run.answers[d], asked) for d in sq.depends_on if d in run.answers)
+        where = verify(seen, named, answer, answer, asked, need) if got["found"] and answer and not echo else None
         found = Finding(sq.id, asked, answer, *where) if where else None
         if found:
             run.answers[sq.id] = answer

@@ -2,7 +2,7 @@
 
 Three predicates carry every check of an answer against a text: ``states`` (the text says it, give or take case,
 spaces, thousands separators and Chinese numerals), ``names`` (the text names it, perhaps written another way) and
-``restates`` (an answer that only repeats the question)."""
+``restates`` (an answer that only repeats the question); ``adds_nothing`` is ``restates`` for what a hop was given."""
 
 from __future__ import annotations
 
@@ -82,10 +82,34 @@ def overlap(a: str, b: str) -> float:
     return len(ga & grams(b)) / len(ga) if ga else 0.0
 
 
+_RANGE_WORDS = re.compile(r"\b(?:from|to|until|till|through|and|between)\b|[至到和与—–~～/-]", re.I)
+
+
+def numeric(answer: str) -> bool:
+    """Whether an answer is numbers alone, with what joins them into a range or a list ("1986–2013", "1969 until
+    1974", "3,677")."""
+    return bool(numbers(answer)) and not re.sub(r"[\d\s,，.:]", "", _RANGE_WORDS.sub("", arabic(answer)))
+
+
 def states(text: str, answer: str) -> bool:
-    """Whether ``text`` says ``answer`` verbatim, case, spaces, thousands separators and numerals aside."""
+    """Whether ``text`` says ``answer`` verbatim, case, spaces, thousands separators and numerals aside; an answer of
+    numbers alone is said where each of its numbers is ("1986–2013" by "from 1986 to 2013")."""
     a = squash(answer)
-    return bool(a) and a in squash(text)
+    if not a:
+        return False
+    return a in squash(text) or (numeric(answer) and numbers(answer) <= numbers(text))
+
+
+def adds_nothing(answer: str, given: str, asked: str) -> bool:
+    """Whether ``answer`` only hands back ``given`` (what a hop was told): it states it, and what is left of it once
+    ``given`` is taken out is words (Chinese: characters) of ``asked``, or nothing ("林舟是林舟" for "林舟是做什么的")."""
+    if not given.strip() or not states(answer, given):
+        return False
+    if is_chinese(answer):
+        rest = re.sub(r"\W", "", squash(answer).replace(squash(given), ""))
+        return set(rest) <= set(squash(asked))
+    have = set(_words(given) + _words(asked)) | numbers(given) | numbers(asked)
+    return all(w in have for w in _words(answer) + sorted(numbers(answer)))
 
 
 def states_all(text: str, answer: str) -> bool:
