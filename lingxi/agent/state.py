@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 REPAIRS = ("split_asks", "split_parallel", "unstated_parts", "number_answer")
 # Repairs that acted on a test split without changing an answer were deleted (echo_reread, unpooled_names, bridge at
-# stop 38; echo_unverified at stop 42): docs/history/agent-repairs-deleted.patch and
+# stop 38; echo_unverified at stop 42, whose check a read's verification now makes): docs/history/agent-repairs-deleted.patch and
 # docs/history/agent-repair-echo-unverified.patch bring them back for another ablation.
 DEFAULT_REPAIRS = REPAIRS
 
