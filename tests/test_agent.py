@@ -479,20 +479,3 @@ def test_parallel_sub_questions_of_a_comparison_are_combined_by_the_answer_step(
     assert ans.short == "Danube" and ans.answer.startswith("The Danube is longer[1].")
     assert "Already found" in shown(chat.sent[-1]) and "1,230 km" in shown(chat.sent[-1])
     check_citations(en_lib, ans)
-
-
-def test_an_answer_that_only_names_the_bridge_says_what_the_notes_do_not(en_lib):
-    replies = [chain("What university did Ralph Hefferline work at?", "In which city is #1?"),
-               read("psychology professor at Columbia", "Columbia University"), NONE, NONE,
-               final(("Columbia University", "psychology professor at Columbia", "."), short="Columbia University")]
-    q = "Ralph Hefferline was a psychology professor at a university that is located in what city?"
-    a, _ = agent(en_lib, list(replies), k=8, answer_k=8)
-    ans = a.ask(q)
-    assert [s.name for s in ans.steps if isinstance(s, Fix)] == ["bridge_only"]
-    assert ans.answer == ("Columbia University [1]. The notes I read do not say the rest: In which city is Columbia "
-                          "University?") and ans.short == "Columbia University"
-    assert [c.title for c in ans.citations] == ["Ralph Hefferline"]
-    check_citations(en_lib, ans)
-    # switched off, the bridge stands as the answer
-    a, _ = agent(en_lib, list(replies), k=8, answer_k=8, repairs=tuple(r for r in REPAIRS if r != "bridge_only"))
-    assert a.ask(q).answer == "Columbia University[1]."

@@ -10,9 +10,9 @@ import re
 from collections.abc import Iterator
 from typing import ClassVar
 
-from lingxi.agent.state import Finding, Run, first
+from lingxi.agent.state import Run, first
 from lingxi.agent.steps import Fix, Plan, SubQuestion
-from lingxi.agent.text import CJK, adds_nothing, anchors, is_chinese, names, numbers, restates, states
+from lingxi.agent.text import CJK, anchors, is_chinese, names, numbers, restates, states
 from lingxi.types import Step
 
 
@@ -176,37 +176,4 @@ class UnstatedParts(Repair):
             run.agent.compose(run, add, short=add[-1].answer)
 
 
-_UNSAID = {"zh": "我读到的笔记里没有说：{}", "en": "The notes I read do not say the rest: {}"}
-
-
-class BridgeOnly(Repair):
-    """An answer that only names what a chain's question describes (a hop's verified answer that a later hop rests
-    on) while the hop that asks the question found nothing: the answer says what was found, cited, and which part
-    the notes it read do not say, instead of passing the bridge off as the answer."""
-    name, stage = "bridge_only", "answer"
-
-    def bridge(self, run: Run) -> Finding | None:
-        ends = {sq.id for sq in run.ends()}
-        if not run.found or run.composed or any(f.sq_id in ends for f in run.findings):
-            return None
-        rested = {d for sq in run.sub_questions for d in sq.depends_on}
-        return next((f for f in run.findings if f.sq_id in rested and adds_nothing(run.short, f.answer, run.question)),
-                    None)
-
-    def applies(self, run: Run) -> bool:
-        return self.bridge(run) is not None
-
-    def apply(self, run: Run) -> Iterator[Step]:
-        found = self.bridge(run)
-        assert found is not None
-        end = run.ends()[-1]
-        asked = re.sub(r"#(\d+)", lambda m: run.answers.get(int(m.group(1)), m.group(0)), end.question).strip()
-        asked += "" if asked[-1:] in "?？" else ("？" if run.lang == "zh" else "?")
-        yield Fix(name=self.name, reason="the answer names what the question describes, not what it asks",
-                  change=run.short)
-        run.agent.compose(run, [found], short=run.short)
-        run.text += ("" if run.lang == "zh" else " ") + _UNSAID[run.lang].format(asked)
-
-
-REGISTRY: dict[str, type[Repair]] = {r.name: r for r in (SplitAsks, SplitParallel, UnstatedParts, NumberAnswer,
-                                                         BridgeOnly)}
+REGISTRY: dict[str, type[Repair]] = {r.name: r for r in (SplitAsks, SplitParallel, UnstatedParts, NumberAnswer)}
