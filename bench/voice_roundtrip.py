@@ -18,9 +18,9 @@ import time
 import unicodedata
 from pathlib import Path
 
-from lingxi.companion.extract import lang_of
 from lingxi.companion.voice import hear
 from lingxi.media import tts
+from lingxi.text import written_in
 
 
 def _norm(s: str) -> list[str]:
@@ -105,7 +105,7 @@ def round_trip(data: dict[str, list[str]], args: argparse.Namespace, tmp: Path) 
         t1 = time.perf_counter()
         r = comp.respond("voice-bench", heard.text, datetime(2026, 12, 1, 20))
         t2 = time.perf_counter()
-        speech = tts.speak(r["reply"], lang_of(r["reply"]), dict(pet.voices))
+        speech = tts.speak(r["reply"], written_in(r["reply"]), dict(pet.voices))
         speech.save(tmp / f"out-{lang}.wav")
         t3 = time.perf_counter()
         out.append({"lang": lang, "heard": heard.text, "reply": r["reply"], "asr_s": round(t1 - t0, 2),

@@ -279,13 +279,13 @@ def test_plan_dependencies_and_queries(demo_lib):
     ("三千五百元", "3500元"), ("一亿两千万", "120000000"), ("第十二期", "第12期"), ("two hundred", "two hundred"),
 ])
 def test_chinese_numerals_read_as_digits(text, digits):
-    from lingxi.agent.text import arabic
+    from lingxi.text import arabic
 
     assert arabic(text) == digits
 
 
 def test_text_predicates():
-    from lingxi.agent.text import adds_nothing, anchors, is_chinese, names, numbers, numeric, restates, states
+    from lingxi.text import adds_nothing, anchors, is_chinese, names, numbers, numeric, restates, states
 
     assert is_chinese("熊猫") and is_chinese("《三体》x") and not is_chinese("panda, Pandas")
     assert states("烧水要用一百度的开水", "100度") and states("It seats 3,677.", "3677") and not states("x", "")

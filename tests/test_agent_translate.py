@@ -6,7 +6,7 @@ import pytest
 
 from lingxi.agent import AgentConfig, SearchAgent
 from lingxi.agent.steps import Search
-from lingxi.agent.text import written_in
+from lingxi.text import written_in
 
 from fakes import ScriptedChat, passage_with
 

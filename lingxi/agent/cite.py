@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from lingxi.agent.safety import MARKER, neutralize
-from lingxi.agent.text import names, numbers, overlap, squash, states
 from lingxi.ingest.text import split_long, trim_span
+from lingxi.text import names, numbers, overlap, squash, states
 from lingxi.types import Citation, Hit
 
 _SENT = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]?|\n")

@@ -18,10 +18,10 @@ from lingxi.agent.repairs import REGISTRY, Repair
 from lingxi.agent.safety import neutralize
 from lingxi.agent.state import AgentConfig, Finding, Run, first
 from lingxi.agent.steps import Answer, Call, Draft, Gather, Plan, Read, Search, SubQuestion, Token
-from lingxi.agent.text import adds_nothing, anchors, language_rule, states, states_all, written_in
 from lingxi.errors import BadInput, ModelOutputError
 from lingxi.llm.chat import ChatModel, Message
 from lingxi.llm.jsonstream import FieldText
+from lingxi.text import adds_nothing, anchors, language_rule, states, states_all, written_in
 from lingxi.types import Answer as Result
 from lingxi.types import Chunk, Hit, Step
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from lingxi.agent.text import is_chinese, language_rule
 from lingxi.errors import BadInput
 from lingxi.prompting import load_prompt
+from lingxi.text import is_chinese, language_rule
 
 PROMPTS = Path(__file__).parent / "prompts"
 __all__ = ["is_chinese", "language_rule", "render", "template"]

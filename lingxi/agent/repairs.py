@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from lingxi.agent.state import Run, first
 from lingxi.agent.steps import Fix, Plan, SubQuestion
-from lingxi.agent.text import CJK, anchors, is_chinese, names, numbers, restates, states
+from lingxi.text import CJK, anchors, is_chinese, names, numbers, restates, states
 from lingxi.types import Step
 
 

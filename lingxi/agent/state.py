@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from lingxi.agent.steps import SubQuestion
-from lingxi.agent.text import language
 from lingxi.errors import BadInput
+from lingxi.text import language
 from lingxi.types import Citation, Hit, Step
 
 if TYPE_CHECKING:

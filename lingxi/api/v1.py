@@ -285,8 +285,8 @@ async def chat_voice(svc: Svc, user: User,
     import base64
     import tempfile
 
-    from lingxi.companion.extract import lang_of
     from lingxi.companion.voice import AUDIO_SUFFIXES, hear, say
+    from lingxi.text import written_in
 
     name = (audio.filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
     suffix = Path(name).suffix.lower()
@@ -317,7 +317,7 @@ async def chat_voice(svc: Svc, user: User,
             out["heard"] = {"text": heard.text, "lang": heard.lang, "audio_s": round(heard.audio_seconds, 2),
                             "asr_s": round(heard.seconds, 2)}
             if speak:
-                speech = say(out["reply"], lang_of(out["reply"]), comp.persona, Path(tmp) / "reply.wav")
+                speech = say(out["reply"], written_in(out["reply"]), comp.persona, Path(tmp) / "reply.wav")
                 out["voice_out"] = {"voice": speech.voice, "audio_s": round(speech.duration, 2),
                                     "tts_s": round(speech.seconds, 2)}
                 out["audio_wav_base64"] = base64.b64encode(speech.wav()).decode("ascii")

@@ -99,9 +99,9 @@ def _date(raw: str | None, flag: str = "--date") -> datetime | None:
 def run_chat(lib: Library, args: argparse.Namespace) -> int:
     from lingxi.cli.ask import model_progress
     from lingxi.companion.chat import Companion, CompanionConfig
-    from lingxi.companion.extract import lang_of
     from lingxi.companion.group import GroupChat
     from lingxi.library import make_chat
+    from lingxi.text import written_in
 
     when = _date(args.date)
     if args.message is not None and not args.message.strip():
@@ -140,7 +140,7 @@ def run_chat(lib: Library, args: argparse.Namespace) -> int:
             out["heard"] = {"text": heard.text, "lang": heard.lang, "audio_s": round(heard.audio_seconds, 2),
                             "asr_s": round(heard.seconds, 2), "asr_rtf": round(heard.rtf, 3)}
         if out_path is not None:
-            out["voice_out"] = _speak(comp.persona, out["reply"], lang_of(out["reply"]), out_path, args.json)
+            out["voice_out"] = _speak(comp.persona, out["reply"], written_in(out["reply"]), out_path, args.json)
             out["round_trip_s"] = round(time.perf_counter() - t0, 2)
         errors = _settle(comp.flush(), args.json)
         if args.json:
@@ -167,7 +167,7 @@ def run_chat(lib: Library, args: argparse.Namespace) -> int:
 
 
 def _group(lib: Library, args: argparse.Namespace, group: Any, message: str | None, when: datetime | None) -> int:
-    from lingxi.companion.extract import lang_of
+    from lingxi.text import written_in
 
     if message is None:
         raise BadInput("a group chat takes --message or --voice-in")
@@ -178,7 +178,7 @@ def _group(lib: Library, args: argparse.Namespace, group: Any, message: str | No
     if args.voice_out and rounds:
         first = rounds[0]
         member = next(m for m in group.members if m.persona.id == first["persona"])
-        first["voice_out"] = _speak(member.persona, first["reply"], lang_of(first["reply"]), Path(args.voice_out),
+        first["voice_out"] = _speak(member.persona, first["reply"], written_in(first["reply"]), Path(args.voice_out),
                                     args.json)
     group.flush()
     if args.json:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from lingxi.companion import emotion
 from lingxi.companion.consolidate import ConsolidationConfig, MemoryWorker, Report, consolidate
-from lingxi.companion.extract import lang_of, prompt
+from lingxi.companion.extract import prompt
 from lingxi.companion.memory import (
     CONTEXT_MODES,
     USER,
@@ -34,6 +34,7 @@ from lingxi.companion.timeexpr import annotate, fmt_day
 from lingxi.errors import BadInput
 from lingxi.index.filters import Filters
 from lingxi.llm.chat import ChatModel
+from lingxi.text import written_in
 
 if TYPE_CHECKING:
     from lingxi.library import Library
@@ -168,7 +169,7 @@ class Companion:
         t0 = time.perf_counter()
         mem = self.memory(user)
         feeling = emotion.detect(message)
-        lang = lang_of(message)
+        lang = written_in(message)
         self._capture_name(mem, message, ts, lang)
         used = mem.recall(message, ts, self.config.recall_k, self.config.weights)
         known = [m for m in mem.entries(readable=True) if m.subject != USER or (m.slot or "").endswith(".name")]
@@ -224,7 +225,7 @@ class Companion:
         before = mem.recent_turns(1)  # what the message answers, embedded with it
         t_ids = mem.add_turns(now.strftime("%Y-%m-%d"), [(None, "user", message, ts),
                                                          (None, self.persona.name, reply, ts + 1)])
-        lang = lang_of(message)
+        lang = written_in(message)
         self._capture_name(mem, message, ts, lang, f"T{t_ids[0]}")
         exchange = exchanges([(f"T{t_ids[0]}", "user", annotate(message, now, lang)),
                               (f"T{t_ids[1]}", self.persona.name, reply)], ts)[0]

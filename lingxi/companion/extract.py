@@ -13,9 +13,9 @@ from typing import Any
 from lingxi.companion.memory import RELATIONS, USER, Memory
 from lingxi.companion.timeexpr import annotate, fmt_day, resolve
 from lingxi.index.tokenize import tokenize
-from lingxi.ingest.text import is_cjk
 from lingxi.llm.chat import ChatModel
 from lingxi.prompting import load_prompt
+from lingxi.text import is_cjk, written_in
 
 PROMPTS = Path(__file__).parent / "prompts"
 # Capitalised words a memory may use without them occurring in the turns it comes from.
@@ -46,15 +46,6 @@ LANGUAGES = {"zh": "Chinese (简体中文)", "en": "English"}
 
 def prompt(name: str) -> str:
     return load_prompt(PROMPTS, name)
-
-
-def lang_of(text: str) -> str:
-    """"zh" when at least a fifth of the letters are Han characters, else "en" (the languages memories are
-    written in)."""
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
-        return "en"
-    return "zh" if sum(1 for c in letters if is_cjk(c)) / len(letters) >= 0.2 else "en"
 
 
 @dataclass(frozen=True)
@@ -127,7 +118,7 @@ def extract(chat: ChatModel, turns: Sequence[Turn], when: datetime, max_items: i
     said = [t for t in turns if t.speaker != companion]
     if not said:
         return []
-    lang = lang or lang_of(" ".join(t.text for t in said))
+    lang = lang or written_in(" ".join(t.text for t in said))
     pieces = units([Turn(t.ref, t.speaker, annotate(t.text, when, lang)) for t in said], 2 * max_items)
     dialogue = "\n".join([f"(earlier) {t.speaker}: {t.text}" for t in context if t.speaker != companion] +
                          [f"[{t.ref}] {t.speaker}: {annotate(t.text, when, lang)}" for t in said])

@@ -25,13 +25,13 @@ from typing import Any
 from lingxi.agent import AgentConfig, ground_quote
 from lingxi.agent.loop import ANSWER_SCHEMA, passage_block
 from lingxi.agent.prompts import render, template
-from lingxi.agent.text import language_rule
 from lingxi.config import Settings
 from lingxi.errors import BadInput, ModelOutputError
 from lingxi.evals.qaset import load_questions
 from lingxi.index.store import note_of_chunk
 from lingxi.library import Library
 from lingxi.llm.chat import ChatModel
+from lingxi.text import language_rule
 from lingxi.types import Hit
 
 RAG_K = 5

@@ -11,8 +11,9 @@ import json
 from typing import Any
 
 from lingxi.errors import BadInput
-from lingxi.ingest.text import SENTENCE_END, is_cjk
+from lingxi.ingest.text import SENTENCE_END
 from lingxi.ingest.transcript import timed_note
+from lingxi.text import is_cjk
 from lingxi.types import Note
 
 PAUSE_S = 0.6  # a silence this long between two words ends a segment

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from lingxi.errors import BadInput
 from lingxi.ingest.base import make_note, require_content, stem
-from lingxi.ingest.text import SENTENCE_END, is_cjk
+from lingxi.ingest.text import SENTENCE_END
+from lingxi.text import is_cjk
 from lingxi.types import Chunk, Locator, Note
 
 _TIME = r"(?:(\d{1,3}):)?(\d{1,2}):(\d{2})[,.](\d{1,3})"

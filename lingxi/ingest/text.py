@@ -10,6 +10,7 @@ import re
 import unicodedata
 
 from lingxi.errors import BadInput
+from lingxi.text import is_cjk
 
 SENTENCE_END = "。！？!?…；;"
 CLAUSE_END = "，,、：:"
@@ -123,11 +124,6 @@ def looks_like_text(text: str) -> bool:
         if (cat == "Cc" and ch not in "\n\r\t\f\v") or cat in ("Co", "Cn", "Cs"):
             bad += 1
     return bad / len(sample) < 0.02
-
-
-def is_cjk(ch: str) -> bool:
-    o = ord(ch)
-    return 0x3400 <= o <= 0x9FFF or 0xF900 <= o <= 0xFAFF or 0x20000 <= o <= 0x2FFFF
 
 
 def trim_span(text: str, start: int, end: int) -> tuple[int, int]:

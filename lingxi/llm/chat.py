@@ -17,6 +17,7 @@ from lingxi.llm import jumpforward
 from lingxi.llm.grammar import checked_grammar, schema_grammar
 from lingxi.llm.http import check_base_url, post_events, post_json
 from lingxi.llm.jumpforward import Literal, Sample, walk, walkable
+from lingxi.text import is_cjk
 
 Message = dict[str, str]
 
@@ -59,7 +60,7 @@ class ChatModel:
 
     def count_tokens(self, text: str) -> int:
         """Token count; backends with a tokenizer override this. The estimate errs high for CJK."""
-        cjk = sum(1 for c in text if "\u3400" <= c <= "\u9fff")
+        cjk = sum(1 for c in text if is_cjk(c))
         return cjk + (len(text) - cjk) // 4 + 1
 
     def complete_json(self, messages: list[Message], schema: dict[str, Any], max_tokens: int = 512) -> dict[str, Any]:

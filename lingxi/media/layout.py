@@ -11,8 +11,8 @@ import math
 import statistics
 from dataclasses import dataclass
 
-from lingxi.ingest.text import is_cjk
 from lingxi.media.ocr import OcrLine
+from lingxi.text import is_cjk
 
 GUTTER = 0.2  # a column gutter is at least this many line heights wide (between trimmed boxes)
 TRIM = 0.4  # detection pads each box sideways by about this many line heights: trimmed before looking for gutters

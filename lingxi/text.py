@@ -1,14 +1,17 @@
-"""Language, numerals and names: the one place the agent asks "is this Chinese?", reads numbers and matches names.
+"""Language, numerals and names, for every package: the one place lingxi asks "is this Chinese?", reads numbers and
+matches names.
 
-Three predicates carry every check of an answer against a text: ``states`` (the text says it, give or take case,
-spaces, thousands separators and Chinese numerals), ``names`` (the text names it, perhaps written another way) and
-``restates`` (an answer that only repeats the question); ``adds_nothing`` is ``restates`` for what a hop was given."""
+``is_cjk`` (a character) and ``CJK`` (a pattern) are the ideograph ranges; ``is_chinese`` says whether a text has
+any, ``written_in`` which language most of it is written in. Three predicates carry every check of an answer against
+a text: ``states`` (the text says it, give or take case, spaces, thousands separators and Chinese numerals), ``names``
+(the text names it, perhaps written another way) and ``restates`` (an answer that only repeats the question);
+``adds_nothing`` is ``restates`` for what a hop was given."""
 
 from __future__ import annotations
 
 import re
 
-CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+CJK = re.compile("[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
 LATIN = re.compile(r"[A-Za-z][A-Za-z'’-]*")
 _NUMBER = re.compile(r"\d+(?:[,，.]\d+)*")
 _ZH_DIGIT = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
@@ -17,6 +20,11 @@ _ZH_BIG = {"万": 10_000, "亿": 100_000_000}
 _ZH_RUN = re.compile(r"[零〇一二两三四五六七八九十百千万亿]+")
 _TIMES_BIG = re.compile(r"(\d+(?:\.\d+)?)\s*([万亿])")
 _FILLER = {"the", "a", "an", "of", "and", "de", "la", "le", "von", "van"}
+
+
+def is_cjk(ch: str) -> bool:
+    o = ord(ch)
+    return 0x3400 <= o <= 0x9FFF or 0xF900 <= o <= 0xFAFF or 0x20000 <= o <= 0x2FFFF
 
 
 def is_chinese(text: str) -> bool:
