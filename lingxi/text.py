@@ -94,14 +94,14 @@ _RANGE_WORDS = re.compile(r"\b(?:from|to|until|till|through|and|between)\b|[至�
 
 
 def numeric(answer: str) -> bool:
-    """Whether an answer is numbers alone, with what joins them into a range or a list ("1986–2013", "1969 until
-    1974", "3,677")."""
+    """Whether an answer is numbers alone, with what joins them into a range or a list ("1990–1995", "1961 until
+    1968", "3,677")."""
     return bool(numbers(answer)) and not re.sub(r"[\d\s,，.:]", "", _RANGE_WORDS.sub("", arabic(answer)))
 
 
 def states(text: str, answer: str) -> bool:
     """Whether ``text`` says ``answer`` verbatim, case, spaces, thousands separators and numerals aside; an answer of
-    numbers alone is said where each of its numbers is ("1986–2013" by "from 1986 to 2013")."""
+    numbers alone is said where each of its numbers is ("1990–1995" by "from 1990 to 1995")."""
     a = squash(answer)
     if not a:
         return False
