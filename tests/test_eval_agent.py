@@ -49,6 +49,8 @@ def test_eval_hotpotqa_shared_store(tmp_path):
     assert rows["agent"]["em"] == 1.0 and rows["agent"]["f1"] == 1.0
     assert rows["agent"]["citation_validity"] == 1.0 and rows["agent"]["support_recall"] == 1.0
     assert rows["agent"]["searches"] == 1.0
+    # the agent's quotes are checked character for character against the passages they name; RAG quotes nothing
+    assert rows["agent"]["citation_verbatim"] == 1.0 and "citation_verbatim" not in rows["single-shot RAG"]
     # --skip: a later slice of the file
     f.write_text(json.dumps({**row, "question_id": "q0"}) + "\n" + json.dumps(row) + "\n", encoding="utf-8")
     records = []
@@ -78,6 +80,8 @@ def test_eval_generic_questions(tmp_path):
     assert [r["system"] for r in records] == ["closed-book", "single-shot RAG", "agent"]
     agent_rec = records[-1]
     assert agent_rec["correct"] == 1.0 and agent_rec["citations"][0]["quote"] and agent_rec["steps"][0]["kind"] == "plan"
+    assert agent_rec["quoted"] == agent_rec["quoted_verbatim"] == len(agent_rec["citations"]) >= 1
+    assert "quoted" not in records[1]  # single-shot RAG's [n] name whole passages
     assert records[1]["passages"] and records[0]["gold"] == [["早上", "上午"]]
     import pytest
 
@@ -288,3 +292,21 @@ def test_a_question_set_s_corpus_is_kept_under_the_home_and_read_again(tmp_path)
                        systems=("single-shot RAG",))
     kept = list((tmp_path / "home" / "eval-corpus").iterdir())
     assert len(kept) == 1 and (kept[0] / "lingxi.db").exists()
+
+
+def test_verbatim_share_counts_every_quoted_citation_and_survives_the_trace():
+    from lingxi.evals.agent import Tally
+
+    t = Tally()
+    mark = t.mark()
+    t.latency.append(1.0)
+    t.calls.append(2)
+    t.prompt_tokens.append(10)
+    t.read_tokens.append(10)
+    t.searches.append(1)
+    t.cites, t.cites_ok, t.quoted, t.verbatim = 3, 1, 3, 2  # one quote no longer in its passage
+    rec = t.measured(mark)
+    assert rec["quoted"] == 3 and rec["quoted_verbatim"] == 2
+    back = Tally()
+    back.add(rec)
+    assert back.metrics()["citation_verbatim"] == t.metrics()["citation_verbatim"] == round(2 / 3, 4)

@@ -74,6 +74,8 @@ class Tally:
     support: list[float] = field(default_factory=list)
     cites_ok: int = 0
     cites: int = 0
+    quoted: int = 0  # citations that carry a quote (the agent's; single-shot RAG cites whole passages)
+    verbatim: int = 0  # of those, quotes found character for character in the passage they name
     searches: list[int] = field(default_factory=list)
     latency: list[float] = field(default_factory=list)
     calls: list[int] = field(default_factory=list)
@@ -85,17 +87,19 @@ class Tally:
     first_text: list[float] = field(default_factory=list)  # … to the first text of its answer (streamed or whole)
     first_text_search: list[float] = field(default_factory=list)  # seconds from the last search to that text
 
-    def mark(self) -> tuple[int, int, int]:
-        return self.cites, self.cites_ok, len(self.support)
+    def mark(self) -> tuple[int, int, int, int, int]:
+        return self.cites, self.cites_ok, len(self.support), self.quoted, self.verbatim
 
-    def measured(self, mark: tuple[int, int, int]) -> dict[str, Any]:
+    def measured(self, mark: tuple[int, int, int, int, int]) -> dict[str, Any]:
         """What the last question cost and scored beyond its answer, for its trace record (``mark`` was taken
         before it ran): enough to rebuild the tally from the trace alone (``summarize``)."""
-        cites, ok, support = mark
+        cites, ok, support, quoted, verbatim = mark
         return {"latency_s": round(self.latency[-1], 3), "llm_calls": self.calls[-1],
                 "prompt_tokens": self.prompt_tokens[-1], "read_tokens": self.read_tokens[-1],
                 "searches": self.searches[-1],
                 "cited": self.cites - cites, "cited_valid": self.cites_ok - ok,
+                **({"quoted": self.quoted - quoted, "quoted_verbatim": self.verbatim - verbatim}
+                   if self.quoted > quoted else {}),
                 **({"support_recall": self.support[-1]} if len(self.support) > support else {}),
                 **({"after_read_s": self.after_read[-1], "first_text_after_read_s": self.first_text[-1]}
                    if self.first_text and len(self.first_text) == len(self.latency) else {}),
@@ -119,6 +123,8 @@ class Tally:
             self.searches.append(int(rec["searches"]))
             self.cites += int(rec["cited"])
             self.cites_ok += int(rec["cited_valid"])
+            self.quoted += int(rec.get("quoted", 0))
+            self.verbatim += int(rec.get("quoted_verbatim", 0))
         if "first_text_after_read_s" in rec:
             self.after_read.append(float(rec["after_read_s"]))
             self.first_text.append(float(rec["first_text_after_read_s"]))
@@ -139,6 +145,7 @@ class Tally:
         out |= {
             "citation_validity": round(self.cites_ok / self.cites, 4) if self.cites else 0.0,
             "citations": self.cites,
+            **({"citation_verbatim": round(self.verbatim / self.quoted, 4)} if self.quoted else {}),
             "searches": mean(self.searches),
             "llm_calls": mean(self.calls),
             "prompt_tokens": mean(self.prompt_tokens),
@@ -233,7 +240,10 @@ def _run_question(
         held = []
         for c in ans.citations:
             chunk = lib.store.get_chunks([c.chunk_id])
-            held.append(bool(chunk) and c.quote in chunk[0].text and supports(c.note_id, strip_markers(answer)))
+            verbatim = bool(chunk) and bool(c.quote) and c.quote in chunk[0].text
+            tally.quoted += bool(c.quote)
+            tally.verbatim += verbatim
+            held.append(verbatim and supports(c.note_id, strip_markers(answer)))
         tally.cites += len(held)
         tally.cites_ok += sum(held)
         # a refusal is measured against what the agent read: was the gold answer in one of those passages?
