@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lingxi.agent import AgentConfig, SearchAgent
-from lingxi.agent.prompts import render, template
+from lingxi.agent.loop import render, template
 from lingxi.errors import BadInput
 
 from fakes import ScriptedChat

@@ -125,7 +125,7 @@ def test_pick_systems():
 
 
 def test_a_short_answer_that_echoes_the_reply_format_is_dropped():
-    from lingxi.agent.prompts import render
+    from lingxi.agent.loop import render
     from lingxi.evals.agent import _unechoed, closed_book
 
     prompt = render("rag", question="Which coastal area?", passages="", language_rule="Answer in English.")

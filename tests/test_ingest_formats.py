@@ -244,3 +244,13 @@ def test_html_keeps_the_articles_short_closing_line_unless_edge_trim_is_on():
     finally:
         html.EDGE_TRIM.reset(token)
     assert "Relaunch" not in trimmed.body
+
+
+def test_sentence_spans_cut_chinese_and_english_ends_and_split_a_long_sentence():
+    from lingxi.ingest.text import sentence_spans
+
+    text = "熊猫早上最活跃。下午多在睡觉！Pandas eat bamboo. They sleep a lot?\n" + "很长的一句话，" * 60 + "完。"
+    got = [text[a:b] for a, b in sentence_spans(text)]
+    assert got[:4] == ["熊猫早上最活跃。", "下午多在睡觉！", "Pandas eat bamboo.", "They sleep a lot?"]
+    long = got[4:]
+    assert len(long) > 1 and all(len(s) <= 240 for s in long) and "".join(long) == text.split("\n")[1]

@@ -10,29 +10,16 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from lingxi.agent.safety import MARKER, neutralize
-from lingxi.ingest.text import split_long, trim_span
+from lingxi.ingest.text import sentence_spans
+from lingxi.llm.passages import MARKER, neutralize
 from lingxi.text import names, numbers, overlap, squash, states
 from lingxi.types import Citation, Hit
 
-_SENT = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]?|\n")
 _NAMES = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)+")  # two or more capitalised words
 _YES_NO = {"yes", "no", "是", "否", "不是", "对", "不对", "有", "没有"}
 MARKS = re.compile(r"\[(\d+(?:\s*[,，]\s*\d+)*)\]")
 _RUN = re.compile(r"(?:\s*\[\d+(?:\s*[,，]\s*\d+)*\])+")
 _END = re.compile(rf"{_RUN.pattern}[，,。.；;！!？?]?|(?:[。！？!?；;]|\.(?=\s|$))(?:{_RUN.pattern})?|\n")
-
-
-def sentence_spans(text: str, max_chars: int = 240) -> list[tuple[int, int]]:
-    spans = []
-    for m in _SENT.finditer(text):
-        s, e = trim_span(text, m.start(), m.end())
-        for part in re.finditer(r".+?(?:\.(?=\s)|$)", text[s:e], flags=re.S):  # English ". "
-            ps, pe = trim_span(text, s + part.start(), s + part.end())
-            if pe > ps:
-                spans.extend(split_long(text, ps, pe, target=max_chars // 2, max_chars=max_chars, min_chars=20)
-                             if pe - ps > max_chars else [(ps, pe)])
-    return spans
 
 
 def ground_quote(quote: str, chunk_text: str, hint: str = "") -> str | None:

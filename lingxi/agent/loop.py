@@ -10,21 +10,24 @@ import dataclasses
 import re
 import time
 from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
 from typing import Any
 
 from lingxi.agent.cite import MARKS, citation, cite, verify
-from lingxi.agent.prompts import render, template
 from lingxi.agent.repairs import REGISTRY, Repair
-from lingxi.agent.safety import neutralize
 from lingxi.agent.state import AgentConfig, Finding, Run, first
 from lingxi.agent.steps import Answer, Call, Draft, Gather, Plan, Read, Search, SubQuestion, Token
 from lingxi.errors import BadInput, ModelOutputError
 from lingxi.llm.chat import ChatModel, Message
 from lingxi.llm.jsonstream import FieldText
+from lingxi.llm.passages import passage_block
+from lingxi.prompting import Prompts
 from lingxi.text import adds_nothing, anchors, language_rule, states, states_all, written_in
 from lingxi.types import Answer as Result
 from lingxi.types import Chunk, Hit, Step
 
+PROMPTS = Prompts(Path(__file__).parent / "prompts", env="LINGXI_AGENT_PROMPTS")
+render, template = PROMPTS.render, PROMPTS.template
 SearchFn = Callable[[str, int], list[Hit]]
 Steps = Generator[Step, None, Any]
 NO_EVIDENCE = {"zh": "笔记里没有说：没有找到能回答这个问题的内容。", "en": "The notes don't say: I found nothing in them that answers this."}
@@ -37,20 +40,10 @@ EXTRACT_SCHEMA: dict[str, Any] = {
     "type": "object", "required": ["found", "answer", "passage", "next_query"],
     "properties": {"found": {"type": "boolean"}, "answer": {"type": "string"}, "passage": {"type": "integer"},
                    "next_query": {"type": "string"}}}
-ANSWER_SCHEMA: dict[str, Any] = {  # a direct answer (the evaluation's closed-book and single-shot baselines)
-    "type": "object", "required": ["short_answer", "answer"],
-    "properties": {"short_answer": {"type": "string"}, "answer": {"type": "string"}}}
 FINAL_SCHEMA: dict[str, Any] = {  # the agent's answer step, which may ask for one more search
     "type": "object", "required": ["answer", "short_answer", "found", "next_query"],
     "properties": {"answer": {"type": "string"}, "short_answer": {"type": "string"}, "found": {"type": "boolean"},
                    "next_query": {"type": "string"}}}
-
-
-def passage_block(i: int, hit: Hit, limit: int) -> str:
-    """A passage as data: the note's own text can neither close the tag nor pose as another passage."""
-    text = re.sub(r"</?\s*passage", "‹passage", neutralize(hit.chunk.text[:limit])[0], flags=re.I)
-    title = hit.title.replace('"', "'").replace("<", "‹").replace(">", "›")[:120]
-    return f'<passage id="{i}" title="{title}" where="{hit.chunk.locator.label()}">\n{text}\n</passage>'
 
 
 def interleave(ranked: list[list[Hit]]) -> list[Hit]:

@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from lingxi.agent import AgentConfig, ground_quote
-from lingxi.agent.loop import ANSWER_SCHEMA, passage_block
-from lingxi.agent.prompts import render, template
+from lingxi.agent.loop import render, template
 from lingxi.config import Settings
 from lingxi.errors import BadInput, ModelOutputError
 from lingxi.evals.qaset import load_questions
 from lingxi.index.store import note_of_chunk
 from lingxi.library import Library
 from lingxi.llm.chat import ChatModel
+from lingxi.llm.passages import passage_block
 from lingxi.text import language_rule
 from lingxi.types import Hit
 
@@ -64,6 +64,10 @@ def strip_markers(text: str) -> str:
 def best_em_f1(pred: str, golds: list[str]) -> tuple[float, float]:
     p = strip_markers(pred)
     return max(float(normalize(p) == normalize(g)) for g in golds), max(f1(p, g) for g in golds)
+
+ANSWER_SCHEMA: dict[str, Any] = {  # a direct answer: the closed-book and single-shot baselines
+    "type": "object", "required": ["short_answer", "answer"],
+    "properties": {"short_answer": {"type": "string"}, "answer": {"type": "string"}}}
 
 
 @dataclass

@@ -242,3 +242,20 @@ def split_long(
     if e > s:
         out.append((s, e))
     return out
+
+
+_SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]?|\n")
+
+
+def sentence_spans(text: str, max_chars: int = 240) -> list[tuple[int, int]]:
+    """The sentences of ``text`` as spans (Chinese and English ends; one over ``max_chars`` split at its best
+    boundaries)."""
+    spans = []
+    for m in _SENTENCE.finditer(text):
+        s, e = trim_span(text, m.start(), m.end())
+        for part in re.finditer(r".+?(?:\.(?=\s)|$)", text[s:e], flags=re.S):  # English ". "
+            ps, pe = trim_span(text, s + part.start(), s + part.end())
+            if pe > ps:
+                spans.extend(split_long(text, ps, pe, target=max_chars // 2, max_chars=max_chars, min_chars=20)
+                             if pe - ps > max_chars else [(ps, pe)])
+    return spans

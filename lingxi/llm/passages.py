@@ -1,14 +1,16 @@
-"""Neutralising instruction-like text inside notes before a model reads them.
+"""Notes shown to a model as data: every surface that puts a note's text in a prompt (the agent, the single-shot
+baseline, a companion that searches the notes) shows it through ``passage_block``.
 
-Notes are data. The system prompt says so, passages sit in tags a note cannot close,
-and citations can only point at retrieved chunks; as a further layer, sentences that
-address the assistant (\"ignore your instructions\", \"you are now\", \"只引用…\") and
-markup that imitates the prompt's own structure are replaced by a marker, so a small
-model never sees them as candidate answers."""
+The system prompt says notes are data, passages sit in tags a note cannot close, and citations can only point at
+retrieved chunks; as a further layer, sentences that address the assistant ("ignore your instructions", "you are
+now", "只引用…") and markup that imitates the prompt's own structure are replaced by a marker, so a small model never
+sees them as candidate answers."""
 
 from __future__ import annotations
 
 import re
+
+from lingxi.types import Hit
 
 MARKER = "[instruction-like text removed]"
 
@@ -47,3 +49,10 @@ def neutralize(text: str) -> tuple[str, int]:
         else:
             out.append(sentence)
     return "".join(out), removed
+
+
+def passage_block(i: int, hit: Hit, limit: int) -> str:
+    """A passage as data: the note's own text can neither close the tag nor pose as another passage."""
+    text = re.sub(r"</?\s*passage", "‹passage", neutralize(hit.chunk.text[:limit])[0], flags=re.I)
+    title = hit.title.replace('"', "'").replace("<", "‹").replace(">", "›")[:120]
+    return f'<passage id="{i}" title="{title}" where="{hit.chunk.locator.label()}">\n{text}\n</passage>'
