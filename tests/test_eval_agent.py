@@ -310,3 +310,47 @@ def test_verbatim_share_counts_every_quoted_citation_and_survives_the_trace():
     back = Tally()
     back.add(rec)
     assert back.metrics()["citation_verbatim"] == t.metrics()["citation_verbatim"] == round(2 / 3, 4)
+
+
+def test_eval_rgb_scores_every_fact_over_each_question_s_own_passages(tmp_path):
+    import pytest
+
+    from lingxi.errors import BadInput
+    from lingxi.evals.agent import eval_rgb
+
+    def rgb_reply(m):
+        prompt, shown = m[-1]["content"], "\n".join(x["content"] for x in m[1:])
+        n = next((int(b.split('"')[1]) for b in shown.split("<passage id=")[1:] if "8.1%" in b), 1)
+        if "sub_questions" in prompt:
+            return {"sub_questions": [{"id": 1, "question": "甲国2021年经济增长和失业率", "depends_on": []}]}
+        if '"found"' in prompt and '"short_answer"' in prompt:
+            return {"found": True, "short_answer": "8.1%，5.1%", "answer": f"甲国经济增长8.1%，失业率5.1% [{n}]",
+                    "next_query": ""}
+        if '"found"' in prompt:
+            return {"found": True, "answer": "8.1%", "passage": n, "next_query": ""}
+        return {"short_answer": "8.1%", "answer": "增长8.1% [1]"}  # one of the two facts
+
+    class Chat(ScriptedChat):
+        def __init__(self):
+            super().__init__([])
+
+        def complete(self, messages, **kw):
+            self.replies = [rgb_reply(messages)]
+            return super().complete(messages, **kw)
+
+    row = {"id": 7, "query": "2021年甲国经济增长了多少，失业率是多少？", "answer": ["8.1%", ["5.1%", "百分之五点一"]],
+           "positive": [["2021年，甲国国内生产总值比上年增长8.1%，全国城镇调查失业率平均值为5.1%。"]],
+           "negative": ["乙国2021年的旅游收入有所回升。", "丙国2020年经济下降了3.4%。"]}
+    f = tmp_path / "zh_int.json"
+    f.write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+    records = []
+    result = eval_rgb(f, Chat(), Settings.load(tmp_path, threads=1), None, AgentConfig(), lambda s: None,
+                      records.append, ("single-shot RAG", "agent"))
+    rows = {r["system"]: r["metrics"] for r in result["rows"]}
+    assert rows["agent"]["accuracy"] == 1.0 and rows["single-shot RAG"]["accuracy"] == 0.0  # one fact of two
+    assert rows["agent"]["support_recall"] == 1.0 and rows["agent"]["citation_verbatim"] == 1.0
+    assert records[-1]["gold"] == [["8.1%"], ["5.1%", "百分之五点一"]] and records[-1]["id"] == "7"
+    for bad, why in (({**row, "answer": []}, "empty"), ({k: v for k, v in row.items() if k != "negative"}, "line 1")):
+        f.write_text(json.dumps(bad, ensure_ascii=False) + "\n", encoding="utf-8")
+        with pytest.raises(BadInput, match=why):
+            eval_rgb(f, Chat(), Settings.load(tmp_path, threads=1), None, AgentConfig(), lambda s: None)

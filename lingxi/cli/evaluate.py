@@ -53,6 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     a = esub.add_parser("agent", help="EM/F1/accuracy, citation validity, searches, latency: closed-book, RAG, agent")
     a.add_argument("--hotpotqa", type=Path, help="HotpotQA with paragraphs (../shared/data/hotpotqa/dev_200.jsonl)")
     a.add_argument("--musique", type=Path, help="MuSiQue JSON list (../shared/data/musique/musique_train.json)")
+    a.add_argument("--rgb", type=Path, help="RGB rows, each question over its own passages, scored by its facts "
+                                            "(../shared/data/rgb/zh_int.json)")
     a.add_argument("--repairs", help="agent repairs: default (every one), all, none, a list, or all,-NAME "
                                     "(see `lingxi ask --help`)")
     a.add_argument("--room", action=argparse.BooleanOptionalAction, default=None,
@@ -222,11 +224,11 @@ def run_agent(lib: Library, args: argparse.Namespace) -> int:
     from lingxi.evals import agent as ev
     from lingxi.library import make_chat
 
-    if not args.hotpotqa and not args.musique and not args.questions:
-        raise BadInput("give --hotpotqa FILE, --musique FILE, or --questions FILE with --corpus DIR")
+    if not args.hotpotqa and not args.musique and not args.rgb and not args.questions:
+        raise BadInput("give --hotpotqa FILE, --musique FILE, --rgb FILE, or --questions FILE with --corpus DIR")
     if args.questions and not args.corpus:
         raise BadInput("--questions needs --corpus DIR (the notes the questions are asked over)")
-    for p in (args.hotpotqa, args.musique, args.questions, args.corpus):
+    for p in (args.hotpotqa, args.musique, args.rgb, args.questions, args.corpus):
         if p and not p.exists():
             raise BadInput(f"{p}: no such file or directory")
     systems = ev.pick_systems(args.systems)
@@ -268,6 +270,12 @@ def run_agent(lib: Library, args: argparse.Namespace) -> int:
                                               systems, skip=args.skip, store_from=args.store)
                     log({"finished": True, "questions": result["config"]["questions"]})
                     print_result(result, args.json)
+            if args.rgb:
+                header(f"{args.rgb.name} (per-question store)")
+                result = ev.eval_rgb(args.rgb, chat, lib.settings, args.limit, config, say, log, systems,
+                                     skip=args.skip)
+                log({"finished": True, "questions": result["config"]["questions"]})
+                print_result(result, args.json)
             if args.questions:
                 header(f"{args.questions.name} over {args.corpus}")
                 result = ev.eval_questions(args.questions, args.corpus, chat, lib.settings, args.limit, config, say,

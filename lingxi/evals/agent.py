@@ -423,28 +423,93 @@ def eval_questions(qpath: Path, corpus: Path, chat: ChatModel, settings: Setting
             raise BadInput(f"corpus: {bad[0].reason}")
         started = time.perf_counter()
         for i, (qid, q, golds) in enumerate(rows_in, 1):
-            def supports(nid: str, answer: str, golds: list[list[str]] = golds) -> bool:
-                body = lib.get_note(nid).body.lower()
-                return any(form.lower() in body for forms in golds for form in forms)
-
-            for system in systems:
-                rec = {"id": qid, "question": q, "system": system, "gold": golds}
-                mark = tallies[system].mark()
-                short, answer = _run_question(system, chat, lib, q, tallies[system], config, supports, None, rec,
-                                              [f for forms in golds for f in forms])
-                said = f"{short} {answer}".lower()
-                # correct: every fact is said, in any of its forms
-                tallies[system].correct.append(float(all(any(f.lower() in said for f in forms) for forms in golds)))
-                if log:
-                    log({**rec, "short_answer": short, "answer": answer, "correct": tallies[system].correct[-1],
-                         **tallies[system].measured(mark)})
-                say(f"[{i}/{len(rows_in)}] {system}: {'correct' if tallies[system].correct[-1] else 'wrong'} in"
-                    f" {tallies[system].latency[-1]:.1f} s")
+            ask_facts(lib, chat, config, systems, tallies, str(qid), q, golds, None, log, say, f"[{i}/{len(rows_in)}]")
             say(f"[{i}/{len(rows_in)}] done; " + ", ".join(f"{s}: acc {statistics.fmean(t.correct):.3f}"
                                                            for s, t in tallies.items())
                 + eta(started, i, len(rows_in)))
     return {"dataset": f"{qpath.name} over {corpus}", "rows": result_rows(tallies, Tally.metrics),
             "config": {"questions": len(rows_in), "skipped": skip, "split": split, "llm": chat.name, "rag_k": RAG_K}}
+
+
+def ask_facts(lib: Library, chat: ChatModel, config: AgentConfig, systems: tuple[str, ...],
+              tallies: dict[str, Tally], qid: str, q: str, golds: list[list[str]], relevant_notes: set[str] | None,
+              log: Callable[[dict[str, Any]], None] | None, say: Callable[[str], None], at: str) -> None:
+    """Each system on one question scored by its facts: correct when every fact is said, in any of its forms; a
+    citation is valid when its note says one of them (``relevant_notes``: the gold passages, for support recall)."""
+    def supports(nid: str, answer: str) -> bool:
+        body = lib.get_note(nid).body.lower()
+        return any(form.lower() in body for forms in golds for form in forms)
+
+    def relevant(read: list[str]) -> float:
+        return len(relevant_notes & set(read)) / len(relevant_notes) if relevant_notes else 0.0
+
+    for system in systems:
+        rec: dict[str, Any] = {"id": qid, "question": q, "system": system, "gold": golds}
+        mark = tallies[system].mark()
+        short, answer = _run_question(system, chat, lib, q, tallies[system], config, supports,
+                                      relevant if relevant_notes else None, rec, [f for forms in golds for f in forms])
+        said = f"{short} {answer}".lower()
+        tallies[system].correct.append(float(all(any(f.lower() in said for f in forms) for forms in golds)))
+        if log:
+            log({**rec, "short_answer": short, "answer": answer, "correct": tallies[system].correct[-1],
+                 **tallies[system].measured(mark)})
+        say(f"{at} {system}: {'correct' if tallies[system].correct[-1] else 'wrong'} in"
+            f" {tallies[system].latency[-1]:.1f} s")
+
+
+def load_rgb_questions(path: Path) -> list[dict[str, Any]]:
+    """RGB rows (``{"id", "query", "answer", "positive", "negative"}`` per line; an answer item that is a list gives
+    one fact's forms, and a positive that is a list is a group of passages), checked."""
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            q, answer, pos, neg = str(row["query"]), row["answer"], row["positive"], row["negative"]
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise BadInput(f"{path}: line {n} is not an RGB row with query, answer, positive, negative ({e!r})") from e
+        facts = [[str(f) for f in (a if isinstance(a, list) else [a]) if str(f).strip()] for a in answer]
+        flat = [str(x) for group in (pos, neg) for p in group for x in (p if isinstance(p, list) else [p])]
+        if not q.strip() or not facts or not all(facts) or not flat:
+            raise BadInput(f"{path}: line {n} has an empty query, answer or passage list")
+        positives = {str(x) for p in pos for x in (p if isinstance(p, list) else [p])}
+        rows.append({"id": str(row.get("id", n)), "q": q, "facts": facts,
+                     "passages": list(dict.fromkeys(flat)), "positive": positives})
+    return rows
+
+
+def eval_rgb(path: Path, chat: ChatModel, settings: Settings, limit: int | None, config: AgentConfig,
+             say: Callable[[str], None], log: Callable[[dict[str, Any]], None] | None = None,
+             systems: tuple[str, ...] = SYSTEMS, skip: int = 0) -> dict[str, Any]:
+    """RGB questions (e.g. ``zh_int.json``: one question, several facts), each over a store of its own passages
+    (positive and negative, every passage a note); scored like ``--questions``: correct when every fact is said."""
+    if skip < 0:
+        raise BadInput(f"--skip must be 0 or more, got {skip}")
+    data = load_rgb_questions(path)[skip:][:limit]
+    if not data:
+        raise BadInput(f"{path}: no questions" + (f" after the first {skip}" if skip else ""))
+    tallies = {s: Tally() for s in systems}
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="lingxi-rgb-") as tmp:
+        for i, row in enumerate(data, 1):
+            home = Path(tmp) / f"q{i}"
+            home.mkdir()
+            corpus = home / "passages.jsonl"
+            ids = {text: f"r{j}" for j, text in enumerate(row["passages"])}
+            corpus.write_text("".join(json.dumps({"id": nid, "title": text[:24], "text": text}, ensure_ascii=False)
+                                      + "\n" for text, nid in ids.items()), encoding="utf-8")
+            with contextlib.closing(Library(Settings.load(home, settings.threads, embedder=settings.embedder))) as lib:
+                [rep] = lib.ingest([corpus])
+                if rep.status == "failed":
+                    raise BadInput(rep.reason)
+                ask_facts(lib, chat, config, systems, tallies, row["id"], row["q"], row["facts"],
+                          {ids[t] for t in row["positive"]}, log, say, f"[{i}/{len(data)}]")
+            say(f"[{i}/{len(data)}] done; " + ", ".join(f"{s}: acc {statistics.fmean(t.correct):.3f}"
+                                                       for s, t in tallies.items()) + eta(started, i, len(data)))
+    return {"dataset": f"{path.name} (per-question store)", "rows": result_rows(tallies, Tally.metrics),
+            "config": {"questions": len(data), "skipped": skip, "llm": chat.name, "rag_k": RAG_K,
+                       "agent": {"repairs": list(config.repairs), "early_stop": config.early_stop}}}
 
 
 def result_rows(tallies: dict[str, Tally], metrics: Callable[[Tally], dict[str, float]]) -> list[dict[str, Any]]:
