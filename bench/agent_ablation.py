@@ -3,9 +3,9 @@
 The agent decodes greedily and every model call starts from the same cached system prompt, so a run is a function of
 its question and configuration. A run with a repair switched off is the same as the run with every repair on up to
 the first point where that repair would act; on a question where it never acted, the two runs are the same. So the
-script reads the trace of one all-on run (`lingxi eval agent ... --systems rag,agent --repairs all --trace ON.jsonl`:
-`--repairs all`, as the default leaves some repairs off), re-runs only the questions where each repair acted, with
-that repair off, and reports every row over all the questions.
+script reads the trace of one all-on run (`lingxi eval agent ... --systems rag,agent --trace ON.jsonl`: every repair
+is on by default), re-runs only the questions where each repair acted, with that repair off, and reports every row
+over all the questions.
 
     python bench/agent_ablation.py --trace ON.jsonl --hotpotqa FILE --skip 100 --home /tmp/agent-home [--json]
     python bench/agent_ablation.py --trace ON.jsonl --musique FILE --skip 50 --home /tmp/agent-home
