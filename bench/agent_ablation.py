@@ -9,10 +9,11 @@ over all the questions.
 
     python bench/agent_ablation.py --trace ON.jsonl --hotpotqa FILE --skip 100 --home /tmp/agent-home [--json]
     python bench/agent_ablation.py --trace ON.jsonl --musique FILE --skip 50 --home /tmp/agent-home
+    python bench/agent_ablation.py --trace ON.jsonl --rgb ../shared/data/rgb/zh_int.json --skip 10 --home /tmp/agent-home
     python bench/agent_ablation.py --trace ON.jsonl --questions bench/data/realworld_qa.jsonl \
         --corpus ../shared/data/realworld --split test --skip 16 --home /tmp/agent-home
 
-A question set (``--questions``, scored by accuracy: every gold fact said) has no F1 or EM; its rows give accuracy.
+A question set (``--questions`` or ``--rgb``, scored by accuracy: every gold fact said) has no F1 or EM; its rows give accuracy.
 
 With ``--keep DIR`` each re-run is kept as it finishes, and a later run with the same DIR reads it back: a run
 stopped by a deadline resumes where it stopped.
@@ -51,9 +52,9 @@ def rerun(args: argparse.Namespace, index: int, off: str) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile("r", suffix=".jsonl") as out:
         flag = ["--repairs", "all", "--no-early-stop"] if off == "early_stop" else ["--repairs", f"all,-{off}"]
         data = ["--hotpotqa", str(args.hotpotqa)] if args.hotpotqa else ["--musique", str(args.musique)] \
-            if args.musique else ["--questions", str(args.questions), "--corpus", str(args.corpus)] + \
-            (["--split", args.split] if args.split else [])
-        setting = ["--setting", args.setting] if not args.questions else []
+            if args.musique else ["--rgb", str(args.rgb)] if args.rgb else \
+            ["--questions", str(args.questions), "--corpus", str(args.corpus)] + (["--split", args.split] if args.split else [])
+        setting = ["--setting", args.setting] if args.hotpotqa or args.musique else []
         cmd = [sys.executable, "-m", "lingxi", "--home", str(args.home), "eval", "agent", *data,
                "--skip", str(args.skip + index), "--limit", "1", "--systems", "agent", *flag, "--trace", out.name,
                *setting, "--timeout", str(args.timeout), "--json"]
@@ -82,6 +83,7 @@ def main() -> None:
     p.add_argument("--trace", type=Path, required=True, help="trace of the all-on run (with rag and agent rows)")
     p.add_argument("--hotpotqa", type=Path)
     p.add_argument("--musique", type=Path)
+    p.add_argument("--rgb", type=Path, help="RGB rows (zh_int.json), as `lingxi eval agent --rgb` reads them")
     p.add_argument("--questions", type=Path, help="a question set (JSONL) over --corpus")
     p.add_argument("--corpus", type=Path)
     p.add_argument("--split", choices=("dev", "test"), help="the --split the all-on run used (--questions)")
@@ -94,8 +96,9 @@ def main() -> None:
     p.add_argument("--no-rerun", action="store_true", help="rows of the traced run only, with where each repair acted")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
-    if not (args.hotpotqa or args.musique or (args.questions and args.corpus)):
-        p.error("give --hotpotqa FILE, --musique FILE or --questions FILE --corpus DIR (the data the all-on run used)")
+    if not (args.hotpotqa or args.musique or args.rgb or (args.questions and args.corpus)):
+        p.error("give --hotpotqa FILE, --musique FILE, --rgb FILE or --questions FILE --corpus DIR (the data the all-on"
+                " run used)")
     recs = [r for x in args.trace.read_text(encoding="utf-8").splitlines() if x.strip()
             for r in [json.loads(x)] if "system" in r]  # the first line is the run's header
     agent = [r for r in recs if r["system"] == "agent"]
