@@ -320,26 +320,11 @@ def test_a_claim_needs_its_numbers_and_names_stated_by_the_passage(demo_lib):
     assert backing(hit, "Jim Cummings 在成都住了五年", "五年", "q") is None  # a name the passage does not name
 
 
-def test_split_asks_and_parallel():
-    from lingxi.agent.repairs import sentences, split_parallel
+def test_split_asks_cuts_after_question_marks_outside_titles():
+    from lingxi.agent.repairs import sentences
 
     assert sentences("Who wrote 《Old and in the Way?》? Where was he born?") == \
         ["Who wrote 《Old and in the Way?》?", "Where was he born?"]
-    assert split_parallel("2021年香港和澳门的GDP增长率分别是多少") == ["2021年香港的GDP增长率是多少", "2021年澳门的GDP增长率是多少"]
-    assert split_parallel("熊猫和小熊猫有什么区别") == [] and split_parallel("我和朋友去哪里玩") == []
-    assert split_parallel("Where do A and B live?") == []
-
-
-def test_an_undecomposed_two_item_question_is_read_per_item(demo_lib):
-    a, _ = agent(demo_lib, [{"sub_questions": [{"id": 1, "question": "熊猫和小熊猫早上做什么", "depends_on": []}]},
-                            read("熊猫上午最活跃", "上午最活跃"), NONE, NONE,
-                            final(("熊猫上午最活跃", "熊猫上午最活跃", "。"), short="上午最活跃")])
-    ans = a.ask("熊猫和小熊猫早上做什么")
-    plans = [s for s in ans.steps if isinstance(s, Plan)]
-    assert plans[-1].source == "split_parallel"
-    assert [q.question for q in plans[-1].sub_questions] == ["熊猫早上做什么", "小熊猫早上做什么"]
-    assert ans.answer == "熊猫上午最活跃[1]。"
-    check_citations(demo_lib, ans)
 
 
 def test_a_number_question_answered_by_a_name_gets_a_hop_s_number(demo_lib):

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from lingxi.agent.state import Run, first
 from lingxi.agent.steps import Fix, Plan, SubQuestion
-from lingxi.text import CJK, anchors, is_chinese, names, numbers, restates, states
+from lingxi.text import anchors, names, numbers, restates, states
 from lingxi.types import Step
 
 
@@ -70,46 +70,6 @@ class SplitAsks(Repair):
             out.append(SubQuestion(i, text.rstrip("？? ").strip(), deps, asked=True))
         run.sub_questions = out
         yield Plan(sub_questions=tuple(out), source=self.name)
-
-
-_COMPARE = re.compile(r"区别|不同|差别|差异|比较|对比|相比|哪个|哪一|谁更|还是|一样|关系|之间")
-
-
-def split_parallel(question: str) -> list[str]:
-    """A Chinese question asking the same of two items ("2021年香港和澳门的GDP增长率") once per item, or []: the items
-    are jieba words (a number keeps its unit) of two characters or more, and the question compares nothing."""
-    if not is_chinese(question) or _COMPARE.search(question):
-        return []
-    from lingxi.index.tokenize import jieba_module
-
-    toks = jieba_module().lcut(question)
-    for i in range(1, len(toks) - 1):
-        if toks[i] not in ("和", "与", "及", "跟"):
-            continue
-        lo, hi = i - 1, i + 1
-        if toks[lo] in "年月日" and lo > 0 and toks[lo - 1].isdigit():
-            lo -= 1
-        if toks[hi].isdigit() and hi + 1 < len(toks) and toks[hi + 1] in "年月日":
-            hi += 1
-        left, right = "".join(toks[lo:i]), "".join(toks[i + 1: hi + 1])
-        if len(left) < 2 or len(right) < 2 or left == right or not (CJK.search(left) or left[:1].isdigit()) \
-                or not re.fullmatch(r"\w+", left + right) or left[:1].isdigit() != right[:1].isdigit():
-            continue
-        a, b = sum(map(len, toks[:lo])), sum(map(len, toks[: hi + 1]))
-        return [(question[:a] + item + question[b:]).replace("分别", "").strip() for item in (left, right)]
-    return []
-
-
-class SplitParallel(Repair):
-    """An undecomposed question asking the same of two items is asked once per item."""
-    name, stage = "split_parallel", "planned"
-
-    def applies(self, run: Run) -> bool:
-        return len(run.sub_questions) <= 1 and bool(split_parallel(run.question))
-
-    def apply(self, run: Run) -> Iterator[Step]:
-        run.sub_questions = [SubQuestion(i, q) for i, q in enumerate(split_parallel(run.question), 1)]
-        yield Plan(sub_questions=tuple(run.sub_questions), source=self.name)
 
 
 _ASKS_NUMBER = re.compile(
@@ -176,4 +136,4 @@ class UnstatedParts(Repair):
             run.agent.compose(run, add, short=add[-1].answer)
 
 
-REGISTRY: dict[str, type[Repair]] = {r.name: r for r in (SplitAsks, SplitParallel, UnstatedParts, NumberAnswer)}
+REGISTRY: dict[str, type[Repair]] = {r.name: r for r in (SplitAsks, UnstatedParts, NumberAnswer)}

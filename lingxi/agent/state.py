@@ -15,10 +15,11 @@ from lingxi.types import Citation, Hit, Step
 if TYPE_CHECKING:
     from lingxi.agent.loop import SearchAgent
 
-REPAIRS = ("split_asks", "split_parallel", "unstated_parts", "number_answer")
+REPAIRS = ("split_asks", "unstated_parts", "number_answer")
 # Repairs that acted on a test split without changing an answer were deleted (echo_reread, unpooled_names, bridge at
-# stop 38; echo_unverified at stop 42, whose check a read's verification now makes): docs/history/agent-repairs-deleted.patch and
-# docs/history/agent-repair-echo-unverified.patch bring them back for another ablation.
+# stop 38; echo_unverified at stop 42, whose check a read's verification now makes; split_parallel at stop 43):
+# docs/history/agent-repairs-deleted.patch, agent-repair-echo-unverified.patch and agent-repair-split-parallel.patch
+# bring them back for another ablation.
 DEFAULT_REPAIRS = REPAIRS
 
 
