@@ -53,3 +53,17 @@ def passage_with(messages: list[Message], needle: str) -> int:
         if needle in block:
             return n
     raise AssertionError(f"no passage with {needle!r} in prompt: {prompt}")
+
+
+def step_of(messages: list[Message]) -> str:
+    """Which of the agent's steps the last message asks for: "plan", "read", "answer", or "other" (a baseline's
+    one call). A request after the reading room names its step; one that shows its passages carries the reply's
+    JSON shape."""
+    ask = messages[-1]["content"]
+    if "sub_questions" in ask:
+        return "plan"
+    if ask.startswith("Answer step") or '"found"' in ask and '"short_answer"' in ask:
+        return "answer"
+    if ask.startswith("Read step") or '"found"' in ask:
+        return "read"
+    return "other"

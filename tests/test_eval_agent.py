@@ -9,7 +9,7 @@ from lingxi.agent import AgentConfig
 from lingxi.evals.agent import eval_hotpotqa, eval_questions
 
 from conftest import DEMO
-from fakes import ScriptedChat
+from fakes import ScriptedChat, step_of
 
 
 def reply(m):
@@ -19,9 +19,9 @@ def reply(m):
     if "sub_questions" in prompt:
         return {"sub_questions": [{"id": 1, "question": "q", "depends_on": []}]}
     n = next((int(b.split('"')[1]) for b in shown.split("<passage id=")[1:] if gold in b), 1)
-    if '"found"' in prompt and '"short_answer"' in prompt:  # the agent's answer step
+    if step_of(m) == "answer":
         return {"found": True, "short_answer": gold, "answer": f"{gold} [{n}]", "next_query": ""}
-    if '"found"' in prompt:
+    if step_of(m) == "read":
         return {"found": True, "answer": gold, "passage": n, "next_query": ""}
     return {"short_answer": gold, "answer": f"{gold} [1]"}
 
@@ -323,10 +323,10 @@ def test_eval_rgb_scores_every_fact_over_each_question_s_own_passages(tmp_path):
         n = next((int(b.split('"')[1]) for b in shown.split("<passage id=")[1:] if "8.1%" in b), 1)
         if "sub_questions" in prompt:
             return {"sub_questions": [{"id": 1, "question": "甲国2021年经济增长和失业率", "depends_on": []}]}
-        if '"found"' in prompt and '"short_answer"' in prompt:
+        if step_of(m) == "answer":
             return {"found": True, "short_answer": "8.1%，5.1%", "answer": f"甲国经济增长8.1%，失业率5.1% [{n}]",
                     "next_query": ""}
-        if '"found"' in prompt:
+        if step_of(m) == "read":
             return {"found": True, "answer": "8.1%", "passage": n, "next_query": ""}
         return {"short_answer": "8.1%", "answer": "增长8.1% [1]"}  # one of the two facts
 

@@ -388,8 +388,12 @@ class SearchAgent:
     @staticmethod
     def messages(run: Run, room: bool = False, before: list[str] | None = None) -> list[Message]:
         """The messages a call's prompt follows: the system prompt, ``before``, and with ``room`` the reading room's
-        batches of passages."""
-        messages: list[Message] = [{"role": "system", "content": template("system")}]
+        batches of passages. The system prompt describes each step's task ("tasks"), so a step's request after the
+        room is short: a local model keeps the system prompt and the room from call to call and evaluates only the
+        request (docs/BENCHMARKS.md, "Stop 44")."""
+        tasks = template("tasks")
+        system = template("system") + (f"\n\n{tasks}" if tasks else "")
+        messages: list[Message] = [{"role": "system", "content": system}]
         return messages + [{"role": "user", "content": b} for b in (before or []) + (run.room_batches if room else [])]
 
     def _plan_schema(self) -> dict[str, Any]:
