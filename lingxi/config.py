@@ -106,6 +106,7 @@ class Settings:
     speculative: bool = False
     jump_forward: bool = False  # the local model writes the text a JSON schema fixes instead of sampling it
     greedy_loop: bool = True  # greedy structured replies check the grammar on the model's first choice only
+    llm_state: bool = True  # the local model's context after fixed prompts kept on disk (cache_dir/llm-state)
     planner_model: str = ""  # the agent's planner: "" a second context of the chat model, "off", or a model
     explore_ttl_hours: float = 24.0
     asr_languages: tuple[str, ...] = ("zh", "en")
@@ -163,6 +164,7 @@ class Settings:
             "speculative": env("LINGXI_SPECULATIVE", "0").lower() in ("1", "true", "yes", "on"),
             "jump_forward": env("LINGXI_JUMP_FORWARD", "0").lower() in ("1", "true", "yes", "on"),
             "greedy_loop": env("LINGXI_GREEDY_LOOP", "1").lower() in ("1", "true", "yes", "on"),
+            "llm_state": env("LINGXI_LLM_STATE", "1").lower() in ("1", "true", "yes", "on"),
             "planner_model": env("LINGXI_AGENT_PLANNER", ""),
             "explore_ttl_hours": _env_num("LINGXI_EXPLORE_TTL", 24.0, float),
             # Languages a recording may be in (Whisper codes, comma-separated; empty: any of Whisper's 99).

@@ -75,7 +75,8 @@ def make_chat(settings: Settings, progress: Callable[[int, int], None] | None = 
                                context=settings.llm_context)
     path = resolve_model(model or settings.llm_model, settings.model_cache, progress)
     return LocalChatModel(path, threads=settings.threads, context=settings.llm_context, speculative=settings.speculative,
-                          jump_forward=settings.jump_forward, greedy_loop=settings.greedy_loop)
+                          jump_forward=settings.jump_forward, greedy_loop=settings.greedy_loop,
+                          state_dir=settings.cache_dir / "llm-state" if settings.llm_state else None)
 
 
 _PLANNERS: dict[tuple[object, ...], ChatModel] = {}

@@ -62,7 +62,7 @@ def step_of(messages: list[Message]) -> str:
     ask = messages[-1]["content"]
     if "sub_questions" in ask:
         return "plan"
-    if ask.startswith("Answer step") or '"found"' in ask and '"short_answer"' in ask:
+    if ask.startswith("Answer step") or ('"found"' in ask and '"short_answer"' in ask):
         return "answer"
     if ask.startswith("Read step") or '"found"' in ask:
         return "read"

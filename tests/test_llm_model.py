@@ -104,6 +104,37 @@ def test_earlier_messages_are_read_once_and_replies_do_not_depend_on_what_was_re
     assert m.reused_tokens - before == len(m._segment(sys_msg))  # a changed room: only the system message is kept
 
 
+def test_a_pinned_prefix_is_read_back_from_disk_by_a_later_process_with_the_same_replies(model_path, tmp_path):
+    # the agent's system prompt and the planner's examples are the same for every question: a new process (each
+    # `lingxi ask`) reads their state back instead of evaluating them; the replies are those of an evaluation
+    fixed = [{"role": "system", "content": "You answer in one short sentence. " * 8},
+             {"role": "user", "content": "Examples: Q: capital of France? A: Paris. Q: capital of Japan? A: Tokyo."}]
+    ask = fixed + [{"role": "user", "content": "Q: capital of Italy? Answer with the city."}]
+    plain = LocalChatModel(model_path, threads=default_threads(), context=2048)
+    want = plain.complete(ask, max_tokens=8)
+    writer = LocalChatModel(model_path, threads=default_threads(), context=2048, state_dir=tmp_path)
+    writer.pin(fixed)
+    assert writer.complete(ask, max_tokens=8) == want
+    saved = list(tmp_path.glob("*.kv"))
+    assert len(saved) == 1 and writer.reused_tokens == 0
+    reader = LocalChatModel(model_path, threads=default_threads(), context=2048, state_dir=tmp_path)
+    reader.pin(fixed)
+    evaluated: list[int] = []
+    real_eval = reader.llm.eval
+    reader.llm.eval = lambda tokens: (evaluated.append(len(tokens)), real_eval(tokens))[1]  # type: ignore[method-assign]
+    assert reader.complete(ask, max_tokens=8) == want
+    prefix = sum(len(reader._segment(m)) for m in fixed)
+    assert reader.reused_tokens == prefix and sum(evaluated) < len(reader._prompt_tokens(ask)) - prefix + 12
+    other = LocalChatModel(model_path, threads=default_threads(), context=1024, state_dir=tmp_path)
+    other.pin(fixed)  # another context size: its own file, never the other's state
+    assert other.complete(ask, max_tokens=8) == want and len(list(tmp_path.glob("*.kv"))) == 2
+    saved[0].write_bytes(saved[0].read_bytes()[:-100])  # cut short: removed, the prefix evaluated again
+    broken = LocalChatModel(model_path, threads=default_threads(), context=2048, state_dir=tmp_path)
+    broken.pin(fixed)
+    assert broken.complete(ask, max_tokens=8) == want and broken.reused_tokens == 0
+    assert saved[0].is_file() and saved[0].stat().st_size > 1000  # written again, whole
+
+
 def test_a_prompt_without_a_system_message_reuses_its_context_across_calls(model_path):
     # the template writes its own system message in front of such a prompt: two questions over one long context
     # must not evaluate the context twice per call (it did: 8k tokens of LoCoMo conversation per question)

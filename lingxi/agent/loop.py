@@ -364,6 +364,8 @@ class SearchAgent:
         before the prompt). With ``stream``, the text of that field of the reply is yielded as ``Token`` steps
         while the model writes it."""
         model = self.planner if kind == "plan" and self.planner is not None else self.chat
+        fixed = self.messages(run, False, before)
+        model.pin(fixed)  # the same for every run: a local model keeps its context after them on disk
         messages = self.messages(run, room, before) + [{"role": "user", "content": prompt}]
         for attempt in range(1, 2 + self.config.retries):
             if run.exhausted() and not (force and attempt == 1):

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lingxi.errors import BackendUnavailable, BadInput, ModelOutputError
-from lingxi.llm import jumpforward
+from lingxi.llm import jumpforward, kvstate
 from lingxi.llm.grammar import checked_grammar, schema_grammar
 from lingxi.llm.http import check_base_url, post_events, post_json
 from lingxi.llm.jumpforward import Literal, Sample, walk, walkable
@@ -52,6 +52,10 @@ class ChatModel:
     def prepare(self, messages: list[Message]) -> None:
         """Read ``messages`` ahead of a call that starts with them (a backend that keeps earlier messages in its
         context evaluates them now, so the call reads only what follows; others do nothing)."""
+
+    def pin(self, messages: list[Message]) -> None:
+        """``messages`` open every prompt of some use (a system prompt, fixed instructions): a backend that can keep
+        its context after them between processes does so (others do nothing)."""
 
     def fork(self, name: str = "second") -> ChatModel:
         """A model that replies as this one does from a context of its own (a backend that keeps earlier messages
@@ -119,9 +123,12 @@ class LocalChatModel(ChatModel):
         seed: int = 0,
         jump_forward: bool = False,
         greedy_loop: bool = True,
+        state_dir: Path | None = None,
     ) -> None:
         """``jump_forward``: write the text a JSON schema fixes instead of sampling it (``jumpforward.py``);
-        ``greedy_loop``: greedy structured replies by lingxi's own loop (see ``_walks``)."""
+        ``greedy_loop``: greedy structured replies by lingxi's own loop (see ``_walks``); ``state_dir``: where the
+        context after a pinned prefix of messages is kept for later processes (``pin``, ``kvstate.py``); None: not
+        kept."""
         super().__init__()
         self.model_path = Path(model_path)
         self.name = f"local:{self.model_path.name}"
@@ -138,6 +145,8 @@ class LocalChatModel(ChatModel):
         self._lock = threading.Lock()
         self._segments: list[tuple[int, ...]] = []  # the messages in the context, each evaluated alone, in order
         self._forks: dict[str, LocalChatModel] = {}
+        self.state_dir = state_dir
+        self._pinned: dict[tuple[str, ...], tuple[tuple[int, ...], ...]] = {}  # messages' texts -> their segments
 
     @property
     def llm(self) -> Any:
@@ -156,7 +165,7 @@ class LocalChatModel(ChatModel):
         with self._lock:
             if name not in self._forks:
                 self._forks[name] = LocalChatModel(self.model_path, self.threads, self.context, self.speculative,
-                                                   self.seed, self.jump_forward, self.greedy_loop)
+                                                   self.seed, self.jump_forward, self.greedy_loop, self.state_dir)
             return self._forks[name]
 
     def count_tokens(self, text: str) -> int:
@@ -235,6 +244,47 @@ class LocalChatModel(ChatModel):
             self._head = tuple(prompt[:at])
         return self._head
 
+    def pin(self, messages: list[Message]) -> None:
+        """With a ``state_dir``, the context after ``messages`` is written there the first time they are evaluated
+        from the start, and read back instead of evaluating them when a later context (this process's or another's)
+        starts with them."""
+        key = tuple(f"{m['role']}\0{m['content']}" for m in messages)
+        if self.state_dir is None or not messages or key in self._pinned:
+            return
+        with self._lock:
+            head = self._implicit_head(messages)
+            self._pinned[key] = tuple(([head] if head else []) + [self._segment(m) for m in messages])
+
+    def _restore(self, wanted: list[tuple[int, ...]], keep: int) -> int:
+        """How many of ``wanted``'s segments the context holds after reading back the state of the longest pinned
+        prefix of them that it does not hold yet (``keep`` when there is none on disk)."""
+        llm = self.llm
+        for segs in sorted(self._pinned.values(), key=len, reverse=True):
+            if keep < len(segs) <= len(wanted) and tuple(wanted[: len(segs)]) == segs:
+                tokens = tuple(t for seg in segs for t in seg)
+                assert self.state_dir is not None
+                path = kvstate.state_path(self.state_dir, self.model_path, self.context, tokens)
+                if path.is_file() and kvstate.load(llm, path, tokens):
+                    self._segments = list(segs)
+                    return len(segs)
+                if path.is_file():  # it did not read back: the context was reset
+                    self._segments = []
+                    return 0
+        return keep
+
+    def _save_pinned(self, wanted: list[tuple[int, ...]], n: int) -> None:
+        """The context's state written to disk when its ``n`` segments are a pinned prefix not yet there."""
+        if not any(len(segs) == n and tuple(wanted[:n]) == segs for segs in self._pinned.values()):
+            return
+        tokens = tuple(t for seg in wanted[:n] for t in seg)
+        assert self.state_dir is not None
+        path = kvstate.state_path(self.state_dir, self.model_path, self.context, tokens)
+        if not path.is_file():
+            try:
+                kvstate.save(self.llm, path, tokens)
+            except OSError:
+                pass  # a read-only or full cache folder: the prefix is evaluated each time, as without one
+
     def prepare(self, messages: list[Message]) -> None:
         """Counted as a prompt of its own (``prompt_tokens`` less ``reused_tokens`` stays what was evaluated)."""
         with self._lock:
@@ -257,12 +307,16 @@ class LocalChatModel(ChatModel):
         else:
             llm.n_tokens = pos
         self._segments = self._segments[:keep]
-        for seg in wanted[keep:]:
+        if self._pinned and (got := self._restore(wanted, keep)) != keep:
+            keep, pos = got, sum(len(seg) for seg in wanted[:got])
+        for i, seg in enumerate(wanted[keep:], keep + 1):
             if llm.n_tokens + len(seg) >= self.context:
                 break  # the completion reports the overflow
             llm.eval(list(seg))
             self._segments.append(seg)
-        self.reused_tokens += pos
+            if self._pinned:
+                self._save_pinned(wanted, i)
+        self.reused_tokens += pos  # kept from an earlier call, or read back from disk
 
     def complete(self, messages: list[Message], *, schema: dict[str, Any] | None = None, max_tokens: int = 512,
                  temperature: float = 0.0, stop: list[str] | None = None) -> str:
