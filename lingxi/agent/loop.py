@@ -364,9 +364,10 @@ class SearchAgent:
         before the prompt). With ``stream``, the text of that field of the reply is yielded as ``Token`` steps
         while the model writes it."""
         model = self.planner if kind == "plan" and self.planner is not None else self.chat
-        fixed = self.messages(run, False, before)
+        tasks = kind != "plan"  # the planner reads no passages: the steps' tasks are not its own
+        fixed = self.messages(run, False, before, tasks)
         model.pin(fixed)  # the same for every run: a local model keeps its context after them on disk
-        messages = self.messages(run, room, before) + [{"role": "user", "content": prompt}]
+        messages = self.messages(run, room, before, tasks) + [{"role": "user", "content": prompt}]
         for attempt in range(1, 2 + self.config.retries):
             if run.exhausted() and not (force and attempt == 1):
                 yield Call(step=kind, attempt=attempt, error="budget exhausted before the model call")
@@ -388,13 +389,13 @@ class SearchAgent:
         return None
 
     @staticmethod
-    def messages(run: Run, room: bool = False, before: list[str] | None = None) -> list[Message]:
+    def messages(run: Run, room: bool = False, before: list[str] | None = None, tasks: bool = True) -> list[Message]:
         """The messages a call's prompt follows: the system prompt, ``before``, and with ``room`` the reading room's
         batches of passages. The system prompt describes each step's task ("tasks"), so a step's request after the
         room is short: a local model keeps the system prompt and the room from call to call and evaluates only the
-        request (docs/BENCHMARKS.md, "Stop 44")."""
-        tasks = template("tasks")
-        system = template("system") + (f"\n\n{tasks}" if tasks else "")
+        request (docs/BENCHMARKS.md, "Stop 44"); the planner's has no tasks (``tasks`` False)."""
+        steps = template("tasks") if tasks else ""
+        system = template("system") + (f"\n\n{steps}" if steps else "")
         messages: list[Message] = [{"role": "system", "content": system}]
         return messages + [{"role": "user", "content": b} for b in (before or []) + (run.room_batches if room else [])]
 
