@@ -46,3 +46,21 @@ def test_a_bad_prompt_folder_or_placeholder_is_a_clear_error(tmp_path, monkeypat
     monkeypatch.setenv("LINGXI_AGENT_PROMPTS", str(tmp_path))
     with pytest.raises(BadInput, match="prompt 'answer_room': cannot fill it"):
         render("answer_room", question="q")
+
+
+def test_a_tasks_prompt_goes_into_the_steps_system_message_but_not_the_planner_s(tmp_path, monkeypatch):
+    from lingxi.types import Chunk, Hit, Locator
+
+    (tmp_path / "tasks.txt").write_text("Read step: name the passage. Answer step: cite it.\n", encoding="utf-8")
+    text = "Alma Reed was born in 1901 in Lisbon."
+    hit = Hit(Chunk(text, Locator(char_start=0, char_end=len(text)), id="n1:0", note_id="n1"), "Alma Reed", "alma.md",
+              "markdown", 1.0)
+    reply = {"answer": "1901 [1]", "short_answer": "1901", "found": True, "next_query": ""}
+    for folder, wanted in ((None, False), (tmp_path, True)):
+        if folder:
+            monkeypatch.setenv("LINGXI_AGENT_PROMPTS", str(folder))
+        planner, chat = ScriptedChat([{"sub_questions": []}]), ScriptedChat([reply])
+        SearchAgent(chat, lambda q, k: [hit], AgentConfig(room=True), planner=planner).ask("When was Alma Reed born?")
+        assert ("Answer step: cite it." in chat.sent[-1][0]["content"]) is wanted
+        assert "Answer step" not in planner.sent[0][0]["content"]
+        assert chat.sent[-1][0]["content"].startswith(template("system"))

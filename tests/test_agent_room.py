@@ -77,7 +77,7 @@ def test_a_read_may_name_a_passage_an_earlier_read_shelved(demo_lib):
     assert agent.shelve(r, [writer]) == [1]
     sq = SubQuestion(1, "林舟是做什么的")
     steps = list(agent.read(r, others, sq.question, sq, need=[]))
-    assert "read passages 2, 3 above" in chat.sent[0][-1]["content"]
+    assert "Read passages 2, 3 above" in chat.sent[0][-1]["content"]
     assert len(numbered(chat.sent[0])) == 3  # the earlier batch is still in front of the reader
     assert isinstance(steps[-1], Read) and steps[-1].verified
     assert r.findings[0].hit.chunk.id == writer.chunk.id

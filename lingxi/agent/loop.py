@@ -391,9 +391,10 @@ class SearchAgent:
     @staticmethod
     def messages(run: Run, room: bool = False, before: list[str] | None = None, tasks: bool = True) -> list[Message]:
         """The messages a call's prompt follows: the system prompt, ``before``, and with ``room`` the reading room's
-        batches of passages. The system prompt describes each step's task ("tasks"), so a step's request after the
-        room is short: a local model keeps the system prompt and the room from call to call and evaluates only the
-        request (docs/BENCHMARKS.md, "Stop 44"); the planner's has no tasks (``tasks`` False)."""
+        batches of passages. The "tasks" prompt, when not empty, describes the steps in the system prompt, which a
+        local model keeps from call to call, so that the requests after the room can be short; it is empty by
+        default: on dev, short requests answered worse (docs/BENCHMARKS.md, "Stop 44"; bench/prompts/ holds the
+        variants). The planner's system prompt never has the tasks (``tasks`` False)."""
         steps = template("tasks") if tasks else ""
         system = template("system") + (f"\n\n{steps}" if steps else "")
         messages: list[Message] = [{"role": "system", "content": system}]
