@@ -27,6 +27,7 @@ from lingxi.agent.loop import render, template
 from lingxi.config import Settings
 from lingxi.errors import BadInput, ModelOutputError
 from lingxi.evals.qaset import load_questions
+from lingxi.evals.retrieval import rgb_passages
 from lingxi.index.store import note_of_chunk
 from lingxi.library import Library
 from lingxi.llm.chat import ChatModel
@@ -387,8 +388,7 @@ def eval_hotpotqa(path: Path, chat: ChatModel, settings: Settings, limit: int | 
                     log({**rec, "short_answer": short, "answer": answer, "em": em, "f1": f1_score,
                          **tallies[system].measured(mark)})
                 say(f"[{i}/{len(data)}] {system}: f1 {f1_score:.2f} in {tallies[system].latency[-1]:.1f} s")
-            say(f"[{i}/{len(data)}] done; " + ", ".join(f"{s}: mean f1 {statistics.fmean(t.f1):.3f}"
-                                                        for s, t in tallies.items()) + eta(started, i, len(data)))
+            say(done_line(i, len(data), tallies, started, "mean f1", lambda t: t.f1))
             if shared is None:
                 lib.close()
         if shared is not None:
@@ -424,9 +424,7 @@ def eval_questions(qpath: Path, corpus: Path, chat: ChatModel, settings: Setting
         started = time.perf_counter()
         for i, (qid, q, golds) in enumerate(rows_in, 1):
             ask_facts(lib, chat, config, systems, tallies, str(qid), q, golds, None, log, say, f"[{i}/{len(rows_in)}]")
-            say(f"[{i}/{len(rows_in)}] done; " + ", ".join(f"{s}: acc {statistics.fmean(t.correct):.3f}"
-                                                           for s, t in tallies.items())
-                + eta(started, i, len(rows_in)))
+            say(done_line(i, len(rows_in), tallies, started))
     return {"dataset": f"{qpath.name} over {corpus}", "rows": result_rows(tallies, Tally.metrics),
             "config": {"questions": len(rows_in), "skipped": skip, "split": split, "llm": chat.name, "rag_k": RAG_K}}
 
@@ -470,10 +468,10 @@ def load_rgb_questions(path: Path) -> list[dict[str, Any]]:
         except (json.JSONDecodeError, KeyError, TypeError) as e:
             raise BadInput(f"{path}: line {n} is not an RGB row with query, answer, positive, negative ({e!r})") from e
         facts = [[str(f) for f in (a if isinstance(a, list) else [a]) if str(f).strip()] for a in answer]
-        flat = [str(x) for group in (pos, neg) for p in group for x in (p if isinstance(p, list) else [p])]
+        flat = rgb_passages(pos) + rgb_passages(neg)
         if not q.strip() or not facts or not all(facts) or not flat:
             raise BadInput(f"{path}: line {n} has an empty query, answer or passage list")
-        positives = {str(x) for p in pos for x in (p if isinstance(p, list) else [p])}
+        positives = set(rgb_passages(pos))
         rows.append({"id": str(row.get("id", n)), "q": q, "facts": facts,
                      "passages": list(dict.fromkeys(flat)), "positive": positives})
     return rows
@@ -505,8 +503,7 @@ def eval_rgb(path: Path, chat: ChatModel, settings: Settings, limit: int | None,
                     raise BadInput(rep.reason)
                 ask_facts(lib, chat, config, systems, tallies, row["id"], row["q"], row["facts"],
                           {ids[t] for t in row["positive"]}, log, say, f"[{i}/{len(data)}]")
-            say(f"[{i}/{len(data)}] done; " + ", ".join(f"{s}: acc {statistics.fmean(t.correct):.3f}"
-                                                       for s, t in tallies.items()) + eta(started, i, len(data)))
+            say(done_line(i, len(data), tallies, started))
     return {"dataset": f"{path.name} (per-question store)", "rows": result_rows(tallies, Tally.metrics),
             "config": {"questions": len(data), "skipped": skip, "llm": chat.name, "rag_k": RAG_K,
                        "agent": {"repairs": list(config.repairs), "early_stop": config.early_stop}}}
@@ -529,6 +526,13 @@ def _recorded(t: Tally) -> dict[str, float]:
     """A tally's metrics, less the costs an older trace did not record (they would read as zeros)."""
     m = t.metrics() if (t.em or t.correct) else {}
     return m if t.latency else {k: v for k, v in m.items() if k in ("em", "f1", "accuracy", "support_recall")}
+
+
+def done_line(i: int, total: int, tallies: dict[str, Tally], started: float, label: str = "acc",
+              scores: Callable[[Tally], list[float]] = lambda t: t.correct) -> str:
+    """The progress line after question ``i``: each system's running mean score, and the time left."""
+    means = ", ".join(f"{s}: {label} {statistics.fmean(scores(t)):.3f}" for s, t in tallies.items())
+    return f"[{i}/{total}] done; {means}{eta(started, i, total)}"
 
 
 def eta(started: float, done: int, total: int) -> str:

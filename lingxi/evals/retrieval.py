@@ -58,14 +58,16 @@ def _slice(rows: list[Any], skip: int, limit: int | None) -> list[Any]:
     return rows[skip : None if limit is None else skip + limit]
 
 
+def rgb_passages(group: list[Any]) -> list[str]:
+    """An RGB row's ``positive`` or ``negative`` list as passages (an item that is a list is a group of passages)."""
+    return [str(x) for p in group for x in (p if isinstance(p, list) else [p])]
+
+
 def load_rgb(path: Path, limit: int | None = None, skip: int = 0) -> RetrievalSet:
     """RGB (`{"query", "positive": [...], "negative": [...]}` per line): all passages pooled; positives relevant."""
     ids: dict[str, str] = {}
     queries: list[tuple[str, str, set[str]]] = []
-
-    def flat(xs: list[Any]) -> list[str]:
-        return [x for p in xs for x in (p if isinstance(p, list) else [p])]
-
+    flat = rgb_passages
     for row in _slice(_read_jsonl(path), skip, limit):
         try:
             pos, neg, q = row["positive"], row["negative"], row["query"]
