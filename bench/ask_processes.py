@@ -1,6 +1,7 @@
 """`lingxi ask` as a user runs it: a new process per question. Runs each question with the local model's kept
 state off and on (`LINGXI_LLM_STATE=0|1`, alternating, the state written by a first run that is not counted) and
-prints the median wall time of the process and the agent's own timings.
+prints the median wall time of the process, the agent's own timings, and on how many questions every run gave the
+same answer.
 
     python bench/ask_processes.py --home H --questions demo/questions.jsonl --limit 3 --runs 3
 
@@ -22,13 +23,14 @@ from pathlib import Path
 from lingxi.config import default_model_cache
 
 
-def ask(home: str, question: str, state: str, cache: str) -> tuple[float, dict[str, float]]:
+def ask(home: str, question: str, state: str, cache: str) -> tuple[float, dict[str, float], str]:
     env = {**os.environ, "LINGXI_LLM_STATE": state, "LINGXI_CACHE_DIR": cache}
     t = time.perf_counter()
     out = subprocess.run([sys.executable, "-m", "lingxi", "--home", home, "ask", question, "--json"], env=env,
                          capture_output=True, text=True, check=True)
     wall = time.perf_counter() - t
-    return wall, json.loads(out.stdout)["timings"]
+    got = json.loads(out.stdout)
+    return wall, got["timings"], got["answer"]
 
 
 def main() -> None:
@@ -42,13 +44,15 @@ def main() -> None:
     questions = [str(r.get("question") or r.get("q")) for r in rows][: a.limit]
     os.environ["LINGXI_MODEL_CACHE"] = str(default_model_cache())  # the assembled models, shared
     got: dict[str, list[tuple[float, dict[str, float]]]] = {"0": [], "1": []}
+    answers: dict[str, set[str]] = {}
     with tempfile.TemporaryDirectory() as cache:  # a state folder of this run's own
         for q in questions:
             ask(a.home, q, "1", cache)  # writes the state (not counted)
             for _ in range(a.runs):
                 for state in ("0", "1"):
-                    wall, timings = ask(a.home, q, state, cache)
+                    wall, timings, answer = ask(a.home, q, state, cache)
                     got[state].append((wall, timings))
+                    answers.setdefault(q, set()).add(answer)
                     print(f"state={state} wall {wall:.1f} s, agent {timings['total_s']:.1f} s: {q[:40]}", file=sys.stderr)
     out = {}
     for state, runs in got.items():
@@ -59,6 +63,8 @@ def main() -> None:
             "runs": len(runs)}
     base, kept = out["evaluated"]["process_s_p50"], out["kept state"]["process_s_p50"]
     out["ratio_process"] = round(kept / base, 3) if base else None
+    out["same_answers"] = sum(len(a) == 1 for a in answers.values())  # questions answered alike by every run
+    out["questions"] = len(answers)
     print(json.dumps(out, indent=1))
 
 
