@@ -9,6 +9,7 @@ commits and `lingxi index rebuild` re-syncs it.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import numpy as np
@@ -133,12 +134,24 @@ class MilvusIndex:
         if refresh and (rows or old_note_ids):
             self.refresh()
 
-    def refresh(self) -> None:
-        # Rows inserted after load are not in the HNSW index until the collection is reloaded.
+    def refresh(self, tries: int = 5) -> None:
+        """Rows inserted after load are not in the HNSW index until the collection is reloaded. Milvus Lite may
+        still be writing a new segment's index file when the reload reads it ("read error ... Resource temporarily
+        unavailable", seen on a loaded machine): the reload is tried again after a short wait, ``tries`` times in
+        all, before the error stands."""
+        from pymilvus.exceptions import MilvusException
+
         c = self.client
         c.flush(self.collection)
-        c.release_collection(self.collection)
-        c.load_collection(self.collection)
+        for attempt in range(1, tries + 1):
+            c.release_collection(self.collection)
+            try:
+                c.load_collection(self.collection)
+                return
+            except MilvusException:
+                if attempt == tries:
+                    raise
+                time.sleep(0.25 * attempt)
 
     def lexical_ids(self, tokens: list[str], k: int, filters: Filters) -> list[tuple[str, float]]:
         if not tokens:
