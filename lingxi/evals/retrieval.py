@@ -67,15 +67,14 @@ def load_rgb(path: Path, limit: int | None = None, skip: int = 0) -> RetrievalSe
     """RGB (`{"query", "positive": [...], "negative": [...]}` per line): all passages pooled; positives relevant."""
     ids: dict[str, str] = {}
     queries: list[tuple[str, str, set[str]]] = []
-    flat = rgb_passages
     for row in _slice(_read_jsonl(path), skip, limit):
         try:
             pos, neg, q = row["positive"], row["negative"], row["query"]
         except KeyError as e:
             raise BadInput(f"{path}: row {row.get('id')!r} lacks field {e}") from e
-        for text in flat(pos) + flat(neg):
+        for text in rgb_passages(pos) + rgb_passages(neg):
             ids.setdefault(text, f"p{len(ids)}")
-        rel = {ids[t] for t in flat(pos)}
+        rel = {ids[t] for t in rgb_passages(pos)}
         if rel:
             queries.append((str(row.get("id", len(queries))), q, rel))
     return RetrievalSet(path.name, {pid: ("", t) for t, pid in ids.items()}, queries)

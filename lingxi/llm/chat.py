@@ -10,7 +10,7 @@ import json
 import threading
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from lingxi.errors import BackendUnavailable, BadInput, ModelOutputError
 from lingxi.llm import jumpforward, kvstate
@@ -111,6 +111,14 @@ def load_llama(model_path: Path, threads: int, context: int, **extra: Any) -> An
                  verbose=False, **extra)
 
 
+class Pinned(NamedTuple):
+    """Messages that open every prompt of some use, as the context holds them, and where their state is kept."""
+
+    segments: tuple[tuple[int, ...], ...]
+    tokens: tuple[int, ...]
+    path: Path
+
+
 class LocalChatModel(ChatModel):
     """A GGUF model run in-process by llama-cpp-python. Loads on first use."""
 
@@ -146,7 +154,7 @@ class LocalChatModel(ChatModel):
         self._segments: list[tuple[int, ...]] = []  # the messages in the context, each evaluated alone, in order
         self._forks: dict[str, LocalChatModel] = {}
         self.state_dir = state_dir
-        self._pinned: dict[tuple[str, ...], tuple[tuple[int, ...], ...]] = {}  # messages' texts -> their segments
+        self._pinned: dict[tuple[str, ...], Pinned] = {}  # by the messages' roles and texts
 
     @property
     def llm(self) -> Any:
@@ -253,35 +261,32 @@ class LocalChatModel(ChatModel):
             return
         with self._lock:
             head = self._implicit_head(messages)
-            self._pinned[key] = tuple(([head] if head else []) + [self._segment(m) for m in messages])
+            segments = tuple(([head] if head else []) + [self._segment(m) for m in messages])
+            tokens = tuple(t for seg in segments for t in seg)
+            path = kvstate.state_path(self.state_dir, self.model_path, self.context, tokens)
+            self._pinned[key] = Pinned(segments, tokens, path)
+            self._pinned = dict(sorted(self._pinned.items(), key=lambda kv: -len(kv[1].segments)))  # longest first
 
     def _restore(self, wanted: list[tuple[int, ...]], keep: int) -> int:
         """How many of ``wanted``'s segments the context holds after reading back the state of the longest pinned
-        prefix of them that it does not hold yet (``keep`` when there is none on disk)."""
-        llm = self.llm
-        for segs in sorted(self._pinned.values(), key=len, reverse=True):
-            if keep < len(segs) <= len(wanted) and tuple(wanted[: len(segs)]) == segs:
-                tokens = tuple(t for seg in segs for t in seg)
-                assert self.state_dir is not None
-                path = kvstate.state_path(self.state_dir, self.model_path, self.context, tokens)
-                if path.is_file() and kvstate.load(llm, path, tokens):
-                    self._segments = list(segs)
-                    return len(segs)
-                if path.is_file():  # it did not read back: the context was reset
+        prefix of them that it does not hold yet (``keep`` when there is none on disk; 0 when one did not read
+        back, which resets the context)."""
+        for p in self._pinned.values():
+            n = len(p.segments)
+            if keep < n <= len(wanted) and tuple(wanted[:n]) == p.segments and p.path.is_file():
+                if not kvstate.load(self.llm, p.path, p.tokens):
                     self._segments = []
                     return 0
+                self._segments = list(p.segments)
+                return n
         return keep
 
     def _save_pinned(self, wanted: list[tuple[int, ...]], n: int) -> None:
         """The context's state written to disk when its ``n`` segments are a pinned prefix not yet there."""
-        if not any(len(segs) == n and tuple(wanted[:n]) == segs for segs in self._pinned.values()):
-            return
-        tokens = tuple(t for seg in wanted[:n] for t in seg)
-        assert self.state_dir is not None
-        path = kvstate.state_path(self.state_dir, self.model_path, self.context, tokens)
-        if not path.is_file():
+        p = next((p for p in self._pinned.values() if len(p.segments) == n and tuple(wanted[:n]) == p.segments), None)
+        if p is not None and not p.path.is_file():
             try:
-                kvstate.save(self.llm, path, tokens)
+                kvstate.save(self.llm, p.path, p.tokens)
             except OSError:
                 pass  # a read-only or full cache folder: the prefix is evaluated each time, as without one
 

@@ -9,6 +9,7 @@ the evaluation wrote, so a reply after it is the reply after an evaluation."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import os
@@ -66,10 +67,12 @@ def load(llm: Any, path: Path, tokens: tuple[int, ...]) -> bool:
         buf = (ctypes.c_uint8 * n).from_buffer_copy(data, body)
         ok = int(llama_cpp.llama_state_set_data(llm._ctx.ctx, buf, n)) == n
     if not ok:
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only folder: the file stays, and is evaluated past each time
+            path.unlink(missing_ok=True)
         llm.reset()
         return False
     llm.input_ids[: len(tokens)] = tokens
     llm.n_tokens = len(tokens)
-    os.utime(path)  # most recently used: kept longest
+    with contextlib.suppress(OSError):
+        os.utime(path)  # most recently used: kept longest
     return True
