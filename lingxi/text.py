@@ -120,6 +120,11 @@ def adds_nothing(answer: str, given: str, asked: str) -> bool:
     return all(w in have for w in _words(answer) + sorted(numbers(answer)))
 
 
+def sentence_like(answer: str) -> bool:
+    """Whether an answer is a sentence rather than a name or a phrase (eight words; sixteen Chinese characters)."""
+    return len(_words(answer)) >= 8 or sum(map(is_cjk, answer)) >= 16
+
+
 def states_all(text: str, answer: str) -> bool:
     """``states`` for each part of a list answer ("林舟，旅行作家", "A and B")."""
     parts = [p for p in re.split(r"[,，、;；/]|\band\b|和|与", answer) if p.strip()]

@@ -6,7 +6,7 @@ import pytest
 
 from lingxi.agent import DEFAULT_REPAIRS, REPAIRS, AgentConfig, SearchAgent, ground_quote, pick_repairs
 from lingxi.agent.loop import FAILED, NO_EVIDENCE
-from lingxi.agent.steps import Answer, Fix, Plan, Read, Search
+from lingxi.agent.steps import Answer, Fix, Gather, Plan, Read, Search
 from lingxi.errors import BadInput
 
 from fakes import ScriptedChat, passage_with
@@ -125,7 +125,7 @@ def test_a_chain_s_first_hop_is_not_added(demo_lib):
 
 def test_a_hop_that_only_hands_back_its_input_found_nothing_and_searches_again(demo_lib):
     a, chat = agent(demo_lib, [read("嘉宾林舟的建议", "林舟"), read("林舟是一位旅行作家", "林舟是林舟", next_query="林舟 职业"),
-                               read("林舟是一位旅行作家", "旅行作家")], per_note=3)
+                               read("林舟是一位旅行作家", "旅行作家")], per_note=3, hop_reads=2)
     ans = a.ask("看熊猫的建议来自哪位嘉宾？她是做什么的？")
     reads = [s for s in ans.steps if isinstance(s, Read)]
     assert [(r.answer, r.verified) for r in reads] == [("林舟", True), ("林舟是林舟", False), ("旅行作家", True)]
@@ -140,13 +140,30 @@ def test_read_that_does_not_verify_searches_again_with_the_model_s_query(demo_li
         lambda m: {"found": True, "answer": "王大锤", "passage": 1, "next_query": "慢慢聊 第12期 嘉宾"},
         NONE,
         final(("她是旅行作家", "林舟是一位旅行作家", "。"), short="旅行作家"),
-    ], per_note=3)
+    ], per_note=3, hop_reads=2)
     ans = a.ask("给出看熊猫建议的那位嘉宾是做什么的？")
     reads = [s for s in ans.steps if isinstance(s, Read)]
     assert [(r.answer, r.verified) for r in reads] == [("王大锤", False), ("", False)]
     assert not set(reads[0].chunk_ids) & set(reads[1].chunk_ids)  # the next search's new passages only
     queries = [s.query for s in ans.steps if isinstance(s, Search)]
     assert queries[2] == "慢慢聊 第12期 嘉宾" and queries[-1] == "是做什么的"  # hop 2 without its unknown input
+    assert ans.answer == "她是旅行作家[1]。"
+    check_citations(demo_lib, ans)
+
+
+def test_by_default_the_search_after_a_read_that_did_not_verify_is_read_by_the_answer_step(demo_lib):
+    a, chat = agent(demo_lib, [
+        chain("看熊猫的建议来自哪位嘉宾", "#1 是做什么的"),
+        lambda m: {"found": True, "answer": "王大锤", "passage": 1, "next_query": "林舟 旅行作家"},
+        final(("她是旅行作家", "林舟是一位旅行作家", "。"), short="旅行作家"),
+    ], per_note=3)
+    ans = a.ask("给出看熊猫建议的那位嘉宾是做什么的？")
+    assert [(r.answer, r.verified) for r in ans.steps if isinstance(r, Read)] == [("王大锤", False)]
+    queries = [s.query for s in ans.steps if isinstance(s, Search)]
+    assert queries[2] == "林舟 旅行作家" and chat.calls == 3  # searched, not read on its own
+    gathered = next(s for s in ans.steps if isinstance(s, Gather))
+    searched = next(s for s in ans.steps if isinstance(s, Search) and s.query == "林舟 旅行作家")
+    assert searched.hits[0]["chunk_id"] in gathered.chunk_ids  # its best passage reaches the answer step
     assert ans.answer == "她是旅行作家[1]。"
     check_citations(demo_lib, ans)
 
@@ -464,3 +481,45 @@ def test_parallel_sub_questions_of_a_comparison_are_combined_by_the_answer_step(
     assert ans.short == "Danube" and ans.answer.startswith("The Danube is longer[1].")
     assert "Already found" in shown(chat.sent[-1]) and "1,230 km" in shown(chat.sent[-1])
     check_citations(en_lib, ans)
+
+
+def test_an_answer_that_only_repeats_the_question_is_answered_again_once(demo_lib):
+    one = {"sub_questions": [{"id": 1, "question": "q", "depends_on": []}]}
+    echo = final(("林舟", "嘉宾林舟的建议", "。"), short="林舟")
+    again = final(("旅行作家", "林舟是一位旅行作家", "。"), short="旅行作家")
+    a, chat = agent(demo_lib, [one, echo, again], per_note=3)
+    ans = a.ask("成都攻略里的嘉宾林舟是做什么的？")
+    assert ans.short == "旅行作家" and ans.answer.replace(" ", "") == "旅行作家[1]。"
+    assert ans.citations[0].quote == "本期嘉宾林舟是一位旅行作家，在成都住了五年。"
+    assert [s.name for s in ans.steps if isinstance(s, Fix)] == ["echo_answer"]
+    assert '"林舟" only repeats what the question itself names' in chat.sent[-1][-1]["content"]
+    check_citations(demo_lib, ans)
+    # asked again and still only the question's own words: the first answer stays
+    a, chat = agent(demo_lib, [one, echo, echo], per_note=3)
+    ans = a.ask("成都攻略里的嘉宾林舟是做什么的？")
+    assert ans.short == "林舟" and ans.found and chat.calls == 3
+    # a question offering choices is answered by one of them: left alone
+    a, chat = agent(demo_lib, [one, echo], per_note=3)
+    ans = a.ask("看熊猫的建议来自林舟还是别的嘉宾？")
+    assert ans.short == "林舟" and "fix" not in kinds(ans) and chat.calls == 2
+    # switched off, the echo stands
+    a, chat = agent(demo_lib, [one, echo], per_note=3, repairs=())
+    assert a.ask("成都攻略里的嘉宾林舟是做什么的？").short == "林舟" and chat.calls == 2
+
+
+def test_a_short_answer_written_as_a_sentence_is_checked_as_a_claim_not_word_for_word():
+    from lingxi.agent.cite import backing, cite
+    from lingxi.text import sentence_like
+    from lingxi.types import Chunk, Hit, Locator
+    sub = Hit(chunk=Chunk("if the model overfits 你会发现 在训练集误差 和验证集误差之间 有一段很大的差距。 And that is the sign.",
+                          Locator(start_s=600.0, end_s=630.0), id="s:4", note_id="s"),
+              title="lecture subtitles", source="s", kind="subtitle", score=1.0)
+    said = "训练误差和验证误差之间有一个很大的差距，这说明模型过拟合了。"
+    assert sentence_like(said) and not sentence_like("很大的差距") and not sentence_like("Amplify Partners")
+    assert backing(sub, said, said, "过拟合时训练误差和验证误差之间有什么？") is not None
+    got = cite(said, said, [sub], "过拟合时训练误差和验证误差之间有什么？")
+    assert [c.chunk_id for c in got.citations] == ["s:4"] and got.citations[0].quote in sub.chunk.text
+    # a phrase is still needed word for word, and a sentence about something else is not backed
+    assert backing(sub, "一段很小的差距", "很小的差距", "q") is None
+    other = "学习率太大的时候损失函数会来回震荡而不收敛，所以要调小。"
+    assert backing(sub, other, other, "学习率太大会怎样？") is None

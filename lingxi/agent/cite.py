@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from lingxi.ingest.text import sentence_spans
 from lingxi.llm.passages import MARKER, neutralize
-from lingxi.text import names, numbers, overlap, squash, states
+from lingxi.text import names, numbers, overlap, sentence_like, squash, states
 from lingxi.types import Citation, Hit
 
 _NAMES = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)+")  # two or more capitalised words
@@ -50,7 +50,8 @@ def backing(hit: Hit, claim: str, short: str, question: str) -> str | None:
     if any(not names(question, n) and not names(titled, n) for n in _NAMES.findall(claim)):
         return None  # a claim about Anna Berg is not backed by Anna Lund's passage
     s = squash(short)
-    has_short = len(s) >= 2 and s not in _YES_NO and s in squash(claim or short)
+    # a "short" answer that is a sentence is checked as a claim (by what it shares with a sentence), not word for word
+    has_short = len(s) >= 2 and s not in _YES_NO and s in squash(claim or short) and not sentence_like(short)
     if has_short and not (states(placed, short) or names(titled, short)):
         return None  # a claim stating the answer needs a passage that says it
     seen = shown(text)

@@ -10,23 +10,20 @@ import dataclasses
 import re
 import time
 from collections.abc import Callable, Generator, Iterator
-from pathlib import Path
 from typing import Any
 
 from lingxi.agent.cite import MARKS, citation, cite, verify
 from lingxi.agent.repairs import REGISTRY, Repair
-from lingxi.agent.state import AgentConfig, Finding, Run, first
+from lingxi.agent.state import PROMPTS, AgentConfig, Finding, Run, first
 from lingxi.agent.steps import Answer, Call, Draft, Gather, Plan, Read, Search, SubQuestion, Token
 from lingxi.errors import BadInput, ModelOutputError
 from lingxi.llm.chat import ChatModel, Message
 from lingxi.llm.jsonstream import FieldText
 from lingxi.llm.passages import passage_block
-from lingxi.prompting import Prompts
 from lingxi.text import adds_nothing, anchors, language_rule, states, states_all, written_in
 from lingxi.types import Answer as Result
 from lingxi.types import Chunk, Hit, Step
 
-PROMPTS = Prompts(Path(__file__).parent / "prompts", env="LINGXI_AGENT_PROMPTS")
 render, template = PROMPTS.render, PROMPTS.template
 SearchFn = Callable[[str, int], list[Hit]]
 Steps = Generator[Step, None, Any]
@@ -173,7 +170,8 @@ class SearchAgent:
 
     def _hop(self, run: Run, sq: SubQuestion) -> Iterator[Step]:
         """Search for a sub-question (its answers so far put in) and read its best passages; a read that does not
-        verify searches once more, with the query the model suggests from what it read."""
+        verify searches once more, with the query the model suggests from what it read (read again with
+        ``hop_reads`` 2; else its hits join the answer step's pool)."""
         known = [run.answers[d] for d in sq.depends_on if d in run.answers]
         query = re.sub(r"#(\d+)", lambda m: run.answers.get(int(m.group(1))) or (known[-1] if known else " "),
                        sq.question)
@@ -183,8 +181,10 @@ class SearchAgent:
                 yield self.search_step(run, query)
             return
         seen: set[str] = set()
-        for _ in range(self.config.searches_per_subquestion):
+        for n in range(self.config.searches_per_subquestion):
             yield self.search_step(run, query)
+            if n >= self.config.hop_reads:  # searched for the answer step's pool, not read on its own
+                return
             hits = first([h for h in interleave(run.results[-1:] + run.results[:1]) if h.chunk.id not in seen],
                          self.config.read_k)
             seen.update(h.chunk.id for h in hits)

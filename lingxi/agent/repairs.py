@@ -10,7 +10,8 @@ import re
 from collections.abc import Iterator
 from typing import ClassVar
 
-from lingxi.agent.state import Run, first
+from lingxi.agent.cite import MARKS
+from lingxi.agent.state import PROMPTS, Run, first
 from lingxi.agent.steps import Fix, Plan, SubQuestion
 from lingxi.text import anchors, names, numbers, restates, states
 from lingxi.types import Step
@@ -107,6 +108,31 @@ class NumberAnswer(Repair):
             run.agent.compose(run, [got], short=got.answer)
 
 
+_CHOICE = re.compile(r"\bor\b|还是|或", re.I)  # a question offering choices is answered by one of them
+
+
+class EchoAnswer(Repair):
+    """An answer that only says what the question says (it names the person the question asks about, not the one
+    asked for): the answer step is asked once more, told so. The new answer stands when it is cited and says more
+    than the question; else the first stays."""
+    name, stage = "echo_answer", "answer"
+
+    def applies(self, run: Run) -> bool:
+        bare = MARKS.sub("", run.text).strip(" .。")
+        return run.found and not run.composed and bool(bare) and restates(run.question, bare) and \
+            not _CHOICE.search(run.question) and not run.exhausted()
+
+    def apply(self, run: Run) -> Iterator[Step]:
+        bare = MARKS.sub("", run.text).strip(" .。")
+        yield Fix(name=self.name, reason="the answer only repeats the question", change=bare)
+        before = (run.text, run.citations, run.short)
+        run.found = False
+        note = PROMPTS.render("echo_note", answer=bare)
+        yield from run.agent.answer_once(run, run.agent.pool(run), note, force=True)
+        if not run.found or restates(run.question, MARKS.sub("", run.text).strip(" .。")):
+            (run.text, run.citations, run.short), run.found = before, True
+
+
 class UnstatedParts(Repair):
     """Verified findings the answer does not state: each asked part (of a question in parts, or written as several)
     is added as its own cited sentence; a chain's answer that is not its last hop's verified finding is replaced by
@@ -136,4 +162,4 @@ class UnstatedParts(Repair):
             run.agent.compose(run, add, short=add[-1].answer)
 
 
-REGISTRY: dict[str, type[Repair]] = {r.name: r for r in (SplitAsks, UnstatedParts, NumberAnswer)}
+REGISTRY: dict[str, type[Repair]] = {r.name: r for r in (SplitAsks, EchoAnswer, UnstatedParts, NumberAnswer)}

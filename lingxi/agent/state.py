@@ -5,17 +5,20 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lingxi.agent.steps import SubQuestion
 from lingxi.errors import BadInput
+from lingxi.prompting import Prompts
 from lingxi.text import language
 from lingxi.types import Citation, Hit, Step
 
 if TYPE_CHECKING:
     from lingxi.agent.loop import SearchAgent
 
-REPAIRS = ("split_asks", "unstated_parts", "number_answer")
+PROMPTS = Prompts(Path(__file__).parent / "prompts", env="LINGXI_AGENT_PROMPTS")  # every step's prompt
+REPAIRS = ("split_asks", "echo_answer", "unstated_parts", "number_answer")
 # Repairs that acted on a test split without changing an answer were deleted (echo_reread, unpooled_names, bridge at
 # stop 38; echo_unverified at stop 42, whose check a read's verification now makes; split_parallel at stop 43):
 # docs/history/agent-repairs-deleted.patch, agent-repair-echo-unverified.patch and agent-repair-split-parallel.patch
@@ -62,6 +65,9 @@ class AgentConfig:
     max_seconds: float = 300.0
     retries: int = 1  # extra tries for a model reply that does not parse
     searches_per_subquestion: int = 2
+    # reads of a sub-question's searches: 1 = the search after a read that did not verify is not read on its own, its
+    # hits join the answer step's pool (on dev a second read verified 2 times in 16 and cost a model call each time)
+    hop_reads: int = field(default_factory=lambda: int(os.environ.get("LINGXI_AGENT_HOP_READS", "1")))
     answer_rounds: int = 2  # when the passages do not answer: one more search, then answer again
     early_stop: bool = True  # every hop that ends the plan verified: the answer is theirs, no answer call
     # reading room: every passage a run reads stays in front of the model, added once, numbered once; each call is
