@@ -151,12 +151,12 @@ def test_read_that_does_not_verify_searches_again_with_the_model_s_query(demo_li
     check_citations(demo_lib, ans)
 
 
-def test_by_default_the_search_after_a_read_that_did_not_verify_is_read_by_the_answer_step(demo_lib):
+def test_with_one_read_a_hop_the_search_after_a_read_that_did_not_verify_is_read_by_the_answer_step(demo_lib):
     a, chat = agent(demo_lib, [
         chain("看熊猫的建议来自哪位嘉宾", "#1 是做什么的"),
         lambda m: {"found": True, "answer": "王大锤", "passage": 1, "next_query": "林舟 旅行作家"},
         final(("她是旅行作家", "林舟是一位旅行作家", "。"), short="旅行作家"),
-    ], per_note=3)
+    ], per_note=3, hop_reads=1)
     ans = a.ask("给出看熊猫建议的那位嘉宾是做什么的？")
     assert [(r.answer, r.verified) for r in ans.steps if isinstance(r, Read)] == [("王大锤", False)]
     queries = [s.query for s in ans.steps if isinstance(s, Search)]

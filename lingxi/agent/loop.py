@@ -170,8 +170,8 @@ class SearchAgent:
 
     def _hop(self, run: Run, sq: SubQuestion) -> Iterator[Step]:
         """Search for a sub-question (its answers so far put in) and read its best passages; a read that does not
-        verify searches once more, with the query the model suggests from what it read (read again with
-        ``hop_reads`` 2; else its hits join the answer step's pool)."""
+        verify searches once more, with the query the model suggests from what it read, and reads that (with
+        ``hop_reads`` 1 its hits only join the answer step's pool)."""
         known = [run.answers[d] for d in sq.depends_on if d in run.answers]
         query = re.sub(r"#(\d+)", lambda m: run.answers.get(int(m.group(1))) or (known[-1] if known else " "),
                        sq.question)
