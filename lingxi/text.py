@@ -121,7 +121,7 @@ def adds_nothing(answer: str, given: str, asked: str) -> bool:
 
 
 def sentence_like(answer: str) -> bool:
-    """Whether an answer is a sentence rather than a name or a phrase (eight words; sixteen Chinese characters)."""
+    """Whether an answer is a sentence rather than a name or a phrase (eight words, or sixteen CJK ideographs)."""
     return len(_words(answer)) >= 8 or sum(map(is_cjk, answer)) >= 16
 
 
