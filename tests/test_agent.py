@@ -523,3 +523,15 @@ def test_a_short_answer_written_as_a_sentence_is_checked_as_a_claim_not_word_for
     assert backing(sub, "一小段距离", "一小段距离", "q") is None
     other = "学习率太大的时候损失函数会来回震荡而不收敛，所以要调小。"
     assert backing(sub, other, other, "学习率太大会怎样？") is None
+
+
+def test_a_later_part_resting_on_no_earlier_answer_is_read_with_the_whole_question_beside_it(demo_lib):
+    a, chat = agent(demo_lib, [read("嘉宾林舟的建议", "林舟"), read("林舟是一位旅行作家", "旅行作家")], per_note=3)
+    question = "成都攻略里早上看熊猫的建议来自哪位播客嘉宾？在成都住了几年？"
+    ans = a.ask(question)
+    plan = ans.steps[0]
+    assert [(s.question, s.depends_on) for s in plan.sub_questions] == \
+        [("成都攻略里早上看熊猫的建议来自哪位播客嘉宾", ()), ("在成都住了几年", ())]
+    asks = [m[-1]["content"] for m in chat.sent]
+    assert "It is a step towards answering" not in asks[0]  # the first part says what it is about
+    assert f"It is a step towards answering: {question}" in asks[1]

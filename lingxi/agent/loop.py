@@ -190,7 +190,9 @@ class SearchAgent:
             seen.update(h.chunk.id for h in hits)
             if not hits or run.exhausted():
                 return
-            reply = yield from self.read(run, hits, query, sq, context=not sq.asked)
+            # the user's own question reads as asked; a later one resting on no earlier answer may leave out what
+            # the first names (a Chinese question drops the subject its first sentence set): the whole question beside it
+            reply = yield from self.read(run, hits, query, sq, context=not sq.asked or (sq.id > 1 and not sq.depends_on))
             yield from self._repair(run, "read")
             if sq.id in run.answers or reply is None:
                 return
