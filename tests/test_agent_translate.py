@@ -60,3 +60,19 @@ def test_off_or_with_hits_in_the_question_s_own_language_nothing_is_translated(m
     chat = ScriptedChat([{"sub_questions": []}, answer("十点", "十点以后还开着", "十点以后")])
     ans = SearchAgent(chat, lambda q, k: only_zh, AgentConfig(translate=True)).ask("成都的餐厅开到几点？")
     assert chat.calls == 2 and ans.short == "十点以后"
+
+
+def test_a_query_handed_back_in_the_question_s_own_language_is_asked_for_once_more(mixed_lib):
+    q = "Alinea 餐厅是哪一天开业的？"
+    chat = ScriptedChat([{"sub_questions": []}, {"query": "Alinea 餐厅开业日期"},
+                         {"query": "On what date did the restaurant Alinea open?"},
+                         answer("May 4, 2005", "Alinea 于 May 4, 2005 开业", "May 4, 2005")])
+    ans = SearchAgent(chat, lambda q, k: mixed_lib.search(q, k=k, per_note=2), AgentConfig(translate=True)).ask(q)
+    assert [s.query for s in ans.steps if isinstance(s, Search)][:2] == [q, "On what date did the restaurant Alinea open?"]
+    assert "This search query is in Chinese (中文). Write it in English" in chat.sent[2][-1]["content"]
+    assert ans.short == "May 4, 2005" and chat.calls == 4
+    # handed back twice: nothing more is searched, and nothing more is asked
+    chat = ScriptedChat([{"sub_questions": []}, {"query": "Alinea 餐厅开业日期"}, {"query": "Alinea 开业日期"},
+                         answer("May 4, 2005", "Alinea 于 May 4, 2005 开业", "May 4, 2005")])
+    ans = SearchAgent(chat, lambda q, k: mixed_lib.search(q, k=k, per_note=2), AgentConfig(translate=True)).ask(q)
+    assert len([s for s in ans.steps if isinstance(s, Search)]) == 1 and chat.calls == 4

@@ -37,6 +37,7 @@ EXTRACT_SCHEMA: dict[str, Any] = {
     "type": "object", "required": ["found", "answer", "passage", "next_query"],
     "properties": {"found": {"type": "boolean"}, "answer": {"type": "string"}, "passage": {"type": "integer"},
                    "next_query": {"type": "string"}}}
+_QUERY: dict[str, Any] = {"type": "object", "required": ["query"], "properties": {"query": {"type": "string"}}}
 FINAL_SCHEMA: dict[str, Any] = {  # the agent's answer step, which may ask for one more search
     "type": "object", "required": ["answer", "short_answer", "found", "next_query"],
     "properties": {"answer": {"type": "string"}, "short_answer": {"type": "string"}, "found": {"type": "boolean"},
@@ -151,14 +152,19 @@ class SearchAgent:
     def translate(self, run: Run) -> Iterator[Step]:
         """When a hit of the question's search is written in another language than the question (a Chinese question
         over English notes, or the reverse), the question is searched once more as the model writes it in that
-        language, and the two searches' hits are read as one (round-robin)."""
+        language (asked once more, told the language it wrote, when it hands the query back in the question's own),
+        and the two searches' hits are read as one (round-robin)."""
         other = {written_in(f"{h.title} {h.chunk.text}") for h in run.results[0]} - {run.lang}
         if not other or run.exhausted():
             return
-        target = {"zh": "Chinese (中文)", "en": "English"}[other.pop()]
-        got = yield from self.call(run, "translate", render("translate", query=run.question, language=target),
-                                   {"type": "object", "required": ["query"], "properties": {"query": {"type": "string"}}})
-        query = str((got or {}).get("query") or "").strip()
+        names = {"zh": "Chinese (中文)", "en": "English"}
+        target, query = names[other.pop()], ""
+        for prompt in ("translate", "translate_again"):  # a query handed back in its own language is asked for again
+            got = yield from self.call(run, "translate", render(prompt, query=run.question, language=target,
+                                                                source=names[run.lang]), _QUERY)
+            query = str((got or {}).get("query") or "").strip()
+            if not query or written_in(query) != run.lang or run.exhausted():
+                break
         if query and query not in run.queries and written_in(query) != run.lang:
             yield self.search_step(run, query)
             run.results[0] = interleave([run.results[0], run.results.pop()])
