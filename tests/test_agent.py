@@ -505,6 +505,20 @@ def test_an_answer_that_only_repeats_the_question_is_answered_again_once(demo_li
     # switched off, the echo stands
     a, chat = agent(demo_lib, [one, echo], per_note=3, repairs=())
     assert a.ask("成都攻略里的嘉宾林舟是做什么的？").short == "林舟" and chat.calls == 2
+    # a draft that only repeated the question and so held no citation is asked for again too
+    uncited = {"answer": "林舟。", "short_answer": "林舟", "found": False, "next_query": ""}
+    a, chat = agent(demo_lib, [one, uncited, again], per_note=3, answer_rounds=1)
+    ans = a.ask("成都攻略里的嘉宾林舟是做什么的？")
+    assert ans.found and ans.short == "旅行作家" and [s.name for s in ans.steps if isinstance(s, Fix)] == ["echo_answer"]
+    a, chat = agent(demo_lib, [one, uncited, uncited], per_note=3, answer_rounds=1)
+    ans = a.ask("成都攻略里的嘉宾林舟是做什么的？")
+    assert not ans.found and ans.answer == NO_EVIDENCE["zh"] and chat.calls == 3
+    # asked again and still an echo, with a hop's verified finding that says more: the finding is the answer
+    a, chat = agent(demo_lib, [chain("林舟是做什么的", "#1 在成都住了几年"), read("林舟是一位旅行作家", "旅行作家"), NONE, NONE,
+                               echo, echo], per_note=3, answer_rounds=1)
+    ans = a.ask("成都攻略里的嘉宾林舟是做什么的？")
+    assert ans.short == "旅行作家" and [s.name for s in ans.steps if isinstance(s, Fix)][:1] == ["echo_answer"]
+    assert ans.citations[0].quote == "本期嘉宾林舟是一位旅行作家，在成都住了五年。" and chat.calls == 6
 
 
 def test_a_short_answer_written_as_a_sentence_is_checked_as_a_claim_not_word_for_word():

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from lingxi.agent.cite import MARKS
 from lingxi.agent.state import PROMPTS, Run, first
-from lingxi.agent.steps import Fix, Plan, SubQuestion
+from lingxi.agent.steps import Draft, Fix, Plan, SubQuestion
 from lingxi.text import anchors, names, numbers, restates, states
 from lingxi.types import Step
 
@@ -113,24 +113,32 @@ _CHOICE = re.compile(r"\bor\b|还是|或", re.I)  # a question offering choices 
 
 class EchoAnswer(Repair):
     """An answer that only says what the question says (it names the person the question asks about, not the one
-    asked for): the answer step is asked once more, told so. The new answer stands when it is cited and says more
-    than the question; else the first stays."""
+    asked for), or a draft that did and so held no citation: the answer step is asked once more, told so. The new
+    answer stands when it is cited and says more than the question; else the latest verified finding that does is
+    the answer, and without one the first answer stays."""
     name, stage = "echo_answer", "answer"
 
+    @staticmethod
+    def echo(run: Run) -> str:
+        text = run.text if run.found else next((s.answer for s in reversed(run.steps) if isinstance(s, Draft)), "")
+        bare = MARKS.sub("", text).strip(" .。")
+        return bare if bare and not run.composed and restates(run.question, bare) and \
+            not _CHOICE.search(run.question) else ""
+
     def applies(self, run: Run) -> bool:
-        bare = MARKS.sub("", run.text).strip(" .。")
-        return run.found and not run.composed and bool(bare) and restates(run.question, bare) and \
-            not _CHOICE.search(run.question) and not run.exhausted()
+        return bool(self.echo(run)) and not run.exhausted()
 
     def apply(self, run: Run) -> Iterator[Step]:
-        bare = MARKS.sub("", run.text).strip(" .。")
+        bare = self.echo(run)
         yield Fix(name=self.name, reason="the answer only repeats the question", change=bare)
-        before = (run.text, run.citations, run.short)
+        before = (run.text, run.citations, run.short, run.found)
         run.found = False
-        note = PROMPTS.render("echo_note", answer=bare)
-        yield from run.agent.answer_once(run, run.agent.pool(run), note, force=True)
-        if not run.found or restates(run.question, MARKS.sub("", run.text).strip(" .。")):
-            (run.text, run.citations, run.short), run.found = before, True
+        yield from run.agent.answer_once(run, run.agent.pool(run), PROMPTS.render("echo_note", answer=bare), force=True)
+        if run.found and not restates(run.question, MARKS.sub("", run.text).strip(" .。")):
+            return
+        run.text, run.citations, run.short, run.found = before
+        if own := [f for f in run.findings if not restates(run.question, f.answer)]:
+            run.agent.compose(run, own[-1:])  # still an echo: the latest verified finding says more than it
 
 
 class UnstatedParts(Repair):
