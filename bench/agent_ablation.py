@@ -1,5 +1,4 @@
-"""Ablation of the agent's repairs: each repair (and early stop, and one read a hop) switched off, one at a time, on the
-same questions.
+"""Ablation of the agent's repairs: each repair (and early stop) switched off, one at a time, on the same questions.
 
 The agent decodes greedily and every model call starts from the same cached system prompt, so a run is a function of
 its question and configuration. A run with a repair switched off is the same as the run with every repair on up to
@@ -41,9 +40,6 @@ def acted(rec: dict[str, Any]) -> set[str]:
     out |= {s["source"] for s in rec["steps"] if s["kind"] == "plan" and s.get("source", "model") != "model"}
     if rec["steps"] and rec["steps"][-1].get("found") and not any(s["kind"] == "draft" for s in rec["steps"]):
         out.add("early_stop")
-    steps = rec["steps"]
-    if any(a["kind"] == "read" and not a["verified"] and b["kind"] == "search" for a, b in zip(steps, steps[1:])):
-        out.add("hop_reads")  # a hop's read did not verify and its next search was left to the answer step
     return out
 
 
@@ -54,8 +50,7 @@ def rerun(args: argparse.Namespace, index: int, off: str) -> dict[str, Any]:
     if kept is not None and kept.exists():
         return json.loads(kept.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
     with tempfile.NamedTemporaryFile("r", suffix=".jsonl") as out:
-        flag = ["--repairs", "all", "--no-early-stop"] if off == "early_stop" else ["--repairs", "all"] \
-            if off == "hop_reads" else ["--repairs", f"all,-{off}"]
+        flag = ["--repairs", "all", "--no-early-stop"] if off == "early_stop" else ["--repairs", f"all,-{off}"]
         data = ["--hotpotqa", str(args.hotpotqa)] if args.hotpotqa else ["--musique", str(args.musique)] \
             if args.musique else ["--rgb", str(args.rgb)] if args.rgb else \
             ["--questions", str(args.questions), "--corpus", str(args.corpus)] + (["--split", args.split] if args.split else [])
@@ -63,8 +58,7 @@ def rerun(args: argparse.Namespace, index: int, off: str) -> dict[str, Any]:
         cmd = [sys.executable, "-m", "lingxi", "--home", str(args.home), "eval", "agent", *data,
                "--skip", str(args.skip + index), "--limit", "1", "--systems", "agent", *flag, "--trace", out.name,
                *setting, "--timeout", str(args.timeout), "--json"]
-        env = {**os.environ, "LINGXI_THREADS": "1", **({"LINGXI_AGENT_HOP_READS": "2"} if off == "hop_reads" else {})}
-        subprocess.run(cmd, check=True, capture_output=True, env=env)
+        subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "LINGXI_THREADS": "1"})
         lines = Path(out.name).read_text(encoding="utf-8").splitlines()
         rec: dict[str, Any] = next(r for r in map(json.loads, lines) if r.get("system") == "agent")  # after the header
     if kept is not None:
@@ -97,8 +91,7 @@ def main() -> None:
     p.add_argument("--home", type=Path, required=True)
     p.add_argument("--setting", default="shared", help="the --setting the all-on run used")
     p.add_argument("--timeout", type=float, default=300.0, help="the --timeout the all-on run used")
-    p.add_argument("--only", help="comma-separated repairs (or early_stop, or hop_reads: a hop's second search read on "
-                                  "its own, hop_reads 2) to switch off; default: each in turn")
+    p.add_argument("--only", help="comma-separated repairs (or early_stop) to switch off; default: each in turn")
     p.add_argument("--keep", type=Path, help="folder keeping each re-run's record, so a stopped run resumes")
     p.add_argument("--no-rerun", action="store_true", help="rows of the traced run only, with where each repair acted")
     p.add_argument("--json", action="store_true")
@@ -112,7 +105,7 @@ def main() -> None:
     rag = [r for r in recs if r["system"] == "single-shot RAG"]
     table = {**({"single-shot RAG": {**row(rag), "acted": 0}} if rag else {}),
              "agent, all on": {**row(agent), "acted": len(agent)}}
-    for off in args.only.split(",") if args.only else (*REPAIRS, "early_stop", "hop_reads"):
+    for off in args.only.split(",") if args.only else (*REPAIRS, "early_stop"):
         changed = list(agent)
         where = [i for i, r in enumerate(agent) if off in acted(r)]
         if args.no_rerun:

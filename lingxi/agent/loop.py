@@ -176,8 +176,7 @@ class SearchAgent:
 
     def _hop(self, run: Run, sq: SubQuestion) -> Iterator[Step]:
         """Search for a sub-question (its answers so far put in) and read its best passages; a read that does not
-        verify searches once more, with the query the model suggests from what it read, and reads that (with
-        ``hop_reads`` 1 its hits only join the answer step's pool)."""
+        verify searches once more, with the query the model suggests from what it read."""
         known = [run.answers[d] for d in sq.depends_on if d in run.answers]
         query = re.sub(r"#(\d+)", lambda m: run.answers.get(int(m.group(1))) or (known[-1] if known else " "),
                        sq.question)
@@ -187,10 +186,8 @@ class SearchAgent:
                 yield self.search_step(run, query)
             return
         seen: set[str] = set()
-        for n in range(self.config.searches_per_subquestion):
+        for _ in range(self.config.searches_per_subquestion):
             yield self.search_step(run, query)
-            if n >= self.config.hop_reads:  # searched for the answer step's pool, not read on its own
-                return
             hits = first([h for h in interleave(run.results[-1:] + run.results[:1]) if h.chunk.id not in seen],
                          self.config.read_k)
             seen.update(h.chunk.id for h in hits)

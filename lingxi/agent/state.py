@@ -65,9 +65,6 @@ class AgentConfig:
     max_seconds: float = 300.0
     retries: int = 1  # extra tries for a model reply that does not parse
     searches_per_subquestion: int = 2
-    # reads of a sub-question's searches; 1: the search after a read that did not verify is not read on its own, its
-    # hits join the answer step's pool (HotpotQA dev: 8 % less time, one answer of 20 lost; docs/BENCHMARKS.md "Stop 45")
-    hop_reads: int = field(default_factory=lambda: int(os.environ.get("LINGXI_AGENT_HOP_READS", "2")))
     answer_rounds: int = 2  # when the passages do not answer: one more search, then answer again
     early_stop: bool = True  # every hop that ends the plan verified: the answer is theirs, no answer call
     # reading room: every passage a run reads stays in front of the model, added once, numbered once; each call is
