@@ -1,15 +1,15 @@
-"""How often the model hands a translated search query back in the question's own language.
+"""How often the agent's translated search needs its second ask, and how often it still gets no query in the other
+language.
 
 For each question of a question set (``--questions FILE.jsonl --split dev|test``) over an ingested corpus, the
-question is searched as the agent searches it; when a hit is written in the other language (Chinese / English), the
-agent's translate prompt is asked for the query in that language, and the reply's language is checked
-(``lingxi.text.written_in``). With ``--again``, a reply handed back in the question's language is asked for once
-more with the ``translate_again`` prompt, as the agent does. Prints the ids where the query came back in the
-question's own language.
+agent's own first search and its ``translate`` step are run (``SearchAgent.translate``: when a hit is written in the
+other language, the model writes the question in it; a query handed back in the question's own language is asked for
+once more with the ``translate_again`` prompt). Counts the questions where translation was asked, where it took the
+second ask, and where no translated query came of it; prints their ids.
 
     lingxi --home H eval agent --questions bench/data/realworld_qa.jsonl --corpus ../shared/data/realworld ...  # ingests
     LINGXI_THREADS=1 python bench/translate_probe.py --store H/eval-corpus/<key> \\
-        --questions bench/data/realworld_qa.jsonl --split dev [--again]
+        --questions bench/data/realworld_qa.jsonl --split dev
 """
 
 from __future__ import annotations
@@ -19,11 +19,8 @@ import json
 from pathlib import Path
 
 from lingxi import Library, Settings
-from lingxi.agent.loop import _QUERY, render, template
+from lingxi.agent.state import Run
 from lingxi.library import make_chat
-from lingxi.text import language, written_in
-
-NAMES = {"zh": "Chinese (中文)", "en": "English"}
 
 
 def main() -> None:
@@ -31,30 +28,22 @@ def main() -> None:
     p.add_argument("--store", type=Path, required=True, help="a lingxi home holding the ingested corpus")
     p.add_argument("--questions", type=Path, required=True, help="question set (JSONL with id, q, split)")
     p.add_argument("--split", choices=("dev", "test"))
-    p.add_argument("--again", action="store_true", help="ask once more, as the agent does, when handed back")
     args = p.parse_args()
     lib = Library(Settings.load(args.store))
-    chat = make_chat(lib.settings)
-    asked, back = 0, []
+    agent = lib.agent(make_chat(lib.settings))
+    asked, again, none = [], [], []
     for row in map(json.loads, args.questions.read_text(encoding="utf-8").splitlines()):
         if args.split and row.get("split") != args.split:
             continue
-        q, lang = row["q"], language(row["q"])
-        hits = lib.search(q, k=6, mode=lib.default_mode(), per_note=2)
-        other = {written_in(f"{h.title} {h.chunk.text}") for h in hits} - {lang}
-        if not other:
-            continue
-        asked += 1
-        got, target = "", NAMES[other.pop()]
-        for prompt in ("translate", "translate_again") if args.again else ("translate",):
-            msgs = [{"role": "system", "content": template("system")},
-                    {"role": "user", "content": render(prompt, query=q, language=target, source=NAMES[lang])}]
-            got = str(chat.complete_json(msgs, _QUERY, max_tokens=300).get("query") or "").strip()
-            if got and written_in(got) != lang:
-                break
-        if not got or written_in(got) == lang:
-            back.append(row["id"])
-    print(json.dumps({"translation_asked": asked, "handed_back": len(back), "ids": back}))
+        run = Run(agent, row["q"])
+        agent.search_step(run, run.question)
+        list(agent.translate(run))
+        if run.llm_calls:
+            asked.append(row["id"])
+            again += [row["id"]] if run.llm_calls > 1 else []
+            none += [row["id"]] if len(run.queries) == 1 else []
+    print(json.dumps({"translation_asked": len(asked), "asked_again": len(again), "no_translated_query": len(none),
+                      "asked_again_ids": again, "no_translated_query_ids": none}))
     lib.close()
 
 

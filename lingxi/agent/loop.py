@@ -37,6 +37,7 @@ EXTRACT_SCHEMA: dict[str, Any] = {
     "type": "object", "required": ["found", "answer", "passage", "next_query"],
     "properties": {"found": {"type": "boolean"}, "answer": {"type": "string"}, "passage": {"type": "integer"},
                    "next_query": {"type": "string"}}}
+LANGUAGES = {"zh": "Chinese (中文)", "en": "English"}  # as the translate prompts name them
 _QUERY: dict[str, Any] = {"type": "object", "required": ["query"], "properties": {"query": {"type": "string"}}}
 FINAL_SCHEMA: dict[str, Any] = {  # the agent's answer step, which may ask for one more search
     "type": "object", "required": ["answer", "short_answer", "found", "next_query"],
@@ -157,11 +158,10 @@ class SearchAgent:
         other = {written_in(f"{h.title} {h.chunk.text}") for h in run.results[0]} - {run.lang}
         if not other or run.exhausted():
             return
-        names = {"zh": "Chinese (中文)", "en": "English"}
-        target, query = names[other.pop()], ""
+        target, query = LANGUAGES[other.pop()], ""
         for prompt in ("translate", "translate_again"):  # a query handed back in its own language is asked for again
             got = yield from self.call(run, "translate", render(prompt, query=run.question, language=target,
-                                                                source=names[run.lang]), _QUERY)
+                                                                source=LANGUAGES[run.lang]), _QUERY)
             query = str((got or {}).get("query") or "").strip()
             if not query or written_in(query) != run.lang or run.exhausted():
                 break

@@ -111,6 +111,10 @@ class NumberAnswer(Repair):
 _CHOICE = re.compile(r"\bor\b|还是|或", re.I)  # a question offering choices is answered by one of them
 
 
+def _bare(answer: str) -> str:
+    return MARKS.sub("", answer).strip(" .。")
+
+
 class EchoAnswer(Repair):
     """An answer that only says what the question says (it names the person the question asks about, not the one
     asked for), or a draft that did and so held no citation: the answer step is asked once more, told so. The new
@@ -121,7 +125,7 @@ class EchoAnswer(Repair):
     @staticmethod
     def echo(run: Run) -> str:
         text = run.text if run.found else next((s.answer for s in reversed(run.steps) if isinstance(s, Draft)), "")
-        bare = MARKS.sub("", text).strip(" .。")
+        bare = _bare(text)
         return bare if bare and not run.composed and restates(run.question, bare) and \
             not _CHOICE.search(run.question) else ""
 
@@ -134,7 +138,7 @@ class EchoAnswer(Repair):
         before = (run.text, run.citations, run.short, run.found)
         run.found = False
         yield from run.agent.answer_once(run, run.agent.pool(run), PROMPTS.render("echo_note", answer=bare), force=True)
-        if run.found and not restates(run.question, MARKS.sub("", run.text).strip(" .。")):
+        if run.found and not restates(run.question, _bare(run.text)):
             return
         run.text, run.citations, run.short, run.found = before
         if own := [f for f in run.findings if not restates(run.question, f.answer)]:
