@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from pathlib import PurePath
 from typing import Any
 
@@ -30,17 +31,24 @@ def prose_chunks(body: str) -> list[Chunk]:
 
 
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$", re.M)
+FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,}).*?(?:^[ \t]{0,3}\1[ \t]*$|\Z)", re.S | re.M)
+
+
+def headings(body: str) -> Iterator[re.Match[str]]:
+    """Markdown headings of ``body``, not counting lines inside fenced code (a shell or Python comment)."""
+    fences = [m.span() for m in FENCE.finditer(body)]
+    return (m for m in HEADING.finditer(body) if not any(a <= m.start() < b for a, b in fences))
 
 
 def section_chunks(body: str) -> list[Chunk]:
     """Chunks that follow markdown sections: a heading starts a new chunk and is recorded on it."""
-    headings = [(m.start(), m.group(2)) for m in HEADING.finditer(body)]
-    bounds = [0] + [s for s, _ in headings if s > 0] + [len(body)]
+    headings_ = [(m.start(), m.group(2)) for m in headings(body)]
+    bounds = [0] + [s for s, _ in headings_ if s > 0] + [len(body)]
     paras = paragraph_spans(body)
     chunks: list[Chunk] = []
     for a, b in zip(bounds, bounds[1:]):
         section = ""
-        for s, h in headings:
+        for s, h in headings_:
             if s <= a:
                 section = h
         spans = [(s, e) for s, e in paras if a <= s < b]
@@ -85,6 +93,7 @@ def as_tags(value: Any) -> list[str]:
         if len(parts) == 1:
             parts = value.split()
         return [p.strip() for p in parts if p.strip()]
-    if isinstance(value, (list, tuple)):
-        return [str(v).strip() for v in value if str(v).strip()]
+    if isinstance(value, (list, tuple)):  # nested lists (Hexo's category paths) are flattened
+        return list(dict.fromkeys(t for v in value for t in ([str(v).strip()] if not isinstance(v, (list, tuple))
+                                                             else as_tags(v)) if t))
     return [str(value)]

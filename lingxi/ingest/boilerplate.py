@@ -150,7 +150,8 @@ def segment(text: str) -> list[Block]:
 
 Feature = Callable[[Block, Page], float]
 _CLAUSE = "，,、；;"
-_PRICE = re.compile(r"[¥￥$€£]\s?\d|\d\s?(?:元|美元|块钱)|\d+%\s?off|\d折|\bcode\s+[A-Z0-9]{3,}", re.I)
+# prices, discounts, promo codes ("code SAVE20": the code in capitals or digits, so "code review" is no promo)
+_PRICE = re.compile(r"[¥￥$€£]\s?\d|\d\s?(?:元|美元|块钱)|\d+%\s?off|\d折|\bcode\s+(?-i:[A-Z0-9]{3,})\b", re.I)
 _SEPARATOR = re.compile(r"\s[|｜/·•]\s|[|｜]")
 
 

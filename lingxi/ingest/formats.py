@@ -49,9 +49,10 @@ MEDIA_EXTENSIONS = {**{e: "image" for e in image.EXTENSIONS}, **{e: "audio" for 
 TEXT_EXTENSIONS = {".txt", ".text", ".asr", ""}
 
 # Bump when a parser changes its output, so re-ingest replaces notes built by the old one.
-PARSER_VERSION = "3"
+PARSER_VERSION = "4"
 
 _SRT = re.compile(r"^\s*\d+\s*\n\s*\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}\s*-->", re.M)
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+•·▪◦]|\d{1,3}[.)、])\s+\S")
 _PUNCT = re.compile(r"[。！？，、；：,.!?;:]")
 
 
@@ -68,9 +69,9 @@ def sniff(text: str) -> str:
         return "vtt"
     if _SRT.search(text[:2000]):
         return "srt"
-    if transcript.looks_like_segments(text):
+    if transcript.looks_like_segments(text) or transcript.looks_like_timed_lines(text):
         return "transcript"
-    if head.startswith("---\n") and markdown.FRONT_MATTER.match(head):
+    if head.startswith(("---\n", "+++\n")) and markdown.FRONT_MATTER.match(head):
         return "markdown"
     if re.match(r"\s*<(!DOCTYPE html|html)\b", head, re.I):
         return "html"
@@ -79,7 +80,9 @@ def sniff(text: str) -> str:
     if webtext.looks_like_webtext(text):
         return "webtext"
     words = len(text.strip())
-    if words >= 300:
+    lines = [ln for ln in text.split("\n") if ln.strip()]
+    listed = sum(1 for ln in lines if _LIST_ITEM.match(ln))
+    if words >= 300 and listed * 2 < len(lines):  # a list of short items is written, not recognised
         punct = len(_PUNCT.findall(text))
         longest = max((len(ln) for ln in text.split("\n")), default=0)
         # ASR output: under one punctuation mark per 60 characters, or very long unbroken lines with few marks.
@@ -94,6 +97,8 @@ def detect_format(name: str, text: str) -> str:
         fmt = EXTENSIONS[ext]
         if fmt == "srt" and text.lstrip("\ufeff \n").startswith("WEBVTT"):
             return "vtt"
+        if fmt == "markdown" and transcript.looks_like_timed_lines(text):
+            return "transcript"
         if fmt == "markdown" and shownotes.looks_like_shownotes(text, markdown=True):
             return "shownotes"
         return fmt

@@ -14,6 +14,8 @@ from lingxi.types import Note
 # Trim what trafilatura leaves at the edges of the main text with the boilerplate classifier. Off: on 490 pages
 # of trafilatura's evaluation corpus (bench/boilerplate_snippets.py, dev split) it lost 4 points of the article
 # snippets to drop 1.6 more of the chrome ones (F1 0.898 vs 0.914 without), on the realworld pages it changed one.
+_REFERENCE = re.compile(r"<sup>\s*\\?\[[^\]<]{1,20}\\?\]\s*</sup>")
+_SCRIPT_TAG = re.compile(r"</?(?:sup|sub)>")
 EDGE_TRIM: ContextVar[bool] = ContextVar("lingxi_html_edge_trim", default=False)
 
 
@@ -41,6 +43,10 @@ def parse(text: str, name: str) -> list[Note]:
     body = (get("text") or "").strip()
     # trafilatura separates paragraphs with single newlines; make them paragraphs for chunking.
     body = re.sub(r"\n+", "\n\n", body)
+    # its formatted text keeps superscripts and subscripts as tags: a reference mark ("[12]") goes, "km<sup>2</sup>"
+    # reads "km2"
+    body = _REFERENCE.sub("", body)
+    body = _SCRIPT_TAG.sub("", body)
     title = (get("title") or "").strip() or stem(name)
     if EDGE_TRIM.get():  # what trafilatura leaves at the edges (follow-us lines, teaser lists, report hotlines)
         body = strip_boilerplate(body, title, clipped=True) or body

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import html
 import re
+import tomllib
 from collections.abc import Callable
 from typing import Any
 
 import yaml
 
 from lingxi.errors import BadInput
-from lingxi.ingest.base import HEADING, as_tags, jsonable, make_note, require_content, section_chunks, stem
+from lingxi.ingest.base import FENCE, as_tags, headings, jsonable, make_note, require_content, section_chunks, stem
 from lingxi.ingest.boilerplate import strip_boilerplate
 from lingxi.types import Note
 
-FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
+# YAML between --- lines (Jekyll, Hexo, Hugo), or TOML between +++ lines (Hugo)
+FRONT_MATTER = re.compile(r"\A(?:---[ \t]*\n(.*?)\n(?:---|\.\.\.)|\+\+\+[ \t]*\n(.*?)\n\+\+\+)[ \t]*(?:\n|\Z)", re.S)
 
 
 def _cut(opener: re.Pattern[str], closer: Callable[[re.Match[str]], re.Pattern[str]]) -> Callable[[str], str]:
@@ -42,13 +44,15 @@ def _literal(text: str) -> Callable[[re.Match[str]], re.Pattern[str]]:
     return lambda m: pat
 
 
-# Order matters: whole blocks first, then inline noise.
-_NOISE: list[Callable[[str], str]] = [
-    _cut(re.compile(r"\{%-?\s*(comment|raw|highlight|capture)\b"),
-         lambda m: re.compile(r"\{%-?\s*end" + m.group(1) + r"\s*-?%\}")),
+# Whole blocks that are never shown (template comments and captures, scripts and styles, HTML comments), cut outside
+# fenced code; then inline noise, cut outside any code. A {% raw %} or {% highlight %} block is shown: only its tags go.
+_BLOCKS: list[Callable[[str], str]] = [
+    _cut(re.compile(r"\{%-?\s*(comment|capture)\b"), lambda m: re.compile(r"\{%-?\s*end" + m.group(1) + r"\s*-?%\}")),
     _cut(re.compile(r"<(script|style|iframe|noscript)\b", re.I),
          lambda m: re.compile(r"</" + m.group(1).lower() + r"\s*>", re.I)),
     _cut(re.compile(re.escape("<!--")), _literal("-->")),
+]
+_NOISE: list[Callable[[str], str]] = [
     _cut(re.compile(re.escape("{%")), _literal("%}")),
     _cut(re.compile(re.escape("{{")), _literal("}}")),
 ]
@@ -95,6 +99,11 @@ def split_front_matter(text: str, name: str) -> tuple[dict[str, Any], str]:
     m = FRONT_MATTER.match(text)
     if not m:
         return {}, text
+    if m.group(2) is not None:
+        try:
+            return jsonable(tomllib.loads(m.group(2))), text[m.end() :]
+        except tomllib.TOMLDecodeError as e:
+            raise BadInput(f"{name}: front matter (between +++ lines) is not valid TOML: {e}") from e
     try:
         data = yaml.load(m.group(1), Loader=_FrontMatterLoader)  # a SafeLoader
     except yaml.composer.ComposerError as e:
@@ -121,19 +130,23 @@ def _unescape(text: str) -> str:
     return _ESCAPE.sub(r"\1", html.unescape(text)).replace("\xa0", " ")
 
 
-def _outside_code(text: str, fn: Callable[[str], str]) -> str:
+def _outside_code(text: str, fn: Callable[[str], str], code: re.Pattern[str] = _CODE) -> str:
+    """``fn`` applied to the text between the matches of ``code`` (fenced blocks and inline spans)."""
     out, pos = [], 0
-    for m in _CODE.finditer(text):
+    for m in code.finditer(text):
         out += [fn(text[pos : m.start()]), m.group(0)]
         pos = m.end()
     return "".join(out) + fn(text[pos:])
 
 
 def clean_markdown(text: str) -> str:
+    """The text a reader sees. Code (fenced blocks, inline spans) is kept as written: a code sample's tags,
+    template syntax and escapes are its content."""
+    for strip in _BLOCKS:
+        text = _outside_code(text, strip, FENCE)
     for strip in _NOISE:
-        text = strip(text)
-    text = _LINK.sub(r"\1", text)
-    text = _outside_code(text, _unescape)
+        text = _outside_code(text, strip)
+    text = _outside_code(text, lambda t: _unescape(_LINK.sub(r"\1", t)))
     # Lines left empty by removed noise collapse into paragraph breaks.
     lines = [ln.rstrip() for ln in text.split("\n")]
     text = "\n".join(lines)
@@ -162,7 +175,7 @@ def parse(text: str, name: str) -> list[Note]:
         body = strip_boilerplate(body, str(meta.get("title") or ""), clipped=True)
     title = str(meta.get("title") or "").strip()
     if not title:
-        h = HEADING.search(body)
+        h = next(headings(body), None)
         title = h.group(2) if h else stem(name)
     chunks = section_chunks(body)
     tags = as_tags(meta.get("tags")) + [

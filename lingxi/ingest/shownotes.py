@@ -17,7 +17,9 @@ from lingxi.ingest.base import make_note, require_content, span_chunks, stem
 from lingxi.ingest.text import pack_spans, trim_span
 from lingxi.types import Chunk, Locator, Note
 
-TIMESTAMP = re.compile(r"(?<![\d:.])[(\[（【]?((?:\d{1,2}:)?\d{1,2}:\d{2})[)\]）】]?(?![\d:])")
+# a time, or a range of two ("[00:00–00:46] Intro": the chapter starts at the first)
+TIMESTAMP = re.compile(r"(?<![\d:.])[(\[（【]?((?:\d{1,2}:)?\d{1,2}:\d{2})(?:[ \t]*[-–—~～至][ \t]*((?:\d{1,2}:)?\d{1,2}:\d{2}))?"
+                       r"[)\]）】]?(?![\d:])")
 EPISODE_HEADER = re.compile(
     r"^\s*(?:#{1,3}\s+\S|(?:EP|Ep|ep|E|Vol\.?|VOL\.?|No\.?)\s*\.?\s*\d+\b|第\s*[0-9一二三四五六七八九十百零]+\s*[期集话回]|"
     r"Episode\s+\d+|#\d+\s)",
@@ -38,7 +40,7 @@ def clock_to_seconds(stamp: str) -> int:
 
 def chapter_marks(line: str) -> list[re.Match[str]]:
     """Timestamps that start chapters: at line start, or after whitespace/punctuation, followed by text."""
-    marks = []
+    marks: list[re.Match[str]] = []
     for m in TIMESTAMP.finditer(line):
         before = line[: m.start()].rstrip()
         if before and not (line[m.start() - 1].isspace() or before[-1] in _LEAD + "，,。;；、"):
@@ -51,7 +53,7 @@ def chapter_marks(line: str) -> list[re.Match[str]]:
 
 def is_chapter_line(line: str) -> bool:
     marks = chapter_marks(line)
-    return len(marks) >= 2 or (len(marks) == 1 and not line[: marks[0].start()].strip(_LEAD))
+    return len(marks) >= 2 or (len(marks) == 1 and (bool(marks[0].group(2)) or not line[: marks[0].start()].strip(_LEAD)))
 
 
 _FENCE = re.compile(r"^(```|~~~).*?^\1", re.S | re.M)
@@ -134,9 +136,11 @@ def parse_episode(lines: list[str], index: int, name: str) -> Note | None:
             marks = chapter_marks(ln)
             if not ln[marks[-1].end() :].strip(_LEAD + "，,;；、()（）"):
                 # a time range ("Play clip (40:35 - 41:55)") is not a chapter: it times the text that follows it
-                if len(marks) >= 2:
+                a, b = (marks[-1].group(1), marks[-1].group(2)) if marks[-1].group(2) else \
+                    (marks[-2].group(1) if len(marks) >= 2 else "", marks[-1].group(1))
+                if a:
                     groups.append([])
-                    ranges[len(groups) - 1] = (clock_to_seconds(marks[-2].group(1)), clock_to_seconds(marks[-1].group(1)))
+                    ranges[len(groups) - 1] = (clock_to_seconds(a), clock_to_seconds(b))
                 continue
             lead = ln[: marks[0].start()].strip(_LEAD)
             if lead and not CHAPTER_HEADING.match(lead):
@@ -209,7 +213,7 @@ def parse_markdown(text: str, name: str) -> list[Note]:
 
 
 def parse(text: str, name: str) -> list[Note]:
-    if PurePath(name).suffix.lower() in (".md", ".markdown", ".mdown") or text.startswith("---\n"):
+    if PurePath(name).suffix.lower() in (".md", ".markdown", ".mdown") or text.startswith(("---\n", "+++\n")):
         return parse_markdown(text, name)
     lines = text.split("\n")
     episodes = [parse_episode(lines[a:b], i, name) for i, (a, b) in enumerate(split_episodes(lines))]

@@ -17,11 +17,16 @@ _TAG = re.compile(r"<[^>]*>")
 _ASS = re.compile(r"\{\\[^}]*\}")
 
 # A passage closes at PASSAGE_CHARS characters, or at a pause of PAUSE_S seconds or a
-# sentence end once it holds MIN_CHARS; it never grows past MAX_CHARS.
+# sentence end once it holds MIN_CHARS; it never grows past MAX_CHARS, and never past a silence of LONG_PAUSE_S or
+# MAX_SPAN_S seconds of video (sparse dialogue, a chapter track's long cues: a citation names a moment, not minutes).
 PASSAGE_CHARS = 200
 MIN_CHARS = 80
 MAX_CHARS = 320
 PAUSE_S = 2.0
+LONG_PAUSE_S = 8.0
+MAX_SPAN_S = 90.0
+LONG_CUE_S = 20.0  # a cue on screen this long is no line of dialogue (a chapter's, a scene description's): alone
+_WIDE_END = "。！？…；，、"  # full-width marks: no space after them in any script
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,12 @@ def parse_cues(text: str, name: str, vtt: bool, skipped: list[str] | None = None
             continue
         i += 1
         texts = []
-        while i < len(lines) and lines[i].strip() and not TIMING.match(lines[i]):
+        # a cue's text ends at an empty line; in WebVTT a line of spaces is text (YouTube's captions open each cue
+        # with one)
+        if i + 2 < len(lines) and not lines[i].strip() and lines[i + 1].strip() and \
+                not TIMING.match(lines[i + 1]) and not TIMING.match(lines[i + 2]):
+            i += 1  # that line of spaces lost on the way: the cue's text after it is not a next cue's identifier
+        while i < len(lines) and (lines[i].strip() or (vtt and lines[i])) and not TIMING.match(lines[i]):
             # an SRT cue number directly before the next timing line is not text
             if i + 1 < len(lines) and TIMING.match(lines[i + 1]) and lines[i].strip().isdigit():
                 break
@@ -82,16 +92,28 @@ def parse_cues(text: str, name: str, vtt: bool, skipped: list[str] | None = None
 def _joiner(prev: str, nxt: str) -> str:
     if not prev:
         return ""
-    if prev[-1] in SENTENCE_END + "，,、" and (is_cjk(nxt[0]) or prev[-1] in SENTENCE_END + "，、"):
+    if prev[-1] in _WIDE_END or (prev[-1] in SENTENCE_END + ",;" and is_cjk(nxt[0])):
         return ""
     return " "
+
+
+def _new_words(text: str, said: str, last: str) -> str:
+    """What cue ``text`` adds to what was said before it (``said``; ``last``: the cue before): rolling captions
+    (YouTube's) repeat the line before, whole or as the start of the cue. A cue that is the one before, or a run of
+    8 characters or more that ``said`` ends with, adds nothing; else the longest start of ``text`` ending a word
+    that ``said`` ends with (8 characters or more, so that a cue opening with a common word is not cut) is dropped."""
+    if text == last or (len(text) >= 8 and said.endswith(" " + text)):
+        return ""
+    for k in range(min(len(text), len(said)) - 1, 7, -1):
+        if text[k] == " " and said.endswith(text[:k]):
+            return text[k + 1:]
+    return text
 
 
 def merge_cues(cues: list[Cue]) -> list[tuple[float, float, str]]:
     passages: list[tuple[float, float, str]] = []
     cur: list[Cue] = []
     cur_text = ""
-    last_line = ""
 
     def close() -> None:
         nonlocal cur, cur_text
@@ -99,14 +121,12 @@ def merge_cues(cues: list[Cue]) -> list[tuple[float, float, str]]:
             passages.append((cur[0].start, max(c.end for c in cur), cur_text))  # overlapping cues: the latest end
         cur, cur_text = [], ""
 
+    said, last = "", ""  # the end of the text so far, across passages; the cue before
     for cue in cues:
-        # Rolling captions repeat the previous line; keep only what is new.
-        text = cue.text
-        if text == last_line:
+        text, last = _new_words(cue.text, said, last), cue.text
+        if not text:
             continue
-        if last_line and text.startswith(last_line + " "):
-            text = text[len(last_line) + 1 :]
-        last_line = cue.text
+        said = (said + " " + text)[-400:]
         if cur:
             gap = cue.start - cur[-1].end
             n = len(cur_text)
@@ -114,6 +134,9 @@ def merge_cues(cues: list[Cue]) -> list[tuple[float, float, str]]:
                 n >= PASSAGE_CHARS
                 or n + len(text) > MAX_CHARS
                 or (n >= MIN_CHARS and (gap >= PAUSE_S or cur_text[-1] in SENTENCE_END + "."))
+                or gap >= LONG_PAUSE_S
+                or cue.end - cur[0].start > MAX_SPAN_S
+                or max(cue.end - cue.start, cur[-1].end - cur[-1].start) >= LONG_CUE_S
             ):
                 close()
         cur_text += _joiner(cur_text, text) + text

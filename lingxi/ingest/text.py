@@ -110,8 +110,13 @@ def _legacy(data: bytes, name: str) -> str:
                    "save it as UTF-8")
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")  # C0 controls but tab, newline and form feed; DEL
+
+
 def normalize_newlines(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    """Line ends as ``\n``; control characters a file carries (an escape sequence pasted from a terminal, a
+    backspace) dropped: nobody reads them and they break what shows the text."""
+    return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def looks_like_text(text: str) -> bool:

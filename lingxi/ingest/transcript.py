@@ -34,6 +34,10 @@ from lingxi.ingest.text import SENTENCE_END, line_spans, pack_spans
 from lingxi.types import Chunk, Locator, Note
 
 LINE_TIME = re.compile(r"^\s*[\[(（]?((?:\d{1,2}:)?\d{1,2}:\d{2})(?:[.,]\d{1,3})?[\])）]?(?=\s|$)", re.M)
+# a line opened by who speaks, then the time in brackets: "[Speaker 1] [00:09] …", "**Ann** (1:02:03) …",
+# "Bryan Cantrill (00:09): …"
+SPEAKER_TIME = re.compile(r"^\s*(?:\[[^\]\n]{1,40}\]|\*\*[^*\n]{1,40}\*\*|[^\W\d][\w .'’-]{0,38}?)[ \t]*"
+                          r"[\[(（]((?:\d{1,2}:)?\d{1,2}:\d{2})(?:[.,]\d{1,3})?[\])）][:：]?(?=\s|$)", re.M)
 _STAMP = r"((?:\d{1,2}:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?)"
 SEGMENT_LINE = re.compile(rf"^\s*\[{_STAMP}\s*-->\s*{_STAMP}\]\s?(.*)$")
 TARGET, MAX, MIN = 300, 450, 120
@@ -75,6 +79,19 @@ def _seconds(stamp: str) -> float:
     while len(parts) < 3:
         parts.insert(0, 0)
     return parts[0] * 3600 + parts[1] * 60 + parts[2] + (float("0." + frac) if frac else 0.0)
+
+
+def line_times(body: str) -> list[tuple[int, float]]:
+    """(position, seconds) of each line that opens with its time, alone or after who speaks."""
+    found = {m.start(): _seconds(m.group(1)) for r in (LINE_TIME, SPEAKER_TIME) for m in r.finditer(body)}
+    return sorted(found.items())
+
+
+def looks_like_timed_lines(text: str) -> bool:
+    """Most lines open with a time (after who speaks, or alone): a transcript an app or a person exported."""
+    lines = [ln for ln in text.split("\n")[:300] if ln.strip()]
+    hits = len(line_times("\n".join(lines)))
+    return hits >= 5 and hits * 2 >= len(lines)
 
 
 def looks_like_segments(text: str) -> bool:
@@ -194,7 +211,7 @@ def parse(text: str, name: str) -> list[Note]:
     if looks_like_segments(text):
         return parse_segments(text, name, CHUNKING.get() or policy_from_env())
     body = text.strip("\n")
-    stamps = [(m.start(), _seconds(m.group(1))) for m in LINE_TIME.finditer(body)]
+    stamps = line_times(body)
     positions = [p for p, _ in stamps]
     spans = pack_spans(body, line_spans(body), target=TARGET, max_chars=MAX, min_chars=MIN)
     chunks = []

@@ -47,7 +47,8 @@ def looks_like_webtext(text: str) -> bool:
     # Page chrome shows more than shortness: counters, separator bars, repeated menu lines, image slots. A note
     # whose only short lines are its own list or heading is plain text, whatever the classifier would drop.
     chrome = [d for d in dropped if any(v < 0 for k, v in d.parts.items() if k in CHROME)]
-    return bool(head) or (len(dropped) >= 5 and len(chrome) >= 2 and dropped_chars >= 0.05 * total)
+    # (a short note of a few paragraphs, with a quotation's source printed twice, is not a page: 8 blocks at least)
+    return bool(head) or (len(blocks) >= 8 and len(dropped) >= 5 and len(chrome) >= 2 and dropped_chars >= 0.05 * total)
 
 
 def pick_title(candidates: list[bp.Block], body: str) -> str:
