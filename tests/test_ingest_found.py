@@ -171,3 +171,23 @@ def test_a_short_note_quoting_a_source_twice_is_not_a_web_page():
              "John Locke, An Essay Concerning Human Understanding\n(1690)\n")
     fmt, [note] = parse(quote, "preface.txt")
     assert fmt == "text" and "The acts of the mind" in note.body
+
+
+def test_a_site_heading_is_no_page_title():
+    body = "<p>" + "Babies who eat peanut foods early are less likely to develop the allergy, a large trial found. " * 3 + "</p>"
+
+    def page(head: str, h1: str, og: str = "") -> str:
+        meta = f'<meta property="og:title" content="{og}">' if og else ""
+        return (f"<html><head><title>{head}</title>{meta}</head><body><header><h1>{h1}</h1></header>"
+                f"<article>{body}{body}</article></body></html>")
+
+    cases = [  # (<title>, the page's only <h1>, og:title) -> title
+        (("Babies Who Eat Peanuts Early May Avoid Allergy - HealthSite", "Allergies Health Center", ""),
+         "Babies Who Eat Peanuts Early May Avoid Allergy"),
+        (("花生过敏新研究_健康频道_某某网", "健康中心", ""), "花生过敏新研究"),
+        (("Site", "Allergies Health Center", "Peanuts early, fewer allergies"), "Peanuts early, fewer allergies"),
+        (("Peanut study: early is better - HealthSite", "Peanut study: early is better", ""), "Peanut study: early is better"),
+    ]
+    for (head, h1, og), want in cases:
+        _, [note] = parse(page(head, h1, og), "page.html")
+        assert note.title == want, (head, h1, og)

@@ -9,6 +9,7 @@ from typing import Any
 from lingxi.errors import BadInput
 from lingxi.ingest.base import as_tags, make_note, require_content, section_chunks, stem
 from lingxi.ingest.boilerplate import strip_boilerplate
+from lingxi.text import is_cjk
 from lingxi.types import Note
 
 # Trim what trafilatura leaves at the edges of the main text with the boilerplate classifier. Off: on 490 pages
@@ -17,6 +18,39 @@ from lingxi.types import Note
 _REFERENCE = re.compile(r"<sup>\s*\\?\[[^\]<]{1,20}\\?\]\s*</sup>")
 _SCRIPT_TAG = re.compile(r"</?(?:sup|sub)>")
 EDGE_TRIM: ContextVar[bool] = ContextVar("lingxi_html_edge_trim", default=False)
+
+
+_SITE_SEPARATOR = re.compile(r"\s+[|\-–—·»]\s+|\s*[｜_]\s*|\s+::\s+")
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[^\W_]+", text.lower()) if not is_cjk(w[0])} | {c for c in text if is_cjk(c)}
+
+
+def _agrees(a: str, b: str) -> bool:
+    wa, wb = _words(a), _words(b)
+    return bool(wa and wb) and len(wa & wb) >= 0.5 * min(len(wa), len(wb))
+
+
+def page_title(extracted: str, page: str) -> str:
+    """trafilatura's title (a page's only ``<h1>`` wins over its ``<title>``), unless it shares no words with what
+    the page calls itself (``og:title``, ``twitter:title``, ``<title>``): then that heading is the site's ("About
+    This Site", "Health Center") and the page's own title is used — ``<title>`` without the site's name."""
+    from lxml import html as lxml_html
+
+    try:
+        tree = lxml_html.fromstring(page)
+    except (ValueError, TypeError, lxml_html.etree.ParserError):
+        return extracted
+    own = [str(m.get("content") or "").strip() for key in ("og:title", "twitter:title")
+           for m in tree.iter("meta") if (m.get("property") or m.get("name") or "").lower() == key]
+    head = " ".join((tree.findtext(".//title") or "").split())
+    # "Article - Site", "标题_频道_网站": the site's name comes after the page's own
+    head = next((part.strip() for part in _SITE_SEPARATOR.split(head) if _words(part)), "")
+    own = [" ".join(t.split()) for t in own + [head] if _words(t)]
+    if not own or (extracted and any(_agrees(extracted, t) for t in own)):
+        return extracted
+    return own[0]
 
 
 def parse(text: str, name: str) -> list[Note]:
@@ -47,7 +81,7 @@ def parse(text: str, name: str) -> list[Note]:
     # reads "km2"
     body = _REFERENCE.sub("", body)
     body = _SCRIPT_TAG.sub("", body)
-    title = (get("title") or "").strip() or stem(name)
+    title = page_title((get("title") or "").strip(), text) or stem(name)
     if EDGE_TRIM.get():  # what trafilatura leaves at the edges (follow-us lines, teaser lists, report hotlines)
         body = strip_boilerplate(body, title, clipped=True) or body
     meta: dict[str, Any] = {}
