@@ -36,11 +36,12 @@ def page_title(extracted: str, page: str) -> str:
     """trafilatura's title (a page's only ``<h1>`` wins over its ``<title>``), unless it shares no words with what
     the page calls itself (``og:title``, ``twitter:title``, ``<title>``): then that heading is the site's ("About
     This Site", "Health Center") and the page's own title is used — ``<title>`` without the site's name."""
+    from lxml import etree  # type: ignore[import-untyped]  # trafilatura's own parser
     from lxml import html as lxml_html
 
     try:
         tree = lxml_html.fromstring(page)
-    except (ValueError, TypeError, lxml_html.etree.ParserError):
+    except (ValueError, TypeError, etree.ParserError):
         return extracted
     own = [str(m.get("content") or "").strip() for key in ("og:title", "twitter:title")
            for m in tree.iter("meta") if (m.get("property") or m.get("name") or "").lower() == key]
