@@ -47,7 +47,43 @@ def test_markdown_code_is_kept_as_written_and_its_comments_are_no_headings():
 
 def test_markdown_title_is_never_a_comment_inside_code():
     _, [note] = parse("```bash\n# 3. 确认再 push\ngit push\n```\n\n# 发布流程\n\n先构建再推送。\n", "deploy.md")
+    assert note.title == "deploy"  # the text does not open with its heading: the file's name, as note apps show it
+    _, [note] = parse("# 发布流程\n\n```bash\n# 3. 确认再 push\ngit push\n```\n", "deploy.md")
     assert note.title == "发布流程"
+
+
+def test_note_app_pages():
+    obsidian = ("---\nsource: SimpRead\ntitle: 稀疏矩阵\nsummary: 第一行\n第二行没有缩进\n---\n"
+                "> [!abstract]+ 摘要\n> 稀疏矩阵大部分元素为零。 ^sran-1673401683321\n\n"
+                "**原文**:: [[2023_01_11]] 见 [[矩阵#存储|存储格式]] 和 [[CSR]]。![[diagram.png]]\n\n"
+                "参考 [SciPy 文档][scipy]。\n\n[scipy]: https://docs.scipy.org\n")
+    bad: list[str] = []
+    fmt, [note] = parse_bytes(obsidian.encode(), "稀疏矩阵.md", bad_rows=bad)
+    assert fmt == "markdown" and note.title == "稀疏矩阵" and note.meta["source"] == "SimpRead"
+    assert bad == ["稀疏矩阵.md: front matter is not valid YAML at line 5; only its one-line fields were read"]
+    assert note.body == ("> 摘要\n> 稀疏矩阵大部分元素为零。\n\n**原文**: 2023_01_11 见 存储格式 和 CSR。\n\n"
+                         "参考 SciPy 文档。")
+    logseq = ("tags:: book, 小说\ntype:: 读书\n\n- # 第二章\n- > 说到赔钱，快递员常常赔钱。\n  collapsed:: true\n-\n"
+              "- 算法步骤\n  logseq.order-list-type:: number\n")
+    _, [note] = parse(logseq, "我在北京送快递.md")
+    assert note.title == "我在北京送快递" and note.meta["tags"] == ["book", "小说"] and note.meta["type"] == "读书"
+    assert "::" not in note.body and "说到赔钱" in note.body and "算法步骤" in note.body
+
+
+def test_a_clipped_note_of_short_steps_is_kept_whole_and_its_edges_trimmed():
+    steps = ("---\nurl: https://blog.example.com/wsl-ssh\ntitle: 在 WSL2 上运行 Nsight\n---\n本文亦提供以下语言版本: English\n\n"
+             "## 第一步：打开 WSL 的 ssh 连接\n\n### 1. 安装 SSH 服务\n\nsudo apt install openssh-server\n\n"
+             "### 2. 重启 SSH\n\nsudo service ssh restart\n\n## 第二步：安装 Nsight\n\n"
+             "在 NVIDIA 的网站注册下载安装 Nsight，同时确保本机已经安装好 WSL2 和显卡驱动。\n\n打赏\n\n微信\n\nPayPal\n")
+    _, [note] = parse(steps, "nsight.md")
+    assert note.body.startswith("## 第一步") and "sudo service ssh restart" in note.body
+    assert note.body.endswith("显卡驱动。") and "English" not in note.body
+
+
+def test_hexo_front_matter_without_its_opening_line():
+    _, [note] = parse("title: 微积分的本质\ndate: 2020-05-09 18:28:21\ncategories: 数学\n\n---\n\n## 导论\n\n三个中心思想。\n",
+                      "calculus.md")
+    assert note.title == "微积分的本质" and note.meta["tags"] == ["数学"] and note.body.startswith("## 导论")
 
 
 def test_toml_front_matter():
@@ -191,3 +227,15 @@ def test_a_site_heading_is_no_page_title():
     for (head, h1, og), want in cases:
         _, [note] = parse(page(head, h1, og), "page.html")
         assert note.title == want, (head, h1, og)
+
+
+def test_code_written_as_a_table_of_line_numbers_beside_the_code_is_kept():
+    code = "".join(f'<span class="line"><span class="built_in">npm</span> run step{i}</span><br>' for i in range(1, 4))
+    gutter = "".join(f'<div class="line">{i}</div>' for i in range(1, 4))
+    para = "<p>" + "搭建博客分三步，先在本地装好 hexo，再改主题的样式，最后发布到 GitHub Pages 上给别人看。" * 3 + "</p>"
+    page = (f"<html><head><title>用 hexo 搭博客</title></head><body><article><h1>用 hexo 搭博客</h1>{para}"
+            f'<figure class="highlight shell"><table><tr><td class="gutter"><pre>{gutter}</pre></td>'
+            f'<td class="code"><pre>{code}</pre></td></tr></table></figure>{para}</article></body></html>')
+    _, [note] = parse(page, "hexo.html")
+    assert "npm run step1\n" in note.body and "npm run step3" in note.body  # a line a line, no table row
+    assert "|" not in note.body

@@ -258,6 +258,7 @@ ANCHOR = 3.0
 # A block is decided by its own score alone when the region step is off: above zero is article text.
 # Inside the article region, only blocks that carry no text at all (image slots, bare link targets) go.
 FLOOR = -2.5
+CLIP_SHORT = 36  # a clipped note's edges lose their lines shorter than this (a language switcher, a tip jar)
 
 
 def _norm(s: str) -> str:
@@ -329,12 +330,8 @@ class Classifier:
             inside = article_region(_run_scores(scored), clipped)
         if self.bridge and not clipped:
             inside = bridge(scored, inside)
-        if clipped and inside:
-            # a clipped page's own headings stay with the text they open, even the first one
-            first = min(inside)
-            while first > 0 and _HEADING.match(scored[first - 1][0].text):
-                first -= 1
-                inside.add(first)
+        if clipped:
+            inside = clipped_region(scored)
         keep = [i in inside and not p.get("placeholder") for i, (_, _, p) in enumerate(scored)]
         return [Decision(b, s, k, p) for (b, s, p), k in zip(scored, keep)]
 
@@ -351,6 +348,25 @@ class Classifier:
             parts = {} if b.verbatim else {k: f(b, page) for k, f in self.features.items()}
             out.append((b, sum(parts.values()), parts))
         return out
+
+
+def clipped_region(scored: list[tuple[Block, float, dict[str, float]]]) -> set[int]:
+    """A clipper already chose the page's main text, so only its edges can hold chrome: from each end, the lines
+    shorter than CLIP_SHORT (in the width CJK text takes) that are no heading ("本文亦提供以下语言版本", "打赏", "PayPal") and the blocks that
+    show chrome by more than their shape (numbers, separators, repeats) go, up to the first block that is neither.
+    Everything between stays: a note of short steps, labels and commands scores low everywhere and is still the
+    article."""
+    def edge(i: int) -> bool:
+        b, _, p = scored[i]
+        short = visual_len(content(b)) < CLIP_SHORT and not _HEADING.match(b.text)
+        return short or bool(p.get("placeholder")) or any(v < 0 for k, v in p.items() if k not in SHAPE)
+
+    lo, hi = 0, len(scored)
+    while lo < hi and edge(lo):
+        lo += 1
+    while hi > lo and edge(hi - 1):
+        hi -= 1
+    return set(range(lo, hi))
 
 
 def bridge(scored: list[tuple[Block, float, dict[str, float]]], inside: set[int]) -> set[int]:

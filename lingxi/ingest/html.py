@@ -54,11 +54,41 @@ def page_title(extracted: str, page: str) -> str:
     return own[0]
 
 
+def code_tables(page: str) -> str:
+    """Code blocks written as a table of line numbers beside the code (Hexo's ``figure.highlight``, Pygments'
+    ``linenos="table"``) as one ``<pre>`` of the code: the extractor reads such a table as data and drops the code."""
+    if 'class="gutter"' not in page and "class='gutter'" not in page and "linenos" not in page:
+        return page
+    from lxml import etree
+    from lxml import html as lxml_html
+
+    try:
+        tree = lxml_html.fromstring(page)
+    except (ValueError, TypeError, etree.ParserError):
+        return page
+    found = False
+    for table in tree.xpath("//table[.//td[contains(concat(' ', @class, ' '), ' gutter ') or "
+                            "contains(concat(' ', @class, ' '), ' linenos ')]]"):
+        code = table.xpath(".//td[contains(concat(' ', @class, ' '), ' code ')]")
+        if not code:
+            continue
+        for br in code[0].iter("br"):
+            br.tail = "\n" + (br.tail or "")
+        lines = [ln.text_content() for ln in code[0].xpath(".//*[contains(concat(' ', @class, ' '), ' line ')]")]
+        pre = lxml_html.Element("pre")
+        pre.text = "\n".join(lines) if lines else code[0].text_content()
+        holder = table.getparent() if table.getparent() is not None and table.getparent().tag == "figure" else table
+        holder.getparent().replace(holder, pre)
+        found = True
+    return lxml_html.tostring(tree, encoding="unicode") if found else page
+
+
 def parse(text: str, name: str) -> list[Note]:
     import trafilatura  # heavy import, only when an HTML file arrives
 
     if not re.search(r"<[A-Za-z!]", text):
         raise BadInput(f"{name}: no HTML markup found")
+    text = code_tables(text)
     try:
         doc = trafilatura.bare_extraction(
             text,

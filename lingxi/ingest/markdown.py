@@ -15,6 +15,10 @@ from lingxi.ingest.base import FENCE, as_tags, headings, jsonable, make_note, re
 from lingxi.ingest.boilerplate import strip_boilerplate
 from lingxi.types import Note
 
+# Hexo also reads front matter that only ends with a --- line: fields from the first line on, a title or a date
+# among them
+_OPEN_FRONT_MATTER = re.compile(r"\A(?=(?:[^\n]*\n){0,30}?(?:title|date)[ \t]*:)((?:[A-Za-z_][\w-]*[ \t]*:[^\n]*\n"
+                                r"(?:(?:[ \t-][^\n]*)?\n)*){2,})---[ \t]*(?:\n|\Z)")
 # YAML between --- lines (Jekyll, Hexo, Hugo), or TOML between +++ lines (Hugo)
 FRONT_MATTER = re.compile(r"\A(?:---[ \t]*\n(.*?)\n(?:---|\.\.\.)|\+\+\+[ \t]*\n(.*?)\n\+\+\+)[ \t]*(?:\n|\Z)", re.S)
 
@@ -95,11 +99,33 @@ class _FrontMatterLoader(yaml.SafeLoader):
 _FrontMatterLoader.add_constructor("tag:yaml.org,2002:timestamp", _FrontMatterLoader.construct_yaml_timestamp)
 
 
+_FIELD = re.compile(r"^([A-Za-z_][\w-]*)[ \t]*:(.*)$")
+
+
+def _one_line_fields(block: str) -> dict[str, Any]:
+    """``key: value`` lines of front matter YAML cannot read (a value on the indented lines after its key joined);
+    the rest is left out."""
+    out: dict[str, Any] = {}
+    key = ""
+    for line in block.split("\n"):
+        m = _FIELD.match(line)
+        if m:
+            key = m.group(1)
+            out[key] = m.group(2).strip()
+        elif key and line[:1] in " \t" and not out[key]:
+            out[key] = " ".join(line.split())
+        else:
+            key = ""
+    return {k: v.strip("\"'") for k, v in out.items() if v.strip("\"'")}
+
+
 def split_front_matter(text: str, name: str) -> tuple[dict[str, Any], str]:
-    m = FRONT_MATTER.match(text)
+    """The front matter's fields and the text after it. YAML that does not read keeps the note: its one-line
+    ``key: value`` fields are read, and ``skipped`` names the error (reported as a bad line is)."""
+    m = FRONT_MATTER.match(text) or _OPEN_FRONT_MATTER.match(text)
     if not m:
         return {}, text
-    if m.group(2) is not None:
+    if m.re is FRONT_MATTER and m.group(2) is not None:
         try:
             return jsonable(tomllib.loads(m.group(2))), text[m.end() :]
         except tomllib.TOMLDecodeError as e:
@@ -110,10 +136,12 @@ def split_front_matter(text: str, name: str) -> tuple[dict[str, Any], str]:
         where = e.problem_mark
         line = f" at line {where.line + 2}" if where is not None else ""
         raise BadInput(f"{name}: front matter{line}: {e.problem}") from e
-    except yaml.YAMLError as e:
+    except yaml.YAMLError as e:  # clippers write summaries YAML cannot read: the note is kept, the error reported
         where = getattr(e, "problem_mark", None)
         line = f" at line {where.line + 2}" if where is not None else ""
-        raise BadInput(f"{name}: front matter is not valid YAML{line}") from e
+        fields = _one_line_fields(m.group(1))
+        fields["skipped"] = [f"{name}: front matter is not valid YAML{line}; only its one-line fields were read"]
+        return fields, text[m.end() :]
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -139,12 +167,45 @@ def _outside_code(text: str, fn: Callable[[str], str], code: re.Pattern[str] = _
     return "".join(out) + fn(text[pos:])
 
 
+# What note apps write around the text a reader sees (Obsidian, Logseq, Dataview): a callout's marker ("> [!note]+
+# Title" shows "Title"), block ids ("^abc-123"), wikilinks ("[[page|shown]]" shows "shown", "![[embed]]" nothing),
+# property lines ("collapsed:: true"; a page's leading ones become fields), "key::" fields, empty outline bullets;
+# and reference-style links ("[text][ref]" shows "text").
+_APP: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^([ \t]*(?:>[ \t]?)+)\[![\w-]+\][+-]?[ \t]*", re.M), r"\1"),
+    (re.compile(r"(?:^|[ \t]+)\^[A-Za-z0-9][\w-]{2,}[ \t]*$", re.M), ""),
+    (re.compile(r"!\[\[[^\]\n]*\]\]"), ""),
+    (re.compile(r"\[\[[^\]|\n]*\|([^\]\n]+)\]\]"), r"\1"),
+    (re.compile(r"\[\[([^\]#|\n]*)(?:#[^\]\n]*)?\]\]"), r"\1"),
+    (re.compile(r"^[ \t]*(?:[-*][ \t]+)?[A-Za-z][\w.-]*::[ \t].*$\n?", re.M), ""),
+    (re.compile(r"(\*\*[^*\n]+\*\*)::"), r"\1:"),
+    (re.compile(r"^[ \t]*[-*][ \t]*$", re.M), ""),
+    (re.compile(r"(?<!!)\[([^\]\n]+)\]\[[^\]\n]*\]"), r"\1"),
+]
+_PROPERTY = re.compile(r"\A(?:[ \t]*([A-Za-z][\w.-]*)::[ \t]*(.*)\n)+")
+
+
+def page_properties(text: str) -> tuple[dict[str, str], str]:
+    """A Logseq page's leading ``key:: value`` lines as fields, and the text after them."""
+    m = _PROPERTY.match(text)
+    if not m:
+        return {}, text
+    fields = dict(re.findall(r"^[ \t]*([A-Za-z][\w.-]*)::[ \t]*(.*)$", m.group(0), re.M))
+    return {k.lower(): v.strip() for k, v in fields.items() if v.strip()}, text[m.end():]
+
+
+def _app_syntax(text: str) -> str:
+    for pattern, repl in _APP:
+        text = pattern.sub(repl, text)
+    return text
+
+
 def clean_markdown(text: str) -> str:
     """The text a reader sees. Code (fenced blocks, inline spans) is kept as written: a code sample's tags,
     template syntax and escapes are its content."""
     for strip in _BLOCKS:
         text = _outside_code(text, strip, FENCE)
-    for strip in _NOISE:
+    for strip in [*_NOISE, _app_syntax]:
         text = _outside_code(text, strip)
     text = _outside_code(text, lambda t: _unescape(_LINK.sub(r"\1", t)))
     # Lines left empty by removed noise collapse into paragraph breaks.
@@ -166,17 +227,26 @@ def clipped_from(meta: dict[str, Any]) -> str:
     return ""
 
 
+def _outline(body: str) -> bool:
+    """An outliner's page (Logseq): most lines are bullets, its headings are blocks of it, not its title."""
+    lines = [ln for ln in body.split("\n") if ln.strip() and not ln.startswith((" ", "\t"))]
+    return len(lines) >= 3 and sum(ln.startswith(("- ", "* ")) for ln in lines) * 2 >= len(lines)
+
+
 def parse(text: str, name: str) -> list[Note]:
     meta, content = split_front_matter(text, name)
+    fields, content = page_properties(content)
+    meta = {**{("tags" if k in ("tag", "tags") else k): v for k, v in fields.items()}, **meta}
     images = list(dict.fromkeys(m.group(1) or m.group(2) for m in _IMAGE_REF.finditer(content)))
     body = clean_markdown(content)
     if clipped_from(meta):
         # a page saved by a web clipper still carries the site's chrome (language switchers, tip jars, follow-us)
         body = strip_boilerplate(body, str(meta.get("title") or ""), clipped=True)
     title = str(meta.get("title") or "").strip()
-    if not title:
+    if not title:  # a top-level heading the text opens with; else the file's name, as note apps title a note
         h = next(headings(body), None)
-        title = h.group(2) if h else stem(name)
+        opens = h is not None and len(h.group(1)) == 1 and not body[: h.start()].strip() and not _outline(body)
+        title = h.group(2) if h is not None and opens else stem(name)
     chunks = section_chunks(body)
     tags = as_tags(meta.get("tags")) + [
         t for t in as_tags(meta.get("categories")) if t not in as_tags(meta.get("tags"))
