@@ -239,3 +239,17 @@ def test_code_written_as_a_table_of_line_numbers_beside_the_code_is_kept():
     _, [note] = parse(page, "hexo.html")
     assert "npm run step1\n" in note.body and "npm run step3" in note.body  # a line a line, no table row
     assert "|" not in note.body
+
+
+def test_a_page_whose_markup_swallows_the_article_falls_back_to_the_text_it_states():
+    import json
+
+    sections = [f"Section {i}. " + f"Models of kind {i} learn from data in their own way, step by step. " * 6
+                for i in range(1, 7)]
+    ld = json.dumps({"@type": "BlogPosting", "headline": "Deep learning", "articleBody": "\n".join(sections)})
+    # a figure never closed: what follows it is read as part of the figure, and the extractor drops it
+    page = (f'<html><head><title>Deep learning</title><script type="application/ld+json">{ld}</script></head>'
+            f"<body><article><h1>Deep learning</h1><p>{sections[0]}</p><figure><img src='a.png'>"
+            + "".join(f"<p>{s}</p>" for s in sections[1:]) + "<footer>About</footer></body></html>")
+    _, [note] = parse(page, "dl.html")
+    assert all(f"Section {i}." in note.body for i in range(1, 7))
