@@ -25,7 +25,9 @@ MAX_CHARS = 320
 PAUSE_S = 2.0
 LONG_PAUSE_S = 8.0
 MAX_SPAN_S = 90.0
-LONG_CUE_S = 20.0  # a cue on screen this long is no line of dialogue (a chapter's, a scene description's): alone
+# a cue on screen LONG_CUE_S or more that says under one character a second is no line of dialogue (a chapter's
+# title, a scene description): alone
+LONG_CUE_S = 10.0
 _WIDE_END = "。！？…；，、"  # full-width marks: no space after them in any script
 
 
@@ -110,6 +112,10 @@ def _new_words(text: str, said: str, last: str) -> str:
     return text
 
 
+def _sparse(cue: Cue) -> bool:
+    return cue.end - cue.start >= LONG_CUE_S and len(cue.text) < cue.end - cue.start
+
+
 def merge_cues(cues: list[Cue]) -> list[tuple[float, float, str]]:
     passages: list[tuple[float, float, str]] = []
     cur: list[Cue] = []
@@ -136,7 +142,7 @@ def merge_cues(cues: list[Cue]) -> list[tuple[float, float, str]]:
                 or (n >= MIN_CHARS and (gap >= PAUSE_S or cur_text[-1] in SENTENCE_END + "."))
                 or gap >= LONG_PAUSE_S
                 or cue.end - cur[0].start > MAX_SPAN_S
-                or max(cue.end - cue.start, cur[-1].end - cur[-1].start) >= LONG_CUE_S
+                or _sparse(cue) or _sparse(cur[-1])
             ):
                 close()
         cur_text += _joiner(cur_text, text) + text
