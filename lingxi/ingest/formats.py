@@ -49,7 +49,7 @@ MEDIA_EXTENSIONS = {**{e: "image" for e in image.EXTENSIONS}, **{e: "audio" for 
 TEXT_EXTENSIONS = {".txt", ".text", ".asr", ""}
 
 # Bump when a parser changes its output, so re-ingest replaces notes built by the old one.
-PARSER_VERSION = "4"
+PARSER_VERSION = "5"
 
 _SRT = re.compile(r"^\s*\d+\s*\n\s*\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}\s*-->", re.M)
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•·▪◦]|\d{1,3}[.)、])\s+\S")
