@@ -253,3 +253,20 @@ def test_a_page_whose_markup_swallows_the_article_falls_back_to_the_text_it_stat
             + "".join(f"<p>{s}</p>" for s in sections[1:]) + "<footer>About</footer></body></html>")
     _, [note] = parse(page, "dl.html")
     assert all(f"Section {i}." in note.body for i in range(1, 7))
+
+
+def test_lyrics_with_line_times():
+    lrc = "[ti:雨天]\n[ar:某歌手]\n[00:17.20]雨淋湿了天空\n[00:22.30][01:10.00]你说你不懂\n[00:26.43]我晒干了沉默\n"
+    fmt, [note] = parse(lrc, "rain.lrc")
+    assert fmt == "lrc" and note.title == "雨天 — 某歌手"
+    assert note.body.split("\n") == ["雨淋湿了天空", "你说你不懂", "我晒干了沉默", "你说你不懂"]
+    assert note.chunks[0].locator.start_s == 17.2
+
+
+def test_whisper_tsv():
+    tsv = "start\tend\ttext\n0\t2500\tHello there.\n2500\t6000\tThis is a test.\nx\t1\tbad\n"
+    bad: list[str] = []
+    fmt, [note] = parse_bytes(tsv.encode(), "talk.tsv", bad_rows=bad)
+    assert fmt == "tsv" and note.body == "Hello there.\nThis is a test."
+    assert note.chunks[0].locator.label() == "00:00:00–00:00:06"
+    assert bad == ["talk.tsv: line 4: not 'start<TAB>end<TAB>text' in milliseconds; segment left out"]

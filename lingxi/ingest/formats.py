@@ -24,6 +24,8 @@ FORMATS: dict[str, Parser] = {
     "srt": lambda t, n: subtitles.parse(t, n, vtt=False),
     "vtt": lambda t, n: subtitles.parse(t, n, vtt=True),
     "transcript": transcript.parse,
+    "lrc": transcript.parse_lrc,
+    "tsv": transcript.parse_tsv,
     "text": plain.parse,
     "jsonl": jsonl.parse,
     "asrjson": asrjson.parse,
@@ -41,6 +43,8 @@ EXTENSIONS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".json": "asrjson",
+    ".lrc": "lrc",
+    ".tsv": "tsv",
 }
 # Binary media, read from the file (streamed) by a recogniser instead of decoded as text.
 MEDIA_FORMATS = ("image", "audio")

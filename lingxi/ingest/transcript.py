@@ -225,3 +225,51 @@ def parse(text: str, name: str) -> list[Note]:
         chunks.append(Chunk(text=body[s:e], locator=Locator(start_s=start_s, end_s=end_s, char_start=s, char_end=e)))
     meta = {"timed": bool(stamps)}
     return require_content([make_note("", stem(name), "transcript", body, chunks, meta)], name)
+
+
+_LRC_TIME = re.compile(r"\[(\d{1,3}):(\d{2})(?:[.:](\d{1,3}))?\]")
+_LRC_TAG = re.compile(r"^\s*\[([a-z]{2,6}):([^\]]*)\]\s*$", re.I)
+
+
+def parse_lrc(text: str, name: str) -> list[Note]:
+    """Lyrics with line times (``[01:02.30]words``; a line may carry several times, ``[ti:]``/``[ar:]`` tags name
+    the song): each line a segment, ending where the next begins."""
+    tags: dict[str, str] = {}
+    timed: list[tuple[float, str]] = []
+    for line in text.split("\n"):
+        if m := _LRC_TAG.match(line):
+            tags[m.group(1).lower()] = m.group(2).strip()
+            continue
+        stamps = list(_LRC_TIME.finditer(line))
+        words = _LRC_TIME.sub("", line).strip()
+        for st in stamps:
+            if words:
+                timed.append((int(st.group(1)) * 60 + int(st.group(2)) + float("0." + (st.group(3) or "0")), words))
+    if not timed:
+        raise BadInput(f"{name}: no timed lyric lines found (expected lines like '[01:02.30]words')")
+    timed.sort(key=lambda t: t[0])
+    pieces = [(a, timed[i + 1][0] if i + 1 < len(timed) else a + 5.0, w) for i, (a, w) in enumerate(timed)]
+    note = timed_note(pieces, name)
+    title = " — ".join(t for t in (tags.get("ti", ""), tags.get("ar", "")) if t)
+    return [dataclasses.replace(note, title=title or note.title)]
+
+
+def parse_tsv(text: str, name: str) -> list[Note]:
+    """Whisper's TSV output: a ``start<TAB>end<TAB>text`` header, then times in milliseconds."""
+    rows = [ln.split("\t", 2) for ln in text.split("\n") if ln.strip()]
+    if not rows or [c.strip().lower() for c in rows[0][:2]] != ["start", "end"]:
+        raise BadInput(f"{name}: expected Whisper TSV: a 'start<TAB>end<TAB>text' header, then times in milliseconds")
+    pieces, skipped = [], []
+    for n, row in enumerate(rows[1:], 2):
+        try:
+            a, b, words = int(row[0]) / 1000, int(row[1]) / 1000, row[2].strip()
+        except (ValueError, IndexError):
+            skipped.append(f"{name}: line {n}: not 'start<TAB>end<TAB>text' in milliseconds; segment left out")
+            continue
+        if b < a:
+            skipped.append(f"{name}: line {n}: segment ends before it starts; segment left out")
+        elif words:
+            pieces.append((a, b, words))
+    note = timed_note(pieces, name)
+    return [dataclasses.replace(note, meta={**note.meta, "skipped": skipped}) if skipped else note]
+
