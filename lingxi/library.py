@@ -40,6 +40,8 @@ Progress = Callable[[int, int, FileReport], None]
 MAX_FILE_BYTES = 200 * 1024 * 1024
 # Images and recordings are streamed from disk (hashed in blocks, decoded in windows), so they may be larger.
 MAX_MEDIA_BYTES = 8 * 1024 * 1024 * 1024
+# passages of one note a search of the agent returns (a long note's second-best passage may be the one asked for)
+AGENT_PER_NOTE = 2
 
 
 def file_sha256(path: Path) -> str:
@@ -420,7 +422,7 @@ class Library:
         pass ``filters`` (a viewer's filters keep it to what that user may see: it can neither read nor cite
         anything else)."""
         mode = self.default_mode()
-        return SearchAgent(chat, lambda q, k: self.search(q, k=k, mode=mode, per_note=2, filters=filters), config,
+        return SearchAgent(chat, lambda q, k: self.search(q, k=k, mode=mode, per_note=AGENT_PER_NOTE, filters=filters), config,
                            planner=self.planner(chat), around=self.store.around)
 
     def planner(self, chat: ChatModel) -> ChatModel | None:

@@ -354,3 +354,26 @@ def test_eval_rgb_scores_every_fact_over_each_question_s_own_passages(tmp_path):
         f.write_text(json.dumps(bad, ensure_ascii=False) + "\n", encoding="utf-8")
         with pytest.raises(BadInput, match=why):
             eval_rgb(f, Chat(), Settings.load(tmp_path, threads=1), None, AgentConfig(), lambda s: None)
+
+
+def test_single_shot_rag_reads_the_agents_search_two_passages_of_a_long_note(tmp_path):
+    """The baseline reads what the agent's search returns: over one long document (one note a file) a second
+    passage of the same note is among its five, not hidden behind the best passage of an unrelated file."""
+    from lingxi import Library
+    from lingxi.evals.agent import RAG_K, single_rag
+    from lingxi.library import AGENT_PER_NOTE
+
+    long = "\n\n".join(f"Section {i}. The lighthouse keeper logged the storm number {i} and the tide at dawn." * 4
+                       for i in range(12))
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "log.md").write_text("# Lighthouse log\n\n" + long, encoding="utf-8")
+    for i in range(6):
+        (tmp_path / "docs" / f"other{i}.md").write_text(f"# Other {i}\n\nA note about gardening and tide pools {i}.",
+                                                        encoding="utf-8")
+    lib = Library(Settings.load(tmp_path / "home", threads=1))
+    lib.ingest([tmp_path / "docs"])
+    _, _, hits = single_rag(Echo(), lib, "lighthouse keeper storm tide")
+    notes = [h.chunk.note_id for h in hits]
+    assert len(hits) == RAG_K and AGENT_PER_NOTE == 2
+    assert max(notes.count(n) for n in notes) == 2  # two passages of the log, never more
+    lib.close()

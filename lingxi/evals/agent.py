@@ -29,7 +29,7 @@ from lingxi.errors import BadInput, ModelOutputError
 from lingxi.evals.qaset import load_questions
 from lingxi.evals.retrieval import rgb_passages
 from lingxi.index.store import note_of_chunk
-from lingxi.library import Library
+from lingxi.library import AGENT_PER_NOTE, Library
 from lingxi.llm.chat import ChatModel
 from lingxi.llm.passages import passage_block
 from lingxi.text import language_rule
@@ -193,7 +193,10 @@ def closed_book(chat: ChatModel, q: str) -> tuple[str, str]:
 
 
 def single_rag(chat: ChatModel, lib: Library, q: str) -> tuple[str, str, list[Hit]]:
-    hits = lib.search(q, k=RAG_K, per_note=1)
+    """One search, the same as the agent's (as many passages of one note), its first ``RAG_K`` passages read once.
+    Until stop 47 it read one passage a note: over long documents (one note a file) that hid a file's second
+    passage from the baseline, which the agent's searches kept."""
+    hits = lib.search(q, k=RAG_K, per_note=AGENT_PER_NOTE)
     passages = "\n\n".join(passage_block(i, h, 700) for i, h in enumerate(hits, 1))
     short, answer = _json_answer(chat, render("rag", question=q, passages=passages, language_rule=language_rule(q)))
     return short, answer, hits
