@@ -532,3 +532,43 @@ def test_a_later_part_resting_on_no_earlier_answer_is_read_with_the_whole_questi
     asks = [m[-1]["content"] for m in chat.sent]
     assert "It is a step towards answering" not in asks[0]  # the first part says what it is about
     assert f"It is a step towards answering: {question}" in asks[1]
+
+
+def test_a_question_asking_two_things_in_one_sentence_gets_both_even_when_the_model_chains_them(demo_lib):
+    q = "熊猫什么时候最活跃，看展要带什么？"
+    replies = [chain("熊猫什么时候最活跃", "看展要带什么"), read("熊猫上午最活跃", "上午"), read("带一个充电宝", "充电宝")]
+    a, _ = agent(demo_lib, list(replies))
+    ans = a.ask(q)
+    plans = [s for s in ans.steps if isinstance(s, Plan)]
+    assert [p.source for p in plans] == ["model", "asked_parts"]
+    # both parts the user's own; the second names nothing of the first, so it no longer rests on it
+    assert [(s.question, s.depends_on, s.asked) for s in plans[-1].sub_questions] == \
+        [("熊猫什么时候最活跃", (), True), ("看展要带什么", (), True)]
+    assert ans.answer == "上午 [1]；充电宝 [2]。" and ans.short == "上午；充电宝"
+    check_citations(demo_lib, ans)
+    # switched off, the chain's answer is its last hop alone (number_answer, which would then search for a time, off)
+    a, _ = agent(demo_lib, list(replies), repairs=tuple(r for r in REPAIRS if r not in ("asked_parts", "number_answer")))
+    off = a.ask(q)
+    assert off.answer == "充电宝 [1]。" and [p.source for p in off.steps if isinstance(p, Plan)] == ["model"]
+
+
+def test_asked_parts_keeps_a_part_that_stands_for_the_first_answer_and_leaves_other_plans_alone(demo_lib):
+    from lingxi.agent.repairs import asks
+
+    assert asks("Who reviewed his first change, and what did he mark it up with?") == 2
+    assert asks("Which tool did she attach, and about how long are those recordings?") == 2
+    # relative clauses and noun phrases ask nothing
+    assert asks("Who was the writer of These Boots Are Made for Walkin' and who died in 2007?") == 1
+    assert asks("解释 Python 3 为什么不兼容 Python 2 的那篇文章，是哪位核心开发者写的？") == 1
+    assert asks("B站集群晚高峰 CPU 用到多少，复盘后计划降到多少？") == 2
+    assert asks("几乎所有人都说了什么？") == 1
+    a, _ = agent(demo_lib, [chain("看熊猫的建议来自哪位嘉宾", "她是做什么的"), read("嘉宾林舟的建议", "林舟"),
+                            read("林舟是一位旅行作家", "旅行作家")], per_note=3)
+    ans = a.ask("看熊猫的建议来自哪位嘉宾，她是做什么的？")
+    plan = [s for s in ans.steps if isinstance(s, Plan)][-1]
+    assert plan.source == "asked_parts" and plan.sub_questions[1].depends_on == (1,)
+    assert ans.answer == "林舟 [1]；旅行作家 [2]。"
+    # a question asking one thing keeps the model's chain
+    a, _ = agent(demo_lib, [chain("看熊猫的建议来自哪位嘉宾", "#1 是做什么的"), read("嘉宾林舟的建议", "林舟"),
+                            read("林舟是一位旅行作家", "旅行作家")], per_note=3)
+    assert [p.source for p in a.ask("给出看熊猫建议的那位嘉宾是做什么的？").steps if isinstance(p, Plan)] == ["model"]

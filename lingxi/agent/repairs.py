@@ -73,6 +73,42 @@ class SplitAsks(Repair):
         yield Plan(sub_questions=tuple(out), source=self.name)
 
 
+# an English question's second ask follows a comma and "and" ("…, and about how long …"); without the comma "and
+# who/whose" opens a relative clause ("the writer of X and who died in 2007")
+_AND_ASKS = re.compile(r",\s*and\s+(?:(?:about|roughly|approximately|exactly|also|then|in|at|on|for)\s+)?"
+                       r"(?:what|which|who|whom|whose|where|when|why|how)\b", re.I)
+# a Chinese clause asks when it holds a question word that does not open a noun phrase ("为什么不兼容的那篇文章")
+_ZH_ASKS = re.compile(r"(?:什么|哪|谁|几(?!乎)|多少|怎么|怎样|为什么|(?<!任)何|吗)(?![^，,；;：:]*的[\u4e00-\u9fff])")
+_CLAUSE = re.compile(r"[，,；;：:]")
+
+
+def asks(question: str) -> int:
+    """How many things one sentence of a question asks for: an English question one more than its ", and" +
+    question word ("Who reviewed it, and what did he mark it with?" asks two); a Chinese one, the clauses that ask."""
+    if _AND_ASKS.search(question):
+        return 1 + len(_AND_ASKS.findall(question))
+    return max(1, sum(bool(_ZH_ASKS.search(c)) for c in _CLAUSE.split(question)))
+
+
+class AskedParts(Repair):
+    """A question that asks for several things in one sentence, planned by the model as one sub-question a thing:
+    each is the user's own (its answer belongs in the answer) — a small model chains them ("how long … and what
+    share …" planned as the second resting on the first) and the answer then says only the last. A part rests on
+    another only where it names that one's answer (#k) or stands for it by a pronoun ("what did he mark it with")."""
+    name, stage = "asked_parts", "planned"
+
+    def applies(self, run: Run) -> bool:
+        subqs = run.sub_questions
+        return len(subqs) > 1 and not any(sq.asked for sq in subqs) and len(sentences(run.question)) == 1 \
+            and asks(run.question) == len(subqs)
+
+    def apply(self, run: Run) -> Iterator[Step]:
+        out = [SubQuestion(sq.id, sq.question, sq.depends_on if re.search(r"#\d", sq.question) or
+                           _PRONOUN.search(sq.question) else (), asked=True) for sq in run.sub_questions]
+        run.sub_questions = out
+        yield Plan(sub_questions=tuple(out), source=self.name)
+
+
 _ASKS_NUMBER = re.compile(
     r"\b(?:what|which)\s+(?:year|decade|century|date|month|day|percentage|number|amount|age)\b|\bhow\s+(?:many|much"
     r"|old|long|far|tall|high|big|large)\b|^\s*when\b|多少|几[个年月日号次位名岁天倍家场届]|哪一?年|什么时候|何时|多久", re.I)
@@ -174,4 +210,5 @@ class UnstatedParts(Repair):
             run.agent.compose(run, add, short=add[-1].answer)
 
 
-REGISTRY: dict[str, type[Repair]] = {r.name: r for r in (SplitAsks, EchoAnswer, UnstatedParts, NumberAnswer)}
+REGISTRY: dict[str, type[Repair]] = {r.name: r for r in (SplitAsks, AskedParts, EchoAnswer, UnstatedParts,
+                                                          NumberAnswer)}

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from lingxi.agent.loop import SearchAgent
 
 PROMPTS = Prompts(Path(__file__).parent / "prompts", env="LINGXI_AGENT_PROMPTS")  # every step's prompt
-REPAIRS = ("split_asks", "echo_answer", "unstated_parts", "number_answer")
+REPAIRS = ("split_asks", "asked_parts", "echo_answer", "unstated_parts", "number_answer")
 # Repairs that acted on a test split without changing an answer were deleted (echo_reread, unpooled_names, bridge at
 # stop 38; echo_unverified at stop 42, whose check a read's verification now makes; split_parallel at stop 43):
 # docs/history/agent-repairs-deleted.patch, agent-repair-echo-unverified.patch and agent-repair-split-parallel.patch
