@@ -555,12 +555,12 @@ def test_a_question_asking_two_things_in_one_sentence_gets_both_even_when_the_mo
 def test_asked_parts_keeps_a_part_that_stands_for_the_first_answer_and_leaves_other_plans_alone(demo_lib):
     from lingxi.agent.repairs import asks
 
-    assert asks("Who reviewed his first change, and what did he mark it up with?") == 2
-    assert asks("Which tool did she attach, and about how long are those recordings?") == 2
+    assert asks("Who built the old bridge, and when did it open?") == 2
+    assert asks("Which trail did they hike, and roughly how far is the hut?") == 2
     # relative clauses and noun phrases ask nothing
-    assert asks("Who was the writer of These Boots Are Made for Walkin' and who died in 2007?") == 1
-    assert asks("解释 Python 3 为什么不兼容 Python 2 的那篇文章，是哪位核心开发者写的？") == 1
-    assert asks("B站集群晚高峰 CPU 用到多少，复盘后计划降到多少？") == 2
+    assert asks("Who was the painter of the harbour series and who lived in Lisbon?") == 1
+    assert asks("讲为什么要早起的那本书，是哪位作者写的？") == 1
+    assert asks("面包房早上几点开门，周末要排队多久？") == 2
     assert asks("几乎所有人都说了什么？") == 1
     a, _ = agent(demo_lib, [chain("看熊猫的建议来自哪位嘉宾", "她是做什么的"), read("嘉宾林舟的建议", "林舟"),
                             read("林舟是一位旅行作家", "旅行作家")], per_note=3)

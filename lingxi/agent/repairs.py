@@ -73,18 +73,18 @@ class SplitAsks(Repair):
         yield Plan(sub_questions=tuple(out), source=self.name)
 
 
-# an English question's second ask follows a comma and "and" ("…, and about how long …"); without the comma "and
-# who/whose" opens a relative clause ("the writer of X and who died in 2007")
+# an English question's second ask follows a comma and "and" ("…, and roughly how far …"); without the comma "and
+# who/whose" opens a relative clause ("the painter of X and who lived in Y")
 _AND_ASKS = re.compile(r",\s*and\s+(?:(?:about|roughly|approximately|exactly|also|then|in|at|on|for)\s+)?"
                        r"(?:what|which|who|whom|whose|where|when|why|how)\b", re.I)
-# a Chinese clause asks when it holds a question word that does not open a noun phrase ("为什么不兼容的那篇文章")
-_ZH_ASKS = re.compile(r"(?:什么|哪|谁|几(?!乎)|多少|怎么|怎样|为什么|(?<!任)何|吗)(?![^，,；;：:]*的[\u4e00-\u9fff])")
+# a Chinese clause asks when it holds a question word that does not open a noun phrase ("讲为什么要早起的那本书")
+_ZH_ASKS = re.compile(r"(?:什么|哪|谁|几(?!乎)|多少|多久|多长|多远|怎么|怎样|为什么|(?<!任)何|吗)(?![^，,；;：:]*的[\u4e00-\u9fff])")
 _CLAUSE = re.compile(r"[，,；;：:]")
 
 
 def asks(question: str) -> int:
     """How many things one sentence of a question asks for: an English question one more than its ", and" +
-    question word ("Who reviewed it, and what did he mark it with?" asks two); a Chinese one, the clauses that ask."""
+    question word ("Who built the bridge, and when did it open?" asks two); a Chinese one, the clauses that ask."""
     if _AND_ASKS.search(question):
         return 1 + len(_AND_ASKS.findall(question))
     return max(1, sum(bool(_ZH_ASKS.search(c)) for c in _CLAUSE.split(question)))
@@ -92,9 +92,9 @@ def asks(question: str) -> int:
 
 class AskedParts(Repair):
     """A question that asks for several things in one sentence, planned by the model as one sub-question a thing:
-    each is the user's own (its answer belongs in the answer) — a small model chains them ("how long … and what
-    share …" planned as the second resting on the first) and the answer then says only the last. A part rests on
-    another only where it names that one's answer (#k) or stands for it by a pronoun ("what did he mark it with")."""
+    each is the user's own (its answer belongs in the answer) — a small model chains them (the opening year planned
+    as resting on the builder) and the answer then says only the last. A part rests on another only where it names
+    that one's answer (#k) or stands for it by a pronoun ("when did she retire")."""
     name, stage = "asked_parts", "planned"
 
     def applies(self, run: Run) -> bool:
