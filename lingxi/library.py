@@ -422,8 +422,10 @@ class Library:
         pass ``filters`` (a viewer's filters keep it to what that user may see: it can neither read nor cite
         anything else)."""
         mode = self.default_mode()
-        return SearchAgent(chat, lambda q, k: self.search(q, k=k, mode=mode, per_note=AGENT_PER_NOTE, filters=filters), config,
-                           planner=self.planner(chat), around=self.store.around)
+        def search(q: str, k: int) -> list[Hit]:
+            return self.search(q, k=k, mode=mode, per_note=AGENT_PER_NOTE, filters=filters)
+
+        return SearchAgent(chat, search, config, planner=self.planner(chat), around=self.store.around)
 
     def planner(self, chat: ChatModel) -> ChatModel | None:
         """The model that writes the agent's plans (``LINGXI_AGENT_PLANNER``): by default a second context of

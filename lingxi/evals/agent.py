@@ -193,9 +193,8 @@ def closed_book(chat: ChatModel, q: str) -> tuple[str, str]:
 
 
 def single_rag(chat: ChatModel, lib: Library, q: str) -> tuple[str, str, list[Hit]]:
-    """One search, the same as the agent's (as many passages of one note), its first ``RAG_K`` passages read once.
-    Until stop 47 it read one passage a note: over long documents (one note a file) that hid a file's second
-    passage from the baseline, which the agent's searches kept."""
+    """One search as the agent searches (``AGENT_PER_NOTE`` passages of one note at most, so a long note's second
+    passage is not hidden from the baseline), its first ``RAG_K`` passages read in one call."""
     hits = lib.search(q, k=RAG_K, per_note=AGENT_PER_NOTE)
     passages = "\n\n".join(passage_block(i, h, 700) for i, h in enumerate(hits, 1))
     short, answer = _json_answer(chat, render("rag", question=q, passages=passages, language_rule=language_rule(q)))
